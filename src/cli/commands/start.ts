@@ -1,0 +1,49 @@
+/** `ficus start`: loads the config, starts the gateway, prints where everything is, stops on SIGTERM/SIGINT. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { Gateway } from '../../gateway.ts';
+
+export function register(program: Command): void {
+  program
+    .command('start')
+    .description('start the gateway (with --sample, the bundled simulated legacy estate too)')
+    .option('-c, --config <file>', 'gateway config file', 'ficus.yaml')
+    .option('-r, --root <dir>', 'project folder (openapi.yaml, adapters/)', '.')
+    .option('-p, --port <port>', 'port to listen on (default: $PORT, then server.port, then 8080)')
+    .option('--host <host>', 'address to listen on')
+    .option('--sample', 'also start the sample legacy estate and point the adapters at it', false)
+    .option('--grace <ms>', 'how long shutdown waits for in-flight requests', '10000')
+    .action(async (opts: { config: string; root: string; port?: string; host?: string; sample: boolean; grace: string }) => {
+      const root = resolve(opts.root);
+      const env: Record<string, string | undefined> = { ...process.env };
+      let estate: { stop(): Promise<void>; components: { name: string; url?: string }[] } | undefined;
+      if (opts.sample) {
+        const { startSampleEstate } = await import('../../../sample/estate.ts');
+        const running = await startSampleEstate({ root });
+        estate = running;
+        for (const [k, v] of Object.entries(running.env)) if (env[k] === undefined) env[k] = v;
+      }
+      let gateway: Gateway;
+      try {
+        gateway = await Gateway.create({ root, file: opts.config, env });
+      } catch (err) {
+        await estate?.stop();
+        throw err;
+      }
+      const url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
+      const lines = [await gateway.banner(url)];
+      if (estate) lines.push('', '  Sample estate:', ...estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
+      process.stdout.write(lines.join('\n') + '\n\n');
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        gateway.logger.info({ signal }, 'shutting down');
+        await gateway.close(Number(opts.grace));
+        await estate?.stop();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+}

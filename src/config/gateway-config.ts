@@ -1,0 +1,62 @@
+/** The schema of ficus.yaml (the gateway) and of adapters/<name>/adapter.yaml (one adapter). */
+import { z } from 'zod';
+import { policyOverridesSchema } from '../resilience/policy-config.ts';
+
+export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
+export type ModeName = (typeof MODES)[number];
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const routeConfigSchema = z
+  .object({
+    /** The backend choice at start-up; the control plane may switch it at run time. */
+    mode: z.enum(MODES).optional(),
+    /** Which adapter is the legacy backend, when more than one legacy adapter serves the operation. */
+    legacy: z.string().optional(),
+    /** Which adapter is the modern backend, when more than one modern adapter serves the operation. */
+    modern: z.string().optional(),
+  })
+  .strict();
+export type RouteConfig = z.infer<typeof routeConfigSchema>;
+
+export const gatewayConfigSchema = z
+  .object({
+    contract: z.string().default('openapi.yaml'),
+    adaptersDir: z.string().default('adapters'),
+    server: z
+      .object({
+        port: port.default(8080),
+        host: z.string().default('0.0.0.0'),
+        /** Largest request body accepted, e.g. `1mb`, `100kb` (413 past it). */
+        bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/i, 'a size such as 100kb or 1mb').default('1mb'),
+        /** Serve the API reference page at /docs. */
+        docs: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+    /** Policy overrides applied to every binding, over each kind's defaults. */
+    policy: policyOverridesSchema.optional(),
+    routes: z.record(z.string(), routeConfigSchema).default({}),
+    /** Where run-time state lives: a SQLite file (default), or PostgreSQL shared by several instances. */
+    state: z
+      .discriminatedUnion('driver', [
+        z.object({ driver: z.literal('sqlite'), file: z.string().default('var/ficus-state.sqlite') }).strict(),
+        z.object({ driver: z.literal('postgres'), url: z.string(), poolSize: z.coerce.number().int().min(1).default(10) }).strict(),
+      ])
+      .default({ driver: 'sqlite', file: 'var/ficus-state.sqlite' }),
+  })
+  .strict();
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+export const adapterFileSchema = z
+  .object({
+    kind: z.string(),
+    role: z.enum(['legacy', 'modern']).optional(),
+    description: z.string().optional(),
+    connection: z.record(z.string(), z.unknown()).default({}),
+    policy: policyOverridesSchema.optional(),
+    operations: z.record(z.string(), z.record(z.string(), z.unknown())),
+  })
+  .strict();
+export type AdapterFile = z.infer<typeof adapterFileSchema>;

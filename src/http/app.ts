@@ -1,0 +1,211 @@
+/**
+ * The public HTTP side: request ids and timing, operational endpoints, body parsing, the contract's
+ * request validation, one handler per operation (route → mode → binding → response check), and
+ * problem+json for every error.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { Contract } from '../contract/contract.ts';
+import type { GatewayConfig } from '../config/gateway-config.ts';
+import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import { Problem, ProblemType } from '../problem.ts';
+import { dispatch, type Dispatched } from '../routing/dispatch.ts';
+import type { Route, RouteTable } from '../routing/route-table.ts';
+import { docsRouter } from './docs-page.ts';
+import { problemHandler, sendProblem } from './problem-response.ts';
+import { ResponseValidator } from './response-validator.ts';
+
+export const BACKEND_HEADER = 'Ficus-Backend';
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface ReadinessReport {
+  ready: boolean;
+  adapters: Record<string, { kind: string; ok: boolean; detail?: string }>;
+}
+
+/** Hooks later features use to take part in serving an operation (idempotency, recording, ...). */
+export interface OperationHooks {
+  /** Runs before dispatch; may answer the call itself by returning a result. */
+  before?: (route: Route, req: OperationRequest, res: Response) => Promise<OperationResult | undefined>;
+  /** Runs after the answer is known and checked, off the caller's path where it can. */
+  after?: (route: Route, req: OperationRequest, outcome: { dispatched?: Dispatched; result: OperationResult | undefined; problem?: Problem; durationMs: number }) => void;
+}
+
+export interface AppDeps {
+  contract: Contract;
+  config: GatewayConfig;
+  routes: RouteTable;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  readiness: () => Promise<ReadinessReport>;
+  hooks?: OperationHooks[];
+}
+
+function headersOf(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+export function buildApp(deps: AppDeps): Express {
+  const { contract, config, routes, metrics, logger } = deps;
+  const hooks = deps.hooks ?? [];
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+  const responses = new ResponseValidator(contract);
+
+  // Request id, timing, in-flight gauge, the log line and the request metrics.
+  app.use((req, res, next) => {
+    const start = performance.now();
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    metrics.inFlight.inc();
+    res.on('close', () => {
+      metrics.inFlight.dec();
+      const operation = (res.locals.operationId as string | undefined) ?? 'none';
+      if (operation === 'none' && !res.locals.problem && req.path.startsWith('/metrics')) return;
+      const backend = (res.locals.backend as string | undefined) ?? 'none';
+      const seconds = (performance.now() - start) / 1000;
+      metrics.requests.inc({ operation, backend, status: String(res.statusCode) });
+      metrics.requestDuration.observe({ operation, backend }, seconds);
+      const problem = res.locals.problem as Problem | undefined;
+      const line = {
+        requestId,
+        operation,
+        backend,
+        adapter: res.locals.adapter as string | undefined,
+        method: req.method,
+        path: req.originalUrl,
+        status: res.statusCode,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+        ...(problem ? { problem: problem.typeName, detail: problem.detail, errors: problem.errors } : {}),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      if (res.statusCode >= 500) logger.error(line, 'request failed');
+      else logger.info(line, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'up' });
+  });
+  app.get('/readyz', async (_req, res, next) => {
+    try {
+      const report = await deps.readiness();
+      if (report.ready) {
+        res.json({ status: 'ready', adapters: report.adapters });
+        return;
+      }
+      const down = Object.entries(report.adapters).filter(([, a]) => !a.ok).map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
+      sendProblem(res, new Problem(503, ProblemType.upstreamUnavailable, 'Not ready: some adapters are down', { detail: down.join('; '), extensions: { adapters: report.adapters } }));
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+  if (config.server.docs) app.use(docsRouter(contract.file, String((contract.document.info as { title?: string } | undefined)?.title ?? 'API')));
+
+  app.use(express.json({ limit: config.server.bodyLimit, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: structuredClone(contract.document) as never,
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+      validateResponses: false,
+      validateSecurity: false,
+      ignoreUndocumented: false,
+    }),
+  );
+
+  for (const route of routes.all()) {
+    const op = route.operation;
+    const handler: RequestHandler = (req, res, next) => {
+      void serveOperation(route, req, res).catch(next);
+    };
+    app[op.method](op.expressPath, handler);
+  }
+
+  async function serveOperation(route: Route, req: Request, res: Response): Promise<void> {
+    const start = performance.now();
+    res.locals.operationId = route.operationId;
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('the caller went away'));
+    });
+    const oa = (req as Request & { openapi?: { pathParams?: Record<string, unknown> } }).openapi;
+    const opReq: OperationRequest = {
+      operationId: route.operationId,
+      method: req.method,
+      pathParams: { ...(oa?.pathParams ?? req.params) },
+      query: { ...(req.query as Record<string, unknown>) },
+      headers: headersOf(req),
+      body: req.body,
+      requestId: res.locals.requestId as string,
+      signal: abort.signal,
+    };
+    let dispatched: Dispatched | undefined;
+    let result: OperationResult | undefined;
+    try {
+      for (const h of hooks) {
+        if (!h.before) continue;
+        result = await h.before(route, opReq, res);
+        if (result) break;
+      }
+      if (!result) {
+        dispatched = await dispatch(route, opReq);
+        res.locals.backend = dispatched.backend;
+        res.locals.adapter = dispatched.adapter;
+        res.setHeader(BACKEND_HEADER, dispatched.backend);
+        result = dispatched.result;
+        const violations = responses.check(route.operationId, result);
+        if (violations.length > 0) {
+          for (const v of violations) metrics.contractViolations.inc({ operation: route.operationId, direction: 'response', field: v.field });
+          logger.warn({ requestId: opReq.requestId, operation: route.operationId, backend: dispatched.backend, adapter: dispatched.adapter, violations }, 'backend response breaks the contract');
+          throw new Problem(502, ProblemType.upstreamContractViolation, 'The backend answered with a response that breaks the contract', {
+            detail: `${dispatched.adapter} answered ${route.operationId} with: ${violations.map((v) => `${v.field} ${v.message}`).join('; ')}`,
+            errors: violations,
+          });
+        }
+      }
+      for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
+      res.status(result.status);
+      if (result.body === undefined) res.end();
+      else res.json(result.body);
+      notifyAfter(route, opReq, { dispatched, result, durationMs: performance.now() - start });
+    } catch (err) {
+      const problem = err instanceof Problem ? err : undefined;
+      notifyAfter(route, opReq, { dispatched, result: undefined, problem, durationMs: performance.now() - start });
+      throw err;
+    }
+  }
+
+  function notifyAfter(route: Route, req: OperationRequest, outcome: Parameters<NonNullable<OperationHooks['after']>>[2]): void {
+    for (const h of hooks) {
+      if (!h.after) continue;
+      try {
+        h.after(route, req, outcome);
+      } catch (err) {
+        logger.error({ err, requestId: req.requestId }, 'an after-hook failed');
+      }
+    }
+  }
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(new Problem(404, ProblemType.routeNotFound, 'No such route'));
+  });
+  app.use(problemHandler(logger));
+  return app;
+}

@@ -1,0 +1,100 @@
+/**
+ * The one interface every kind implements. A kind is the plug-in code for a family of systems
+ * (db, sftp, screen, http); an adapter is one configured connection of one kind, declared by a
+ * folder under adapters/; a binding says how that adapter serves one operation.
+ *
+ * Life of an adapter: `create` (connection settings validated by `connectionSchema`), then `bind`
+ * once per operation it serves (binding validated by `bindingSchema`; mistakes are reported with
+ * `ctx.fail`, which names the file and key), then `start`, then calls, `health` checks, and `close`.
+ */
+import type { z } from 'zod';
+import type { Contract, ContractOperation } from '../contract/contract.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { PolicyOverrides } from '../resilience/policy-config.ts';
+
+/** One call of an operation, as the contract validator let it through (types already coerced). */
+export interface OperationRequest {
+  operationId: string;
+  method: string;
+  pathParams: Record<string, unknown>;
+  query: Record<string, unknown>;
+  /** Lower-cased names. */
+  headers: Record<string, string>;
+  body: unknown;
+  requestId: string;
+  /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
+  signal: AbortSignal;
+}
+
+/** What the backend answered, already mapped to the contract's shape. */
+export interface OperationResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type OperationHandler = (req: OperationRequest) => Promise<OperationResult>;
+
+export interface HealthReport {
+  ok: boolean;
+  detail?: string;
+}
+
+export interface AdapterContext<C> {
+  /** The adapter's name: its folder name under adapters/. */
+  name: string;
+  /** Absolute path of the adapter's folder, where its assets (SQL, layouts, flows) live. */
+  dir: string;
+  /** The adapter file, relative to the project, for error messages. */
+  file: string;
+  connection: C;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  contract: Contract;
+  /** The project's root folder. */
+  root: string;
+}
+
+export interface BindContext<B> {
+  operation: ContractOperation;
+  binding: B;
+  /** Where the binding sits in the adapter file, e.g. `operations.getCustomer`. */
+  key: string;
+  /** Reports a binding mistake at start-up: names the file and `key.subKey`, and the fix. */
+  fail(subKey: string, problem: string, fix: string): never;
+}
+
+export interface Adapter<B> {
+  bind(ctx: BindContext<B>): OperationHandler | Promise<OperationHandler>;
+  /** Called once all bindings are made, before the gateway takes traffic (connect, warm up). */
+  start?(): Promise<void>;
+  health(): Promise<HealthReport>;
+  /** Frees every resource; called on shutdown. */
+  close(): Promise<void>;
+}
+
+export interface Kind<C, B> {
+  name: string;
+  /** Whether adapters of this kind are legacy systems or modern services unless they say otherwise. */
+  defaultRole: 'legacy' | 'modern';
+  connectionSchema: z.ZodType<C>;
+  bindingSchema: z.ZodType<B>;
+  /** Policy defaults for this kind, over the gateway's base policy. */
+  defaultPolicy?: PolicyOverrides;
+  create(ctx: AdapterContext<C>): Adapter<B> | Promise<Adapter<B>>;
+}
+
+/** A kind with its types erased, as the registry holds it; the schemas guarantee the types at run time. */
+export interface RegisteredKind {
+  name: string;
+  defaultRole: 'legacy' | 'modern';
+  connectionSchema: z.ZodType;
+  bindingSchema: z.ZodType;
+  defaultPolicy?: PolicyOverrides;
+  create(ctx: AdapterContext<unknown>): Adapter<unknown> | Promise<Adapter<unknown>>;
+}
+
+export function defineKind<C, B>(kind: Kind<C, B>): RegisteredKind {
+  return kind as unknown as RegisteredKind;
+}

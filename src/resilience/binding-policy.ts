@@ -1,0 +1,126 @@
+/**
+ * The resilience policy of one binding, built from its PolicyConfig with cockatiel:
+ * bulkhead (concurrency limit and queue) → retry (exponential backoff with jitter, within a budget)
+ * → circuit breaker → timeout (per attempt). Failures come out as problems the caller understands:
+ * 504 on timeout, 503 with Retry-After while the circuit is open, 503 when the queue is full.
+ */
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  IsolatedCircuitError,
+  TaskCancelledError,
+  bulkhead,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+  type CircuitBreakerPolicy,
+  type IPolicy,
+} from 'cockatiel';
+import { Problem, ProblemType, UpstreamError, problems } from '../problem.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { PolicyConfig } from './policy-config.ts';
+import { RetryBudget } from './retry-budget.ts';
+
+export interface BindingPolicyOptions {
+  adapter: string;
+  operation: string;
+  /** Whether the operation may be retried (safe methods, or `retry.unsafe`). */
+  retryable: boolean;
+  metrics: GatewayMetrics;
+}
+
+/** Whether an error is a failure of the backend (as opposed to an answer such as 404 or 422). */
+export function isBackendFailure(err: unknown): boolean {
+  if (err instanceof Problem) return !err.isClientError;
+  return true;
+}
+
+function isRetryableFailure(err: unknown): boolean {
+  if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError || err instanceof BulkheadRejectedError) return false;
+  if (err instanceof UpstreamError) return err.retryable;
+  if (err instanceof Problem) return err.status === 503 || err.status === 504;
+  return err instanceof TaskCancelledError;
+}
+
+export class BindingPolicy {
+  readonly config: PolicyConfig;
+  private readonly policy: IPolicy;
+  private readonly breaker: CircuitBreakerPolicy | undefined;
+  private readonly budget: RetryBudget;
+  private openedAt = 0;
+
+  constructor(config: PolicyConfig, private readonly opts: BindingPolicyOptions) {
+    this.config = config;
+    const labels = { adapter: opts.adapter, operation: opts.operation };
+    this.budget = new RetryBudget(config.retry.budget.ratio, config.retry.budget.minPerSecond);
+    const parts: IPolicy[] = [bulkhead(config.concurrency.limit, config.concurrency.queue)];
+    if (opts.retryable && config.retry.maxRetries > 0) {
+      const r = retry(
+        handleWhen((err) => isRetryableFailure(err) && this.budget.tryRetry()),
+        {
+          maxAttempts: config.retry.maxRetries,
+          // ExponentialBackoff's default generator is decorrelated jitter.
+          backoff: new ExponentialBackoff({ initialDelay: config.retry.initialDelayMs, maxDelay: config.retry.maxDelayMs }),
+        },
+      );
+      r.onRetry(() => opts.metrics.retries.inc(labels));
+      parts.push(r);
+    }
+    if (config.circuitBreaker.enabled) {
+      this.breaker = circuitBreaker(handleWhen(isBackendFailure), {
+        halfOpenAfter: config.circuitBreaker.halfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(config.circuitBreaker.consecutiveFailures),
+      });
+      opts.metrics.circuitState.set(labels, 0);
+      this.breaker.onStateChange((state) => {
+        if (state === CircuitState.Open) this.openedAt = Date.now();
+        opts.metrics.circuitState.set(labels, state);
+      });
+      parts.push(this.breaker);
+    }
+    parts.push(timeout(config.timeoutMs, TimeoutStrategy.Aggressive));
+    this.policy = wrap(...parts);
+  }
+
+  get circuitState(): 'closed' | 'open' | 'half-open' | 'isolated' | 'none' {
+    if (!this.breaker) return 'none';
+    return (['closed', 'open', 'half-open', 'isolated'] as const)[this.breaker.state];
+  }
+
+  /** Runs one call under the policy; `signal` is the caller's (aborted when the caller goes away). */
+  async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    this.budget.recordCall();
+    try {
+      return await this.policy.execute(({ signal: attemptSignal }) => fn(attemptSignal), signal);
+    } catch (err) {
+      throw this.toProblem(err);
+    }
+  }
+
+  private toProblem(err: unknown): unknown {
+    const where = `${this.opts.adapter} (${this.opts.operation})`;
+    if (err instanceof Problem) return err;
+    if (err instanceof TaskCancelledError) return problems.upstreamTimeout(`${where} did not answer within ${this.config.timeoutMs} ms`);
+    if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) {
+      const waitMs = Math.max(0, this.openedAt + this.config.circuitBreaker.halfOpenAfterMs - Date.now());
+      return new Problem(503, ProblemType.circuitOpen, 'The backend is failing; calls are paused', {
+        detail: `the circuit breaker of ${where} is open after repeated failures`,
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+      });
+    }
+    if (err instanceof BulkheadRejectedError) {
+      return new Problem(503, ProblemType.overloaded, 'Too many calls waiting for this backend', {
+        detail: `${where} allows ${this.config.concurrency.limit} calls at once and ${this.config.concurrency.queue} waiting`,
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    if (err instanceof UpstreamError) return err.toProblem();
+    return problems.upstreamError(`${where} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

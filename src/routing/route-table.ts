@@ -1,0 +1,91 @@
+/**
+ * The route table: for each operation of the contract, its legacy binding, its modern binding (once
+ * one exists) and its mode. The mode is state that the control plane may switch at run time.
+ */
+import type { ContractOperation } from '../contract/contract.ts';
+import type { ModeName } from '../config/gateway-config.ts';
+import type { OperationHandler, OperationRequest, OperationResult } from '../kinds/kind.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { BindingPolicy } from '../resilience/binding-policy.ts';
+import { Problem } from '../problem.ts';
+
+export type Backend = 'legacy' | 'modern';
+
+/** One adapter's binding of one operation, wrapped in its policy and measured. */
+export class BoundBinding {
+  constructor(
+    readonly adapter: string,
+    readonly kind: string,
+    readonly backend: Backend,
+    readonly operationId: string,
+    readonly policy: BindingPolicy,
+    private readonly handler: OperationHandler,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  /** Calls the backend under the binding's policy; failures come out as Problems. */
+  call(req: OperationRequest): Promise<OperationResult> {
+    return this.policy.execute((signal) => this.attempt({ ...req, signal }), req.signal);
+  }
+
+  private async attempt(req: OperationRequest): Promise<OperationResult> {
+    const start = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.handler(req);
+    } catch (err) {
+      if (err instanceof Problem && err.isClientError) outcome = 'client_error';
+      else {
+        outcome = 'error';
+        const reason = err instanceof Error ? (err as { code?: unknown }).code ?? err.name : 'error';
+        this.metrics.adapterErrors.inc({ adapter: this.adapter, operation: this.operationId, reason: String(reason) });
+      }
+      throw err;
+    } finally {
+      this.metrics.adapterCalls.observe({ adapter: this.adapter, operation: this.operationId, outcome }, (performance.now() - start) / 1000);
+    }
+  }
+}
+
+export interface RouteState {
+  mode: ModeName;
+  /** Share of calls sent to modern in canary mode, 0 to 100. */
+  percent: number;
+}
+
+export class Route {
+  state: RouteState;
+
+  constructor(
+    readonly operation: ContractOperation,
+    readonly legacy: BoundBinding | undefined,
+    readonly modern: BoundBinding | undefined,
+    initial: RouteState,
+  ) {
+    this.state = initial;
+  }
+
+  get operationId(): string {
+    return this.operation.operationId;
+  }
+
+  binding(backend: Backend): BoundBinding | undefined {
+    return backend === 'legacy' ? this.legacy : this.modern;
+  }
+}
+
+export class RouteTable {
+  private readonly routes = new Map<string, Route>();
+
+  add(route: Route): void {
+    this.routes.set(route.operationId, route);
+  }
+
+  get(operationId: string): Route | undefined {
+    return this.routes.get(operationId);
+  }
+
+  all(): Route[] {
+    return [...this.routes.values()];
+  }
+}
