@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import type { Express, Router } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
 import { buildApp, type OperationHooks, type ReadinessReport } from './http/app.ts';
@@ -33,6 +33,10 @@ export interface RunningAdapter {
 
 export class Gateway {
   readonly hooks: OperationHooks[] = [];
+  /** Routers mounted on the admin side (behind its authentication) by features: routes, DLQ, recording. */
+  readonly adminRoutes: { prefix: string; router: Router }[] = [];
+  /** Run on close, before adapters and the store are closed (outbox workers, recorders flush here). */
+  readonly closeHooks: (() => Promise<void>)[] = [];
   readonly app: Express;
   private server: Server | undefined;
 
@@ -80,6 +84,7 @@ export class Gateway {
           metrics,
           contract: config.contract,
           root: config.root,
+          store,
         });
         running.push({ name: a.name, kind: a.kind.name, role: a.role, operations: a.bindings.map((b) => b.operationId), adapter });
         const byOp = new Map<string, OperationHandler>();
@@ -184,6 +189,7 @@ export class Gateway {
       clearTimeout(timer);
       this.server = undefined;
     }
+    for (const hook of this.closeHooks) await hook().catch((err: unknown) => this.logger.error({ err }, 'a close hook failed'));
     await Promise.allSettled(this.adapters.map((a) => a.adapter.close()));
     await this.store.close().catch(() => undefined);
   }

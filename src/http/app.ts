@@ -30,6 +30,11 @@ export interface ReadinessReport {
 export interface OperationHooks {
   /** Runs before dispatch; may answer the call itself by returning a result. */
   before?: (route: Route, req: OperationRequest, res: Response) => Promise<OperationResult | undefined>;
+  /**
+   * Wraps the dispatch (after every `before`): call `next()` to go on to the backend, or answer
+   * without it. Hooks wrap in the order they were added (the first added is outermost).
+   */
+  around?: (route: Route, req: OperationRequest, next: () => Promise<Dispatched>) => Promise<Dispatched>;
   /** Runs after the answer is known and checked, off the caller's path where it can. */
   after?: (route: Route, req: OperationRequest, outcome: { dispatched?: Dispatched; result: OperationResult | undefined; problem?: Problem; durationMs: number }) => void;
 }
@@ -165,7 +170,14 @@ export function buildApp(deps: AppDeps): Express {
         if (result) break;
       }
       if (!result) {
-        dispatched = await dispatch(route, opReq);
+        let next = () => dispatch(route, opReq);
+        for (const h of [...hooks].reverse()) {
+          const around = h.around;
+          if (!around) continue;
+          const inner = next;
+          next = () => around(route, opReq, inner);
+        }
+        dispatched = await next();
         res.locals.backend = dispatched.backend;
         res.locals.adapter = dispatched.adapter;
         res.setHeader(BACKEND_HEADER, dispatched.backend);

@@ -12,6 +12,7 @@ import type { Contract, ContractOperation } from '../contract/contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PolicyOverrides } from '../resilience/policy-config.ts';
+import type { SqlStore } from '../state/sql-store.ts';
 
 /** One call of an operation, as the contract validator let it through (types already coerced). */
 export interface OperationRequest {
@@ -54,6 +55,8 @@ export interface AdapterContext<C> {
   contract: Contract;
   /** The project's root folder. */
   root: string;
+  /** The gateway's state store, for kinds that keep state (pending replies, say) across restarts. */
+  store: SqlStore;
 }
 
 export interface BindContext<B> {
