@@ -12,7 +12,7 @@ import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Problem, ProblemType } from '../problem.ts';
-import { dispatch, type Dispatched } from '../routing/dispatch.ts';
+import { backendOfError, dispatch, type Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
 import { problemHandler, sendProblem } from './problem-response.ts';
@@ -128,7 +128,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(contract.document) as never,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, allErrors: true },
       validateResponses: false,
       validateSecurity: false,
       ignoreUndocumented: false,
@@ -198,6 +198,12 @@ export function buildApp(deps: AppDeps): Express {
       else res.json(result.body);
       notifyAfter(route, opReq, { dispatched, result, durationMs: performance.now() - start });
     } catch (err) {
+      const failed = backendOfError(err);
+      if (failed && !res.headersSent) {
+        res.locals.backend = failed.backend;
+        res.locals.adapter = failed.adapter;
+        res.setHeader(BACKEND_HEADER, failed.backend);
+      }
       const problem = err instanceof Problem ? err : undefined;
       notifyAfter(route, opReq, { dispatched, result: undefined, problem, durationMs: performance.now() - start });
       throw err;

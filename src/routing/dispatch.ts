@@ -15,11 +15,26 @@ export interface Dispatched {
 
 export type ModeStrategy = (route: Route, req: OperationRequest) => Promise<Dispatched>;
 
+/** Which backend an error came from, so that the response and its metrics can say so. */
+const failedOn = new WeakMap<object, { backend: Backend; adapter: string }>();
+
+export function backendOfError(err: unknown): { backend: Backend; adapter: string } | undefined {
+  return err !== null && typeof err === 'object' ? failedOn.get(err) : undefined;
+}
+
 export async function callBackend(route: Route, backend: Backend, req: OperationRequest): Promise<Dispatched> {
   const binding: BoundBinding | undefined = route.binding(backend);
   if (!binding) throw problems.internal(`route ${route.operationId} has no ${backend} binding`);
-  const result = await binding.call(req);
-  return { result, backend, adapter: binding.adapter };
+  const start = performance.now();
+  try {
+    const result = await binding.call(req);
+    route.observer?.called(route, backend, performance.now() - start, undefined);
+    return { result, backend, adapter: binding.adapter };
+  } catch (err) {
+    route.observer?.called(route, backend, performance.now() - start, err);
+    if (err !== null && typeof err === 'object' && !failedOn.has(err)) failedOn.set(err, { backend, adapter: binding.adapter });
+    throw err;
+  }
 }
 
 const strategies: Partial<Record<ModeName, ModeStrategy>> = {

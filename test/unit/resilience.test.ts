@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { BASE_POLICY, mergePolicy } from '../../src/resilience/policy-config.ts';
+import { RetryBudget } from '../../src/resilience/retry-budget.ts';
+
+describe('retry budget', () => {
+  it('allows retries up to the ratio of calls plus the floor, then refuses', () => {
+    let now = 0;
+    const budget = new RetryBudget(0.1, 0, 10_000, () => now);
+    for (let i = 0; i < 100; i++) budget.recordCall();
+    const granted = Array.from({ length: 20 }, () => budget.tryRetry()).filter(Boolean).length;
+    expect(granted).toBe(10);
+  });
+
+  it('refills as the window slides past old retries', () => {
+    let now = 0;
+    const budget = new RetryBudget(0, 1, 10_000, () => now); // floor: 1 retry a second = 10 per window
+    const first = Array.from({ length: 15 }, () => budget.tryRetry()).filter(Boolean).length;
+    expect(first).toBe(10);
+    now += 11_000;
+    expect(budget.tryRetry()).toBe(true);
+  });
+});
+
+describe('policy merging', () => {
+  it('applies kind, gateway, adapter and binding overrides in order, key by key', () => {
+    const p = mergePolicy(BASE_POLICY, { timeoutMs: 3000, retry: { maxRetries: 1 } }, { retry: { budget: { ratio: 0.5 } } }, { concurrency: { limit: 2 } });
+    expect(p.timeoutMs).toBe(3000);
+    expect(p.retry).toEqual({ ...BASE_POLICY.retry, maxRetries: 1, budget: { ratio: 0.5, minPerSecond: BASE_POLICY.retry.budget.minPerSecond } });
+    expect(p.concurrency).toEqual({ limit: 2, queue: BASE_POLICY.concurrency.queue });
+    expect(p.circuitBreaker).toEqual(BASE_POLICY.circuitBreaker);
+  });
+});
