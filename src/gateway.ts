@@ -15,6 +15,9 @@ import { BindingPolicy } from './resilience/binding-policy.ts';
 import { BASE_POLICY, mergePolicy } from './resilience/policy-config.ts';
 import { BoundBinding, Route, RouteTable } from './routing/route-table.ts';
 import { openStore, type SqlStore } from './state/sql-store.ts';
+import { installWrites, type Writes } from './writes/install.ts';
+import { ControlPlane } from './control/control-plane.ts';
+import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
 
 export interface GatewayOptions extends LoadOptions {
@@ -38,6 +41,10 @@ export class Gateway {
   /** Run on close, before adapters and the store are closed (outbox workers, recorders flush here). */
   readonly closeHooks: (() => Promise<void>)[] = [];
   readonly app: Express;
+  /** Route state, shadow comparison, gates and the admin server (src/control); set by `create`. */
+  control!: ControlPlane;
+  /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes); set by `create`. */
+  writes!: Writes;
   private server: Server | undefined;
 
   private constructor(
@@ -131,7 +138,13 @@ export class Gateway {
         routes.add(new Route(operation, bind(plan.legacy, 'legacy'), bind(plan.modern, 'modern'), { mode: plan.mode, percent: 0 }));
       }
       await Promise.all(running.map((r) => r.adapter.start?.()));
-      return new Gateway(config, logger, metrics, running, routes, store);
+      const gateway = new Gateway(config, logger, metrics, running, routes, store);
+      // Idempotency keys, the outbox and its worker, the dead-letter queue (src/writes); its hooks go outermost.
+      gateway.writes = await installWrites(gateway);
+      // The control plane: modes from the state store, shadow comparison, gates, the admin side.
+      gateway.control = new ControlPlane(gateway, opts.env ?? process.env);
+      await gateway.control.start();
+      return gateway;
     } catch (err) {
       await Promise.allSettled(running.map((r) => r.adapter.close()));
       await store.close().catch(() => undefined);
@@ -192,6 +205,7 @@ export class Gateway {
     for (const hook of this.closeHooks) await hook().catch((err: unknown) => this.logger.error({ err }, 'a close hook failed'));
     await Promise.allSettled(this.adapters.map((a) => a.adapter.close()));
     await this.store.close().catch(() => undefined);
+    this.logger.flush();
   }
 
   /** The start-up block: which URL serves what, which adapters are up, each route's mode. */
@@ -203,6 +217,7 @@ export class Gateway {
       `  API reference         ${baseUrl}/docs`,
       `  Metrics               ${baseUrl}/metrics`,
       `  Health / readiness    ${baseUrl}/healthz  ${baseUrl}/readyz`,
+      ...(this.control?.adminUrl ? [`  Admin API, dashboard  ${this.control.adminUrl}/  (tokens: ${this.control.tokens.names.length > 0 ? this.control.tokens.names.join(', ') : 'none; set FICUS_ADMIN_TOKENS'})`] : []),
       '',
       '  Adapters:',
       ...this.adapters.map((a) => {

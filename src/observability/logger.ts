@@ -11,5 +11,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' },
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  // Asynchronous writes to stdout: a log line never blocks a request on a slow terminal or pipe;
+  // lines written while one write is in flight are coalesced. close() flushes.
+  return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 }));
 }

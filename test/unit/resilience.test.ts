@@ -4,7 +4,7 @@ import { RetryBudget } from '../../src/resilience/retry-budget.ts';
 
 describe('retry budget', () => {
   it('allows retries up to the ratio of calls plus the floor, then refuses', () => {
-    let now = 0;
+    const now = 0;
     const budget = new RetryBudget(0.1, 0, 10_000, () => now);
     for (let i = 0; i < 100; i++) budget.recordCall();
     const granted = Array.from({ length: 20 }, () => budget.tryRetry()).filter(Boolean).length;

@@ -1,0 +1,126 @@
+/**
+ * Issue 2's figures: a GET served by the http kind from the sample modern service, through Ficus
+ * (validation both ways, metrics, logging and policies on) against the same service called
+ * directly, a bare Express 5 + undici proxy, a bare node:http + undici proxy, and nginx.
+ *
+ *   npm run bench -- test/bench/gateway-http.bench.ts          (BENCH_SECONDS=10 BENCH_CONNECTIONS=10)
+ *
+ * Each target runs in its own process; wrk (one thread) drives it over loopback after a warm-up.
+ * Then Ficus runs once more under --cpu-prof and its self time is grouped by package.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasCommand, profileByArea, startChild, stopProcess, wrk, type Child, type LoadResult } from './support/load.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const PATH = '/customers/1042';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function startNginx(upstream: string): Promise<Child> {
+  const dir = mkdtempSync(join(tmpdir(), 'ficus-nginx-'));
+  mkdirSync(join(dir, 'logs'));
+  const port = await freePort();
+  const up = new URL(upstream);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log stderr error;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream service { server ${up.host}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://service; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const proc = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    try {
+      if ((await fetch(url + PATH)).ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url,
+    proc,
+    stop: async () => {
+      await stopProcess(proc, 'SIGQUIT');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function measure(name: string, target: Child): Promise<LoadResult> {
+  const check = await fetch(target.url + PATH);
+  if (check.status !== 200) throw new Error(`${name} answered ${check.status}`);
+  wrk(target.url + PATH, CONNECTIONS, Math.min(3, SECONDS)); // warm-up (JIT, connection pools)
+  const r = wrk(target.url + PATH, CONNECTIONS, SECONDS);
+  if (r.errors > 0) throw new Error(`${name}: ${r.errors} errors under load`);
+  return r;
+}
+
+const service = await startChild(here('./support/modern-service.ts'));
+const results: { name: string; r: LoadResult }[] = [];
+try {
+  const targets: [string, () => Promise<Child>][] = [
+    ['service, direct', async () => ({ url: service.url, proc: service.proc, stop: async () => undefined })],
+    ['node:http + undici proxy', () => startChild(here('./support/bare-node-proxy.ts'), [service.url])],
+    ['Express 5 + undici proxy', () => startChild(here('./support/bare-express-proxy.ts'), [service.url])],
+    ['Ficus (all on)', () => startChild(here('./support/ficus-gateway.ts'), [service.url])],
+  ];
+  if (hasCommand('nginx')) targets.splice(1, 0, ['nginx reverse proxy', () => startNginx(service.url)]);
+  else console.log('nginx not installed (apt-get install nginx): skipping it');
+  for (const [name, start] of targets) {
+    const child = await start();
+    try {
+      results.push({ name, r: await measure(name, child) });
+    } finally {
+      await child.stop();
+    }
+  }
+
+  const express = results.find((x) => x.name.startsWith('Express'))!.r;
+  const ficus = results.find((x) => x.name.startsWith('Ficus'))!.r;
+  console.log(`\nGET ${PATH} over loopback, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, each target in its own process (node ${process.version})\n`);
+  console.log('| target | requests/s | p50 ms | p99 ms | throughput vs Express proxy |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const { name, r } of results) {
+    console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${((r.rps / express.rps) * 100).toFixed(0)}% |`);
+  }
+  const share = ficus.rps / express.rps;
+  const overhead = ficus.p50ms - express.p50ms;
+  console.log(`\nFicus keeps ${(share * 100).toFixed(1)}% of the bare Express proxy's throughput (target ≥ 60%): ${share >= 0.6 ? 'MET' : 'NOT MET'}`);
+  console.log(`Ficus p50 overhead over the bare Express proxy: ${overhead.toFixed(3)} ms (target < 1 ms): ${overhead < 1 ? 'MET' : 'NOT MET'}`);
+
+  // Where the time goes: Ficus again, under the V8 profiler.
+  const profDir = mkdtempSync(join(tmpdir(), 'ficus-prof-'));
+  const profiled = await startChild(here('./support/ficus-gateway.ts'), [service.url], ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+  wrk(profiled.url + PATH, CONNECTIONS, Math.min(8, SECONDS));
+  await profiled.stop();
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (file) {
+    console.log('\nFicus CPU profile, self time by area (top 15):');
+    for (const { area, share: s } of profileByArea(join(profDir, file)).slice(0, 15)) console.log(`  ${(s * 100).toFixed(1).padStart(5)}%  ${area}`);
+  }
+  rmSync(profDir, { recursive: true, force: true });
+} finally {
+  await service.stop();
+}
