@@ -1,0 +1,374 @@
+/**
+ * A record codec: a layout compiled, once, for one code page into a decoder (bytes → a plain object
+ * of named fields, arrays for OCCURS, nested objects for groups, FILLER left out) and an encoder
+ * (the reverse, exactly: encoding a decoded record gives back its bytes when its text is blank-padded
+ * and its signs are the preferred ones). Faults name the field, its byte offset and the reason.
+ */
+import { codePage, type CodePage } from './code-pages.ts';
+import { formatLegacyDate, parseLegacyDate, DATE_DIGITS } from './dates.ts';
+import { FieldError, FieldFault } from './errors.ts';
+import type { FieldItem, GroupItem, Item, RecordLayout } from './layout.ts';
+import { makeNumberDecoder, makeNumberEncoder } from './numbers.ts';
+
+export type DecodedRecord = Record<string, unknown>;
+
+export interface EncodeResult {
+  bytes: Buffer;
+  /** Bytes actually used: shorter than `bytes` when an OCCURS DEPENDING ON table is not full. */
+  used: number;
+  /** What the `cut` truncation policy cut, one line per field. */
+  warnings: string[];
+}
+
+export interface RecordCodec {
+  layout: RecordLayout;
+  page: CodePage;
+  /** Decodes the record at `start` (the buffer may hold more after it). */
+  decode(buf: Buffer, start?: number): DecodedRecord;
+  encode(value: DecodedRecord): EncodeResult;
+  /** The length of the record at `start`: the layout's length, or less for a short OCCURS DEPENDING ON table. */
+  lengthAt(buf: Buffer, start: number): number;
+}
+
+type ValueDecoder = (buf: Buffer, at: number) => unknown;
+type ValueEncoder = (buf: Buffer, at: number, value: unknown, report: (msg: string) => void) => void;
+type Decoder = (buf: Buffer, at: number, out: DecodedRecord, rs: number) => void;
+type Encoder = (buf: Buffer, at: number, value: DecodedRecord, rs: number, report: (msg: string) => void, prefix: string) => void;
+
+function fault(err: unknown, field: string, label: string, offset: number): FieldError {
+  if (err instanceof FieldError) return new FieldError(`${field}.${err.field}`.replace(/\.\[/g, '['), err.label, err.offset, err.reason);
+  const reason = err instanceof Error ? err.message : String(err);
+  return new FieldError(field, label, offset, reason);
+}
+
+function prefixError(err: unknown, prefix: string): unknown {
+  if (err instanceof FieldError) return new FieldError(`${prefix}${err.field}`, err.label, err.offset, err.reason);
+  return err;
+}
+
+function hex(b: number): string {
+  return `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+function makeTextDecoder(field: FieldItem, page: CodePage): (buf: Buffer, at: number) => string {
+  const size = field.pic.length;
+  const space = page.space;
+  const right = field.justify === 'right';
+  const { valid, toLatin1, decode } = page;
+  const identity = page.name === 'latin1' || page.name === 'ascii';
+  if (page.latin1Only) {
+    const scratch = Buffer.allocUnsafe(size);
+    return (buf, at) => {
+      let start = at;
+      let end = at + size;
+      if (right) while (start < end && buf[start] === space) start++;
+      else while (end > start && buf[end - 1] === space) end--;
+      for (let i = start; i < end; i++) {
+        const b = buf[i];
+        if (valid[b] === 0) throw new FieldFault(`byte ${hex(b)} is not a character of code page ${page.name}`, i);
+        scratch[i - start] = toLatin1[b];
+      }
+      return identity ? buf.toString('latin1', start, end) : scratch.toString('latin1', 0, end - start);
+    };
+  }
+  const scratch = Buffer.allocUnsafe(size * 2);
+  return (buf, at) => {
+    let start = at;
+    let end = at + size;
+    if (right) while (start < end && buf[start] === space) start++;
+    else while (end > start && buf[end - 1] === space) end--;
+    for (let i = start; i < end; i++) {
+      const b = buf[i];
+      if (valid[b] === 0) throw new FieldFault(`byte ${hex(b)} is not a character of code page ${page.name}`, i);
+      scratch.writeUInt16LE(decode[b], (i - start) * 2);
+    }
+    return scratch.toString('utf16le', 0, (end - start) * 2);
+  };
+}
+
+function makeTextEncoder(field: FieldItem, page: CodePage): ValueEncoder {
+  const size = field.pic.length;
+  return (buf, at, value, report) => {
+    let text = value === undefined || value === null ? '' : typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+    if (text === undefined) throw new FieldFault(`expected text, got ${Array.isArray(value) ? 'an array' : typeof value}`, at);
+    if (text.length > size) {
+      if (field.truncate === 'refuse') throw new FieldFault(`"${text}" is ${text.length} characters; the field holds ${size}`, at);
+      report(`"${text}" cut to ${size} characters`);
+      text = text.slice(0, size);
+    }
+    const pad = size - text.length;
+    const start = field.justify === 'right' ? at + pad : at;
+    for (let i = 0; i < text.length; i++) {
+      const u = text.charCodeAt(i);
+      const b = page.encode[u];
+      if (b < 0) throw new FieldFault(`character ${JSON.stringify(text[i])} (U+${u.toString(16).toUpperCase().padStart(4, '0')}) at position ${i + 1} is not in code page ${page.name}`, at);
+      buf[start + i] = b;
+    }
+  };
+}
+
+function conditionMaps(field: FieldItem): { decode: Map<string | number, string>; encode: Map<string, string | number> } | undefined {
+  if (!field.conditions || field.conditions.length === 0) return undefined;
+  const decode = new Map<string | number, string>();
+  const encode = new Map<string, string | number>();
+  for (const c of field.conditions) {
+    encode.set(c.name, c.values[0]);
+    for (const v of c.values) if (!decode.has(v)) decode.set(v, c.name);
+  }
+  return { decode, encode };
+}
+
+function makeFieldDecoder(field: FieldItem, page: CodePage): ValueDecoder {
+  const conds = conditionMaps(field);
+  let base: ValueDecoder;
+  if (field.pic.kind === 'alnum') base = makeTextDecoder(field, page);
+  else base = makeNumberDecoder(field, page);
+  if (field.date) {
+    const { format, pivot } = field.date;
+    const width = DATE_DIGITS[format];
+    const raw = base;
+    base = (buf, at) => {
+      const v = raw(buf, at);
+      const digits = typeof v === 'number' ? String(v).padStart(width, '0') : String(v).trim();
+      if (digits === '') return null;
+      try {
+        return parseLegacyDate(digits, format, pivot);
+      } catch (err) {
+        throw new FieldFault((err as Error).message, at);
+      }
+    };
+  }
+  if (conds) {
+    const raw = base;
+    base = (buf, at) => {
+      const v = raw(buf, at);
+      return conds.decode.get(v as string | number) ?? v;
+    };
+  }
+  return base;
+}
+
+function makeFieldEncoder(field: FieldItem, page: CodePage): ValueEncoder {
+  const conds = conditionMaps(field);
+  let base: ValueEncoder = field.pic.kind === 'alnum' ? makeTextEncoder(field, page) : makeNumberEncoder(field, page);
+  if (field.date) {
+    const { format, pivot } = field.date;
+    const raw = base;
+    base = (buf, at, value, report) => {
+      let digits: string;
+      try {
+        digits = formatLegacyDate(value, format, pivot);
+      } catch (err) {
+        throw new FieldFault((err as Error).message, at);
+      }
+      raw(buf, at, field.pic.kind === 'alnum' && /^0+$/.test(digits) && (value === null || value === undefined) ? '' : digits, report);
+    };
+  }
+  if (conds) {
+    const raw = base;
+    base = (buf, at, value, report) => raw(buf, at, typeof value === 'string' && conds.encode.has(value) ? conds.encode.get(value) : value, report);
+  }
+  return base;
+}
+
+interface Compiled {
+  decoders: Decoder[];
+  encoders: Encoder[];
+}
+
+function countReader(layout: RecordLayout, page: CodePage): ((buf: Buffer, rs: number) => number) | undefined {
+  if (!layout.odo) return undefined;
+  const { counter, counterOffset, item } = layout.odo;
+  const dec = makeNumberDecoder(counter, page);
+  const { min, max } = item.occurs!;
+  return (buf, rs) => {
+    let n: unknown;
+    try {
+      n = dec(buf, rs + counterOffset);
+    } catch (err) {
+      throw fault(err, counter.name || counter.label, counter.label, counterOffset);
+    }
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw new FieldError(counter.name || counter.label, counter.label, counterOffset, `count ${String(n)} for ${item.label} is outside OCCURS ${min} TO ${max}`);
+    }
+    return n;
+  };
+}
+
+function compileItems(items: readonly Item[], page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): Compiled {
+  const decoders: Decoder[] = [];
+  const encoders: Encoder[] = [];
+  for (const item of items) {
+    const alternatives = items.filter((x) => x.redefines && x.redefines.toUpperCase() === item.label.toUpperCase());
+    const one = compileOne(item, page, count, countOf);
+    const name = item.name;
+    const path = name || item.label;
+    // Decoding: a REDEFINES item is decoded instead of the original when its `when` holds.
+    const whenOf = (alt: Item, out: DecodedRecord) => alt.when !== undefined && alt.when.equals.includes(out[alt.when.field] as string | number);
+    if (item.redefines) {
+      if (item.when && name) {
+        decoders.push((buf, at, out, rs) => {
+          if (whenOf(item, out)) out[name] = one.decode(buf, at + item.offset, rs);
+        });
+      }
+      if (name) encoders.push((buf, at, value, rs, report, prefix) => {
+        if (value[name] !== undefined) one.encode(buf, at + item.offset, value[name], rs, report, `${prefix}${path}`);
+      });
+      continue;
+    }
+    const guarded = alternatives.filter((a) => a.when);
+    if (name) {
+      decoders.push(
+        guarded.length === 0
+          ? (buf, at, out, rs) => {
+              out[name] = one.decode(buf, at + item.offset, rs);
+            }
+          : (buf, at, out, rs) => {
+              if (!guarded.some((a) => whenOf(a, out))) out[name] = one.decode(buf, at + item.offset, rs);
+            },
+      );
+    }
+    encoders.push((buf, at, value, rs, report, prefix) => {
+      if (alternatives.some((a) => a.name && value[a.name] !== undefined)) return;
+      one.encode(buf, at + item.offset, name ? value[name] : undefined, rs, report, `${prefix}${path}`);
+    });
+  }
+  return { decoders, encoders };
+}
+
+interface OneCodec {
+  decode(buf: Buffer, at: number, rs: number): unknown;
+  encode(buf: Buffer, at: number, value: unknown, rs: number, report: (msg: string) => void, path: string): void;
+}
+
+function compileOne(item: Item, page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): OneCodec {
+  let single: OneCodec;
+  if (item.kind === 'field') {
+    const dec = makeFieldDecoder(item, page);
+    const enc = makeFieldEncoder(item, page);
+    const name = item.name || item.label;
+    single = {
+      decode(buf, at, rs) {
+        try {
+          return dec(buf, at);
+        } catch (err) {
+          throw fault(err, name, item.label, (err instanceof FieldFault ? err.at : at) - rs);
+        }
+      },
+      encode(buf, at, value, rs, report, path) {
+        try {
+          enc(buf, at, value, (msg) => report(`${path}: ${msg}`));
+        } catch (err) {
+          throw new FieldError(path, item.label, at - rs, err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  } else {
+    single = compileGroup(item, page, count, countOf);
+  }
+  const occurs = item.occurs;
+  if (!occurs) return single;
+  const size = item.size;
+  const isOdo = countOf === item;
+  const fixed = occurs.max;
+  return {
+    decode(buf, at, rs) {
+      const n = isOdo && count ? count(buf, rs) : fixed;
+      const arr: unknown[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        try {
+          arr[i] = single.decode(buf, at + i * size, rs);
+        } catch (err) {
+          if (err instanceof FieldError) {
+            const inner = err.field.startsWith(item.name || item.label) ? err.field.slice((item.name || item.label).length) : `.${err.field}`;
+            throw new FieldError(`${item.name || item.label}[${i}]${inner}`, err.label, err.offset, err.reason);
+          }
+          throw err;
+        }
+      }
+      return arr;
+    },
+    encode(buf, at, value, rs, report, path) {
+      const arr = value === undefined || value === null ? [] : value;
+      if (!Array.isArray(arr)) throw new FieldError(path, item.label, at - rs, `expected an array (OCCURS ${occurs.max}), got ${typeof arr}`);
+      if (arr.length > occurs.max) throw new FieldError(path, item.label, at - rs, `${arr.length} items; OCCURS allows at most ${occurs.max}`);
+      if (isOdo && arr.length < occurs.min) throw new FieldError(path, item.label, at - rs, `${arr.length} items; OCCURS needs at least ${occurs.min}`);
+      const n = isOdo ? arr.length : fixed;
+      for (let i = 0; i < n; i++) single.encode(buf, at + i * size, arr[i], rs, report, `${path}[${i}]`);
+    },
+  };
+}
+
+function compileGroup(group: GroupItem, page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): OneCodec {
+  const inner = compileItems(group.children, page, count, countOf);
+  const { decoders, encoders } = inner;
+  const label = group.name || group.label;
+  return {
+    decode(buf, at, rs) {
+      const out: DecodedRecord = {};
+      try {
+        for (let i = 0; i < decoders.length; i++) decoders[i](buf, at, out, rs);
+      } catch (err) {
+        throw prefixError(err, `${label}.`);
+      }
+      return out;
+    },
+    encode(buf, at, value, rs, report, path) {
+      const obj = value === undefined || value === null ? {} : value;
+      if (typeof obj !== 'object' || Array.isArray(obj)) throw new FieldError(path, group.label, at - rs, `expected an object (group ${group.label}), got ${Array.isArray(obj) ? 'an array' : typeof obj}`);
+      for (const enc of encoders) enc(buf, at, obj as DecodedRecord, rs, report, `${path}.`);
+    },
+  };
+}
+
+/** Compiles `layout` for the code page `encoding` (see code-pages.ts for the names). */
+export function compileRecord(layout: RecordLayout, encoding: string): RecordCodec {
+  const page = codePage(encoding);
+  const count = countReader(layout, page);
+  const { decoders, encoders } = compileItems(layout.items, page, count, layout.odo?.item);
+  const odo = layout.odo;
+  const odoOffset = odo ? layout.length - odo.item.size * odo.item.occurs!.max : 0;
+  const counterEncoder = odo ? makeNumberEncoder(odo.counter, page) : undefined;
+  return {
+    layout,
+    page,
+    decode(buf, start = 0) {
+      const out: DecodedRecord = {};
+      for (let i = 0; i < decoders.length; i++) decoders[i](buf, start, out, start);
+      return out;
+    },
+    lengthAt(buf, start) {
+      if (!count || !odo) return layout.length;
+      return odoOffset + count(buf, start) * odo.item.size;
+    },
+    encode(value) {
+      const bytes = Buffer.alloc(layout.length, page.space);
+      const warnings: string[] = [];
+      const report = (msg: string) => warnings.push(msg);
+      for (const enc of encoders) enc(bytes, 0, value, 0, report, '');
+      let used = layout.length;
+      if (odo && counterEncoder) {
+        // The counter always tells the table's true size, whatever the caller put in it.
+        const rows = findValue(value, layout.items, odo.item);
+        const n = Array.isArray(rows) ? rows.length : 0;
+        counterEncoder(bytes, odo.counterOffset, n, report);
+        used = odoOffset + n * odo.item.size;
+      }
+      return { bytes, used, warnings };
+    },
+  };
+}
+
+function findValue(value: DecodedRecord, items: readonly Item[], target: Item): unknown {
+  for (const item of items) {
+    if (item === target) return value[item.name];
+    if (item.kind === 'group' && !item.occurs && item.name) {
+      const inner = value[item.name];
+      if (inner && typeof inner === 'object') {
+        const hit = findValue(inner as DecodedRecord, item.children, target);
+        if (hit !== undefined) return hit;
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,291 @@
+/**
+ * Record files, streamed: splits a byte stream into records (fixed-length blocks, or records ended by
+ * a newline or CRLF in the file's code page), tells record types apart by their code, decodes each,
+ * and checks the trailer (record count, control totals) at the end, in constant memory. Bad records
+ * are reported (record number, byte offset, type, field, reason) and the good ones kept. The writer
+ * is the reverse, and fills the trailer's count and totals itself.
+ */
+import { FieldError, RecordFileError, type RecordProblem } from './errors.ts';
+import type { RecordFileSpec, RecordRole, RecordTypeSpec } from './layout-file.ts';
+import type { DecodedRecord } from './record-codec.ts';
+
+export interface DecodedRow {
+  recordNo: number;
+  offset: number;
+  type: string;
+  role: RecordRole;
+  value: DecodedRecord;
+}
+
+export interface DecodedBatch {
+  rows: DecodedRow[];
+  problems: RecordProblem[];
+}
+
+export interface FileSummary {
+  records: number;
+  good: number;
+  bad: number;
+  bytes: number;
+  header?: DecodedRecord;
+  trailer?: DecodedRecord;
+  /** A trailer was found last and its count and totals agree. */
+  complete: boolean;
+  problems: RecordProblem[];
+}
+
+const EPS = 1e-6;
+
+/** Values at `path` in a record, arrays flattened: `lines.quantity` gives every line's quantity. */
+export function valuesAt(value: unknown, path: readonly string[]): unknown[] {
+  if (path.length === 0) return Array.isArray(value) ? value.flat(Infinity) : [value];
+  if (Array.isArray(value)) return value.flatMap((v) => valuesAt(v, path));
+  if (value && typeof value === 'object') return valuesAt((value as Record<string, unknown>)[path[0]], path.slice(1));
+  return [];
+}
+
+class TrailerCheck {
+  counted = 0;
+  readonly sums = new Map<string, number>();
+  badCounted = 0;
+  constructor(private readonly spec: RecordFileSpec) {}
+
+  see(type: RecordTypeSpec, value: DecodedRecord | undefined): void {
+    for (const t of this.spec.types) {
+      if (!t.checks) continue;
+      if (t.checks.counts.includes(type.name)) {
+        this.counted++;
+        if (!value) this.badCounted++;
+      }
+      if (!value) continue;
+      for (const s of t.checks.sums) {
+        if (s.type !== type.name) continue;
+        let add = 0;
+        for (const v of valuesAt(value, s.path)) add += typeof v === 'number' ? v : Number(v);
+        this.sums.set(s.field, (this.sums.get(s.field) ?? 0) + add);
+      }
+    }
+  }
+
+  verify(type: RecordTypeSpec, trailer: DecodedRecord, recordNo: number, offset: number): RecordProblem[] {
+    const out: RecordProblem[] = [];
+    const checks = type.checks;
+    if (!checks) return out;
+    if (checks.count) {
+      const declared = Number(trailer[checks.count]);
+      if (declared !== this.counted) out.push({ recordNo, offset, recordType: type.name, field: checks.count, reason: `trailer says ${declared} ${checks.counts.join('/')} records; the file has ${this.counted}` });
+    }
+    for (const s of checks.sums) {
+      if (this.badCounted > 0) {
+        out.push({ recordNo, offset, recordType: type.name, field: s.field, reason: `control total not checked: ${this.badCounted} counted records could not be decoded` });
+        continue;
+      }
+      const declared = Number(trailer[s.field]);
+      const actual = this.sums.get(s.field) ?? 0;
+      if (Math.abs(declared - actual) > EPS * Math.max(1, Math.abs(actual))) {
+        out.push({ recordNo, offset, recordType: type.name, field: s.field, reason: `control total ${declared} does not match the sum of ${s.type}.${s.path.join('.')} (${Math.round(actual * 1e6) / 1e6})` });
+      }
+    }
+    return out;
+  }
+}
+
+/** Decodes a record file from a stream of chunks, yielding one batch of rows and problems per chunk. */
+export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Array | string>, spec: RecordFileSpec, summary?: FileSummary): AsyncGenerator<DecodedBatch> {
+  const page = spec.types[0].codec.page;
+  const nl = page.encode[0x0a];
+  const cr = page.encode[0x0d];
+  const single = spec.types.length === 1 ? spec.types[0] : undefined;
+  const byCode = new Map(spec.types.filter((t) => t.code !== undefined).map((t) => [t.code!, t]));
+  const rt = spec.recordType;
+  const codeDecoder = rt ? makeCodeReader(spec, rt) : undefined;
+  const hasTrailer = spec.types.some((t) => t.role === 'trailer');
+  const check = new TrailerCheck(spec);
+  const sum: FileSummary = summary ?? { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
+  let recordNo = 0;
+  let fileOffset = 0; // offset of `rest[0]` in the file
+  let rest: Buffer = Buffer.alloc(0);
+  let trailerSeen = false;
+  let trailerProblems = 0;
+
+  const one = (buf: Buffer, start: number, len: number, offset: number, batch: DecodedBatch): void => {
+    recordNo++;
+    sum.records++;
+    let type = single;
+    if (!type) {
+      const code = codeDecoder!(buf, start);
+      type = byCode.get(code);
+      if (!type) {
+        batch.problems.push({ recordNo, offset, reason: `unknown record type code ${JSON.stringify(code)} (known: ${[...byCode.keys()].join(', ')})` });
+        sum.bad++;
+        return;
+      }
+    }
+    if (trailerSeen) {
+      batch.problems.push({ recordNo, offset, recordType: type.name, reason: 'record after the trailer' });
+      sum.bad++;
+      trailerProblems++;
+    }
+    const codec = type.codec;
+    try {
+      if (spec.delimiter === 'none') {
+        if (len < codec.layout.length) throw new FieldError('', '', len, `record is ${len} bytes; the file's records are ${spec.recordLength} bytes (${type.name} needs ${codec.layout.length})`);
+      } else {
+        const need = codec.layout.odo ? codec.lengthAt(buf, start) : codec.layout.length;
+        if (len !== need) throw new FieldError('', '', len, `record of the wrong length: ${len} bytes; ${type.name} is ${need} bytes`);
+      }
+      const value = codec.decode(buf, start);
+      if (type.role === 'detail') check.see(type, value);
+      sum.good++;
+      if (type.role === 'header') sum.header = value;
+      if (type.role === 'trailer') {
+        trailerSeen = true;
+        sum.trailer = value;
+        const problems = check.verify(type, value, recordNo, offset);
+        trailerProblems += problems.length;
+        batch.problems.push(...problems);
+      }
+      batch.rows.push({ recordNo, offset, type: type.name, role: type.role, value });
+    } catch (err) {
+      if (type.role === 'detail') check.see(type, undefined);
+      if (type.role === 'trailer') {
+        trailerSeen = true;
+        trailerProblems++;
+      }
+      sum.bad++;
+      if (err instanceof FieldError) batch.problems.push({ recordNo, offset: offset + (err.field ? err.offset : 0), recordType: type.name, ...(err.field ? { field: err.field } : {}), reason: err.reason });
+      else batch.problems.push({ recordNo, offset, recordType: type.name, reason: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  try {
+    for await (const chunk of source) {
+      const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      sum.bytes += data.length;
+      const buf = rest.length === 0 ? data : Buffer.concat([rest, data]);
+      const batch: DecodedBatch = { rows: [], problems: [] };
+      let pos = 0;
+      if (spec.delimiter === 'none') {
+        const L = spec.recordLength;
+        while (pos + L <= buf.length) {
+          one(buf, pos, L, fileOffset + pos, batch);
+          pos += L;
+        }
+      } else {
+        for (;;) {
+          const end = buf.indexOf(nl, pos);
+          if (end < 0) break;
+          const stop = spec.delimiter === 'crlf' && end > pos && buf[end - 1] === cr ? end - 1 : end;
+          one(buf, pos, stop - pos, fileOffset + pos, batch);
+          pos = end + 1;
+        }
+      }
+      rest = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+      fileOffset += pos;
+      if (batch.rows.length > 0 || batch.problems.length > 0) yield batch;
+    }
+  } catch (err) {
+    throw new RecordFileError(`reading stopped at byte ${fileOffset + rest.length} after ${recordNo} records: ${err instanceof Error ? err.message : String(err)}`, fileOffset + rest.length, recordNo, { cause: err });
+  }
+  const batch: DecodedBatch = { rows: [], problems: [] };
+  if (rest.length > 0) {
+    if (spec.delimiter === 'none') {
+      recordNo++;
+      sum.records++;
+      sum.bad++;
+      batch.problems.push({ recordNo, offset: fileOffset, reason: `the file ends with a partial record of ${rest.length} bytes (records are ${spec.recordLength} bytes)` });
+    } else {
+      one(rest, 0, rest.length, fileOffset, batch); // the last record may lack its newline
+    }
+  }
+  if (hasTrailer && !trailerSeen) batch.problems.push({ recordNo: recordNo + 1, offset: fileOffset + rest.length, reason: `the file ends without a trailer record after ${recordNo} records (incomplete file?)` });
+  sum.complete = !hasTrailer || (trailerSeen && trailerProblems === 0);
+  if (batch.rows.length > 0 || batch.problems.length > 0) yield batch;
+}
+
+function makeCodeReader(spec: RecordFileSpec, rt: { offset: number; length: number }): (buf: Buffer, start: number) => string {
+  const page = spec.types[0].codec.page;
+  return (buf, start) => {
+    let s = '';
+    for (let i = 0; i < rt.length; i++) s += String.fromCharCode(page.decode[buf[start + rt.offset + i]]);
+    return s.trimEnd();
+  };
+}
+
+/** Decodes a whole file, keeping every row and problem in memory (small files: replies, exports). */
+export async function decodeRecordFile(source: AsyncIterable<Buffer | Uint8Array | string>, spec: RecordFileSpec): Promise<{ rows: DecodedRow[]; summary: FileSummary }> {
+  const summary: FileSummary = { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
+  const rows: DecodedRow[] = [];
+  for await (const batch of decodeRecordStream(source, spec, summary)) {
+    for (const r of batch.rows) rows.push(r);
+    for (const p of batch.problems) summary.problems.push(p);
+  }
+  return { rows, summary };
+}
+
+/** Writes records of a file spec; fills the trailer's count and control totals when it is written. */
+export class RecordFileWriter {
+  private readonly check: TrailerCheck;
+  private readonly delimiter: Buffer;
+  private recordNo = 0;
+  readonly warnings: string[] = [];
+
+  constructor(private readonly spec: RecordFileSpec) {
+    this.check = new TrailerCheck(spec);
+    const page = spec.types[0].codec.page;
+    this.delimiter = spec.delimiter === 'none' ? Buffer.alloc(0) : spec.delimiter === 'lf' ? Buffer.from([page.encode[0x0a]]) : Buffer.from([page.encode[0x0d], page.encode[0x0a]]);
+  }
+
+  private type(name: string): RecordTypeSpec {
+    const t = this.spec.types.find((x) => x.name === name) ?? (this.spec.types.length === 1 && name === 'record' ? this.spec.types[0] : undefined);
+    if (!t) throw new Error(`${this.spec.source}: no record type ${name} (known: ${this.spec.types.map((x) => x.name).join(', ')})`);
+    return t;
+  }
+
+  /** Encodes one record; throws a FieldError (with the record number in its message) for a value that cannot be written. */
+  record(typeName: string, value: DecodedRecord): Buffer {
+    const type = this.type(typeName);
+    this.recordNo++;
+    let v = value;
+    if (type.code !== undefined && this.spec.recordType) v = this.withCode(type, value);
+    if (type.role === 'trailer' && type.checks) {
+      v = { ...v };
+      if (type.checks.count) v[type.checks.count] = this.check.counted;
+      for (const s of type.checks.sums) v[s.field] = Math.round((this.check.sums.get(s.field) ?? 0) * 1e6) / 1e6;
+    }
+    let enc;
+    try {
+      enc = type.codec.encode(v);
+    } catch (err) {
+      if (err instanceof FieldError) throw new FieldError(err.field, err.label, err.offset, `record ${this.recordNo} (${type.name}): ${err.reason}`);
+      throw err;
+    }
+    for (const w of enc.warnings) this.warnings.push(`record ${this.recordNo} (${type.name}): ${w}`);
+    if (type.role === 'detail') this.check.see(type, v);
+    const body = this.spec.delimiter === 'none' ? padTo(enc.bytes, this.spec.recordLength, type.codec.page.space) : enc.bytes.subarray(0, enc.used);
+    return this.delimiter.length === 0 ? body : Buffer.concat([body, this.delimiter]);
+  }
+
+  private withCode(type: RecordTypeSpec, value: DecodedRecord): DecodedRecord {
+    // The code field is the one at the record-type offset; find its name by position.
+    const rt = this.spec.recordType!;
+    const item = type.codec.layout.items.find((i) => i.offset === rt.offset && i.kind === 'field');
+    if (!item || !item.name || value[item.name] !== undefined) return value;
+    return { ...value, [item.name]: type.code };
+  }
+}
+
+function padTo(buf: Buffer, length: number, space: number): Buffer {
+  if (buf.length >= length) return buf;
+  const out = Buffer.alloc(length, space);
+  buf.copy(out);
+  return out;
+}
+
+/** Encodes a whole file from rows of `{ type, value }`. */
+export function encodeRecordFile(spec: RecordFileSpec, rows: Iterable<{ type: string; value: DecodedRecord }>): { bytes: Buffer; warnings: string[] } {
+  const w = new RecordFileWriter(spec);
+  const parts: Buffer[] = [];
+  for (const r of rows) parts.push(w.record(r.type, r.value));
+  return { bytes: Buffer.concat(parts), warnings: w.warnings };
+}
