@@ -1,6 +1,7 @@
 /** The schema of ficus.yaml (the gateway) and of adapters/<name>/adapter.yaml (one adapter). */
 import { z } from 'zod';
 import { policyOverridesSchema } from '../resilience/policy-config.ts';
+import { writesConfigSchema } from '../writes/writes-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -45,6 +46,8 @@ export const gatewayConfigSchema = z
         z.object({ driver: z.literal('postgres'), url: z.string(), poolSize: z.coerce.number().int().min(1).default(10) }).strict(),
       ])
       .default({ driver: 'sqlite', file: 'var/ficus-state.sqlite' }),
+    /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes). */
+    writes: writesConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

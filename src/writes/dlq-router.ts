@@ -1,0 +1,179 @@
+/**
+ * The admin API of the dead-letter queue (mounted by the admin server behind its bearer tokens):
+ *   GET  /dlq                      list (filters: state, operation, reason, olderThan, errorContains, limit)
+ *   GET  /dlq/stats                depth and age of the oldest dead letter; outbox depth
+ *   GET  /dlq/:id                  one dead letter: its request and every attempt's error
+ *   POST /dlq/:id/replay           back into the outbox
+ *   POST /dlq/replay               every dead letter matching the filter in the JSON body (at least one filter)
+ *   POST /dlq/:id/expire           give up on it
+ *   POST /dlq/expire               every dead letter matching the filter in the JSON body (at least one filter)
+ * Errors are application/problem+json.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { sendProblem, toProblem } from '../http/problem-response.ts';
+import { Problem, ProblemType } from '../problem.ts';
+import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './dead-letter-store.ts';
+import type { OutboxStore } from './outbox-store.ts';
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `90`, `90s`, `15m`, `2h`, `3d` → seconds. */
+export function parseDurationSeconds(text: string): number | undefined {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  return m ? Number(m[1]) * UNITS[m[2] || 's'] : undefined;
+}
+
+const duration = z.union([z.number().int().min(0), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const s = parseDurationSeconds(v);
+  if (s === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a duration such as 90s, 15m, 2h or 3d' });
+    return z.NEVER;
+  }
+  return s;
+});
+
+const filterSchema = z
+  .object({
+    state: z.enum(['dead', 'replayed', 'expired', 'all']).optional(),
+    operation: z.string().min(1).optional(),
+    reason: z.enum(['exhausted', 'rejected', 'quarantined']).optional(),
+    olderThan: duration.optional(),
+    errorContains: z.string().min(1).optional(),
+    ids: z.array(z.string()).optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  })
+  .strict();
+
+function parseFilter(input: unknown, where: 'query' | 'body'): DeadLetterFilter {
+  const r = filterSchema.safeParse(input ?? {});
+  if (!r.success) {
+    const errors = r.error.issues.map((i) => ({ field: `${where}.${i.path.join('.') || '(root)'}`, message: i.message }));
+    throw new Problem(400, ProblemType.validation, 'The filter is not valid', { detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors });
+  }
+  const f = r.data;
+  return { state: f.state, operation: f.operation, reason: f.reason, olderThanSeconds: f.olderThan, errorContains: f.errorContains, ids: f.ids, limit: f.limit };
+}
+
+function summary(d: DeadLetter) {
+  const last = d.errors[d.errors.length - 1];
+  return {
+    id: d.id,
+    operation: d.operation,
+    source: d.source,
+    reason: d.reason,
+    state: d.state,
+    attempts: d.attempts,
+    replays: d.replays,
+    acceptedAt: new Date(d.acceptedAt).toISOString(),
+    deadAt: new Date(d.deadAt).toISOString(),
+    ageSeconds: Math.round((Date.now() - d.deadAt) / 1000),
+    lastError: last?.error,
+  };
+}
+
+export interface DlqRouterDeps {
+  deadLetters: DeadLetterStore;
+  outbox: OutboxStore;
+  replayTarget: Parameters<DeadLetterStore['replay']>[1];
+  /** Told after a replay, so the worker looks at once. */
+  onReplayed: () => void;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+export function dlqRouter(deps: DlqRouterDeps): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '100kb' }));
+  const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
+    fn(req, res).catch(next);
+  };
+  const requireFilter = (f: DeadLetterFilter) => {
+    if (!f.operation && !f.reason && f.olderThanSeconds === undefined && !f.errorContains && !f.ids) {
+      throw new Problem(400, ProblemType.validation, 'Say which dead letters', {
+        detail: 'give at least one of operation, reason, olderThan, errorContains, ids (to act on every dead letter, use olderThan: 0)',
+        errors: [{ field: 'body', message: 'no filter given' }],
+      });
+    }
+  };
+
+  router.get(
+    '/dlq',
+    wrap(async (req, res) => {
+      const f = parseFilter(req.query, 'query');
+      const items = await deps.deadLetters.list(f);
+      res.json({ items: items.map(summary), count: items.length });
+    }),
+  );
+  router.get(
+    '/dlq/stats',
+    wrap(async (_req, res) => {
+      const [dlq, outbox] = await Promise.all([deps.deadLetters.figures(), deps.outbox.figures()]);
+      const now = Date.now();
+      res.json({
+        depth: dlq.depth,
+        oldestAgeSeconds: dlq.oldest === null ? 0 : Math.round((now - dlq.oldest) / 1000),
+        outboxPending: outbox.pending,
+        outboxOldestAgeSeconds: outbox.oldest === null ? 0 : Math.round((now - outbox.oldest) / 1000),
+      });
+    }),
+  );
+  router.post(
+    '/dlq/replay',
+    wrap(async (req, res) => {
+      const f = parseFilter(req.body, 'body');
+      requireFilter(f);
+      const out = await deps.deadLetters.replay(f, deps.replayTarget);
+      if (out.replayed.length > 0) deps.onReplayed();
+      res.json(out);
+    }),
+  );
+  router.post(
+    '/dlq/expire',
+    wrap(async (req, res) => {
+      const f = parseFilter(req.body, 'body');
+      requireFilter(f);
+      res.json({ expired: await deps.deadLetters.expire(f) });
+    }),
+  );
+  const one = async (id: string): Promise<DeadLetter> => {
+    const d = await deps.deadLetters.get(id);
+    if (!d) throw new Problem(404, ProblemType.notFound, 'No such dead letter', { detail: `no dead letter has id "${id}"; \`ficus dlq list\` shows them` });
+    return d;
+  };
+  router.get(
+    '/dlq/:id',
+    wrap(async (req, res) => {
+      const d = await one(String(req.params.id));
+      res.json({ ...summary(d), idempotencyKey: d.idemKey, request: d.request, errors: d.errors });
+    }),
+  );
+  router.post(
+    '/dlq/:id/replay',
+    wrap(async (req, res) => {
+      const d = await one(String(req.params.id));
+      if (d.state !== 'dead') throw new Problem(409, ProblemType.conflict, 'The dead letter is not waiting', { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be replayed` });
+      const out = await deps.deadLetters.replay({ ids: [d.id] }, deps.replayTarget);
+      if (out.skipped.length > 0) throw new Problem(409, ProblemType.conflict, 'The dead letter cannot be replayed', { detail: out.skipped[0].why });
+      deps.onReplayed();
+      res.status(202).json(out);
+    }),
+  );
+  router.post(
+    '/dlq/:id/expire',
+    wrap(async (req, res) => {
+      const d = await one(String(req.params.id));
+      if (d.state !== 'dead') throw new Problem(409, ProblemType.conflict, 'The dead letter is not waiting', { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be expired` });
+      res.json({ expired: await deps.deadLetters.expire({ ids: [d.id] }) });
+    }),
+  );
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    sendProblem(res, toProblem(err));
+  });
+  return router;
+}
