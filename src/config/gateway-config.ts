@@ -1,6 +1,7 @@
 /** The schema of ficus.yaml (the gateway) and of adapters/<name>/adapter.yaml (one adapter). */
 import { z } from 'zod';
 import { policyOverridesSchema } from '../resilience/policy-config.ts';
+import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
@@ -16,6 +17,8 @@ export const routeConfigSchema = z
     legacy: z.string().optional(),
     /** Which adapter is the modern backend, when more than one modern adapter serves the operation. */
     modern: z.string().optional(),
+    /** Canary percent, sticky key, fallback, shadowing, compare ignore rules, gates (src/control/route-config.ts). */
+    ...migrationRouteKeys,
   })
   .strict();
 export type RouteConfig = z.infer<typeof routeConfigSchema>;
@@ -46,6 +49,8 @@ export const gatewayConfigSchema = z
         z.object({ driver: z.literal('postgres'), url: z.string(), poolSize: z.coerce.number().int().min(1).default(10) }).strict(),
       ])
       .default({ driver: 'sqlite', file: 'var/ficus-state.sqlite' }),
+    /** The admin API and migration dashboard, on their own port (src/control). */
+    admin: adminConfigSchema.prefault({}),
     /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes). */
     writes: writesConfigSchema.prefault({}),
   })

@@ -53,8 +53,30 @@ export interface RouteState {
   percent: number;
 }
 
+/** Per-route migration settings (from `routes.<operationId>` in ficus.yaml; see src/control/route-config.ts). */
+export interface RouteOptions {
+  /** Canary: where the sticky key comes from: `path.<name>`, `header.<name>` or `query.<name>`. */
+  canaryKey?: string;
+  /** Canary: a failed call to modern is answered by legacy instead. */
+  fallbackToLegacy: boolean;
+  /** Shadow: the modern binding has no side effects (a dry-run endpoint), so unsafe calls may be shadowed. */
+  sideEffectFree: boolean;
+}
+
+/** What a route reports to the control plane while it serves calls (set by the control plane). */
+export interface RouteObserver {
+  /** Shadow mode: legacy answered (or failed with a problem); call modern off the caller's path and compare. */
+  shadow(route: Route, req: OperationRequest, legacy: OperationResult): void;
+  /** Canary or fallback mode: modern failed and legacy served the call instead. */
+  fellBack(route: Route, reason: string): void;
+  /** Every call of a backend for a caller, timed; `error` is set when it failed. */
+  called(route: Route, backend: Backend, ms: number, error: unknown): void;
+}
+
 export class Route {
   state: RouteState;
+  options: RouteOptions = { fallbackToLegacy: false, sideEffectFree: false };
+  observer: RouteObserver | undefined;
 
   constructor(
     readonly operation: ContractOperation,

@@ -1,0 +1,85 @@
+/**
+ * How a switch made on one instance reaches the others. PostgreSQL: each instance LISTENs on one
+ * channel and the switch's transaction NOTIFYs it (delivered at commit, typically within
+ * milliseconds); a slow poll re-reads every route's state as a safety net for notifications lost
+ * while the listening connection was down. SQLite (one file, possibly shared by processes on one
+ * machine): polling only. `onChange(operationId)` is called for a notified route, `onChange()` to
+ * re-read all.
+ */
+import type pg from 'pg';
+import type { Logger } from '../observability/logger.ts';
+import type { SqlStore } from '../state/sql-store.ts';
+import { NOTIFY_CHANNEL } from './control-store.ts';
+
+export class StatePropagation {
+  private client: pg.PoolClient | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reconnect: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: SqlStore,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+    private readonly onChange: (operationId?: string) => void,
+  ) {}
+
+  /** How propagation works here, for the banner and the admin API. */
+  get method(): string {
+    return this.store.pgPool ? `PostgreSQL LISTEN/NOTIFY (poll every ${this.pollMs} ms as a safety net)` : `polling every ${this.pollMs} ms`;
+  }
+
+  async start(): Promise<void> {
+    if (this.store.pgPool) await this.listen();
+    this.timer = setInterval(() => this.onChange(), this.pollMs);
+    this.timer.unref();
+  }
+
+  private async listen(): Promise<void> {
+    const pool = this.store.pgPool;
+    if (!pool || this.closed) return;
+    try {
+      const client = await pool.connect();
+      client.on('notification', (msg) => {
+        if (msg.channel === NOTIFY_CHANNEL) this.onChange(msg.payload || undefined);
+      });
+      client.on('error', (err) => {
+        this.logger.warn({ err }, 'the route-state listener lost its connection; reconnecting');
+        this.drop(client, err);
+      });
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      this.client = client;
+      this.onChange(); // catch up on anything missed while not listening
+    } catch (err) {
+      this.logger.warn({ err }, 'cannot listen for route-state changes; retrying in 1 s (polling meanwhile)');
+      this.scheduleReconnect();
+    }
+  }
+
+  private drop(client: pg.PoolClient, err: Error): void {
+    if (this.client === client) this.client = undefined;
+    client.release(err);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnect) return;
+    this.reconnect = setTimeout(() => {
+      this.reconnect = undefined;
+      void this.listen();
+    }, 1_000);
+    this.reconnect.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.reconnect) clearTimeout(this.reconnect);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      await client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).catch(() => undefined);
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Shadow mode's second half: given legacy's answer, call modern off the caller's path (after the
+ * caller's answer is on its way, with its own abort signal and the binding's own policy), compare
+ * the two with the comparator under the route's ignore rules, count the outcome and keep the
+ * mismatch with its diff. On a mismatch of a safe call, legacy is asked a second time (at most once a
+ * second per route): the paths that differ between legacy's two answers are noise, reported so that
+ * they can be ignored with one command.
+ *
+ * Problem answers (4xx/5xx) are compared by status only: their text is diagnostic, not data.
+ */
+import type { Comparator, CompareInput } from '../compare/comparator.ts';
+import { noisyPaths } from '../compare/comparator.ts';
+import { generalisePath } from '../compare/json-path.ts';
+import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
+import type { Logger } from '../observability/logger.ts';
+import { Problem } from '../problem.ts';
+import { isBackendFailure } from '../resilience/binding-policy.ts';
+import type { BoundBinding, Route } from '../routing/route-table.ts';
+import type { ControlStore } from './control-store.ts';
+import type { ShadowStats } from './shadow-stats.ts';
+import type { TrafficStats } from './traffic-stats.ts';
+
+export interface ShadowRunnerDeps {
+  comparator: Comparator;
+  shadow: ShadowStats;
+  traffic: TrafficStats;
+  store: ControlStore;
+  logger: Logger;
+  mismatchesKept: number;
+  concurrency: number;
+  ignoreOf(operationId: string): readonly string[];
+  /** Counts each comparison's outcome (metrics). */
+  outcome(operationId: string, outcome: 'match' | 'mismatch' | 'modern_failed' | 'dropped' | 'skipped_unsafe'): void;
+}
+
+export function requestLine(route: Route, req: OperationRequest): string {
+  const path = route.operation.path.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(String(req.pathParams[name] ?? `{${name}}`)));
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(req.query)) if (v !== undefined) q.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+  const qs = q.toString();
+  return `${route.operation.method.toUpperCase()} ${path}${qs ? `?${qs}` : ''}`;
+}
+
+function asInput(r: OperationResult): CompareInput {
+  return { status: r.status, body: r.status >= 400 ? undefined : r.body };
+}
+
+export class ShadowRunner {
+  private readonly inFlight = new Map<string, number>();
+  private readonly lastProbe = new Map<string, number>();
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly deps: ShadowRunnerDeps) {}
+
+  /** Called by shadow mode with legacy's answer; returns at once. */
+  shadow(route: Route, req: OperationRequest, legacy: OperationResult): void {
+    const op = route.operationId;
+    const modern = route.modern;
+    if (!modern) return;
+    if (!route.operation.safe && !route.options.sideEffectFree) {
+      this.deps.shadow.skippedUnsafe(op);
+      this.deps.outcome(op, 'skipped_unsafe');
+      return;
+    }
+    const n = this.inFlight.get(op) ?? 0;
+    if (n >= this.deps.concurrency) {
+      this.deps.shadow.dropped(op);
+      this.deps.outcome(op, 'dropped');
+      return;
+    }
+    this.inFlight.set(op, n + 1);
+    const p = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.compare(route, modern, req, legacy))
+      .catch((err: unknown) => this.deps.logger.error({ err, operation: op, requestId: req.requestId }, 'shadow comparison failed'))
+      .finally(() => {
+        this.inFlight.set(op, (this.inFlight.get(op) ?? 1) - 1);
+        this.pending.delete(p);
+      });
+    this.pending.add(p);
+  }
+
+  /** Waits for the shadow calls in flight (on shutdown, and in tests). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private async callOffPath(binding: BoundBinding, req: OperationRequest): Promise<OperationResult | undefined> {
+    const abort = new AbortController();
+    const start = performance.now();
+    try {
+      const r = await binding.call({ ...req, signal: abort.signal });
+      this.deps.traffic.called(binding.operationId, binding.backend, performance.now() - start, false);
+      return r;
+    } catch (err) {
+      this.deps.traffic.called(binding.operationId, binding.backend, performance.now() - start, isBackendFailure(err));
+      if (err instanceof Problem && err.isClientError) return { status: err.status, body: err.toBody() };
+      return undefined;
+    }
+  }
+
+  private async compare(route: Route, modern: BoundBinding, req: OperationRequest, legacy: OperationResult): Promise<void> {
+    const op = route.operationId;
+    const modernResult = await this.callOffPath(modern, req);
+    if (!modernResult) {
+      this.deps.shadow.modernFailed(op);
+      this.deps.outcome(op, 'modern_failed');
+      return;
+    }
+    const ignore = this.deps.ignoreOf(op);
+    const cmp = this.deps.comparator.compare(op, asInput(legacy), asInput(modernResult), { ignore });
+    this.deps.shadow.compared(op, cmp.equal);
+    this.deps.outcome(op, cmp.equal ? 'match' : 'mismatch');
+    if (cmp.equal) return;
+    const noisy = new Set(await this.probeNoise(route, req, legacy, ignore));
+    await this.deps.store.addMismatch(
+      {
+        operationId: op,
+        at: new Date().toISOString(),
+        requestId: req.requestId,
+        request: requestLine(route, req),
+        legacyStatus: legacy.status,
+        modernStatus: modernResult.status,
+        differences: cmp.differences.slice(0, 200).map((d) => ({ ...d, ...(noisy.has(generalisePath(d.path)) ? { noisy: true } : {}) })),
+        legacyBody: legacy.body,
+        modernBody: modernResult.body,
+      },
+      this.deps.mismatchesKept,
+    );
+  }
+
+  /** Asks legacy again (safe calls, once a second per route at most); returns the noisy paths, generalised. */
+  private async probeNoise(route: Route, req: OperationRequest, first: OperationResult, ignore: readonly string[]): Promise<string[]> {
+    const op = route.operationId;
+    if (!route.operation.safe || !route.legacy) return [];
+    const now = Date.now();
+    if (now - (this.lastProbe.get(op) ?? 0) < 1_000) return [];
+    this.lastProbe.set(op, now);
+    const second = await this.callOffPath(route.legacy, req);
+    if (!second) return [];
+    const paths = noisyPaths(this.deps.comparator, op, asInput(first), asInput(second))
+      .filter((p) => p !== 'status')
+      .map(generalisePath)
+      .filter((p) => !ignore.includes(p));
+    const unique = [...new Set(paths)];
+    this.deps.shadow.noisy(op, unique);
+    return unique;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Per route, this instance's shadow comparisons: how many matched, mismatched, or could not be
+ * compared (modern failed, too many in flight, an unsafe call), the outcome of the last 100,000
+ * comparisons for "match rate over the last N calls", and the paths found noisy (different between
+ * two answers of legacy itself to the same request).
+ */
+const RING = 100_000;
+
+export interface ShadowFigures {
+  compared: number;
+  matched: number;
+  mismatched: number;
+  /** Modern failed (error or timeout) while legacy answered. */
+  modernFailed: number;
+  /** Not shadowed: too many shadow calls in flight. */
+  dropped: number;
+  /** Not shadowed: an unsafe call to a modern binding not declared side-effect free. */
+  skippedUnsafe: number;
+  /** Percent of comparisons that matched (null before the first). */
+  matchRate: number | null;
+}
+
+class RouteShadow {
+  compared = 0;
+  matched = 0;
+  modernFailed = 0;
+  dropped = 0;
+  skippedUnsafe = 0;
+  readonly ring = new Uint8Array(RING);
+  readonly noisy = new Map<string, number>();
+}
+
+export class ShadowStats {
+  private readonly routes = new Map<string, RouteShadow>();
+
+  private of(operationId: string): RouteShadow {
+    let r = this.routes.get(operationId);
+    if (!r) {
+      r = new RouteShadow();
+      this.routes.set(operationId, r);
+    }
+    return r;
+  }
+
+  compared(operationId: string, equal: boolean): void {
+    const r = this.of(operationId);
+    r.ring[r.compared % RING] = equal ? 1 : 0;
+    r.compared++;
+    if (equal) r.matched++;
+  }
+
+  modernFailed(operationId: string): void {
+    this.of(operationId).modernFailed++;
+  }
+  dropped(operationId: string): void {
+    this.of(operationId).dropped++;
+  }
+  skippedUnsafe(operationId: string): void {
+    this.of(operationId).skippedUnsafe++;
+  }
+
+  noisy(operationId: string, paths: readonly string[]): void {
+    const r = this.of(operationId);
+    for (const p of paths) r.noisy.set(p, (r.noisy.get(p) ?? 0) + 1);
+  }
+
+  noisyPaths(operationId: string): { path: string; seen: number }[] {
+    return [...this.of(operationId).noisy.entries()].map(([path, seen]) => ({ path, seen })).sort((a, b) => b.seen - a.seen || a.path.localeCompare(b.path));
+  }
+
+  /** Match rate (percent) over the last `n` comparisons, and how many there were (fewer than `n` early on). */
+  recentMatchRate(operationId: string, n: number): { rate: number | null; calls: number } {
+    const r = this.of(operationId);
+    const calls = Math.min(n, r.compared, RING);
+    if (calls === 0) return { rate: null, calls: 0 };
+    let ok = 0;
+    for (let k = r.compared - calls; k < r.compared; k++) ok += r.ring[k % RING];
+    return { rate: (ok / calls) * 100, calls };
+  }
+
+  /** Forgets the comparisons (after the ignore rules change, old mismatches no longer say anything). */
+  resetComparisons(operationId: string): void {
+    const r = this.of(operationId);
+    r.compared = 0;
+    r.matched = 0;
+  }
+
+  figures(operationId: string): ShadowFigures {
+    const r = this.of(operationId);
+    return {
+      compared: r.compared,
+      matched: r.matched,
+      mismatched: r.compared - r.matched,
+      modernFailed: r.modernFailed,
+      dropped: r.dropped,
+      skippedUnsafe: r.skippedUnsafe,
+      matchRate: r.compared === 0 ? null : Math.round((r.matched / r.compared) * 10_000) / 100,
+    };
+  }
+}
