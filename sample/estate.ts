@@ -4,6 +4,8 @@
  * environment variables their adapter.yaml files read.
  */
 import { startModernCustomers } from './modern-customers/server.ts';
+import { legacyCrmComponent } from './legacy-crm/component.ts';
+import { legacyBillingComponent } from './legacy-billing/component.ts';
 
 export interface StartedComponent {
   name: string;
@@ -32,6 +34,8 @@ export interface RunningEstate {
 
 /** Each system of the sample estate. Add a system here to have it started by `npm start`. */
 export const ESTATE: EstateComponent[] = [
+  legacyCrmComponent,
+  legacyBillingComponent,
   {
     name: 'customers service (modern)',
     async start() {

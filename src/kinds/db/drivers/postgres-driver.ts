@@ -1,0 +1,81 @@
+/**
+ * PostgreSQL through pg: a pool whose sessions are read-only (`default_transaction_read_only`) and
+ * carry the statement timeout; streaming reads through a server-side cursor (pg-cursor), a batch
+ * of rows per round trip.
+ */
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import type { Row } from '../row-mapping.ts';
+import type { SqlValue } from '../request-params.ts';
+import { abortable, type DbDriver, type DriverSettings, type QueryOptions } from './driver.ts';
+
+export interface PostgresTarget {
+  url?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  ssl?: boolean;
+}
+
+export class PostgresDriver implements DbDriver {
+  readonly dialect = 'postgres' as const;
+  readonly where: string;
+  private readonly pool: pg.Pool;
+
+  constructor(target: PostgresTarget, private readonly settings: DriverSettings) {
+    const options = `-c default_transaction_read_only=on -c statement_timeout=${settings.statementTimeoutMs}`;
+    this.pool = new pg.Pool({
+      connectionString: target.url,
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      user: target.user,
+      password: target.password,
+      ssl: target.ssl ? { rejectUnauthorized: true } : undefined,
+      max: settings.poolMax,
+      min: settings.poolMin,
+      idleTimeoutMillis: settings.idleTimeoutMs,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      options,
+      application_name: `ficus/${settings.adapter}`,
+    });
+    // An idle client that loses its connection must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+    const u = target.url ? new URL(target.url) : undefined;
+    this.where = u ? `postgres://${u.host}${u.pathname}` : `postgres://${target.host ?? 'localhost'}:${target.port ?? 5432}/${target.database ?? ''}`;
+  }
+
+  async query(sql: string, values: readonly SqlValue[], opts: QueryOptions): Promise<Row[]> {
+    const res = await abortable(this.pool.query<Row>({ text: sql, values: values as unknown[] }), opts.signal);
+    return res.rows;
+  }
+
+  async *stream(sql: string, values: readonly SqlValue[], opts: QueryOptions): AsyncIterable<Row> {
+    const client = await abortable(this.pool.connect(), opts.signal);
+    let broken = false;
+    const cursor = client.query(new Cursor<Row>(sql, values as unknown[]));
+    try {
+      for (;;) {
+        const rows = await abortable(cursor.read(this.settings.fetchSize), opts.signal);
+        if (rows.length === 0) break;
+        for (const r of rows) yield r;
+      }
+    } catch (err) {
+      broken = true;
+      throw err;
+    } finally {
+      if (!broken) await cursor.close().catch(() => (broken = true));
+      client.release(broken);
+    }
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    await abortable(this.pool.query('SELECT 1'), AbortSignal.timeout(timeoutMs));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
