@@ -5,7 +5,6 @@
  */
 import { startModernCustomers } from './modern-customers/server.ts';
 import { legacyCrmComponent } from './legacy-crm/component.ts';
-import { legacyBillingComponent } from './legacy-billing/component.ts';
 
 export interface StartedComponent {
   name: string;
@@ -35,7 +34,6 @@ export interface RunningEstate {
 /** Each system of the sample estate. Add a system here to have it started by `npm start`. */
 export const ESTATE: EstateComponent[] = [
   legacyCrmComponent,
-  legacyBillingComponent,
   {
     name: 'customers service (modern)',
     async start() {

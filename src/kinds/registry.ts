@@ -6,6 +6,7 @@ import type { RegisteredKind } from './kind.ts';
 
 const loaders: Record<string, () => Promise<RegisteredKind>> = {
   http: async () => (await import('./http/http-kind.ts')).httpKind,
+  db: async () => (await import('./db/db-kind.ts')).dbKind,
 };
 
 export const KIND_NAMES: readonly string[] = Object.keys(loaders);
