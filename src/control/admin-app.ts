@@ -124,17 +124,22 @@ export function buildAdminApp(cp: ControlPlane): Express {
 
   // Other features' admin routers, looked up per request so that routers added after start are served too.
   app.use((req, res, next) => {
-    const hit = cp.host.adminRoutes.find((r) => req.path === r.prefix || req.path.startsWith(r.prefix.endsWith('/') ? r.prefix : `${r.prefix}/`));
-    if (!hit) {
-      next();
-      return;
-    }
-    const originalUrl = req.url;
-    req.url = req.url.slice(hit.prefix.replace(/\/$/, '').length) || '/';
-    hit.router(req, res, (err?: unknown) => {
-      req.url = originalUrl;
-      next(err);
+    const matching = cp.host.adminRoutes.filter((r) => {
+      const prefix = r.prefix.replace(/\/$/, '');
+      return req.path === prefix || req.path.startsWith(`${prefix}/`);
     });
+    const originalUrl = req.url;
+    const tryNext = (i: number, err?: unknown): void => {
+      req.url = originalUrl;
+      if (err !== undefined || i >= matching.length) {
+        next(err);
+        return;
+      }
+      req.url = req.url.slice(matching[i].prefix.replace(/\/$/, '').length) || '/';
+      if (!req.url.startsWith('/')) req.url = `/${req.url}`;
+      matching[i].router(req, res, (e?: unknown) => tryNext(i + 1, e === 'router' || e === 'route' ? undefined : e));
+    };
+    tryNext(0);
   });
 
   app.use((req, _res, next) => next(new Problem(404, ProblemType.routeNotFound, 'No such admin endpoint', { detail: `${req.method} ${req.path} is not part of the admin API (see /openapi.yaml)` })));
