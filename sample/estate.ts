@@ -5,6 +5,8 @@
  */
 import { startModernCustomers } from './modern-customers/server.ts';
 import { legacyCrmComponent } from './legacy-crm/component.ts';
+import { legacyBillingComponent } from './legacy-billing/component.ts';
+import { mainframeComponent } from './mainframe/component.ts';
 
 export interface StartedComponent {
   name: string;
@@ -34,6 +36,8 @@ export interface RunningEstate {
 /** Each system of the sample estate. Add a system here to have it started by `npm start`. */
 export const ESTATE: EstateComponent[] = [
   legacyCrmComponent,
+  legacyBillingComponent,
+  mainframeComponent,
   {
     name: 'customers service (modern)',
     async start() {

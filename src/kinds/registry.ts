@@ -6,7 +6,9 @@ import type { RegisteredKind } from './kind.ts';
 
 const loaders: Record<string, () => Promise<RegisteredKind>> = {
   http: async () => (await import('./http/http-kind.ts')).httpKind,
+  sftp: async () => (await import('./sftp/sftp-kind.ts')).sftpKind,
   db: async () => (await import('./db/db-kind.ts')).dbKind,
+  screen: async () => (await import('./screen/screen-kind.ts')).screenKind,
 };
 
 export const KIND_NAMES: readonly string[] = Object.keys(loaders);

@@ -1,0 +1,307 @@
+/**
+ * The browser pool of one screen adapter: one browser process, a bounded number of pages (each in
+ * its own context, carrying the logged-in storage state) reused across requests, pages recycled
+ * after a number of uses, and a browser that crashed (it went away) or hung (it did not answer a
+ * probe) replaced by a new one, so that only the requests in flight at that moment fail.
+ */
+import { randomUUID } from 'node:crypto';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Logger } from '../../observability/logger.ts';
+import { Permits } from './permits.ts';
+import { killAll, mainProcess, processesWithEnv } from './process-tree.ts';
+
+/** The environment variable that marks every process of one pool's browser. */
+export const BROWSER_MARK = 'FICUS_BROWSER_ID';
+
+export type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
+
+export interface PoolOptions {
+  executablePath: string;
+  args: string[];
+  /** Pages in use at once: the legacy system's concurrency limit. */
+  size: number;
+  /** Requests that may wait for a page; past that, they are refused at once. */
+  queueLimit: number;
+  /** A page (and its context) is closed and replaced after this many flows. */
+  maxUsesPerPage: number;
+  launchTimeoutMs: number;
+  actionTimeoutMs: number;
+  navigationTimeoutMs: number;
+  /** How long the browser has to answer a probe before it counts as hung. */
+  probeTimeoutMs: number;
+  /** Probe the browser this often while it runs (0: only after a flow was cut off). */
+  probeIntervalMs: number;
+  /** Start Playwright tracing on each context, so that a failed flow's trace can be saved. */
+  trace: boolean;
+  logger: Logger;
+  /** The storage state new contexts start with, and its version. */
+  session: () => { state: StorageState | undefined; version: number };
+}
+
+export interface Slot {
+  readonly id: number;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  readonly generation: number;
+  uses: number;
+  sessionVersion: number;
+  /** Set when the page may be in a bad state (cut off mid-flow): it is closed on release. */
+  broken: boolean;
+  /** Whether the browser this page belongs to is still connected. */
+  browserAlive(): boolean;
+}
+
+export interface PoolStats {
+  launches: number;
+  /** Browsers that went away without being asked (crashed, killed). */
+  crashes: number;
+  /** Browsers the pool killed because they were hung. */
+  hungReplaced: number;
+  pagesCreated: number;
+  pagesRecycled: number;
+  pagesBusy: number;
+  pagesIdle: number;
+  waiting: number;
+}
+
+interface RunningBrowser {
+  browser: Browser;
+  /** The value of BROWSER_MARK in its processes' environment. */
+  mark: string;
+  pid: number | undefined;
+  generation: number;
+  version: string;
+  /** Set when the pool itself kills it (hung), so that its end is not counted as a crash. */
+  killedAsHung?: boolean;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+const TIMED_OUT = Symbol('timed out');
+
+export class PoolClosed extends Error {
+  constructor() {
+    super('the browser pool is shut down');
+    this.name = 'PoolClosed';
+  }
+}
+
+export class BrowserPool {
+  private current: RunningBrowser | undefined;
+  private launching: Promise<RunningBrowser> | undefined;
+  private generation = 0;
+  private nextSlotId = 1;
+  private readonly idle: Slot[] = [];
+  private readonly busy = new Set<Slot>();
+  private readonly permits: Permits;
+  private closed = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly marks: string[] = [];
+  private readonly counters = { launches: 0, crashes: 0, hungReplaced: 0, pagesCreated: 0, pagesRecycled: 0 };
+
+  constructor(private readonly opts: PoolOptions) {
+    this.permits = new Permits(opts.size, opts.queueLimit);
+    if (opts.probeIntervalMs > 0) {
+      this.probeTimer = setInterval(() => {
+        if (this.current && !this.launching) void this.probe();
+      }, opts.probeIntervalMs);
+      this.probeTimer.unref();
+    }
+  }
+
+  stats(): PoolStats {
+    return { ...this.counters, pagesBusy: this.busy.size, pagesIdle: this.idle.length, waiting: this.permits.waiting };
+  }
+
+  /** The running browser's version and main pid, if one runs. */
+  get browser(): { version: string; pid: number | undefined; generation: number } | undefined {
+    const c = this.current;
+    return c ? { version: c.version, pid: c.pid, generation: c.generation } : undefined;
+  }
+
+  /** Every live process of the running browser (main, zygotes, renderers, utilities, crash handlers). */
+  browserProcesses(): number[] {
+    const mark = this.current?.mark;
+    return mark === undefined ? [] : processesWithEnv(BROWSER_MARK, mark);
+  }
+
+  /** Every live process of every browser this pool ever started: empty once it is closed. */
+  leftoverProcesses(): number[] {
+    return this.marks.flatMap((m) => processesWithEnv(BROWSER_MARK, m));
+  }
+
+  /** Launches the browser and opens `pages` pages, so that the first callers do not pay for it. */
+  async warm(pages: number): Promise<void> {
+    await this.ensureBrowser();
+    const n = Math.min(pages, this.opts.size) - this.idle.length - this.busy.size;
+    const made = await Promise.all(Array.from({ length: Math.max(0, n) }, () => this.newSlot()));
+    this.idle.push(...made);
+  }
+
+  /** Runs `fn` with a page of its own; waits (bounded) for one when all are busy. */
+  async use<T>(signal: AbortSignal, fn: (slot: Slot) => Promise<T>): Promise<T> {
+    if (this.closed) throw new PoolClosed();
+    await this.permits.acquire(signal);
+    let slot: Slot;
+    try {
+      slot = await this.takeSlot();
+    } catch (err) {
+      this.permits.release();
+      throw err;
+    }
+    try {
+      return await fn(slot);
+    } finally {
+      this.giveBack(slot);
+      this.permits.release();
+    }
+  }
+
+  /**
+   * A flow was cut off (timeout, caller gone): close its page; if the browser cannot even do that
+   * in time, it is hung and is replaced.
+   */
+  async abandon(slot: Slot): Promise<void> {
+    slot.broken = true;
+    const closed = await withTimeout(slot.context.close().then(() => true, () => true), this.opts.probeTimeoutMs);
+    if (closed === TIMED_OUT && slot.generation === this.current?.generation) {
+      this.replace(slot.generation, `closing a cut-off page took longer than ${this.opts.probeTimeoutMs} ms`);
+      return;
+    }
+    await this.probe();
+  }
+
+  /** Asks the browser for its version over CDP; a browser that does not answer in time is replaced. */
+  async probe(): Promise<boolean> {
+    const c = this.current;
+    if (!c) return false;
+    const answered = await withTimeout(
+      (async () => {
+        const cdp = await c.browser.newBrowserCDPSession();
+        await cdp.send('Browser.getVersion');
+        await cdp.detach();
+        return true;
+      })().catch(() => false),
+      this.opts.probeTimeoutMs,
+    );
+    if (answered === true) return true;
+    if (c === this.current) this.replace(c.generation, answered === TIMED_OUT ? `it did not answer a probe within ${this.opts.probeTimeoutMs} ms` : 'the probe failed');
+    return false;
+  }
+
+  /** Shuts the pool: waiting requests are refused, the browser closed, and none of its processes left. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.permits.rejectAll(new PoolClosed());
+    const c = this.current ?? (this.launching ? await this.launching.catch(() => undefined) : undefined);
+    this.current = undefined;
+    if (!c) return;
+    await withTimeout(c.browser.close().catch(() => undefined), 5_000);
+    const deadline = Date.now() + 3_000;
+    for (let left = this.leftoverProcesses(); left.length > 0 && Date.now() < deadline; left = this.leftoverProcesses()) {
+      if (Date.now() > deadline - 2_500) killAll(left);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async takeSlot(): Promise<Slot> {
+    while (this.idle.length > 0) {
+      const s = this.idle.pop() as Slot;
+      if (!s.broken && s.generation === this.current?.generation && s.browserAlive()) {
+        this.busy.add(s);
+        return s;
+      }
+      void s.context.close().catch(() => undefined);
+    }
+    const s = await this.newSlot();
+    this.busy.add(s);
+    return s;
+  }
+
+  private giveBack(slot: Slot): void {
+    this.busy.delete(slot);
+    slot.uses++;
+    const worn = slot.uses >= this.opts.maxUsesPerPage;
+    if (worn) this.counters.pagesRecycled++;
+    if (this.closed || slot.broken || worn || slot.generation !== this.current?.generation) {
+      void slot.context.close().catch(() => undefined);
+      return;
+    }
+    this.idle.push(slot);
+  }
+
+  private async newSlot(): Promise<Slot> {
+    const b = await this.ensureBrowser();
+    const session = this.opts.session();
+    const context = await b.browser.newContext({ storageState: session.state, javaScriptEnabled: true, serviceWorkers: 'block' });
+    context.setDefaultTimeout(this.opts.actionTimeoutMs);
+    context.setDefaultNavigationTimeout(this.opts.navigationTimeoutMs);
+    if (this.opts.trace) await context.tracing.start({ screenshots: true, snapshots: true });
+    const page = await context.newPage();
+    this.counters.pagesCreated++;
+    return { id: this.nextSlotId++, context, page, generation: b.generation, uses: 0, sessionVersion: session.version, broken: false, browserAlive: () => b.browser.isConnected() };
+  }
+
+  private ensureBrowser(): Promise<RunningBrowser> {
+    if (this.closed) return Promise.reject(new PoolClosed());
+    if (this.current?.browser.isConnected()) return Promise.resolve(this.current);
+    this.launching ??= this.launch().finally(() => {
+      this.launching = undefined;
+    });
+    return this.launching;
+  }
+
+  private async launch(): Promise<RunningBrowser> {
+    const mark = randomUUID();
+    this.marks.push(mark);
+    const started = performance.now();
+    const browser = await chromium.launch({
+      executablePath: this.opts.executablePath,
+      args: this.opts.args,
+      env: { ...process.env, [BROWSER_MARK]: mark },
+      headless: true,
+      timeout: this.opts.launchTimeoutMs,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+    });
+    const generation = ++this.generation;
+    const running: RunningBrowser = { browser, mark, pid: mainProcess(processesWithEnv(BROWSER_MARK, mark)), generation, version: browser.version() };
+    this.counters.launches++;
+    browser.on('disconnected', () => this.onGone(running));
+    if (this.closed) {
+      await browser.close().catch(() => undefined);
+      throw new PoolClosed();
+    }
+    this.current = running;
+    this.opts.logger.info({ pid: running.pid, version: running.version, executablePath: this.opts.executablePath, ms: Math.round(performance.now() - started) }, 'browser started');
+    return running;
+  }
+
+  private onGone(gone: RunningBrowser): void {
+    killAll(processesWithEnv(BROWSER_MARK, gone.mark));
+    if (this.current !== gone) return;
+    this.current = undefined;
+    for (const s of this.idle.splice(0)) void s.context.close().catch(() => undefined);
+    if (this.closed) return;
+    if (!gone.killedAsHung) this.counters.crashes++;
+    this.opts.logger.warn({ pid: gone.pid }, gone.killedAsHung ? 'the hung browser is gone; starting a new one' : 'the browser went away (crashed or killed); starting a new one');
+    this.warm(1).catch((err: unknown) => this.opts.logger.error({ err }, 'could not start a new browser'));
+  }
+
+  private replace(generation: number, why: string): void {
+    const c = this.current;
+    if (!c || c.generation !== generation) return;
+    this.counters.hungReplaced++;
+    c.killedAsHung = true;
+    this.opts.logger.warn({ pid: c.pid, why }, 'the browser is hung; killing it and starting a new one');
+    killAll(processesWithEnv(BROWSER_MARK, c.mark));
+  }
+}

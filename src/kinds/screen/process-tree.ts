@@ -1,0 +1,87 @@
+/**
+ * Finding and ending the browser's processes. The pool starts Chromium with a marker variable in
+ * its environment, which every process it starts inherits (zygotes, renderers, utilities, and the
+ * crash handlers that leave its process group), so the pool can list them all, kill them all, and
+ * check that none is left. Linux /proc only; elsewhere the lists are empty.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+interface ProcInfo {
+  pid: number;
+  ppid: number;
+  state: string;
+}
+
+function readStat(pid: number): ProcInfo | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { pid, state: rest[0], ppid: Number(rest[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function allPids(): number[] {
+  try {
+    return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Live processes whose environment holds `name=value`, oldest (lowest pid) first. */
+export function processesWithEnv(name: string, value: string): number[] {
+  const needle = `${name}=${value}`;
+  const out: number[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (!env.split('\0').includes(needle)) continue;
+      const info = readStat(pid);
+      if (info && info.state !== 'Z' && info.state !== 'X') out.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** SIGKILL to each process; the ones already gone are skipped. */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The main browser process among a browser's processes: the one whose parent is not one of them. */
+export function mainProcess(pids: readonly number[]): number | undefined {
+  const set = new Set(pids);
+  return pids.find((pid) => {
+    const info = readStat(pid);
+    return info !== undefined && info.ppid === process.pid && !set.has(info.ppid);
+  });
+}
+
+/** Resident set size of a process in bytes (proportional share when the kernel tells it), or 0. */
+export function residentBytes(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
+    if (pss) return Number(pss[1]) * 1024;
+  } catch {
+    // fall through to status
+  }
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return rss ? Number(rss[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
