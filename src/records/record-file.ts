@@ -91,7 +91,7 @@ class TrailerCheck {
 }
 
 /** Decodes a record file from a stream of chunks, yielding one batch of rows and problems per chunk. */
-export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Array | string>, spec: RecordFileSpec, summary?: FileSummary): AsyncGenerator<DecodedBatch> {
+export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, spec: RecordFileSpec, summary?: FileSummary): AsyncGenerator<DecodedBatch> {
   const page = spec.types[0].codec.page;
   const nl = page.encode[0x0a];
   const cr = page.encode[0x0d];
@@ -213,7 +213,7 @@ function makeCodeReader(spec: RecordFileSpec, rt: { offset: number; length: numb
 }
 
 /** Decodes a whole file, keeping every row and problem in memory (small files: replies, exports). */
-export async function decodeRecordFile(source: AsyncIterable<Buffer | Uint8Array | string>, spec: RecordFileSpec): Promise<{ rows: DecodedRow[]; summary: FileSummary }> {
+export async function decodeRecordFile(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, spec: RecordFileSpec): Promise<{ rows: DecodedRow[]; summary: FileSummary }> {
   const summary: FileSummary = { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
   const rows: DecodedRow[] = [];
   for await (const batch of decodeRecordStream(source, spec, summary)) {
