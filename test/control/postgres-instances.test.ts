@@ -1,0 +1,86 @@
+/**
+ * Two gateway processes sharing state in a real PostgreSQL database: a switch made on one is in
+ * force on the other within a second (LISTEN/NOTIFY), every switch is audited once, and the state
+ * outlives both processes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
+import { admin, writeConfig } from '../fixtures/migration-gateway/harness.ts';
+import { createDatabase, startGatewayProcess, type GatewayProcess } from '../fixtures/migration-gateway/processes.ts';
+
+describe('two gateway processes on one PostgreSQL', () => {
+  let legacy: Backend;
+  let modern: Backend;
+  let db: { url: string; drop(): Promise<void> };
+  let config: string;
+  let env: Record<string, string>;
+  const running: GatewayProcess[] = [];
+
+  beforeAll(async () => {
+    legacy = await startBackend();
+    modern = await startBackend();
+    db = await createDatabase('ficus_control_test');
+    config = writeConfig({ state: { driver: 'postgres', url: db.url }, routes: { getCustomer: { mode: 'legacy' } } });
+    env = { LEGACY_URL: legacy.url, MODERN_URL: modern.url };
+    running.push(...(await Promise.all([startGatewayProcess(config, env), startGatewayProcess(config, env)])));
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((p) => p.stop()));
+    await db?.drop();
+    await legacy?.close();
+    await modern?.close();
+  });
+
+  /** Polls instance `p` until getCustomer is in `state`; resolves with the time it took. */
+  async function seen(p: GatewayProcess, state: string, since: number): Promise<number> {
+    for (;;) {
+      const r = await admin(p.adminUrl, 'GET', '/routes/getCustomer');
+      if (r.body.state === state) return performance.now() - since;
+      if (performance.now() - since > 5_000) throw new Error(`instance ${p.adminUrl} still says ${r.body.state}, not ${state}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('says in its banner where the admin API is and how switches propagate', () => {
+    const [a] = running;
+    expect(a.output()).toMatch(/Admin API, dashboard\s+http:\/\/127\.0\.0\.1:\d+\/\s+\(tokens: alice, deploy-bot\)/);
+    expect(a.adminUrl).not.toBe(a.url);
+  });
+
+  it('puts a switch made on one instance in force on the other within a second', async () => {
+    const [a, b] = running;
+    const steps = [
+      { mode: 'shadow' },
+      { mode: 'canary', percent: 10 },
+      { mode: 'canary', percent: 50 },
+      { mode: 'modern' },
+      { mode: 'legacy' },
+    ];
+    for (const [i, step] of steps.entries()) {
+      const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
+      const start = performance.now();
+      const r = await admin(from.adminUrl, 'PUT', '/routes/getCustomer/mode', { ...step, reason: `step ${i}` });
+      expect(r.status).toBe(200);
+      const took = await seen(to, r.body.to, start);
+      expect(took).toBeLessThan(1_000);
+    }
+    // Both instances now send callers to the same backend.
+    const answers = await Promise.all(running.map(async (p) => (await fetch(`${p.url}/customers/1001`)).headers.get('ficus-backend')));
+    expect(answers).toEqual(['legacy', 'legacy']);
+    // Each switch is in the shared audit log once.
+    const log = (await admin(b.adminUrl, 'GET', '/audit?operationId=getCustomer&limit=100')).body.entries.filter((e: { action: string }) => e.action === 'mode');
+    expect(log.map((e: { reason: string }) => e.reason)).toEqual(['step 4', 'step 3', 'step 2', 'step 1', 'step 0']);
+  });
+
+  it('refuses on one instance what the other would refuse too, and keeps state after both stop', async () => {
+    const [a] = running;
+    expect((await admin(a.adminUrl, 'PUT', '/routes/getLegacyOnly/mode', { mode: 'canary', percent: 5, reason: 'try' })).status).toBe(409);
+    expect((await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'fallback', reason: 'before restart' })).status).toBe(200);
+    const codes = await Promise.all(running.splice(0).map((p) => p.stop()));
+    expect(codes).toEqual([0, 0]);
+    const again = await startGatewayProcess(config, env);
+    running.push(again);
+    expect((await admin(again.adminUrl, 'GET', '/routes/getCustomer')).body).toMatchObject({ state: 'fallback', changedBy: 'alice' });
+    expect((await fetch(`${again.url}/customers/1001`)).headers.get('ficus-backend')).toBe('modern');
+  });
+});
