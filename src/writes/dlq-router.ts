@@ -1,5 +1,5 @@
 /**
- * The admin API of the dead-letter queue (mounted by the admin server behind its bearer tokens):
+ * The admin API of the dead-letter queue, mounted at /dlq by the admin server behind its bearer tokens:
  *   GET  /dlq                      list (filters: state, operation, reason, olderThan, errorContains, limit)
  *   GET  /dlq/stats                depth and age of the oldest dead letter; outbox depth
  *   GET  /dlq/:id                  one dead letter: its request and every attempt's error
@@ -99,7 +99,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
   };
 
   router.get(
-    '/dlq',
+    '/',
     wrap(async (req, res) => {
       const f = parseFilter(req.query, 'query');
       const items = await deps.deadLetters.list(f);
@@ -107,7 +107,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     }),
   );
   router.get(
-    '/dlq/stats',
+    '/stats',
     wrap(async (_req, res) => {
       const [dlq, outbox] = await Promise.all([deps.deadLetters.figures(), deps.outbox.figures()]);
       const now = Date.now();
@@ -120,7 +120,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     }),
   );
   router.post(
-    '/dlq/replay',
+    '/replay',
     wrap(async (req, res) => {
       const f = parseFilter(req.body, 'body');
       requireFilter(f);
@@ -130,7 +130,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     }),
   );
   router.post(
-    '/dlq/expire',
+    '/expire',
     wrap(async (req, res) => {
       const f = parseFilter(req.body, 'body');
       requireFilter(f);
@@ -143,14 +143,14 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     return d;
   };
   router.get(
-    '/dlq/:id',
+    '/:id',
     wrap(async (req, res) => {
       const d = await one(String(req.params.id));
       res.json({ ...summary(d), idempotencyKey: d.idemKey, request: d.request, errors: d.errors });
     }),
   );
   router.post(
-    '/dlq/:id/replay',
+    '/:id/replay',
     wrap(async (req, res) => {
       const d = await one(String(req.params.id));
       if (d.state !== 'dead') throw new Problem(409, ProblemType.conflict, 'The dead letter is not waiting', { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be replayed` });
@@ -161,7 +161,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     }),
   );
   router.post(
-    '/dlq/:id/expire',
+    '/:id/expire',
     wrap(async (req, res) => {
       const d = await one(String(req.params.id));
       if (d.state !== 'dead') throw new Problem(409, ProblemType.conflict, 'The dead letter is not waiting', { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be expired` });
@@ -175,5 +175,11 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     }
     sendProblem(res, toProblem(err));
   });
-  return router;
+  // A mount that strips its prefix may leave `?query` without the leading slash (GET /dlq?reason=x):
+  // put it back, or the router would not see its root.
+  const mounted = (req: Request, res: Response, next: NextFunction) => {
+    if (!req.url.startsWith('/')) req.url = `/${req.url}`;
+    router(req, res, next);
+  };
+  return Object.assign(mounted, router) as unknown as Router;
 }

@@ -96,7 +96,7 @@ export async function installWrites(gw: Gateway): Promise<Writes> {
     if (!replayAs) return undefined;
     return { operation: replayAs, request: { ...d.request, operationId: replayAs }, orderingKey: orderingKeyOf(config.routes[replayAs]?.orderingKey, d.request) };
   };
-  gw.adminRoutes.push({ prefix: '/', router: dlqRouter({ deadLetters, outbox, replayTarget, onReplayed: poke }) });
+  gw.adminRoutes.push({ prefix: '/dlq', router: dlqRouter({ deadLetters, outbox, replayTarget, onReplayed: poke }) });
 
   let purge: NodeJS.Timeout | undefined = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not purge expired idempotency keys'));

@@ -92,14 +92,18 @@ describe('the outbox', () => {
   });
 
   it('keeps writes for one key in order while others go ahead', async () => {
-    const g = await gateway({ ORDERS_ASYNC: 'true' });
-    svc.failNext = 2; // the first write (customer 1) fails twice: customer 1's later writes must wait for it
+    const g = await gateway({ ORDERS_ASYNC: 'true', OUTBOX_MAX_ATTEMPTS: '100' });
+    svc.failCustomer.add(1); // customer 1's writes fail until further notice
     for (let i = 1; i <= 4; i++) await post(`${g.url}/orders`, newOrder(1, `C1-${i}`), `order-key-c1-${i}`);
     await post(`${g.url}/orders`, newOrder(2, 'C2-1'), 'order-key-c2-1');
+    // Customer 2 is not held up behind customer 1's failing write...
+    await eventually(() => svc.orders.some((o) => o.customerId === 2), 5_000, "customer 2's order");
+    // ...while customer 1's later writes wait behind its first: only C1-1 has been tried.
+    await eventually(() => svc.attempts.filter((a) => a.customerId === 1).length >= 3, 5_000, "retries of customer 1's first write");
+    expect(new Set(svc.attempts.filter((a) => a.customerId === 1).map((a) => a.reference))).toEqual(new Set(['C1-1']));
+    svc.failCustomer.delete(1);
     await eventually(() => svc.orders.length === 5, 5_000, 'all five orders');
     expect(svc.orders.filter((o) => o.customerId === 1).map((o) => o.reference)).toEqual(['C1-1', 'C1-2', 'C1-3', 'C1-4']);
-    // Customer 2 was not held up behind customer 1's failing write.
-    expect(svc.orders.findIndex((o) => o.customerId === 2)).toBe(0);
   });
 
   it('moves a write the legacy system refuses to the dead-letter queue at once; the status says failed', async () => {
