@@ -398,7 +398,9 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<RunningTds
         }
         case PACKET.RPC: {
           const q = parseRpc(payload);
-          queue = queue.then(() => answer(q)).catch(() => socket.destroy());
+          queue = queue.then(() => answer(q)).catch(() => {
+            socket.destroy();
+          });
           return;
         }
         case PACKET.ATTENTION: {
