@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hasCommand, profileByArea, startChild, stopProcess, wrk, type Child, type LoadResult } from './support/load.ts';
+import { cpuMs, hasCommand, profileByArea, startChild, stopProcess, wrk, type Child, type LoadResult } from './support/load.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -68,17 +68,22 @@ http {
   };
 }
 
-async function measure(name: string, target: Child): Promise<LoadResult> {
+/** Load figures plus the CPU the proxy process itself spent per request (robust to a busy machine). */
+type Measured = LoadResult & { cpuUsPerRequest?: number };
+
+async function measure(name: string, target: Child, proxyPid: number | undefined): Promise<Measured> {
   const check = await fetch(target.url + PATH);
   if (check.status !== 200) throw new Error(`${name} answered ${check.status}`);
   wrk(target.url + PATH, CONNECTIONS, Math.min(3, SECONDS)); // warm-up (JIT, connection pools)
-  const r = wrk(target.url + PATH, CONNECTIONS, SECONDS);
+  const cpu0 = proxyPid ? cpuMs(proxyPid) : 0;
+  const r: Measured = wrk(target.url + PATH, CONNECTIONS, SECONDS);
+  if (proxyPid) r.cpuUsPerRequest = ((cpuMs(proxyPid) - cpu0) * 1000) / (r.rps * SECONDS);
   if (r.errors > 0) throw new Error(`${name}: ${r.errors} errors under load`);
   return r;
 }
 
 const service = await startChild(here('./support/modern-service.ts'));
-const results: { name: string; r: LoadResult }[] = [];
+const results: { name: string; r: Measured }[] = [];
 try {
   const targets: [string, () => Promise<Child>][] = [
     ['service, direct', async () => ({ url: service.url, proc: service.proc, stop: async () => undefined })],
@@ -91,7 +96,8 @@ try {
   for (const [name, start] of targets) {
     const child = await start();
     try {
-      results.push({ name, r: await measure(name, child) });
+      const pid = child === service || child.proc === service.proc ? undefined : child.proc.pid;
+      results.push({ name, r: await measure(name, child, name.startsWith('nginx') ? undefined : pid) });
     } finally {
       await child.stop();
     }
@@ -100,15 +106,18 @@ try {
   const express = results.find((x) => x.name.startsWith('Express'))!.r;
   const ficus = results.find((x) => x.name.startsWith('Ficus'))!.r;
   console.log(`\nGET ${PATH} over loopback, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, each target in its own process (node ${process.version})\n`);
-  console.log('| target | requests/s | p50 ms | p99 ms | throughput vs Express proxy |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| target | requests/s | p50 ms | p99 ms | throughput vs Express proxy | proxy CPU µs/request |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const { name, r } of results) {
-    console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${((r.rps / express.rps) * 100).toFixed(0)}% |`);
+    console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${((r.rps / express.rps) * 100).toFixed(0)}% | ${r.cpuUsPerRequest === undefined ? '–' : r.cpuUsPerRequest.toFixed(0)} |`);
   }
   const share = ficus.rps / express.rps;
   const overhead = ficus.p50ms - express.p50ms;
   console.log(`\nFicus keeps ${(share * 100).toFixed(1)}% of the bare Express proxy's throughput (target ≥ 60%): ${share >= 0.6 ? 'MET' : 'NOT MET'}`);
   console.log(`Ficus p50 overhead over the bare Express proxy: ${overhead.toFixed(3)} ms (target < 1 ms): ${overhead < 1 ? 'MET' : 'NOT MET'}`);
+  if (ficus.cpuUsPerRequest !== undefined && express.cpuUsPerRequest !== undefined) {
+    console.log(`CPU per request in the proxy process: Ficus ${ficus.cpuUsPerRequest.toFixed(0)} µs, Express proxy ${express.cpuUsPerRequest.toFixed(0)} µs (ratio ${(express.cpuUsPerRequest / ficus.cpuUsPerRequest * 100).toFixed(0)}%)`);
+  }
 
   // Where the time goes: Ficus again, under the V8 profiler.
   const profDir = mkdtempSync(join(tmpdir(), 'ficus-prof-'));
