@@ -48,6 +48,16 @@ export class EvidenceStore {
     await mkdir(this.dir, { recursive: true });
     const base = join(this.dir, evidenceName(note.requestId));
     const files: EvidenceFiles = { note: `${base}.json` };
+    // A navigation still pending (a page that hangs) holds the screenshot back: stop it, keep what is shown.
+    // (over CDP: Playwright's own calls would wait for the navigation).
+    await bounded(
+      (async () => {
+        const cdp = await slot.context.newCDPSession(slot.page);
+        await cdp.send('Page.stopLoading');
+        await cdp.detach();
+      })(),
+      1_000,
+    );
     const shot = await bounded(slot.page.screenshot({ path: `${base}.png`, fullPage: true, timeout: this.captureTimeoutMs }), this.captureTimeoutMs + 500);
     if (shot !== undefined) files.screenshot = `${base}.png`;
     if (tracing) {

@@ -5,7 +5,7 @@
  * limits), what it returns (a zod schema the binding maps onto the contract) and the steps. The
  * adapter's login is `defineLogin({ isLoginScreen, run })`. Flow files import from here.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -61,7 +61,8 @@ export async function loadModule(dir: string, file: string, what: 'flow' | 'logi
   if (!existsSync(path)) throw new Error(`${file} does not exist in ${dir}`);
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    // The real path, so that the flow's own relative imports resolve where the file really is.
+    mod = (await import(pathToFileURL(realpathSync(path)).href)) as { default?: unknown };
   } catch (err) {
     throw new Error(`${file} could not be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
