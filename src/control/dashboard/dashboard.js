@@ -1,3 +1,4 @@
+/* global document, sessionStorage, location, history */
 // The migration dashboard: polls the admin API every 2 s with the token given on the page. Every
 // value from the API is put in the page as text (never as HTML).
 (function () {
