@@ -16,6 +16,8 @@ import { BASE_POLICY, mergePolicy } from './resilience/policy-config.ts';
 import { BoundBinding, Route, RouteTable } from './routing/route-table.ts';
 import { openStore, type SqlStore } from './state/sql-store.ts';
 import { installWrites, type Writes } from './writes/install.ts';
+import { attachRecording } from './recording/attach.ts';
+import type { Recorder } from './recording/recorder.ts';
 import { ControlPlane } from './control/control-plane.ts';
 import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
@@ -45,6 +47,8 @@ export class Gateway {
   control!: ControlPlane;
   /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes); set by `create`. */
   writes!: Writes;
+  /** Recording of exchanges for replay (src/recording); set by `create`. */
+  recorder!: Recorder;
   private server: Server | undefined;
 
   private constructor(
@@ -141,6 +145,8 @@ export class Gateway {
       const gateway = new Gateway(config, logger, metrics, running, routes, store);
       // Idempotency keys, the outbox and its worker, the dead-letter queue (src/writes); its hooks go outermost.
       gateway.writes = await installWrites(gateway);
+      // Recording exchanges for replay (src/recording): off on every route unless config or the admin API turns it on.
+      gateway.recorder = attachRecording(gateway, { env: opts.env ?? process.env });
       // The control plane: modes from the state store, shadow comparison, gates, the admin side.
       gateway.control = new ControlPlane(gateway, opts.env ?? process.env);
       await gateway.control.start();

@@ -14,6 +14,8 @@ export interface SchemaInfo {
   ignore: boolean;
   /** `x-ficus-unordered: true` on an array: compared as a multiset. */
   unordered: boolean;
+  /** `x-ficus-sensitive: true`: redacted (keyed hash) in recordings. */
+  sensitive: boolean;
   property(key: string): SchemaInfo | undefined;
   items(): SchemaInfo | undefined;
 }
@@ -61,6 +63,7 @@ export function schemaInfo(schema: JsonSchema | undefined): SchemaInfo | undefin
     numeric: (types.has('number') || types.has('integer')) && !types.has('string'),
     ignore: all.some((s) => s['x-ficus-ignore'] === true),
     unordered: all.some((s) => s['x-ficus-unordered'] === true),
+    sensitive: all.some((s) => s['x-ficus-sensitive'] === true),
     property: (key) => schemaInfo(props.get(key) ?? additional),
     items: () => schemaInfo(items),
   };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
+import { recordingConfigSchema } from '../recording/recording-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -53,6 +54,8 @@ export const gatewayConfigSchema = z
     admin: adminConfigSchema.prefault({}),
     /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes). */
     writes: writesConfigSchema.prefault({}),
+    /** Recording exchanges to recordings/ for replay (src/recording); every route off unless listed. */
+    recording: recordingConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,0 +1,59 @@
+/**
+ * Plugs recording into a gateway: the after-hook, the admin routes under /recording, and a close
+ * hook that writes out whatever is queued. Reads the `recording:` section of ficus.yaml and the
+ * redaction key from FICUS_RECORDING_KEY.
+ */
+import { isAbsolute, join } from 'node:path';
+import { ConfigError, ConfigErrors } from '../config/config-error.ts';
+import type { Env } from '../config/env.ts';
+import type { Gateway } from '../gateway.ts';
+import { recordingAdminRouter } from './admin-router.ts';
+import { Recorder } from './recorder.ts';
+import { parseDurationMs, parseSize, type RecordingConfig } from './recording-config.ts';
+import { DEV_RECORDING_KEY, Redactor } from './redactor.ts';
+import { SegmentFiles } from './segment-files.ts';
+
+export const RECORDING_KEY_ENV = 'FICUS_RECORDING_KEY';
+
+export function recordingKey(env: Env): { key: string; development: boolean } {
+  const key = env[RECORDING_KEY_ENV];
+  return key ? { key, development: false } : { key: DEV_RECORDING_KEY, development: true };
+}
+
+export function redactorFor(gateway: Pick<Gateway, 'config'>, env: Env): Redactor {
+  const rc = gateway.config.gateway.recording as RecordingConfig;
+  return new Redactor({
+    contract: gateway.config.contract,
+    key: recordingKey(env).key,
+    redact: rc.redact,
+    redactByOperation: Object.fromEntries(Object.entries(rc.routes).map(([op, r]) => [op, r.redact])),
+    headers: rc.headers,
+  });
+}
+
+export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Recorder {
+  const env = opts.env ?? process.env;
+  const rc = gateway.config.gateway.recording as RecordingConfig;
+  const errors: ConfigError[] = [];
+  for (const op of Object.keys(rc.routes)) {
+    if (!gateway.config.contract.has(op)) errors.push(new ConfigError(gateway.config.file, `recording.routes.${op}`, `operation "${op}" is not in the contract`, `use an operationId of the contract: ${gateway.config.contract.operationIds.join(', ')}`));
+  }
+  if (errors.length > 0) throw new ConfigErrors(errors);
+  const { development } = recordingKey(env);
+  if (development && Object.keys(rc.routes).length > 0) {
+    gateway.logger.warn(`recording with the development redaction key; set ${RECORDING_KEY_ENV} so that redacted values cannot be guessed`);
+  }
+  const dir = isAbsolute(rc.dir) ? rc.dir : join(gateway.config.root, rc.dir);
+  const recorder = new Recorder({
+    contract: gateway.config.contract,
+    redactor: redactorFor(gateway, env),
+    files: new SegmentFiles({ dir, maxFileBytes: parseSize(rc.maxFileSize) as number, rollEveryMs: parseDurationMs(rc.rollEvery) as number }),
+    logger: gateway.logger.child({ component: 'recorder' }),
+    queueLimit: rc.queueLimit,
+    initial: rc.routes,
+  });
+  gateway.hooks.push(recorder.hook());
+  gateway.adminRoutes.push({ prefix: '/recording', router: recordingAdminRouter(recorder) });
+  gateway.closeHooks.push(() => recorder.close());
+  return recorder;
+}

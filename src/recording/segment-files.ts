@@ -1,0 +1,125 @@
+/**
+ * The files of a recording: `<dir>/<operationId>/<start time>-<seq>.jsonl`, appended to in batches.
+ * A file rolls when it reaches its size or age limit. Within a file, an exchange whose normalised
+ * request was already written only raises that line's count; counts are written into the file
+ * when it rolls and on flush (the file is rewritten then, never edited in place).
+ */
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatExchange, requestKey, type RecordedExchange } from './exchange-format.ts';
+
+export interface SegmentOptions {
+  dir: string;
+  maxFileBytes: number;
+  rollEveryMs: number;
+  now?: () => number;
+}
+
+interface Segment {
+  file: string;
+  openedAt: number;
+  bytes: number;
+  entries: Map<string, RecordedExchange>;
+  /** Some counts changed since the file was last written whole. */
+  dirty: boolean;
+}
+
+/** For each exchange of a batch: written as a new line, or collapsed into an earlier one's count. */
+export type AppendOutcome = ('written' | 'collapsed')[];
+
+export class SegmentFiles {
+  private readonly segments = new Map<string, Segment>();
+  private readonly madeDirs = new Set<string>();
+  private seq = 0;
+  /** Every file written to since start, per operation. */
+  readonly files = new Map<string, string[]>();
+
+  constructor(private readonly opts: SegmentOptions) {}
+
+  private now(): number {
+    return this.opts.now?.() ?? Date.now();
+  }
+
+  async append(batch: readonly RecordedExchange[]): Promise<AppendOutcome> {
+    const texts = new Map<Segment, string[]>();
+    const outcome: AppendOutcome = [];
+    for (const e of batch) {
+      let seg = await this.current(e.operationId);
+      const key = requestKey(e.operationId, e.request);
+      const seen = seg.entries.get(key);
+      if (seen) {
+        seen.count += e.count;
+        seg.dirty = true;
+        outcome.push('collapsed');
+        continue;
+      }
+      const line = formatExchange(e) + '\n';
+      const size = Buffer.byteLength(line);
+      if (seg.bytes > 0 && seg.bytes + size > this.opts.maxFileBytes) {
+        await this.flushTexts(texts);
+        await this.roll(e.operationId);
+        seg = await this.current(e.operationId);
+      }
+      seg.entries.set(key, { ...e });
+      seg.bytes += size;
+      const list = texts.get(seg);
+      if (list) list.push(line);
+      else texts.set(seg, [line]);
+      outcome.push('written');
+    }
+    await this.flushTexts(texts);
+    return outcome;
+  }
+
+  private async flushTexts(texts: Map<Segment, string[]>): Promise<void> {
+    for (const [seg, lines] of texts) await appendFile(seg.file, lines.join(''));
+    texts.clear();
+  }
+
+  private async current(operationId: string): Promise<Segment> {
+    const seg = this.segments.get(operationId);
+    if (seg && this.now() - seg.openedAt < this.opts.rollEveryMs) return seg;
+    if (seg) await this.roll(operationId);
+    const dir = join(this.opts.dir, operationId);
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
+    const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const file = join(dir, `${stamp}-${process.pid}-${String(++this.seq).padStart(4, '0')}.jsonl`);
+    const fresh: Segment = { file, openedAt: this.now(), bytes: 0, entries: new Map(), dirty: false };
+    this.segments.set(operationId, fresh);
+    const list = this.files.get(operationId);
+    if (list) list.push(file);
+    else this.files.set(operationId, [file]);
+    return fresh;
+  }
+
+  /** Writes the counts of an operation's current file and starts a new one on the next append. */
+  private async roll(operationId: string): Promise<void> {
+    const seg = this.segments.get(operationId);
+    if (!seg) return;
+    await this.rewrite(seg);
+    this.segments.delete(operationId);
+  }
+
+  private async rewrite(seg: Segment): Promise<void> {
+    if (!seg.dirty) return;
+    const text = [...seg.entries.values()].map((e) => formatExchange(e) + '\n').join('');
+    const tmp = `${seg.file}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, seg.file);
+    seg.bytes = Buffer.byteLength(text);
+    seg.dirty = false;
+  }
+
+  /** Writes the current counts into every open file (they stay open). */
+  async flush(): Promise<void> {
+    for (const seg of this.segments.values()) await this.rewrite(seg);
+  }
+
+  /** Writes the counts and forgets the open files: the next exchange starts a new file. */
+  async close(): Promise<void> {
+    for (const op of [...this.segments.keys()]) await this.roll(op);
+  }
+}

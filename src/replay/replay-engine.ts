@@ -1,0 +1,179 @@
+/**
+ * The replay engine: sends recorded requests to a target (with a concurrency and a rate limit, safe
+ * methods only unless told otherwise) and compares each answer with the recorded one through the
+ * comparator, with the route's ignore rules and, after a baseline, the noise.
+ *
+ * Baseline: every exchange is first replayed twice against the backend that recorded it; the paths
+ * that differ between those two answers are noise for that exchange, and (generalised, `[3]` → `[*]`)
+ * for its operation.
+ */
+import { Comparator, noisyPaths, type Difference } from '../compare/comparator.ts';
+import { generalisePath } from '../compare/json-path.ts';
+import type { Contract } from '../contract/contract.ts';
+import type { Redactor } from '../recording/redactor.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import type { BadLine, ReplayItem } from './recording-reader.ts';
+import type { BackendName, ReplayAnswer, ReplayTarget } from './replay-target.ts';
+
+export type Outcome = 'pass' | 'fail' | 'error' | 'skipped';
+
+export interface ExchangeResult {
+  item: ReplayItem;
+  outcome: Outcome;
+  differences: Difference[];
+  /** The ignore rules that applied (route rules, noise). */
+  ignored: string[];
+  /** The replayed answer, redacted like the recording. */
+  actual?: { status: number; body: unknown };
+  /** Why it errored or was skipped. */
+  reason?: string;
+  durationMs: number;
+}
+
+export interface OperationCounts {
+  pass: number;
+  fail: number;
+  error: number;
+  skipped: number;
+}
+
+export interface ReplayRun {
+  target: string;
+  startedAt: string;
+  durationMs: number;
+  results: ExchangeResult[];
+  bad: BadLine[];
+  byOperation: Record<string, OperationCounts>;
+  /** Per operation, the noise found by the baseline (generalised paths). */
+  noise: Record<string, string[]>;
+  baseline: boolean;
+}
+
+export interface ReplayOptions {
+  contract: Contract;
+  redactor: Redactor;
+  target: ReplayTarget;
+  /** For `--baseline`: where the recorded backend can be called (legacy or modern by the exchange's backend). */
+  baselineTarget?: ReplayTarget;
+  concurrency: number;
+  ratePerSecond?: number;
+  /** Replay unsafe methods too (POST, PUT, ...): only against systems where that is harmless. */
+  unsafe?: boolean;
+  /** Ignore rules per operation (from the routes' `compare.ignore`), plus rules for every operation. */
+  ignoreByOperation?: Record<string, readonly string[]>;
+  ignore?: readonly string[];
+  onProgress?: (phase: 'baseline' | 'replay', done: number, total: number) => void;
+}
+
+/** Every problem+json answer carries its own request id and instance: never compared. */
+export const PROBLEM_NOISE = ['$.requestId', '$.instance'];
+
+async function pool<T>(items: readonly T[], concurrency: number, limiter: RateLimiter, work: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await limiter.take();
+      await work(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+}
+
+function recordedBackend(item: ReplayItem): BackendName | undefined {
+  const b = item.exchange.backend;
+  return b === 'legacy' || b === 'modern' ? b : undefined;
+}
+
+export async function replay(items: readonly ReplayItem[], bad: readonly BadLine[], opts: ReplayOptions): Promise<ReplayRun> {
+  const comparator = new Comparator(opts.contract);
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const limiter = new RateLimiter(opts.ratePerSecond);
+  const results: ExchangeResult[] = new Array<ExchangeResult>(items.length);
+
+  const skipReason = (item: ReplayItem): string | undefined => {
+    const op = opts.contract.operation(item.exchange.operationId);
+    if (!op.safe && !opts.unsafe) return `${item.exchange.request.method} is not a safe method; pass --unsafe to replay it (only against a system where writing is harmless)`;
+    return undefined;
+  };
+
+  const redactAnswer = (item: ReplayItem, answer: ReplayAnswer): { status: number; body: unknown } => {
+    const e = item.exchange;
+    const r = opts.redactor.redact(opts.contract.operation(e.operationId), e.operationId, e.request, { status: answer.status, headers: answer.headers, body: answer.body });
+    return { status: r.response.status, body: r.response.body };
+  };
+
+  // Baseline: two answers of the recorded backend per exchange; what differs between them is noise.
+  const exchangeNoise = new Map<number, string[]>();
+  const operationNoise = new Map<string, Set<string>>();
+  if (opts.baselineTarget) {
+    const base = opts.baselineTarget;
+    let done = 0;
+    await pool(items, opts.concurrency, limiter, async (item, i) => {
+      const backend = recordedBackend(item);
+      if (!skipReason(item) && backend && !base.cannotServe?.(item.exchange.operationId, backend)) {
+        try {
+          const first = redactAnswer(item, await base.send(item.exchange.request, backend));
+          const second = redactAnswer(item, await base.send(item.exchange.request, backend));
+          const noise = noisyPaths(comparator, item.exchange.operationId, first, second);
+          if (noise.length > 0) {
+            exchangeNoise.set(i, noise);
+            let set = operationNoise.get(item.exchange.operationId);
+            if (!set) operationNoise.set(item.exchange.operationId, (set = new Set()));
+            for (const p of noise) if (p !== 'status') set.add(generalisePath(p));
+          }
+        } catch {
+          // A baseline call that fails finds no noise; the replay itself reports the failure.
+        }
+      }
+      opts.onProgress?.('baseline', ++done, items.length);
+    });
+  }
+
+  let done = 0;
+  await pool(items, opts.concurrency, limiter, async (item, i) => {
+    const t = performance.now();
+    const e = item.exchange;
+    const finish = (r: Omit<ExchangeResult, 'item' | 'durationMs'>) => {
+      results[i] = { item, durationMs: performance.now() - t, ...r };
+      opts.onProgress?.('replay', ++done, items.length);
+    };
+    const skip = skipReason(item);
+    if (skip) return finish({ outcome: 'skipped', differences: [], ignored: [], reason: skip });
+    const fixed = opts.target.backend;
+    const cannot = fixed ? opts.target.cannotServe?.(e.operationId, fixed) : undefined;
+    if (cannot) return finish({ outcome: 'error', differences: [], ignored: [], reason: cannot });
+    let actual: { status: number; body: unknown };
+    try {
+      actual = redactAnswer(item, await opts.target.send(e.request));
+    } catch (err) {
+      return finish({ outcome: 'error', differences: [], ignored: [], reason: `no answer: ${(err as Error).message}` });
+    }
+    const ignored = [
+      ...(opts.ignore ?? []),
+      ...(opts.ignoreByOperation?.[e.operationId] ?? []),
+      ...(e.response.status >= 400 || actual.status >= 400 ? PROBLEM_NOISE : []),
+      ...(exchangeNoise.get(i) ?? []),
+      ...(operationNoise.get(e.operationId) ?? []),
+    ];
+    const cmp = comparator.compare(e.operationId, { status: e.response.status, body: e.response.body }, actual, { ignore: ignored });
+    finish({ outcome: cmp.equal ? 'pass' : 'fail', differences: cmp.differences, ignored, actual });
+  });
+
+  const byOperation: Record<string, OperationCounts> = {};
+  for (const r of results) {
+    const c = (byOperation[r.item.exchange.operationId] ??= { pass: 0, fail: 0, error: 0, skipped: 0 });
+    c[r.outcome]++;
+  }
+  const noise: Record<string, string[]> = {};
+  for (const [op, set] of operationNoise) noise[op] = [...set].sort();
+  return { target: opts.target.name, startedAt, durationMs: performance.now() - started, results, bad: [...bad], byOperation, noise, baseline: opts.baselineTarget !== undefined };
+}
+
+/** 0: everything matched; 1: something differed (or got no answer); 3: all matched but some lines could not be read. */
+export function exitCodeOf(run: ReplayRun): number {
+  if (run.results.some((r) => r.outcome === 'fail' || r.outcome === 'error')) return 1;
+  if (run.bad.length > 0) return 3;
+  return 0;
+}
