@@ -167,16 +167,23 @@ export class ControlStore {
     return rows.map((r) => ({ id: Number(r.id), at: r.at, actor: r.actor, automatic: Number(r.automatic) === 1, operationId: r.operation_id, action: r.action, from: r.from_state, to: r.to_state, reason: r.reason }));
   }
 
-  async addMismatch(m: Omit<MismatchRecord, 'id'>, keep: number): Promise<void> {
-    await this.store.run(
-      'INSERT INTO ficus_shadow_mismatch (operation_id, at, request_id, request, legacy_status, modern_status, differences, legacy_body, modern_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [m.operationId, m.at, m.requestId, m.request, m.legacyStatus, m.modernStatus, JSON.stringify(m.differences), bodyText(m.legacyBody), bodyText(m.modernBody)],
-    );
-    // Keep the latest `keep` per route.
-    await this.store.run(
-      `DELETE FROM ficus_shadow_mismatch WHERE operation_id = ? AND id <= (SELECT id FROM ficus_shadow_mismatch WHERE operation_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${Math.floor(keep)})`,
-      [m.operationId, m.operationId],
-    );
+  /** Saves mismatches in one transaction, then keeps only the latest `keep` of each route they touch. */
+  async addMismatches(list: readonly Omit<MismatchRecord, 'id'>[], keep: number): Promise<void> {
+    if (list.length === 0) return;
+    await this.store.transaction(async (tx) => {
+      for (const m of list) {
+        await tx.run(
+          'INSERT INTO ficus_shadow_mismatch (operation_id, at, request_id, request, legacy_status, modern_status, differences, legacy_body, modern_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [m.operationId, m.at, m.requestId, m.request, m.legacyStatus, m.modernStatus, JSON.stringify(m.differences), bodyText(m.legacyBody), bodyText(m.modernBody)],
+        );
+      }
+      for (const op of new Set(list.map((m) => m.operationId))) {
+        await tx.run(
+          `DELETE FROM ficus_shadow_mismatch WHERE operation_id = ? AND id <= (SELECT id FROM ficus_shadow_mismatch WHERE operation_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${Math.floor(keep)})`,
+          [op, op],
+        );
+      }
+    });
   }
 
   async mismatches(operationId: string, limit: number): Promise<MismatchRecord[]> {

@@ -4,7 +4,8 @@
  * the two with the comparator under the route's ignore rules, count the outcome and keep the
  * mismatch with its diff. On a mismatch of a safe call, legacy is asked a second time (at most once a
  * second per route): the paths that differ between legacy's two answers are noise, reported so that
- * they can be ignored with one command.
+ * they can be ignored with one command. Mismatches are written to the state store in batches (every
+ * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path.
  *
  * Problem answers (4xx/5xx) are compared by status only: their text is diagnostic, not data.
  */
@@ -16,7 +17,7 @@ import type { Logger } from '../observability/logger.ts';
 import { Problem } from '../problem.ts';
 import { isBackendFailure } from '../resilience/binding-policy.ts';
 import type { BoundBinding, Route } from '../routing/route-table.ts';
-import type { ControlStore } from './control-store.ts';
+import type { ControlStore, MismatchRecord } from './control-store.ts';
 import type { ShadowStats } from './shadow-stats.ts';
 import type { TrafficStats } from './traffic-stats.ts';
 
@@ -49,6 +50,9 @@ export class ShadowRunner {
   private readonly inFlight = new Map<string, number>();
   private readonly lastProbe = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
+  private batch: Omit<MismatchRecord, 'id'>[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ShadowRunnerDeps) {}
 
@@ -79,9 +83,35 @@ export class ShadowRunner {
     this.pending.add(p);
   }
 
-  /** Waits for the shadow calls in flight (on shutdown, and in tests). */
+  /** Waits for the shadow calls in flight and writes their mismatches (on shutdown, and in tests). */
   async drain(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.flush();
+  }
+
+  private keep(m: Omit<MismatchRecord, 'id'>): void {
+    this.batch.push(m);
+    // Only the latest `mismatchesKept` of a route are kept anyway: no need to hold more in memory.
+    if (this.batch.length > this.deps.mismatchesKept * 4) {
+      const perRoute = new Map<string, number>();
+      this.batch = this.batch.reverse().filter((x) => {
+        const n = (perRoute.get(x.operationId) ?? 0) + 1;
+        perRoute.set(x.operationId, n);
+        return n <= this.deps.mismatchesKept;
+      }).reverse();
+    }
+    this.flushTimer ??= setTimeout(() => void this.flush(), 250);
+  }
+
+  flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const list = this.batch;
+    this.batch = [];
+    this.flushing = this.flushing
+      .then(() => this.deps.store.addMismatches(list, this.deps.mismatchesKept))
+      .catch((err: unknown) => this.deps.logger.error({ err, mismatches: list.length }, 'cannot save shadow mismatches'));
+    return this.flushing;
   }
 
   private async callOffPath(binding: BoundBinding, req: OperationRequest): Promise<OperationResult | undefined> {
@@ -112,20 +142,17 @@ export class ShadowRunner {
     this.deps.outcome(op, cmp.equal ? 'match' : 'mismatch');
     if (cmp.equal) return;
     const noisy = new Set(await this.probeNoise(route, req, legacy, ignore));
-    await this.deps.store.addMismatch(
-      {
-        operationId: op,
-        at: new Date().toISOString(),
-        requestId: req.requestId,
-        request: requestLine(route, req),
-        legacyStatus: legacy.status,
-        modernStatus: modernResult.status,
-        differences: cmp.differences.slice(0, 200).map((d) => ({ ...d, ...(noisy.has(generalisePath(d.path)) ? { noisy: true } : {}) })),
-        legacyBody: legacy.body,
-        modernBody: modernResult.body,
-      },
-      this.deps.mismatchesKept,
-    );
+    this.keep({
+      operationId: op,
+      at: new Date().toISOString(),
+      requestId: req.requestId,
+      request: requestLine(route, req),
+      legacyStatus: legacy.status,
+      modernStatus: modernResult.status,
+      differences: cmp.differences.slice(0, 200).map((d) => ({ ...d, ...(noisy.has(generalisePath(d.path)) ? { noisy: true } : {}) })),
+      legacyBody: legacy.body,
+      modernBody: modernResult.body,
+    });
   }
 
   /** Asks legacy again (safe calls, once a second per route at most); returns the noisy paths, generalised. */
