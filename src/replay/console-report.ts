@@ -64,7 +64,12 @@ export function summaryText(run: ReplayRun, opts: { maxShown?: number } = {}): s
     }
   }
   const skipped = run.results.filter((r) => r.outcome === 'skipped');
-  if (skipped.length > 0) lines.push('', `Skipped ${skipped.length}: ${skipped[0].reason ?? ''}`);
+  if (skipped.length > 0) {
+    const reasons = new Map<string, number>();
+    for (const r of skipped) reasons.set(r.reason ?? 'skipped', (reasons.get(r.reason ?? 'skipped') ?? 0) + 1);
+    lines.push('', `Skipped ${skipped.length}:`);
+    for (const [reason, n] of reasons) lines.push(`  ${n}× ${reason}`);
+  }
   if (run.bad.length > 0) {
     lines.push('', `Lines that could not be replayed (${run.bad.length}):`);
     for (const b of run.bad.slice(0, 20)) lines.push(`  ${b.file}${b.line ? `:${b.line}` : ''}: ${b.reason}`);

@@ -65,8 +65,11 @@ export interface ReplayOptions {
   onProgress?: (phase: 'baseline' | 'replay', done: number, total: number) => void;
 }
 
-/** Every problem+json answer carries its own request id and instance: never compared. */
-export const PROBLEM_NOISE = ['$.requestId', '$.instance'];
+/**
+ * Problem answers (RFC 9457) are compared by status and `type`: the request id and instance are
+ * each call's own, and the title and detail are human text that each backend words its own way.
+ */
+export const PROBLEM_NOISE = ['$.requestId', '$.instance', '$.title', '$.detail'];
 
 async function pool<T>(items: readonly T[], concurrency: number, limiter: RateLimiter, work: (item: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -143,7 +146,8 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
     if (skip) return finish({ outcome: 'skipped', differences: [], ignored: [], reason: skip });
     const fixed = opts.target.backend;
     const cannot = fixed ? opts.target.cannotServe?.(e.operationId, fixed) : undefined;
-    if (cannot) return finish({ outcome: 'error', differences: [], ignored: [], reason: cannot });
+    // An operation not (yet) served by the chosen backend is not a failure of that backend: say so and go on.
+    if (cannot) return finish({ outcome: 'skipped', differences: [], ignored: [], reason: cannot });
     let actual: { status: number; body: unknown };
     try {
       actual = redactAnswer(item, await opts.target.send(e.request));
