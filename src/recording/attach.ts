@@ -4,6 +4,7 @@
  * redaction key from FICUS_RECORDING_KEY.
  */
 import { isAbsolute, join } from 'node:path';
+import { Gauge } from 'prom-client';
 import { ConfigError, ConfigErrors } from '../config/config-error.ts';
 import type { Env } from '../config/env.ts';
 import type { Gateway } from '../gateway.ts';
@@ -51,6 +52,29 @@ export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Rec
     logger: gateway.logger.child({ component: 'recorder' }),
     queueLimit: rc.queueLimit,
     initial: rc.routes,
+  });
+  // Counts since start, read from the recorder when Prometheus scrapes (nothing on the caller's path).
+  const registers = [gateway.metrics.registry];
+  new Gauge({
+    name: 'ficus_recording_exchanges',
+    help: 'Exchanges since start by operation and outcome: recorded (written, duplicates included), collapsed (a duplicate: counted on an earlier line), dropped (queue full or write failed)',
+    labelNames: ['operation', 'outcome'],
+    registers,
+    collect() {
+      for (const r of recorder.status().routes) {
+        this.set({ operation: r.operationId, outcome: 'recorded' }, r.recorded);
+        this.set({ operation: r.operationId, outcome: 'collapsed' }, r.collapsed);
+        this.set({ operation: r.operationId, outcome: 'dropped' }, r.dropped);
+      }
+    },
+  });
+  new Gauge({
+    name: 'ficus_recording_queue',
+    help: 'Exchanges waiting to be redacted and written',
+    registers,
+    collect() {
+      this.set(recorder.status().queued);
+    },
   });
   gateway.hooks.push(recorder.hook());
   gateway.adminRoutes.push({ prefix: '/recording', router: recordingAdminRouter(recorder) });

@@ -71,6 +71,10 @@ describe('recording through a running gateway', () => {
     const text = readdirSync(join(dir, 'getCustomer')).map((f) => readFileSync(join(dir, 'getCustomer', f), 'utf8')).join('');
     expect(text).not.toContain('caller-secret-token');
     expect(text).not.toMatch(/"email":"[^"]*@/);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/ficus_recording_exchanges\{operation="getCustomer",outcome="recorded"\} 3/);
+    expect(metrics).toMatch(/ficus_recording_exchanges\{operation="getCustomer",outcome="collapsed"\} 1/);
+    expect(metrics).toMatch(/ficus_recording_exchanges\{operation="getCustomer",outcome="dropped"\} 0/);
   });
 
   it('refuses bad admin requests with a clear problem, and requests without a token', async () => {
