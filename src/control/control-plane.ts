@@ -69,7 +69,7 @@ export interface RouteView {
   modernShare: number | null;
   fallbacks: number;
   canary: { key: string | null; fallbackToLegacy: boolean };
-  shadow: ShadowFigures & { sideEffectFree: boolean; noisy: { path: string; seen: number }[] };
+  shadow: ShadowFigures & { sideEffectFree: boolean; sample: number; noisy: { path: string; seen: number }[] };
   compare: { ignore: { config: string[]; runtime: string[] } };
   gates: { paused: boolean; steps: string[]; rollback: string | null; waitingFor: string | null } | null;
 }
@@ -136,7 +136,7 @@ export class ControlPlane extends EventEmitter {
     const errors: ConfigError[] = [];
     for (const route of routes.all()) {
       const rc = config.gateway.routes[route.operationId] ?? {};
-      route.options = { canaryKey: rc.canary?.key, fallbackToLegacy: rc.canary?.fallbackToLegacy ?? false, sideEffectFree: rc.shadow?.sideEffectFree ?? false };
+      route.options = { canaryKey: rc.canary?.key, fallbackToLegacy: rc.canary?.fallbackToLegacy ?? false, sideEffectFree: rc.shadow?.sideEffectFree ?? false, shadowSample: rc.shadow?.sample ?? 100 };
       this.configIgnore.set(route.operationId, rc.compare?.ignore ?? []);
       if (rc.gates) {
         const key = `routes.${route.operationId}.gates`;
@@ -415,7 +415,7 @@ export class ControlPlane extends EventEmitter {
       modernShare: served === 0 ? null : Math.round((t.modern.served / served) * 10_000) / 100,
       fallbacks: t.fallbacks,
       canary: { key: route.options.canaryKey ?? null, fallbackToLegacy: route.options.fallbackToLegacy },
-      shadow: { ...this.shadowStats.figures(op), sideEffectFree: route.options.sideEffectFree, noisy: this.shadowStats.noisyPaths(op) },
+      shadow: { ...this.shadowStats.figures(op), sideEffectFree: route.options.sideEffectFree, sample: route.options.shadowSample ?? 100, noisy: this.shadowStats.noisyPaths(op) },
       compare: { ignore: { config: this.configIgnore.get(op) ?? [], runtime: row?.ignore ?? [] } },
       gates: gates
         ? {

@@ -100,6 +100,8 @@ export const migrationRouteKeys = {
     .object({
       /** The modern binding has no side effects (a dry-run endpoint): unsafe calls may be shadowed. */
       sideEffectFree: z.boolean().default(false),
+      /** Percent of calls shadowed (the rest are not compared, and counted as sampled out): lowers the cost on a busy gateway. */
+      sample: z.number().min(0).max(100).default(100),
     })
     .strict()
     .optional(),

@@ -66,6 +66,11 @@ export class ShadowRunner {
       this.deps.outcome(op, 'skipped_unsafe');
       return;
     }
+    const sample = route.options.shadowSample ?? 100;
+    if (sample < 100 && Math.random() * 100 >= sample) {
+      this.deps.shadow.sampledOut(op);
+      return;
+    }
     const n = this.inFlight.get(op) ?? 0;
     if (n >= this.deps.concurrency) {
       this.deps.shadow.dropped(op);

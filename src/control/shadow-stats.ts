@@ -16,6 +16,8 @@ export interface ShadowFigures {
   dropped: number;
   /** Not shadowed: an unsafe call to a modern binding not declared side-effect free. */
   skippedUnsafe: number;
+  /** Not shadowed: left out by the route's `shadow.sample`. */
+  sampledOut: number;
   /** Percent of comparisons that matched (null before the first). */
   matchRate: number | null;
 }
@@ -26,6 +28,7 @@ class RouteShadow {
   modernFailed = 0;
   dropped = 0;
   skippedUnsafe = 0;
+  sampledOut = 0;
   readonly ring = new Uint8Array(RING);
   readonly noisy = new Map<string, number>();
 }
@@ -57,6 +60,9 @@ export class ShadowStats {
   }
   skippedUnsafe(operationId: string): void {
     this.of(operationId).skippedUnsafe++;
+  }
+  sampledOut(operationId: string): void {
+    this.of(operationId).sampledOut++;
   }
 
   noisy(operationId: string, paths: readonly string[]): void {
@@ -94,6 +100,7 @@ export class ShadowStats {
       modernFailed: r.modernFailed,
       dropped: r.dropped,
       skippedUnsafe: r.skippedUnsafe,
+      sampledOut: r.sampledOut,
       matchRate: r.compared === 0 ? null : Math.round((r.matched / r.compared) * 10_000) / 100,
     };
   }

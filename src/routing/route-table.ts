@@ -61,6 +61,8 @@ export interface RouteOptions {
   fallbackToLegacy: boolean;
   /** Shadow: the modern binding has no side effects (a dry-run endpoint), so unsafe calls may be shadowed. */
   sideEffectFree: boolean;
+  /** Shadow: percent of calls shadowed (100 unless the route says otherwise). */
+  shadowSample?: number;
 }
 
 /** What a route reports to the control plane while it serves calls (set by the control plane). */

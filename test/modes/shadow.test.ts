@@ -148,3 +148,32 @@ describe('shadow mode with a side-effect-free (dry-run) modern binding', () => {
     }
   });
 });
+
+describe('shadow sampling', () => {
+  it('shadows only the share of calls the route asks for', async () => {
+    const legacy = await startBackend();
+    const modern = await startBackend();
+    const g = await startMigrationGateway({
+      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url },
+      routes: { getCustomer: { mode: 'shadow', shadow: { sample: 50 } }, getQuote: { mode: 'shadow', shadow: { sample: 0 } } },
+    });
+    try {
+      for (let i = 0; i < 100; i++) {
+        expect((await fetch(`${g.url}/customers/${1001 + i}`)).status).toBe(200);
+        if (i < 10) expect((await fetch(`${g.url}/quotes/${i + 1}`)).status).toBe(200);
+      }
+      await g.gateway.control.shadow.drain();
+      const gc = (await admin(g.adminUrl, 'GET', '/routes/getCustomer')).body.shadow;
+      expect(gc.compared + gc.sampledOut).toBe(100);
+      expect(gc.compared).toBeGreaterThan(25);
+      expect(gc.compared).toBeLessThan(75);
+      expect(modern.hitCount('GET /customers/')).toBe(gc.compared);
+      expect((await admin(g.adminUrl, 'GET', '/routes/getQuote')).body.shadow).toMatchObject({ compared: 0, sampledOut: 10, sample: 0 });
+      expect(modern.hitCount('GET /quotes/')).toBe(0);
+    } finally {
+      await g.close();
+      await legacy.close();
+      await modern.close();
+    }
+  });
+});
