@@ -168,29 +168,36 @@ export class BrowserPool {
    */
   async abandon(slot: Slot): Promise<void> {
     slot.broken = true;
-    const closed = await withTimeout(slot.context.close().then(() => true, () => true), this.opts.probeTimeoutMs);
+    const closed = await withTimeout(slot.context.close().then(() => true, () => true), 2 * this.opts.probeTimeoutMs);
     if (closed === TIMED_OUT && slot.generation === this.current?.generation) {
-      this.replace(slot.generation, `closing a cut-off page took longer than ${this.opts.probeTimeoutMs} ms`);
+      this.replace(slot.generation, `closing a cut-off page took longer than ${2 * this.opts.probeTimeoutMs} ms`);
       return;
     }
     await this.probe();
   }
 
-  /** Asks the browser for its version over CDP; a browser that does not answer in time is replaced. */
+  /**
+   * Asks the browser for its version over CDP. A browser that twice in a row does not answer within
+   * the probe time is hung, and is replaced (twice, so that a busy machine is not taken for a hung browser).
+   */
   async probe(): Promise<boolean> {
     const c = this.current;
     if (!c) return false;
-    const answered = await withTimeout(
-      (async () => {
-        const cdp = await c.browser.newBrowserCDPSession();
-        await cdp.send('Browser.getVersion');
-        await cdp.detach();
-        return true;
-      })().catch(() => false),
-      this.opts.probeTimeoutMs,
-    );
+    let answered: boolean | typeof TIMED_OUT = false;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      answered = await withTimeout(
+        (async () => {
+          const cdp = await c.browser.newBrowserCDPSession();
+          await cdp.send('Browser.getVersion');
+          await cdp.detach();
+          return true;
+        })().catch(() => false),
+        this.opts.probeTimeoutMs,
+      );
+      if (answered !== TIMED_OUT) break;
+    }
     if (answered === true) return true;
-    if (c === this.current) this.replace(c.generation, answered === TIMED_OUT ? `it did not answer a probe within ${this.opts.probeTimeoutMs} ms` : 'the probe failed');
+    if (c === this.current) this.replace(c.generation, answered === TIMED_OUT ? `it did not answer two probes of ${this.opts.probeTimeoutMs} ms` : 'the probe failed');
     return false;
   }
 

@@ -152,6 +152,8 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
   /** A flow cut off by the policy's timeout or the caller leaving: evidence, then the page is closed (and a hung browser replaced). */
   private async abandon(slot: Slot, tracing: boolean, req: OperationRequest, failure: FailureContext): Promise<void> {
     slot.broken = true;
+    // A hung browser can give no evidence: replace it at once rather than wait on it.
+    if (!(await this.pool?.probe())) return;
     if (this.conn.evidence.keep > 0) {
       const why = req.signal.reason instanceof Error ? req.signal.reason.message : 'cut off';
       await this.evidence.save(slot, tracing, { requestId: req.requestId, adapter: this.ctx.name, operation: failure.operation, error: `the flow was cut off: ${why}` }).catch(() => undefined);

@@ -1,0 +1,157 @@
+/**
+ * The browser pool under trouble, with real headless Chromium: a browser killed mid-request, a
+ * browser that hangs, a queue that is full, pages worn out, and a shutdown that leaves no browser
+ * process behind.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import type { ScreenAdapter } from '../../src/kinds/screen/screen-adapter.ts';
+import { mainProcess } from '../../src/kinds/screen/process-tree.ts';
+
+let estate: ScreenEstate;
+let gw: Awaited<ReturnType<typeof startGateway>>;
+let adapter: ScreenAdapter;
+
+const get = async (path: string) => {
+  const r = await fetch(gw.url + path);
+  return { status: r.status, headers: r.headers, body: (await r.json()) as Record<string, any> };
+};
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  estate = await screenEstate(
+    { delayMs: 5 },
+    {
+      BILLING_UI_PAGES: '2',
+      BILLING_UI_QUEUE: '2',
+      BILLING_UI_MAX_USES: '3',
+      BILLING_UI_RETRIES: '0',
+      // Generous: a cold browser on a busy 2-core machine takes seconds for its first page.
+      BILLING_UI_TIMEOUT_MS: '20000',
+      BILLING_UI_PROBE_MS: '2000',
+      BILLING_UI_PROBE_INTERVAL_MS: '1000',
+    },
+  );
+  gw = await startGateway(estate.dir, estate.env);
+  adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await estate?.stop();
+});
+
+describe('the browser pool', () => {
+  it('a browser killed mid-request fails only the requests in flight; a new browser serves the next ones', async () => {
+    const pool = adapter.pool!;
+    const before = pool.browser!;
+    const oldProcesses = pool.browserProcesses();
+    expect(oldProcesses.length).toBeGreaterThan(1);
+    estate.legacy.setDelay(1_500);
+    const inFlight = [get('/accounts/A000030'), get('/accounts/A000031')];
+    await until(() => estate.legacy.stats.inFlight >= 2);
+    for (const pid of oldProcesses) process.kill(pid, 'SIGKILL');
+    const failed = await Promise.all(inFlight);
+    estate.legacy.setDelay(5);
+    for (const r of failed) {
+      expect(r.status).toBe(502);
+      expect(r.body.detail).toMatch(/browser went away/);
+    }
+    const next = await Promise.all(['A000032', 'A000033', 'A000034'].map((no) => get(`/accounts/${no}`)));
+    expect(next.map((r) => [r.status, r.body.accountId])).toEqual([
+      [200, 'A000032'],
+      [200, 'A000033'],
+      [200, 'A000034'],
+    ]);
+    expect(pool.stats().crashes).toBe(1);
+    expect(pool.browser!.generation).toBeGreaterThan(before.generation);
+    expect(pool.browser!.pid).not.toBe(before.pid);
+    await until(() => oldProcesses.every((pid) => !isAlive(pid)));
+  });
+
+  it('a hung browser is found out by its probe, killed and replaced; only the request in flight fails', async () => {
+    const pool = adapter.pool!;
+    const before = pool.browser!;
+    estate.legacy.setDelay(800);
+    const inFlight = get('/accounts/A000040');
+    await until(() => estate.legacy.stats.inFlight >= 1);
+    const main = mainProcess(pool.browserProcesses())!;
+    expect(main).toBe(before.pid);
+    process.kill(main, 'SIGSTOP');
+    const r = await inFlight;
+    estate.legacy.setDelay(5);
+    expect(r.status).toBe(502);
+    expect(r.body.detail).toMatch(/browser went away/);
+    const next = await get('/accounts/A000041');
+    expect(next.status).toBe(200);
+    expect(next.body.accountId).toBe('A000041');
+    expect(pool.stats().hungReplaced).toBe(1);
+    expect(pool.browser!.pid).not.toBe(before.pid);
+    await until(() => !isAlive(main));
+  });
+
+  it('waiting callers are bounded: past the queue they get a 503 with Retry-After at once, and the rest are served', async () => {
+    estate.legacy.setDelay(400);
+    try {
+      const nos = Array.from({ length: 8 }, (_, i) => `A${String(50 + i).padStart(6, '0')}`);
+      const results = await Promise.all(nos.map((no) => get(`/accounts/${no}`)));
+      const served = results.filter((r) => r.status === 200);
+      const refused = results.filter((r) => r.status === 503);
+      expect(served.length + refused.length).toBe(8);
+      expect(served.length).toBeGreaterThanOrEqual(4); // two pages + two waiting
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      for (const r of refused) {
+        expect(r.body.type).toBe('https://ficus.dev/problems/overloaded');
+        expect(r.headers.get('retry-after')).toBe('1');
+      }
+      for (const r of served) expect(nos).toContain(r.body.accountId);
+    } finally {
+      estate.legacy.setDelay(5);
+    }
+  });
+
+  it('pages are replaced after their number of uses, without the callers noticing', async () => {
+    const pool = adapter.pool!;
+    const recycled = pool.stats().pagesRecycled;
+    for (const no of ['A000060', 'A000061', 'A000062', 'A000063']) expect((await get(`/accounts/${no}`)).body.accountId).toBe(no);
+    expect(pool.stats().pagesRecycled).toBeGreaterThan(recycled);
+    expect(pool.stats().pagesBusy + pool.stats().pagesIdle).toBeLessThanOrEqual(2);
+  });
+
+  it('reports its figures on /metrics', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="crashes"\} 1/);
+    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="hung_replaced"\} 1/);
+    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="sign_ons"\} 1/);
+  });
+
+  it('shutting down leaves no browser process behind', async () => {
+    const pool = adapter.pool!;
+    expect(pool.leftoverProcesses().length).toBeGreaterThan(0);
+    await gw.close();
+    expect(pool.leftoverProcesses()).toEqual([]);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead too; its parent reaps it in its own time.
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
