@@ -15,6 +15,7 @@ import { DEV_RECORDING_KEY, Redactor } from './redactor.ts';
 import { SegmentFiles } from './segment-files.ts';
 
 export const RECORDING_KEY_ENV = 'FICUS_RECORDING_KEY';
+const COUNT_FLUSH_MS = 30_000;
 
 export function recordingKey(env: Env): { key: string; development: boolean } {
   const key = env[RECORDING_KEY_ENV];
@@ -41,9 +42,8 @@ export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Rec
   }
   if (errors.length > 0) throw new ConfigErrors(errors);
   const { development } = recordingKey(env);
-  if (development && Object.keys(rc.routes).length > 0) {
-    gateway.logger.warn(`recording with the development redaction key; set ${RECORDING_KEY_ENV} so that redacted values cannot be guessed`);
-  }
+  const keyWarning = `recording with the development redaction key; set ${RECORDING_KEY_ENV} so that redacted values cannot be guessed`;
+  if (development && Object.keys(rc.routes).length > 0) gateway.logger.warn(keyWarning);
   const dir = isAbsolute(rc.dir) ? rc.dir : join(gateway.config.root, rc.dir);
   const recorder = new Recorder({
     contract: gateway.config.contract,
@@ -52,6 +52,7 @@ export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Rec
     logger: gateway.logger.child({ component: 'recorder' }),
     queueLimit: rc.queueLimit,
     initial: rc.routes,
+    onStart: development ? () => gateway.logger.warn(keyWarning) : undefined,
   });
   // Counts since start, read from the recorder when Prometheus scrapes (nothing on the caller's path).
   const registers = [gateway.metrics.registry];
@@ -78,6 +79,12 @@ export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Rec
   });
   gateway.hooks.push(recorder.hook());
   gateway.adminRoutes.push({ prefix: '/recording', router: recordingAdminRouter(recorder) });
-  gateway.closeHooks.push(() => recorder.close());
+  // Counts of collapsed duplicates reach the files on roll and flush; flush now and then as well.
+  const timer = setInterval(() => void recorder.flush().catch((err: unknown) => gateway.logger.error({ err }, 'recording flush failed')), COUNT_FLUSH_MS);
+  timer.unref();
+  gateway.closeHooks.push(async () => {
+    clearInterval(timer);
+    await recorder.close();
+  });
   return recorder;
 }

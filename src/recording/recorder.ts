@@ -9,6 +9,7 @@ import type { Contract, ContractOperation } from '../contract/contract.ts';
 import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
+import { schemaInfo } from '../compare/schema-info.ts';
 import { FORMAT_VERSION, type Finding, type RecordedExchange } from './exchange-format.ts';
 import type { Redactor } from './redactor.ts';
 import type { SegmentFiles } from './segment-files.ts';
@@ -78,6 +79,8 @@ export interface RecorderOptions {
   initial?: Record<string, { sample: number }>;
   random?: () => number;
   now?: () => number;
+  /** Called when recording is switched on at run time (a warning about the development key, say). */
+  onStart?: () => void;
 }
 
 const BATCH = 256;
@@ -106,6 +109,7 @@ export class Recorder {
     if (!(sample > 0 && sample <= 1)) throw new Error(`sample must be a rate above 0 and at most 1, got ${sample}`);
     const rec: RouteRecording = { sample, until: forMs === undefined ? undefined : this.now() + forMs, source: 'admin', startedAt: this.now() };
     this.active.set(operationId, rec);
+    this.opts.onStart?.();
     this.opts.logger.info({ operation: operationId, sample, until: rec.until === undefined ? undefined : new Date(rec.until).toISOString() }, 'recording started');
     return rec;
   }
@@ -208,7 +212,17 @@ export class Recorder {
 
   /** Redacts and shapes one exchange: nothing leaves this function unredacted. */
   private prepare(c: Captured): RecordedExchange {
-    const path = c.op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(String(c.req.pathParams[name] ?? '')));
+    // A path parameter whose schema is marked sensitive is hashed in the path too.
+    const sensitivePath: string[] = [];
+    const path = c.op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+      const value = c.req.pathParams[name] ?? '';
+      const param = c.op.parameters.find((p) => p.in === 'path' && p.name === name);
+      if (param && schemaInfo(param.schema)?.sensitive) {
+        sensitivePath.push(`$.request.path.${name}`);
+        return encodeURIComponent(this.opts.redactor.hash(value));
+      }
+      return encodeURIComponent(String(value));
+    });
     const r = this.opts.redactor.redact(
       c.op,
       c.operationId,
@@ -228,7 +242,7 @@ export class Recorder {
       key: this.opts.redactor.keyId,
       request: r.request,
       response: r.response,
-      redacted: r.redacted,
+      redacted: [...sensitivePath, ...r.redacted],
       findings: r.findings,
     };
   }

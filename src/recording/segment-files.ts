@@ -40,7 +40,20 @@ export class SegmentFiles {
     return this.opts.now?.() ?? Date.now();
   }
 
-  async append(batch: readonly RecordedExchange[]): Promise<AppendOutcome> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** One file operation at a time: a rewrite never races an append. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  append(batch: readonly RecordedExchange[]): Promise<AppendOutcome> {
+    return this.serial(() => this.appendNow(batch));
+  }
+
+  private async appendNow(batch: readonly RecordedExchange[]): Promise<AppendOutcome> {
     const texts = new Map<Segment, string[]>();
     const outcome: AppendOutcome = [];
     for (const e of batch) {
@@ -114,12 +127,16 @@ export class SegmentFiles {
   }
 
   /** Writes the current counts into every open file (they stay open). */
-  async flush(): Promise<void> {
-    for (const seg of this.segments.values()) await this.rewrite(seg);
+  flush(): Promise<void> {
+    return this.serial(async () => {
+      for (const seg of this.segments.values()) await this.rewrite(seg);
+    });
   }
 
   /** Writes the counts and forgets the open files: the next exchange starts a new file. */
-  async close(): Promise<void> {
-    for (const op of [...this.segments.keys()]) await this.roll(op);
+  close(): Promise<void> {
+    return this.serial(async () => {
+      for (const op of [...this.segments.keys()]) await this.roll(op);
+    });
   }
 }

@@ -101,6 +101,43 @@ describe('the recorder', () => {
     expect(r.status().routes[0]).toMatchObject({ recorded: 6, collapsed: 3 });
   });
 
+  it('loses no line and no count when counts are written while exchanges keep coming', async () => {
+    const dir = tmp();
+    const { r, hook } = recorder(dir);
+    r.start('getCustomer', 1);
+    const flushes: Promise<void>[] = [];
+    for (let i = 0; i < 400; i++) {
+      hook.after?.(route, call(1 + (i % 50)), answer(1 + (i % 50)));
+      if (i % 37 === 0) flushes.push(r.flush());
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(flushes);
+    await r.flush();
+    const lines = readAll(dir).flatMap((f) => f.lines);
+    expect(lines).toHaveLength(50);
+    expect(lines.every((l) => l.count === 8)).toBe(true);
+  });
+
+  it('hashes a path parameter the contract marks sensitive, in the recorded path too', async () => {
+    const dir = tmp();
+    const c = new Contract({
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      paths: { '/people/{email}': { get: { operationId: 'getPerson', parameters: [{ name: 'email', in: 'path', required: true, schema: { type: 'string', 'x-ficus-sensitive': true } }], responses: { '200': { description: 'ok' } } } } },
+    });
+    const files = new SegmentFiles({ dir, maxFileBytes: 1e6, rollEveryMs: 3_600_000 });
+    const r = new Recorder({ contract: c, redactor: new Redactor({ contract: c, key: 'k' }), files, logger: memoryLogger('silent').logger, queueLimit: 10 });
+    r.start('getPerson', 1);
+    const people = new Route(c.operation('getPerson'), undefined, undefined, { mode: 'legacy', percent: 0 });
+    r.hook().after?.(people, { ...call(1), operationId: 'getPerson', pathParams: { email: 'ann@example.com' } }, { result: { status: 200, body: { ok: true } }, dispatched: undefined, durationMs: 1 });
+    await r.close();
+    const text = readdirSync(join(dir, 'getPerson')).map((f) => readFileSync(join(dir, 'getPerson', f), 'utf8')).join('');
+    expect(text).not.toContain('ann@example');
+    const line = parseExchangeLine(text.trim());
+    expect(line.ok && line.exchange.request.path).toMatch(/^\/people\/redacted%3A/);
+    expect(line.ok && line.exchange.redacted).toContain('$.request.path.email');
+  });
+
   it('records the sampled share of calls', async () => {
     const dir = tmp();
     let n = 0;
