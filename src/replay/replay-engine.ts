@@ -107,6 +107,8 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
     return { status: r.response.status, body: r.response.body };
   };
 
+  const baseIgnore = (item: ReplayItem, problem: boolean): string[] => [...(opts.ignore ?? []), ...(opts.ignoreByOperation?.[item.exchange.operationId] ?? []), ...(problem ? PROBLEM_NOISE : [])];
+
   // Baseline: two answers of the recorded backend per exchange; what differs between them is noise.
   const exchangeNoise = new Map<number, string[]>();
   const operationNoise = new Map<string, Set<string>>();
@@ -119,7 +121,9 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
         try {
           const first = redactAnswer(item, await base.send(item.exchange.request, backend));
           const second = redactAnswer(item, await base.send(item.exchange.request, backend));
-          const noise = noisyPaths(comparator, item.exchange.operationId, first, second);
+          // What the rules already ignore is not news: only the rest counts as noise.
+          const known = baseIgnore(item, first.status >= 400 || second.status >= 400);
+          const noise = known.length === 0 ? noisyPaths(comparator, item.exchange.operationId, first, second) : [...new Set(comparator.compare(item.exchange.operationId, first, second, { ignore: known }).differences.map((d) => d.path))];
           if (noise.length > 0) {
             exchangeNoise.set(i, noise);
             let set = operationNoise.get(item.exchange.operationId);
@@ -155,9 +159,7 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
       return finish({ outcome: 'error', differences: [], ignored: [], reason: `no answer: ${(err as Error).message}` });
     }
     const ignored = [
-      ...(opts.ignore ?? []),
-      ...(opts.ignoreByOperation?.[e.operationId] ?? []),
-      ...(e.response.status >= 400 || actual.status >= 400 ? PROBLEM_NOISE : []),
+      ...baseIgnore(item, e.response.status >= 400 || actual.status >= 400),
       ...(exchangeNoise.get(i) ?? []),
       ...(operationNoise.get(e.operationId) ?? []),
     ];
