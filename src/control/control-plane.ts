@@ -473,7 +473,9 @@ export class ControlPlane extends EventEmitter {
     const server = app.listen(port, host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(`the admin server cannot listen on ${host}:${port} (${err.code ?? err.message}): choose another port with FICUS_ADMIN_PORT or admin.port in ${this.host.config.file}, or turn it off with admin.enabled: false`)),
+      );
     });
     this.adminServer = server;
     return this.adminUrl as string;

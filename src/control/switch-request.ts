@@ -1,6 +1,6 @@
 /** The body of a mode switch, an ignore-rule change and a gate pause, checked with clear field errors. */
 import { z } from 'zod';
-import { problems, type FieldError } from '../problem.ts';
+import { Problem, ProblemType, type FieldError } from '../problem.ts';
 import { MODE_NAMES, jsonPathSchema } from './route-config.ts';
 
 const reason = z.string({ error: 'a reason is required: say why (it goes into the audit log)' }).trim().min(3, 'a reason is required: say why, in a few words (at least 3 characters)').max(500);
@@ -33,10 +33,14 @@ export type IgnoreBody = z.infer<typeof ignoreBodySchema>;
 export const gatesBodySchema = z.object({ paused: z.boolean({ error: 'paused must be true or false' }), reason }).strict();
 export type GatesBody = z.infer<typeof gatesBodySchema>;
 
+function invalid(detail: string, errors: FieldError[]): Problem {
+  return new Problem(400, ProblemType.validation, 'The request does not match the admin API', { detail, errors });
+}
+
 /** Parses a body with a schema; a 400 problem naming each wrong field otherwise. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw problems.validation('the request body must be a JSON object (send Content-Type: application/json)', [{ field: 'body', message: 'expected a JSON object' }]);
+    throw invalid('the request body must be a JSON object (send Content-Type: application/json)', [{ field: 'body', message: 'expected a JSON object' }]);
   }
   const r = schema.safeParse(body);
   if (r.success) return r.data;
@@ -44,5 +48,5 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
     field: ['body', ...i.path.map(String)].join('.'),
     message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
   }));
-  throw problems.validation(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+  throw invalid(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
 }

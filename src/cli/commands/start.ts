@@ -31,7 +31,15 @@ export function register(program: Command): void {
         throw err;
       }
       const url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
-      if (gateway.config.gateway.admin.enabled) await gateway.control.listen();
+      if (gateway.config.gateway.admin.enabled) {
+        try {
+          await gateway.control.listen();
+        } catch (err) {
+          await gateway.close(0);
+          await estate?.stop();
+          throw err;
+        }
+      }
       const lines = [await gateway.banner(url)];
       if (estate) lines.push('', '  Sample estate:', ...estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
       process.stdout.write(lines.join('\n') + '\n\n');
