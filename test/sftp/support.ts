@@ -65,6 +65,7 @@ export async function startMainframe(kind: 'openssh' | 'in-process', opts: { rep
         MAINFRAME_SFTP_PRIVATE_KEY: sshd.privateKey,
         MAINFRAME_SFTP_KNOWN_HOSTS: sshd.knownHostsFile,
         MAINFRAME_POLL_INTERVAL_MS: '25',
+        MAINFRAME_REPLY_TIMEOUT_MS: '1000',
       },
       drop: () => sshd.dropSessions(),
       async stop() {
@@ -92,6 +93,7 @@ export async function startMainframe(kind: 'openssh' | 'in-process', opts: { rep
       MAINFRAME_SFTP_PASSWORD: password,
       MAINFRAME_SFTP_KNOWN_HOSTS: join(dir, 'known_hosts'),
       MAINFRAME_POLL_INTERVAL_MS: '25',
+      MAINFRAME_REPLY_TIMEOUT_MS: '1000',
     },
     async drop() {
       server.dropConnections();

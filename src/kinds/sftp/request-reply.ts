@@ -243,13 +243,13 @@ export class RequestReply {
         await s.mkdirs(folder);
         let target = `${folder}/${name}`;
         if (await s.exists(target)) target = `${folder}/${name}.${Date.now()}`;
-        if (reason !== undefined) await s.write(`${target}.reason.txt`, Buffer.from(reason));
         try {
           await s.rename(`${this.folders.replies}/${name}`, target);
         } catch (err) {
           if (!(await s.exists(`${this.folders.replies}/${name}`))) return; // moved by another instance
           throw err;
         }
+        if (reason !== undefined) await s.write(`${target}.reason.txt`, Buffer.from(reason));
       },
       { idempotent: true },
     );
