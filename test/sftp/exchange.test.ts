@@ -5,9 +5,13 @@
  */
 import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeProductExport, exportFileName, writeProductExport } from '../../sample/mainframe/product-export.ts';
+import { registerCodePages } from '../../src/records/code-pages.ts';
 import { startGateway } from '../helpers/gateway.ts';
+
+registerCodePages();
 import { makeProject, startMainframe, type Mainframe } from './support.ts';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -167,7 +171,7 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
     writeFileSync(join(mf.root, 'inbound', `ORDERS.${order.orderId}.DAT`), readFileSync(join(mf.root, 'inbound', 'done', done)));
     const reply = await until(() => (existsSync(join(mf.root, 'outbound', `REPLY.${order.orderId}.DAT`)) ? readFileSync(join(mf.root, 'outbound', `REPLY.${order.orderId}.DAT`)) : undefined));
     expect(mf.job.ordersDecided).toBe(decided);
-    expect(reply.toString('latin1')).toContain(Buffer.from(order.mainframeOrderNo, 'latin1').map((b) => (b >= 0x30 && b <= 0x39 ? 0xf0 + b - 0x30 : 0xd4)).toString('latin1'));
+    expect(reply.includes(iconv.encode(order.mainframeOrderNo, 'cp037'))).toBe(true); // the same mainframe order number, in EBCDIC
   });
 
   it('takes a batch as one file and answers per order: accepted ones and rejected ones with reasons', async () => {
