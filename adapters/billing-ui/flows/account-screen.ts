@@ -45,8 +45,21 @@ export const accountScreen = z.object({
   lastPayment: z.string(),
 });
 
-/** Opens an account's detail screen; the screen's "not found" message ends the flow as a 404. */
+/**
+ * Opens an account's detail screen; the screen's "not found" message ends the flow as a 404.
+ * The inquiry form submits by GET, so the flow goes straight to its result (one page load, not
+ * two); the account number is a query value, encoded as data.
+ */
 export async function openAccount(screen: Screen, no: string): Promise<void> {
+  await screen.goto('/account', { no });
+  const errors = await screen.readAll(inquiry.errors);
+  if (errors.some((e) => /not found/i.test(e))) screen.notFound(errors.join(' '));
+  if (errors.length > 0) screen.unexpected(`the inquiry screen said: ${errors.join(' ')}`);
+  if (!(await screen.isVisible(inquiry.detail))) screen.unexpected('the account detail did not appear');
+}
+
+/** The same, the way a clerk does it: type the number into the inquiry form and press Display. */
+export async function openAccountByForm(screen: Screen, no: string): Promise<void> {
   await screen.goto('/account');
   await screen.fill(inquiry.accountNo, no);
   await screen.click(inquiry.display);

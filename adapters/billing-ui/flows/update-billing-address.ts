@@ -3,7 +3,7 @@
  * checks the form on its side; its messages end the flow as a 422 in its own words.
  */
 import { defineFlow, selectors, z } from '../../../src/kinds/screen/flow.ts';
-import { accountNo, accountScreen, inquiry, openAccount, readAccount } from './account-screen.ts';
+import { accountNo, accountScreen, inquiry, openAccountByForm, readAccount } from './account-screen.ts';
 
 const form = selectors({
   line1: '#line1',
@@ -31,7 +31,7 @@ export default defineFlow({
   input: z.object({ accountId: accountNo, line1: max(30), line2: max(30).default(''), city: max(20), postalCode: max(8) }),
   output: accountScreen,
   async run(screen, input) {
-    await openAccount(screen, input.accountId);
+    await openAccountByForm(screen, input.accountId);
     await screen.click(inquiry.changeAddressLink);
     await screen.fill(form.line1, input.line1);
     await screen.fill(form.line2, input.line2);

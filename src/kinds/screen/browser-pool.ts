@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from '../../observability/logger.ts';
 import { Permits } from './permits.ts';
-import { killAll, mainProcess, processesWithEnv } from './process-tree.ts';
+import { browserProcessTree, killAll, mainProcess, processesWithEnv } from './process-tree.ts';
 
 /** The environment variable that marks every process of one pool's browser. */
 export const BROWSER_MARK = 'FICUS_BROWSER_ID';
@@ -101,7 +101,7 @@ export class BrowserPool {
   private readonly permits: Permits;
   private closed = false;
   private probeTimer: NodeJS.Timeout | undefined;
-  private readonly marks: string[] = [];
+  private readonly started: { mark: string; pid: number | undefined }[] = [];
   private readonly counters = { launches: 0, crashes: 0, hungReplaced: 0, pagesCreated: 0, pagesRecycled: 0 };
 
   constructor(private readonly opts: PoolOptions) {
@@ -126,13 +126,13 @@ export class BrowserPool {
 
   /** Every live process of the running browser (main, zygotes, renderers, utilities, crash handlers). */
   browserProcesses(): number[] {
-    const mark = this.current?.mark;
-    return mark === undefined ? [] : processesWithEnv(BROWSER_MARK, mark);
+    const c = this.current;
+    return c === undefined ? [] : browserProcessTree(BROWSER_MARK, c.mark, c.pid);
   }
 
   /** Every live process of every browser this pool ever started: empty once it is closed. */
   leftoverProcesses(): number[] {
-    return this.marks.flatMap((m) => processesWithEnv(BROWSER_MARK, m));
+    return this.started.flatMap((b) => browserProcessTree(BROWSER_MARK, b.mark, b.pid));
   }
 
   /** Launches the browser and opens `pages` pages, so that the first callers do not pay for it. */
@@ -250,7 +250,8 @@ export class BrowserPool {
     const context = await b.browser.newContext({ storageState: session.state, javaScriptEnabled: true, serviceWorkers: 'block' });
     context.setDefaultTimeout(this.opts.actionTimeoutMs);
     context.setDefaultNavigationTimeout(this.opts.navigationTimeoutMs);
-    if (this.opts.trace) await context.tracing.start({ screenshots: true, snapshots: true });
+    // DOM snapshots only: a screencast would cost every flow time; the evidence has its own screenshot.
+    if (this.opts.trace) await context.tracing.start({ screenshots: false, snapshots: true });
     const page = await context.newPage();
     this.counters.pagesCreated++;
     return { id: this.nextSlotId++, context, page, generation: b.generation, uses: 0, sessionVersion: session.version, broken: false, browserAlive: () => b.browser.isConnected() };
@@ -267,7 +268,6 @@ export class BrowserPool {
 
   private async launch(): Promise<RunningBrowser> {
     const mark = randomUUID();
-    this.marks.push(mark);
     const started = performance.now();
     const browser = await chromium.launch({
       executablePath: this.opts.executablePath,
@@ -281,6 +281,7 @@ export class BrowserPool {
     });
     const generation = ++this.generation;
     const running: RunningBrowser = { browser, mark, pid: mainProcess(processesWithEnv(BROWSER_MARK, mark)), generation, version: browser.version() };
+    this.started.push({ mark, pid: running.pid });
     this.counters.launches++;
     browser.on('disconnected', () => this.onGone(running));
     if (this.closed) {
@@ -293,7 +294,7 @@ export class BrowserPool {
   }
 
   private onGone(gone: RunningBrowser): void {
-    killAll(processesWithEnv(BROWSER_MARK, gone.mark));
+    killAll(browserProcessTree(BROWSER_MARK, gone.mark, gone.pid));
     if (this.current !== gone) return;
     this.current = undefined;
     for (const s of this.idle.splice(0)) void s.context.close().catch(() => undefined);
@@ -309,6 +310,6 @@ export class BrowserPool {
     this.counters.hungReplaced++;
     c.killedAsHung = true;
     this.opts.logger.warn({ pid: c.pid, why }, 'the browser is hung; killing it and starting a new one');
-    killAll(processesWithEnv(BROWSER_MARK, c.mark));
+    killAll(browserProcessTree(BROWSER_MARK, c.mark, c.pid));
   }
 }

@@ -3,6 +3,7 @@
  * the flow (open it with `npx playwright show-trace <file>`), and a small JSON note, all named by
  * the request id under a configurable folder; only the newest `keep` sets are kept.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../observability/logger.ts';
@@ -46,7 +47,9 @@ export class EvidenceStore {
   /** Saves what the page shows and the flow's trace chunk (when `tracing` is on for it). */
   async save(slot: Slot, tracing: boolean, note: Omit<EvidenceNote, 'at' | 'url'>): Promise<EvidenceFiles> {
     await mkdir(this.dir, { recursive: true });
-    const base = join(this.dir, evidenceName(note.requestId));
+    // A retried call keeps its request id: its second set is <id>-2, and so on.
+    let base = join(this.dir, evidenceName(note.requestId));
+    for (let n = 2; existsSync(`${base}.json`) && n < 100; n++) base = join(this.dir, `${evidenceName(note.requestId)}-${n}`);
     const files: EvidenceFiles = { note: `${base}.json` };
     // A navigation still pending (a page that hangs) holds the screenshot back: stop it, keep what is shown.
     // (over CDP: Playwright's own calls would wait for the navigation).

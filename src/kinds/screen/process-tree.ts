@@ -1,14 +1,16 @@
 /**
  * Finding and ending the browser's processes. The pool starts Chromium with a marker variable in
- * its environment, which every process it starts inherits (zygotes, renderers, utilities, and the
- * crash handlers that leave its process group), so the pool can list them all, kill them all, and
- * check that none is left. Linux /proc only; elsewhere the lists are empty.
+ * its environment: the main process and the crash handlers (which leave its process group) keep
+ * it; zygotes, renderers and utilities get a clean environment but stay in the main process's
+ * group. Marked processes plus that group are the browser: the pool can list them all, kill them
+ * all, and check that none is left. Linux /proc only; elsewhere the lists are empty.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
 interface ProcInfo {
   pid: number;
   ppid: number;
+  pgrp: number;
   state: string;
 }
 
@@ -16,7 +18,7 @@ function readStat(pid: number): ProcInfo | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { pid, state: rest[0], ppid: Number(rest[1]) };
+    return { pid, state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]) };
   } catch {
     return undefined;
   }
@@ -84,4 +86,21 @@ export function residentBytes(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Live (not zombie) processes of a process group. */
+export function processGroupMembers(pgrp: number): number[] {
+  const out: number[] = [];
+  for (const pid of allPids()) {
+    const info = readStat(pid);
+    if (info && info.pgrp === pgrp && info.state !== 'Z' && info.state !== 'X') out.push(pid);
+  }
+  return out;
+}
+
+/** Every live process of one browser: those carrying its mark, and the main process's group. */
+export function browserProcessTree(markName: string, mark: string, mainPid: number | undefined): number[] {
+  const all = new Set(processesWithEnv(markName, mark));
+  if (mainPid !== undefined) for (const pid of processGroupMembers(mainPid)) all.add(pid);
+  return [...all].sort((a, b) => a - b);
 }

@@ -1,0 +1,63 @@
+/**
+ * Resident memory of the gateway and of its browser over many screen flows (getAccount through the
+ * warm pool, 4 pages, 4 callers), sampled every BENCH_EVERY flows: the curve, and whether it stops
+ * growing (the second half grows less than BENCH_FLAT_MB). Then shutdown: no browser process left.
+ *
+ *   npm run bench -- test/bench/screen-memory.bench.ts     (BENCH_FLOWS=2000 BENCH_EVERY=200)
+ *
+ * Gateway: this process's RSS (it runs the gateway in-process, plus the small load loop).
+ * Browser: the sum of the proportional set size (PSS, /proc/<pid>/smaps_rollup) of every process of
+ * the pool's browser, so that memory shared between Chromium's processes is not counted twice.
+ */
+import { residentBytes } from '../../src/kinds/screen/process-tree.ts';
+import type { ScreenAdapter } from '../../src/kinds/screen/screen-adapter.ts';
+import { screenEstate } from '../fixtures/screen-project.ts';
+import { startGateway } from '../helpers/gateway.ts';
+
+const FLOWS = Number(process.env.BENCH_FLOWS ?? 2000);
+const EVERY = Number(process.env.BENCH_EVERY ?? 200);
+const CALLERS = Number(process.env.BENCH_CALLERS ?? 4);
+const FLAT_MB = Number(process.env.BENCH_FLAT_MB ?? 25);
+
+const mb = (b: number) => b / 1024 / 1024;
+const estate = await screenEstate({ delayMs: 0 }, { BILLING_UI_PAGES: String(CALLERS), BILLING_UI_RETRIES: '0' });
+const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });
+const adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;
+const pool = adapter.pool!;
+
+const samples: { flows: number; gateway: number; browser: number; processes: number; seconds: number }[] = [];
+const started = performance.now();
+const sample = (flows: number) => {
+  const procs = pool.browserProcesses();
+  samples.push({ flows, gateway: mb(process.memoryUsage().rss), browser: mb(procs.reduce((s, pid) => s + residentBytes(pid), 0)), processes: procs.length, seconds: (performance.now() - started) / 1000 });
+};
+sample(0);
+let next = 0;
+let done = 0;
+let failed = 0;
+await Promise.all(
+  Array.from({ length: CALLERS }, async () => {
+    while (next < FLOWS) {
+      const i = next++;
+      const r = await fetch(`${gw.url}/accounts/A${String(1 + (i % 240)).padStart(6, '0')}`);
+      await r.arrayBuffer();
+      if (r.status !== 200) failed++;
+      done++;
+      if (done % EVERY === 0) sample(done);
+    }
+  }),
+);
+const stats = pool.stats();
+const marks = pool.leftoverProcesses().length;
+await gw.close();
+const left = pool.leftoverProcesses();
+await estate.stop();
+
+console.log(`screen kind, memory over ${FLOWS} getAccount flows (${CALLERS} pages, ${CALLERS} callers)`);
+console.log('  flows   seconds  gateway RSS MB  browser PSS MB  browser processes');
+for (const s of samples) console.log(`  ${String(s.flows).padStart(5)}  ${s.seconds.toFixed(1).padStart(7)}  ${s.gateway.toFixed(1).padStart(14)}  ${s.browser.toFixed(1).padStart(14)}  ${String(s.processes).padStart(17)}`);
+const half = samples.slice(Math.floor(samples.length / 2));
+const growth = (k: 'gateway' | 'browser') => Math.max(...half.map((s) => s[k])) - half[0][k];
+console.log(`  failed flows: ${failed}; pages created ${stats.pagesCreated}, recycled ${stats.pagesRecycled}; browser launches ${stats.launches}`);
+console.log(`  growth over the second half: gateway ${growth('gateway').toFixed(1)} MB, browser ${growth('browser').toFixed(1)} MB (flat if < ${FLAT_MB} MB): ${growth('gateway') < FLAT_MB && growth('browser') < FLAT_MB ? 'stops growing' : 'STILL GROWING'}`);
+console.log(`  browser processes before shutdown: ${marks}; after shutdown: ${left.length} ${left.length === 0 ? '(none left)' : `(LEFT: ${left.join(', ')})`}`);
