@@ -1,0 +1,93 @@
+/**
+ * 1,000 orders posted by clients that retry, while the mainframe's SFTP server (a real OpenSSH sshd)
+ * is stopped and restarted several times: the batch job receives exactly 1,000 distinct orders,
+ * none twice, and every caller's status resource resolves.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gateway } from '../../src/gateway.ts';
+import { memoryLogger } from '../helpers/gateway.ts';
+import { startMainframe, type Mainframe } from '../sftp/support.ts';
+import { controlFileOrders, makeWritesProject, pool, postWithRetries } from './faults-support.ts';
+
+const ORDERS = 1_000;
+let mainframe: Mainframe;
+let project: { root: string; dispose(): void };
+let gateway: Gateway;
+let url: string;
+
+beforeAll(async () => {
+  mainframe = await startMainframe('openssh', { replyDelayMs: 20, rejectRate: 0 });
+  project = makeWritesProject({ async: false });
+  gateway = await Gateway.create({ root: project.root, env: { ...mainframe.env, MAINFRAME_REPLY_TIMEOUT_MS: '1500' }, logger: memoryLogger('warn').logger, processMetrics: false });
+  url = await gateway.listen(0, '127.0.0.1');
+});
+
+afterAll(async () => {
+  await gateway?.close(1_000);
+  await mainframe?.stop();
+  project?.dispose();
+});
+
+describe('SFTP server stopped and restarted under load', () => {
+  it(`${ORDERS} orders with client retries: exactly ${ORDERS} distinct orders reach the batch job; every status resolves`, async () => {
+    const sshd = mainframe.sshd!;
+    const skus = mainframe.catalogue.filter((p) => p.status === 'active').map((p) => p.sku);
+    const t0 = performance.now();
+    const deadline = Date.now() + 120_000;
+    let posting = true;
+    const outages: number[] = [];
+    const chaos = (async () => {
+      for (let i = 0; i < 4 && posting; i++) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        const down = performance.now();
+        await sshd.stop();
+        await new Promise((r) => setTimeout(r, 1_200));
+        await sshd.start();
+        outages.push(Math.round(performance.now() - down));
+      }
+    })();
+    const outcomes = await pool(Array.from({ length: ORDERS }, (_, i) => i), 24, (i) =>
+      postWithRetries(url, `fault-order-${String(i).padStart(5, '0')}`, { customerId: 1000 + (i % 50), reference: `F-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 5) }] }, deadline, {
+        // One caller in five loses its first answer (gives up after 40 ms) and retries with the same key.
+        firstTimeoutMs: i % 5 === 0 ? 40 : undefined,
+      }),
+    );
+    posting = false;
+    await chaos;
+    if (!sshd.running) await sshd.start();
+    const postedMs = performance.now() - t0;
+
+    // Every caller's status resource resolves to the mainframe's answer.
+    const pending = new Set(outcomes.map((o) => o.location));
+    const statuses = new Map<string, string>();
+    while (pending.size > 0 && Date.now() < deadline) {
+      await pool([...pending], 16, async (loc) => {
+        const res = await fetch(`${url}${loc}`);
+        const body = (await res.json()) as { status?: string };
+        if (res.status === 200 && body.status && body.status !== 'pending') {
+          statuses.set(loc, body.status);
+          pending.delete(loc);
+        }
+      });
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    const resolvedMs = performance.now() - t0;
+    expect(pending.size).toBe(0);
+    expect([...statuses.values()].every((s) => s === 'accepted')).toBe(true);
+
+    const decided = controlFileOrders(mainframe.root);
+    expect(new Set(decided).size).toBe(ORDERS);
+    expect(decided.length).toBe(ORDERS);
+    expect(mainframe.job.ordersDecided).toBe(ORDERS);
+    const tries = outcomes.reduce((n, o) => n + o.tries, 0);
+    const queued = outcomes.filter((o) => o.status === 202).length;
+    const counts = await gateway.writes.outbox.counts();
+    console.log(
+      `${ORDERS} orders, OpenSSH down ${outages.length} times (${outages.join(', ')} ms): all taken after ${Math.round(postedMs)} ms, ` +
+        `${tries - ORDERS} client retries, ${queued} answered 202 (outbox ${JSON.stringify(counts)}); all resolved after ${Math.round(resolvedMs)} ms; ` +
+        `batch job: ${decided.length} distinct orders, ${mainframe.job.filesProcessed - ORDERS} redelivered files absorbed by its control file`,
+    );
+    expect(outages.length).toBeGreaterThanOrEqual(3);
+    expect(tries - ORDERS).toBeGreaterThanOrEqual(ORDERS / 5);
+  }, 180_000);
+});
