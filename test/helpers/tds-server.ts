@@ -393,7 +393,9 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<RunningTds
             send(PACKET.REPLY, doneToken(TOKEN.DONE, DONE.FINAL, 0));
             return;
           }
-          queue = queue.then(() => answer({ kind: 'batch', sql, params: {}, paramTypes: {} }));
+          queue = queue.then(() => answer({ kind: 'batch', sql, params: {}, paramTypes: {} })).catch(() => {
+            socket.destroy();
+          });
           return;
         }
         case PACKET.RPC: {

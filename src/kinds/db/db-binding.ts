@@ -113,7 +113,9 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
 
   const dialect = DIALECTS[deps.dialect];
   const where = `${deps.adapter} (${op.operationId})`;
-  const labels = { adapter: deps.adapter, operation: op.operationId, driver: deps.dialect };
+  // Label sets made once per binding (the metrics are recorded on every call).
+  const outcomeLabels = Object.fromEntries(['ok', 'not_found', 'error', 'timeout'].map((outcome) => [outcome, { adapter: deps.adapter, operation: op.operationId, driver: deps.dialect, outcome }]));
+  const rowLabels = { adapter: deps.adapter, operation: op.operationId };
   const keyColumns = b.page ? sortKeys(b.page).map((k) => k.column) : [];
 
   const valuesFor = (compiled: CompiledSql, req: OperationRequest, extra: Record<string, SqlValue>): SqlValue[] => {
@@ -146,12 +148,12 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
     const start = performance.now();
     try {
       const v = await fn();
-      deps.metrics.queryDuration.observe({ ...labels, outcome: outcomeOf(v) }, (performance.now() - start) / 1000);
+      deps.metrics.queryDuration.observe(outcomeLabels[outcomeOf(v)], (performance.now() - start) / 1000);
       return v;
     } catch (err) {
       const e = classifyDbError(err, where);
       const outcome = e instanceof UpstreamError && e.status === 504 ? 'timeout' : 'error';
-      deps.metrics.queryDuration.observe({ ...labels, outcome }, (performance.now() - start) / 1000);
+      deps.metrics.queryDuration.observe(outcomeLabels[outcome], (performance.now() - start) / 1000);
       throw e;
     }
   };
@@ -165,7 +167,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
     return async (req): Promise<OperationResult> => {
       const values = valuesFor(statement, req, {});
       const rows = await timed(() => deps.driver().query(statement.text, values, { signal: req.signal }), (r) => (r.length === 0 ? 'not_found' : 'ok'));
-      deps.metrics.rows.inc({ adapter: deps.adapter, operation: op.operationId }, rows.length);
+      deps.metrics.rows.inc(rowLabels, rows.length);
       if (rows.length === 0) throw problems.notFound(notFound(req));
       if (rows.length > 1) throw new UpstreamError(`${where}: the statement returned ${rows.length} rows where one was expected`, { status: 502, retryable: false, code: 'too_many_rows' });
       return { status: 200, body: mapRow(rows[0]) };
@@ -233,7 +235,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       }
       return items.length;
     }, () => 'ok');
-    deps.metrics.rows.inc({ adapter: deps.adapter, operation: op.operationId }, items.length + (more ? 1 : 0));
+    deps.metrics.rows.inc(rowLabels, items.length + (more ? 1 : 0));
     let next: string | null = null;
     if (more && last) {
       const lastRow = last;
