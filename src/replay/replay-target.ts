@@ -118,6 +118,17 @@ export class InProcessGatewayTarget implements ReplayTarget {
     }
   }
 
+  /** The same gateway, every call sent to `backend` (closing the view leaves the gateway running). */
+  forBackend(backend: BackendName | undefined): ReplayTarget {
+    return {
+      name: backend ?? 'gateway',
+      backend,
+      send: (req, b) => this.url.send(req, b ?? backend),
+      cannotServe: (op, b) => this.cannotServe(op, b),
+      close: async () => undefined,
+    };
+  }
+
   cannotServe(operationId: string, backend: BackendName): string | undefined {
     const route = this.gateway.routes.get(operationId);
     if (!route) return `the gateway does not serve ${operationId}`;

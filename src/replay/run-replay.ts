@@ -33,6 +33,8 @@ export interface RunReplayOptions {
   html?: string;
   progress?: Progress;
   logger?: Logger;
+  /** A gateway of this project already started (and left running afterwards), instead of starting one. */
+  gateway?: InProcessGatewayTarget;
 }
 
 export interface RunReplayResult {
@@ -54,21 +56,21 @@ export async function runReplay(opts: RunReplayOptions): Promise<RunReplayResult
   if (!isBackend && !/^https?:\/\//.test(opts.against)) {
     throw new Error(`--against must be legacy, modern or a base URL such as http://127.0.0.1:8080, got "${opts.against}"`);
   }
-  let gateway: InProcessGatewayTarget | undefined;
+  let gateway: InProcessGatewayTarget | undefined = opts.gateway;
   const targets: ReplayTarget[] = [];
   try {
-    if (isBackend || opts.baseline) {
-      gateway = await InProcessGatewayTarget.start({ root, file: opts.config, env, logger: opts.logger, connections: concurrency, backend: isBackend ? (opts.against as BackendName) : undefined });
+    if (!gateway && (isBackend || opts.baseline)) {
+      gateway = await InProcessGatewayTarget.start({ root, file: opts.config, env, logger: opts.logger, connections: concurrency });
       targets.push(gateway);
     }
-    const target: ReplayTarget = isBackend && gateway ? gateway : new UrlTarget(opts.against, concurrency);
-    if (target !== gateway) targets.push(target);
-    let baselineTarget: ReplayTarget | undefined;
-    if (opts.baseline && gateway) {
-      // The same in-process gateway, but each call goes to the backend that recorded the exchange.
-      const g = gateway;
-      baselineTarget = { name: 'recorded backend', send: (req, backend) => g.send(req, backend), cannotServe: (op, b) => g.cannotServe(op, b), close: async () => undefined };
+    let target: ReplayTarget;
+    if (isBackend && gateway) target = gateway.forBackend(opts.against as BackendName);
+    else {
+      target = new UrlTarget(opts.against, concurrency);
+      targets.push(target);
     }
+    // The baseline goes to the same in-process gateway, each call to the backend that recorded the exchange.
+    const baselineTarget: ReplayTarget | undefined = opts.baseline && gateway ? { ...gateway.forBackend(undefined), name: 'recorded backend' } : undefined;
     const run = await replay(items, bad, {
       contract: project.contract,
       redactor: project.redactor,

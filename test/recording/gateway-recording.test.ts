@@ -1,8 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildProgram } from '../../src/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ficus } from '../fixtures/ficus-cli.ts';
 import { startModernCustomers, type RunningService } from '../../sample/modern-customers/server.ts';
 import { parseExchangeLine, type RecordedExchange } from '../../src/recording/exchange-format.ts';
 import { FIXTURES, startGateway } from '../helpers/gateway.ts';
@@ -30,24 +30,7 @@ function recorded(dir: string, operationId: string): RecordedExchange[] {
   );
 }
 
-  /** Runs the ficus CLI in this process, capturing what it prints and its exit code. */
-const ficus = async (...args: string[]) => {
-    const program = await buildProgram();
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = vi.spyOn(process.stdout, 'write').mockImplementation((c) => (out.push(String(c)), true));
-    const se = vi.spyOn(process.stderr, 'write').mockImplementation((c) => (err.push(String(c)), true));
-    try {
-      await program.parseAsync(['node', 'ficus', ...args]);
-      return { code: process.exitCode ?? 0, stdout: out.join(''), stderr: err.join('') };
-    } finally {
-      so.mockRestore();
-      se.mockRestore();
-      process.exitCode = undefined;
-    }
-  };
-
-describe('recording through a running gateway', () => {
+  describe('recording through a running gateway', () => {
   let svc: RunningService;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let adminUrl: string;
