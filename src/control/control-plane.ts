@@ -63,6 +63,8 @@ export interface RouteView {
   version: number;
   changedAt: string;
   changedBy: string;
+  /** When this instance put the state in force (a switch made elsewhere arrives a little after changedAt). */
+  appliedAt: string;
   legacy: BackendView | null;
   modern: BackendView | null;
   /** Share (percent) of this instance's calls for callers that modern answered. */
@@ -93,12 +95,15 @@ export class ControlPlane extends EventEmitter {
   readonly tokens: AdminTokens;
   readonly shadow: ShadowRunner;
   private readonly stored = new Map<string, StoredRouteState>();
+  /** When this instance put each route's current state in force. */
+  private readonly appliedAt = new Map<string, string>();
   private readonly gates = new Map<string, GatesConfig>();
   private readonly configIgnore = new Map<string, string[]>();
   private propagation: StatePropagation | undefined;
   private gateTimer: NodeJS.Timeout | undefined;
   private adminServer: Server | undefined;
   private readiness: { at: number; report: ReadinessReport } | undefined;
+  private readinessRefresh: Promise<void> | undefined;
   private readonly shadowOutcomes: Counter<'operation' | 'outcome'>;
   private readonly fallbackCounter: Counter<'operation'>;
   private readonly modeGauge: Gauge<'operation' | 'mode'>;
@@ -240,6 +245,7 @@ export class ControlPlane extends EventEmitter {
       return;
     }
     this.stored.set(route.operationId, row);
+    this.appliedAt.set(route.operationId, new Date().toISOString());
     route.state = { mode: spec.mode, percent: spec.percent };
     if (before && JSON.stringify(before.ignore) !== JSON.stringify(row.ignore)) {
       this.shadowStats.resetComparisons(route.operationId);
@@ -371,15 +377,18 @@ export class ControlPlane extends EventEmitter {
     };
   }
 
+  /** The last readiness report; refreshed in the background when older than 5 s, so that the admin API never waits on health checks once it has one. */
   private async cachedReadiness(): Promise<ReadinessReport | undefined> {
-    if (!this.readiness || Date.now() - this.readiness.at > 5_000) {
-      try {
-        this.readiness = { at: Date.now(), report: await this.host.readiness() };
-      } catch {
-        return this.readiness?.report;
-      }
+    const stale = !this.readiness || Date.now() - this.readiness.at > 5_000;
+    if (stale && !this.readinessRefresh) {
+      this.readinessRefresh = this.host
+        .readiness()
+        .then((report) => void (this.readiness = { at: Date.now(), report }))
+        .catch(() => undefined)
+        .finally(() => (this.readinessRefresh = undefined));
     }
-    return this.readiness.report;
+    if (!this.readiness && this.readinessRefresh) await this.readinessRefresh;
+    return this.readiness?.report;
   }
 
   private backendView(b: BoundBinding | undefined, figures: BackendFigures, ready: ReadinessReport | undefined): BackendView | null {
@@ -410,6 +419,7 @@ export class ControlPlane extends EventEmitter {
       version: row?.version ?? 0,
       changedAt: row?.changedAt ?? '',
       changedBy: row?.changedBy ?? '',
+      appliedAt: this.appliedAt.get(op) ?? '',
       legacy: this.backendView(route.legacy, t.legacy, readiness),
       modern: this.backendView(route.modern, t.modern, readiness),
       modernShare: served === 0 ? null : Math.round((t.modern.served / served) * 10_000) / 100,

@@ -72,12 +72,12 @@ describe('shadow mode', () => {
   });
 
   it('never lets modern\'s slowness or failure reach the caller', async () => {
-    modern.knobs.delayMs = 1_500;
+    modern.knobs.delayMs = 2_500;
     try {
       const start = performance.now();
       const res = await fetch(`${g.url}/customers/1001`);
       expect(res.status).toBe(200);
-      expect(performance.now() - start).toBeLessThan(1_000);
+      expect(performance.now() - start).toBeLessThan(2_000);
       await drain();
     } finally {
       modern.knobs.delayMs = 0;

@@ -109,8 +109,15 @@
     else $('detail').hidden = true;
   }
 
+  var formFor = '';
   function renderDetail(r) {
     $('detail').hidden = false;
+    if (formFor !== r.operationId) {
+      // A newly selected route: start the form from its current state.
+      formFor = r.operationId;
+      $('switch-mode').value = r.mode;
+      $('switch-percent').value = r.mode === 'canary' ? String(r.percent) : '';
+    }
     $('detail-title').textContent = r.operationId + ' — ' + r.state;
     var ignore = r.compare.ignore.config.concat(r.compare.ignore.runtime);
     var parts = [
