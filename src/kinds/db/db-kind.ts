@@ -54,7 +54,7 @@ class DbAdapter implements Adapter<DbBinding> {
   ) {
     this.metrics = dbMetrics(ctx.metrics.registry);
     if (ctx.connection.cursorKey === '') {
-      ctx.logger.warn({ adapter: ctx.name }, `${ctx.file}: connection.cursorKey is not set; page cursors are signed with the development key (set it from the environment in production)`);
+      ctx.logger.warn(`${ctx.file}: connection.cursorKey is not set; page cursors are signed with the development key (set it from the environment in production)`);
     }
   }
 
