@@ -232,7 +232,7 @@ export class Gateway {
       }),
       '',
       '  Routes:',
-      ...this.routes.all().map((r) => `    ${r.operation.method.toUpperCase().padEnd(6)} ${r.operation.path.padEnd(36)} ${r.operationId.padEnd(22)} ${r.state.mode}  (legacy: ${r.legacy?.adapter ?? '-'}, modern: ${r.modern?.adapter ?? '-'})`),
+      ...this.routes.all().map((r) => `    ${r.operation.method.toUpperCase().padEnd(6)} ${r.operation.path.padEnd(36)} ${r.operationId.padEnd(22)} ${r.state.mode === 'canary' ? `canary ${r.state.percent}%` : r.state.mode}  (legacy: ${r.legacy?.adapter ?? '-'}, modern: ${r.modern?.adapter ?? '-'})`),
     ];
     return lines.join('\n');
   }
