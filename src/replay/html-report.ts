@@ -7,6 +7,9 @@ import { formatPath, type Segment } from '../compare/json-path.ts';
 import { differenceLine } from './diff-text.ts';
 import type { ExchangeResult, ReplayRun } from './replay-engine.ts';
 
+/** Past this many differing exchanges the page would be too big to open; the rest are counted. */
+const MAX_SHOWN = 500;
+
 export function htmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -85,7 +88,8 @@ ${rows}
 </table>
 ${bad}
 ${failing.length > 0 ? '<h2>Differences</h2>' : ''}
-${failing.map((r, i) => exchangeSection(r, i)).join('\n')}
+${failing.length > MAX_SHOWN ? `<p>The first ${MAX_SHOWN} of ${failing.length} differing exchanges are shown; the JUnit report lists them all.</p>` : ''}
+${failing.slice(0, MAX_SHOWN).map((r, i) => exchangeSection(r, i)).join('\n')}
 </body></html>
 `;
 }
