@@ -55,7 +55,7 @@ async function acceptRate(url: string): Promise<{ perSecond: number; accepted: n
       },
     ],
   });
-  const accepted = run.statusCodeStats['202']?.count ?? 0;
+  const accepted = run.statusCodeStats?.['202']?.count ?? 0;
   return { perSecond: accepted / SECONDS, accepted, other: run.requests.total - accepted, p50: run.latency.p50, p99: run.latency.p99 };
 }
 
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const out: string[] = [];
   try {
     for (const store of ['sqlite', 'postgres'] as const) {
-      const stateEnv = store === 'sqlite' ? { STATE_FILE: join(tmp, 'state.sqlite') } : { STATE_URL: pgUrl, BENCH_CONFIG: 'ficus-pg.yaml', STATE_POOL_SIZE: '16' };
+      const stateEnv: Record<string, string> = store === 'sqlite' ? { STATE_FILE: join(tmp, 'state.sqlite') } : { STATE_URL: pgUrl, BENCH_CONFIG: 'ficus-pg.yaml', STATE_POOL_SIZE: '16' };
       // 1. Accepted writes per second: every write queued (async route), the worker off so acceptance alone is measured.
       const g1 = await startGatewayProcess({ ORDERS_URL: svc.url, ORDERS_ASYNC: 'true', OUTBOX_WORKER: 'false', ...stateEnv });
       let r: Awaited<ReturnType<typeof acceptRate>>;

@@ -1,0 +1,66 @@
+/**
+ * A TCP proxy on a free loopback port in front of a legacy system, to make it slow or down without
+ * touching it: `pass` forwards, `slow` delays every chunk (both ways) by `delayMs`, `down` cuts every
+ * connection and drops new ones at once. Order of bytes is kept in every mode.
+ */
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export type ProxyMode = 'pass' | 'slow' | 'down';
+
+export interface TcpProxy {
+  port: number;
+  mode: ProxyMode;
+  delayMs: number;
+  setMode(mode: ProxyMode): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  const pipe = (from: Socket, to: Socket) => {
+    let chain = Promise.resolve();
+    from.on('data', (chunk: Buffer) => {
+      const delay = proxy.mode === 'slow' ? proxy.delayMs : 0;
+      chain = chain.then(() => (delay > 0 ? new Promise((r) => setTimeout(r, delay)) : undefined)).then(() => {
+        if (!to.destroyed) to.write(chunk);
+      });
+    });
+    from.on('end', () => void chain.then(() => to.end()));
+  };
+  const server = createServer((client) => {
+    if (proxy.mode === 'down') {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy: TcpProxy = {
+    port: (server.address() as AddressInfo).port,
+    mode: 'pass',
+    delayMs: 2_000,
+    setMode(mode) {
+      proxy.mode = mode;
+      if (mode === 'down') for (const s of sockets) s.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  return proxy;
+}
