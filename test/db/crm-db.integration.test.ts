@@ -136,6 +136,17 @@ describe.each(['sqlite', 'postgres', 'mysql'] as const)('crm-db on %s', (engine)
     const exact = await getJson(`${gw.url}/probe/customers-by-name?name=${encodeURIComponent('Falcon Press GmbH')}&limit=100`);
     expect(exact.body.items.length).toBeGreaterThan(0);
     expect(exact.body.items.every((c: any) => c.name === 'Falcon Press GmbH')).toBe(true);
+    // The probe pages by offset: small pages, followed by their cursors, give the same customers in CUST_NO order.
+    expect(exact.body.items).toHaveLength(3);
+    const paged: any[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await getJson(`${gw.url}/probe/customers-by-name?name=${encodeURIComponent('Falcon Press GmbH')}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      paged.push(...r.body.items);
+      cursor = r.body.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(exact.body.items);
+    expect(paged.map((c) => c.id)).toEqual([...paged.map((c) => c.id)].sort((a, b) => a - b));
     expect((await getJson(`${gw.url}/customers/1001`)).status).toBe(200);
   });
 
