@@ -12,6 +12,7 @@ import { Gateway } from '../../src/gateway.ts';
 import { PROJECT_ROOT, memoryLogger } from '../helpers/gateway.ts';
 import { createLegacyDatabase } from '../db/legacy-databases.ts';
 import { makeProject, startMainframe } from '../sftp/support.ts';
+import { screenEstate } from '../fixtures/screen-project.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -152,6 +153,26 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
       },
     });
   }, 90_000);
+
+  it('the legacy web app (driven in Chromium, through a proxy)', async () => {
+    const estate = await screenEstate({ delayMs: 0 });
+    cleanups.push(() => estate.stop());
+    const proxy = await startTcpProxy(Number(new URL(estate.legacy.url).port));
+    cleanups.push(() => proxy.close());
+    writeFileSync(
+      join(estate.dir, 'ficus.yaml'),
+      stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'silent' }, state: { driver: 'sqlite', file: ':memory:' }, admin: { enabled: false }, policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } } }),
+    );
+    const gw = await Gateway.create({
+      root: estate.dir,
+      env: { ...estate.env, LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`, BILLING_UI_PAGES: '2', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '1500', BILLING_UI_NAVIGATION_MS: '1200', BILLING_UI_ACTION_MS: '1200' },
+      logger: memoryLogger('silent').logger,
+      processMetrics: false,
+    });
+    cleanups.push(() => gw.close(500));
+    const base = await gw.listen(0, '127.0.0.1');
+    await exercise('legacy web app', caller(`${base}/accounts/A000123`), 1200, proxyFaults(proxy));
+  }, 120_000);
 });
 
 function proxyFaults(proxy: TcpProxy) {
