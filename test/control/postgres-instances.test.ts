@@ -23,7 +23,7 @@ describe('two gateway processes on one PostgreSQL', () => {
     config = writeConfig({ state: { driver: 'postgres', url: db.url }, routes: { getCustomer: { mode: 'legacy' } } });
     env = { LEGACY_URL: legacy.url, MODERN_URL: modern.url };
     running.push(...(await Promise.all([startGatewayProcess(config, env), startGatewayProcess(config, env)])));
-  });
+  }, 90_000);
   afterAll(async () => {
     await Promise.all(running.map((p) => p.stop()));
     await db?.drop();
@@ -85,5 +85,5 @@ describe('two gateway processes on one PostgreSQL', () => {
     running.push(again);
     expect((await admin(again.adminUrl, 'GET', '/routes/getCustomer')).body).toMatchObject({ state: 'fallback', changedBy: 'alice' });
     expect((await fetch(`${again.url}/customers/1001`)).headers.get('ficus-backend')).toBe('modern');
-  });
+  }, 90_000);
 });
