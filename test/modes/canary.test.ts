@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryBackend } from '../../src/routing/modes/canary.ts';
 import { bucketGoesModern, bucketOf } from '../../src/routing/modes/stable-hash.ts';
+import { stickyKeyOf } from '../../src/routing/modes/sticky-key.ts';
+import type { OperationRequest } from '../../src/kinds/kind.ts';
 import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
 import { admin, startMigrationGateway, type MigrationGateway } from '../fixtures/migration-gateway/harness.ts';
 
@@ -42,6 +44,30 @@ describe('canary split (stable hashing)', () => {
     const same = a.filter((x, i) => x === b[i]).length;
     expect(same / keys.length).toBeGreaterThan(0.45);
     expect(same / keys.length).toBeLessThan(0.55);
+  });
+});
+
+describe('the sticky key', () => {
+  const req: OperationRequest = {
+    operationId: 'getCustomer',
+    method: 'GET',
+    pathParams: { customerId: 1042 },
+    query: { region: 'north' },
+    headers: { 'x-client-id': 'acme' },
+    body: undefined,
+    requestId: 'req-1',
+    signal: new AbortController().signal,
+  };
+
+  it('comes from a path parameter, a header (any case) or a query parameter', () => {
+    expect(stickyKeyOf('path.customerId', req)).toBe('1042');
+    expect(stickyKeyOf('header.X-Client-Id', req)).toBe('acme');
+    expect(stickyKeyOf('query.region', req)).toBe('north');
+  });
+
+  it('falls back to the request id (a random split) when the call does not carry it', () => {
+    expect(stickyKeyOf('header.x-tenant', req)).toBe('req-1');
+    expect(stickyKeyOf(undefined, req)).toBe('req-1');
   });
 });
 
