@@ -3,6 +3,7 @@
  * force on the other within a second (LISTEN/NOTIFY), every switch is audited once, and the state
  * outlives both processes.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
 import { admin, writeConfig } from '../fixtures/migration-gateway/harness.ts';
@@ -73,6 +74,31 @@ describe('two gateway processes on one PostgreSQL', () => {
     // Each switch is in the shared audit log once.
     const log = (await admin(b.adminUrl, 'GET', '/audit?operationId=getCustomer&limit=100')).body.entries.filter((e: { action: string }) => e.action === 'mode');
     expect(log.map((e: { reason: string }) => e.reason)).toEqual(['step 4', 'step 3', 'step 2', 'step 1', 'step 0']);
+  });
+
+  it('keeps propagating when the listening connection is cut (poll meanwhile, then listens again)', async () => {
+    const [a, b] = running;
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const cut = await client.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
+      expect(cut.rows.length).toBe(2);
+      let start = Date.now();
+      let r = await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'shadow', reason: 'while B is deaf' });
+      expect(r.status).toBe(200);
+      expect(await seen(b, 'shadow', start)).toBeLessThan(3_000); // the 2 s safety-net poll
+      // Both listen again within a second or two.
+      for (let i = 0; i < 100; i++) {
+        const listening = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
+        if (listening.rows[0].n === 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      start = Date.now();
+      r = await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'legacy', reason: 'B hears again' });
+      expect(await seen(b, 'legacy', start)).toBeLessThan(1_000);
+    } finally {
+      await client.end();
+    }
   });
 
   it('refuses on one instance what the other would refuse too, and keeps state after both stop', async () => {
