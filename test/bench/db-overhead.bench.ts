@@ -4,11 +4,12 @@
  * PostgreSQL and on SQLite, sequentially, ids drawn at random from the 3,000 sample customers:
  *
  *   raw driver      pg Pool.query / a prepared better-sqlite3 statement, rows as the driver gives them
+ *   raw, prepared   (PostgreSQL) the same with a named statement, as the kind sends it
  *   kind handler    the crm-db binding's handler: parameters read and checked, statement run, 404
  *                   check, row mapped to the contract's Customer, metrics per query
  *   binding+policy  the same through the gateway's BoundBinding (bulkhead, retry, breaker, timeout)
  *
- *   npm run bench -- test/bench/db-overhead.bench.ts     (BENCH_ROUNDS=7, BENCH_CALLS_PG=3000, BENCH_CALLS_SQLITE=20000)
+ *   npm run bench -- test/bench/db-overhead.bench.ts     (BENCH_ROUNDS=7, BENCH_CALLS_PG=2000, BENCH_CALLS_SQLITE=20000)
  *
  * Target: kind handler at most 20% over the raw driver. The variants take turns in batches of 100 calls.
  * Printed per variant: the best batch's mean latency (least disturbed by other load), the median
@@ -29,7 +30,7 @@ import { FIXTURES, PROJECT_ROOT } from '../helpers/gateway.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const BATCH = 100;
-const CALLS = { postgres: Number(process.env.BENCH_CALLS_PG ?? 3000), sqlite: Number(process.env.BENCH_CALLS_SQLITE ?? 20000) };
+const CALLS = { postgres: Number(process.env.BENCH_CALLS_PG ?? 2000), sqlite: Number(process.env.BENCH_CALLS_SQLITE ?? 20000) };
 const ROOT = `${FIXTURES}db-gateway`;
 const logger = createLogger({ level: 'silent' });
 const SQL = checkSingleRead(readFileSync(`${PROJECT_ROOT}adapters/crm-db/sql/get-customer.sql`, 'utf8'));
@@ -74,10 +75,13 @@ async function bench(engine: 'postgres' | 'sqlite'): Promise<Record<string, { mi
   const binding = gateway.routes.get('getCustomer')!.legacy!;
   let raw: (id: number) => Promise<unknown>;
   let closeRaw: () => Promise<void>;
+  let rawPrepared: ((id: number) => Promise<unknown>) | undefined;
   if (engine === 'postgres') {
     const text = DIALECTS.postgres.compile(parseNamed(SQL)).text;
     const pool = new pg.Pool({ connectionString: db.target, max: 10, options: '-c default_transaction_read_only=on -c statement_timeout=3000' });
     raw = async (id) => (await pool.query({ text, values: [id] })).rows;
+    // The kind prepares its statements (named, once per connection); the same done by hand, for comparison.
+    rawPrepared = async (id) => (await pool.query({ name: 'bench_get_customer', text, values: [id] })).rows;
     closeRaw = () => pool.end();
   } else {
     const text = DIALECTS.sqlite.compile(parseNamed(SQL)).text;
@@ -90,6 +94,7 @@ async function bench(engine: 'postgres' | 'sqlite'): Promise<Record<string, { mi
   }
   const variants: Record<string, (id: number) => Promise<unknown>> = {
     'raw driver': raw,
+    ...(rawPrepared ? { 'raw, prepared': rawPrepared } : {}),
     'kind handler': (id) => kind.handler(request(id)),
     'binding+policy': (id) => binding.call(request(id)),
   };

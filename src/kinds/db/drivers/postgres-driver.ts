@@ -1,8 +1,9 @@
 /**
  * PostgreSQL through pg: a pool whose sessions are read-only (`default_transaction_read_only`) and
- * carry the statement timeout; streaming reads through a server-side cursor (pg-cursor), a batch
- * of rows per round trip.
+ * carry the statement timeout; statements are prepared once per connection (named); streaming reads
+ * through a server-side cursor (pg-cursor), a batch of rows per round trip.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { Row } from '../row-mapping.ts';
@@ -47,8 +48,20 @@ export class PostgresDriver implements DbDriver {
     this.where = u ? `postgres://${u.host}${u.pathname}` : `postgres://${target.host ?? 'localhost'}:${target.port ?? 5432}/${target.database ?? ''}`;
   }
 
+  /** Statements are prepared once per connection under a name made from their text. */
+  private readonly names = new Map<string, string>();
+
+  private nameOf(sql: string): string {
+    let name = this.names.get(sql);
+    if (!name) {
+      name = `ficus_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+      this.names.set(sql, name);
+    }
+    return name;
+  }
+
   async query(sql: string, values: readonly SqlValue[], opts: QueryOptions): Promise<Row[]> {
-    const res = await abortable(this.pool.query<Row>({ text: sql, values: values as unknown[] }), opts.signal);
+    const res = await abortable(this.pool.query<Row>({ name: this.nameOf(sql), text: sql, values: values as unknown[] }), opts.signal);
     return res.rows;
   }
 
