@@ -59,7 +59,7 @@ describe('the browser pool', () => {
     estate.legacy.setDelay(1_500);
     const inFlight = [get('/accounts/A000030'), get('/accounts/A000031')];
     await until(() => estate.legacy.stats.inFlight >= 2);
-    for (const pid of oldProcesses) process.kill(pid, 'SIGKILL');
+    for (const pid of oldProcesses) kill(pid);
     const failed = await Promise.all(inFlight);
     estate.legacy.setDelay(5);
     for (const r of failed) {
@@ -100,7 +100,7 @@ describe('the browser pool', () => {
   });
 
   it('waiting callers are bounded: past the queue they get a 503 with Retry-After at once, and the rest are served', async () => {
-    estate.legacy.setDelay(400);
+    estate.legacy.setDelay(1_000);
     try {
       const nos = Array.from({ length: 8 }, (_, i) => `A${String(50 + i).padStart(6, '0')}`);
       const results = await Promise.all(nos.map((no) => get(`/accounts/${no}`)));
@@ -141,6 +141,15 @@ describe('the browser pool', () => {
     expect(pool.leftoverProcesses()).toEqual([]);
   });
 });
+
+/** SIGKILL; a short-lived helper process may already be gone. */
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {
