@@ -129,7 +129,8 @@ class SqliteStore implements SqlStore {
   }
 
   async migrate(component: string, steps: readonly string[]): Promise<void> {
-    await migrate(this, component, steps);
+    // In one IMMEDIATE transaction: two processes starting together on one file take turns.
+    await this.transaction((tx) => migrate(tx, component, steps));
   }
 
   async close(): Promise<void> {

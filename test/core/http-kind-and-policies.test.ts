@@ -75,13 +75,31 @@ describe('the http kind against a real local service', () => {
   });
 
   it('bounds concurrency: calls past the limit and its queue get 503 at once, the rest are served', async () => {
-    // getSlow: limit 4, queue 2 (fixture adapter policy).
-    const results = await Promise.all(Array.from({ length: 10 }, () => fetch(`${gw.url}/slow/300`).then(async (r) => ({ status: r.status, body: (await r.json()) as { type?: string } }))));
-    const ok = results.filter((r) => r.status === 200).length;
+    // getSlow: limit 4, queue 2 (fixture adapter policy). /slow/1 is held by the upstream until released.
+    let rejectedEarly = 0;
+    const calls = Array.from({ length: 10 }, () =>
+      fetch(`${gw.url}/slow/1`).then(async (r) => {
+        if (r.status === 503) rejectedEarly++;
+        return { status: r.status, body: (await r.json()) as { type?: string } };
+      }),
+    );
+    const until = async (cond: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    };
+    // With 4 held upstream and 2 queued, the other 4 are refused without waiting for anything.
+    await until(() => upstream.control.held.length === 4 && rejectedEarly === 4);
+    expect(upstream.control.held).toHaveLength(4);
+    expect(rejectedEarly).toBe(4);
+    upstream.release();
+    await until(() => upstream.control.held.length === 2);
+    upstream.release();
+    const results = await Promise.all(calls);
     const rejected = results.filter((r) => r.status === 503);
-    expect(ok).toBe(6);
+    expect(results.filter((r) => r.status === 200)).toHaveLength(6);
     expect(rejected).toHaveLength(4);
     expect(rejected[0].body.type).toBe('https://ficus.dev/problems/overloaded');
+    expect(upstream.callsTo('/slow/1')).toBe(6);
   });
 
   it('opens the circuit after repeated failures (fast 503 with Retry-After) and closes it when the service is back', async () => {
