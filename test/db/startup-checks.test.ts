@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.ts';
 import { ConfigErrors } from '../../src/config/config-error.ts';
-import { FIXTURES, memoryLogger } from '../helpers/gateway.ts';
+import { FIXTURES, memoryLogger, startGateway } from '../helpers/gateway.ts';
+import { createLegacyDatabase } from './legacy-databases.ts';
+import { legacyCustomerRows } from '../../sample/legacy-crm/legacy-rows.ts';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -150,5 +152,27 @@ SELECT C.*, 'DROP TABLE; INSERT' AS "UPDATE" FROM CUSTMAST C /* EXEC */ WHERE C.
     expect(badDriver[0].message).toContain('"sqlite"');
     const shortKey = await startupErrors(project({ connection: '  driver: sqlite\n  file: x.sqlite\n  cursorKey: short' }));
     expect(shortKey[0].key).toBe('connection.cursorKey');
+  });
+
+  it('runs a custom TypeScript mapper after the declarative mapping, and names one that exports nothing', async () => {
+    const db = await createLegacyDatabase('sqlite', legacyCustomerRows(5));
+    try {
+      const mapper = 'export default function (mapped: { name: string }, row: Record<string, unknown>) {\n  return { ...mapped, name: `${mapped.name.toUpperCase()} (${String(row.CUST_NO)})` };\n}\n';
+      const binding = '    sql: sql/get.sql\n    params: { customerId: path.customerId }\n    map: map.yaml\n    mapper: shout.ts';
+      const root = project({ getBinding: binding, connection: `  driver: sqlite\n  file: ${db.target}`, files: { 'shout.ts': mapper } });
+      const gw = await startGateway(root, {});
+      try {
+        const res = await fetch(`${gw.url}/customers/1001`);
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { name: string }).name).toBe('FALCON PRESS GMBH (1001)');
+      } finally {
+        await gw.close();
+      }
+      const broken = await startupErrors(project({ getBinding: binding, files: { 'shout.ts': 'export const x = 1;\n' } }));
+      expect(broken[0].key).toBe('operations.getCustomer.mapper');
+      expect(broken[0].message).toContain('has no default export function');
+    } finally {
+      await db.drop();
+    }
   });
 });
