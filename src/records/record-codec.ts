@@ -107,6 +107,8 @@ function makeTextEncoder(field: FieldItem, page: CodePage): ValueEncoder {
   };
 }
 
+const PAD2 = Array.from({ length: 100 }, (_v, i) => String(i).padStart(2, '0'));
+
 function conditionMaps(field: FieldItem): { decode: Map<string | number, string>; encode: Map<string, string | number> } | undefined {
   if (!field.conditions || field.conditions.length === 0) return undefined;
   const decode = new Map<string | number, string>();
@@ -127,8 +129,16 @@ function makeFieldDecoder(field: FieldItem, page: CodePage): ValueDecoder {
     const { format, pivot } = field.date;
     const width = DATE_DIGITS[format];
     const raw = base;
+    const fast = format === 'YYYYMMDD' || format === 'CYYMMDD';
     base = (buf, at) => {
       const v = raw(buf, at);
+      if (fast && typeof v === 'number' && Number.isInteger(v) && v > 0) {
+        // The common forms by arithmetic, without string work: YYYYMMDD and CYYMMDD.
+        const y = format === 'YYYYMMDD' ? Math.floor(v / 10000) : 1900 + Math.floor(v / 10000);
+        const m = Math.floor(v / 100) % 100;
+        const d = v % 100;
+        if (v < 10 ** width && m >= 1 && m <= 12 && d >= 1 && d <= 28 && y >= 1000 && (format === 'YYYYMMDD' || v < 2_000_000)) return `${y}-${PAD2[m]}-${PAD2[d]}`;
+      }
       const digits = typeof v === 'number' ? String(v).padStart(width, '0') : String(v).trim();
       if (digits === '') return null;
       try {
@@ -217,7 +227,18 @@ function compileItems(items: readonly Item[], page: CodePage, count: ((buf: Buff
       continue;
     }
     const guarded = alternatives.filter((a) => a.when);
-    if (name) {
+    if (name && item.kind === 'field' && !item.occurs && guarded.length === 0) {
+      // The hot path: a plain field, decoded with one closure call.
+      const dec = makeFieldDecoder(item, page);
+      const off = item.offset;
+      decoders.push((buf, at, out, rs) => {
+        try {
+          out[name] = dec(buf, at + off);
+        } catch (err) {
+          throw fault(err, name, item.label, (err instanceof FieldFault ? err.at : at + off) - rs);
+        }
+      });
+    } else if (name) {
       decoders.push(
         guarded.length === 0
           ? (buf, at, out, rs) => {
@@ -303,9 +324,10 @@ function compileGroup(group: GroupItem, page: CodePage, count: ((buf: Buffer, rs
   const inner = compileItems(group.children, page, count, countOf);
   const { decoders, encoders } = inner;
   const label = group.name || group.label;
+  const template = shapeOf(group.children);
   return {
     decode(buf, at, rs) {
-      const out: DecodedRecord = {};
+      const out: DecodedRecord = { ...template };
       try {
         for (let i = 0; i < decoders.length; i++) decoders[i](buf, at, out, rs);
       } catch (err) {
@@ -321,6 +343,20 @@ function compileGroup(group: GroupItem, page: CodePage, count: ((buf: Buffer, rs
   };
 }
 
+/**
+ * An object with the keys every decode of these items sets, copied for each record: the decoded
+ * object then has its final shape from the start (no growing property store: far less garbage).
+ */
+function shapeOf(items: readonly Item[]): DecodedRecord {
+  const out: DecodedRecord = {};
+  for (const item of items) {
+    if (!item.name || item.redefines) continue;
+    if (items.some((a) => a.when && a.redefines && a.redefines.toUpperCase() === item.label.toUpperCase())) continue;
+    out[item.name] = null;
+  }
+  return out;
+}
+
 /** Compiles `layout` for the code page `encoding` (see code-pages.ts for the names). */
 export function compileRecord(layout: RecordLayout, encoding: string): RecordCodec {
   const page = codePage(encoding);
@@ -329,11 +365,12 @@ export function compileRecord(layout: RecordLayout, encoding: string): RecordCod
   const odo = layout.odo;
   const odoOffset = odo ? layout.length - odo.item.size * odo.item.occurs!.max : 0;
   const counterEncoder = odo ? makeNumberEncoder(odo.counter, page) : undefined;
+  const template = shapeOf(layout.items);
   return {
     layout,
     page,
     decode(buf, start = 0) {
-      const out: DecodedRecord = {};
+      const out: DecodedRecord = { ...template };
       for (let i = 0; i < decoders.length; i++) decoders[i](buf, start, out, start);
       return out;
     },

@@ -35,6 +35,8 @@ export interface FileSummary {
 }
 
 const EPS = 1e-6;
+/** Rows per yielded batch at most. */
+const BATCH = 512;
 
 /** Values at `path` in a record, arrays flattened: `lines.quantity` gives every line's quantity. */
 export function valuesAt(value: unknown, path: readonly string[]): unknown[] {
@@ -162,26 +164,51 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
     for await (const chunk of source) {
       const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       sum.bytes += data.length;
-      const buf = rest.length === 0 ? data : Buffer.concat([rest, data]);
-      const batch: DecodedBatch = { rows: [], problems: [] };
+      let buf = data;
       let pos = 0;
+      let batch: DecodedBatch = { rows: [], problems: [] };
       if (spec.delimiter === 'none') {
         const L = spec.recordLength;
-        while (pos + L <= buf.length) {
-          one(buf, pos, L, fileOffset + pos, batch);
-          pos += L;
+        if (rest.length > 0) {
+          // A record split over two chunks: join just that record, not the whole chunk.
+          const need = L - rest.length;
+          if (data.length < need) {
+            rest = Buffer.concat([rest, data]);
+            continue;
+          }
+          const joined = Buffer.concat([rest, data.subarray(0, need)]);
+          one(joined, 0, L, fileOffset, batch);
+          fileOffset += L;
+          pos = need;
+          rest = Buffer.alloc(0);
         }
+        const base = fileOffset - pos;
+        while (pos + L <= buf.length) {
+          one(buf, pos, L, base + pos, batch);
+          pos += L;
+          if (batch.rows.length >= BATCH) {
+            yield batch; // small batches keep few decoded records alive at once
+            batch = { rows: [], problems: [] };
+          }
+        }
+        rest = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+        fileOffset = base + buf.length - rest.length;
       } else {
+        if (rest.length > 0) buf = Buffer.concat([rest, data]);
         for (;;) {
           const end = buf.indexOf(nl, pos);
           if (end < 0) break;
           const stop = spec.delimiter === 'crlf' && end > pos && buf[end - 1] === cr ? end - 1 : end;
           one(buf, pos, stop - pos, fileOffset + pos, batch);
           pos = end + 1;
+          if (batch.rows.length >= BATCH) {
+            yield batch;
+            batch = { rows: [], problems: [] };
+          }
         }
+        rest = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+        fileOffset += pos;
       }
-      rest = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
-      fileOffset += pos;
       if (batch.rows.length > 0 || batch.problems.length > 0) yield batch;
     }
   } catch (err) {
