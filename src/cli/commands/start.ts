@@ -1,5 +1,6 @@
 /** `ficus start`: loads the config, starts the gateway, prints where everything is, stops on SIGTERM/SIGINT. */
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Gateway } from '../../gateway.ts';
 
@@ -23,6 +24,12 @@ export function register(program: Command): void {
         estate = running;
         for (const [k, v] of Object.entries(running.env)) if (env[k] === undefined) env[k] = v;
       }
+      // The sample gets an admin token of its own (fresh each start) so the dashboard and CLI work at once.
+      let sampleToken: string | undefined;
+      if (opts.sample && !env.FICUS_ADMIN_TOKENS) {
+        sampleToken = randomBytes(16).toString('hex');
+        env.FICUS_ADMIN_TOKENS = `sample:${sampleToken}`;
+      }
       let gateway: Gateway;
       try {
         gateway = await Gateway.create({ root, file: opts.config, env });
@@ -42,6 +49,9 @@ export function register(program: Command): void {
       }
       const lines = [await gateway.banner(url)];
       if (estate) lines.push('', '  Sample estate:', ...estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
+      if (sampleToken && gateway.config.gateway.admin.enabled) {
+        lines.push('', `  Admin token for this run (name "sample"): ${sampleToken}`, `    export FICUS_ADMIN_URL=${gateway.control.adminUrl ?? ''} FICUS_ADMIN_TOKEN=${sampleToken}`);
+      }
       process.stdout.write(lines.join('\n') + '\n\n');
       let stopping = false;
       const stop = async (signal: string) => {
