@@ -77,6 +77,7 @@ for (let i = 0; i < LAUNCH + 2; i++) {
     size: 1,
     queueLimit: 0,
     maxUsesPerPage: 1,
+    maxFlowsPerBrowser: 0,
     launchTimeoutMs: 30_000,
     actionTimeoutMs: 10_000,
     navigationTimeoutMs: 10_000,

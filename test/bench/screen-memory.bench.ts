@@ -65,7 +65,7 @@ const verdict = (k: 'gateway' | 'browser') => {
   const second = peak(samples.slice(mid), k);
   return `${k} peak ${first.toFixed(0)} MB in the first half, ${second.toFixed(0)} MB in the second (${second <= first * 1.1 ? 'stops growing' : 'STILL GROWING'})`;
 };
-console.log(`  failed flows: ${failed}; pages created ${stats.pagesCreated}, recycled ${stats.pagesRecycled}; browser launches ${stats.launches}`);
+console.log(`  failed flows: ${failed}; pages created ${stats.pagesCreated}, recycled ${stats.pagesRecycled}; browser launches ${stats.launches}, replaced after their flows ${stats.browsersRotated}`);
 console.log(`  ${verdict('gateway')}`);
 console.log(`  ${verdict('browser')}`);
 console.log(`  browser processes before shutdown: ${marks}; after shutdown: ${left.length} ${left.length === 0 ? '(none left)' : `(LEFT: ${left.join(', ')})`}`);

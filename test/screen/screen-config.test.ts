@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.ts';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
 import { PROJECT_ROOT, memoryLogger, startGateway } from '../helpers/gateway.ts';
+import type { ScreenAdapter } from '../../src/kinds/screen/screen-adapter.ts';
 
 const estates: ScreenEstate[] = [];
 afterAll(async () => {
@@ -64,6 +65,30 @@ describe('start-up', () => {
     expect(err?.message).toContain('operations.searchAccounts.flow: flows/no-such-flow.ts does not exist');
     expect(err?.message).toMatch(/operations\.getAccount\.output\.name: the flow returns no field "holderName" \(flows\/get-account\.ts\)/);
     expect(err?.message).toContain('fix: use one of the flow\'s fields: accountNo, holder');
+  });
+});
+
+describe('browser rotation', () => {
+  it('replaces the browser after its number of flows without failing a request, and closes the old one', async () => {
+    const e = await estate({ BILLING_UI_MAX_FLOWS_PER_BROWSER: '3' });
+    const gw = await startGateway(e.dir, e.env);
+    try {
+      const pool = (gw.gateway.adapters[0].adapter as ScreenAdapter).pool!;
+      const first = pool.browser!.pid;
+      for (let i = 1; i <= 7; i++) {
+        const r = await fetch(`${gw.url}/accounts/A00000${i}`);
+        expect(r.status).toBe(200);
+      }
+      expect(pool.stats().browsersRotated).toBeGreaterThanOrEqual(1);
+      expect(pool.browser!.pid).not.toBe(first);
+      const current = new Set(pool.browserProcesses());
+      const deadline = Date.now() + 10_000;
+      while (pool.leftoverProcesses().some((pid) => !current.has(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(pool.leftoverProcesses().filter((pid) => !current.has(pid))).toEqual([]);
+      expect(e.legacy.stats.logins).toBe(1); // the new browsers carry the session
+    } finally {
+      await gw.close();
+    }
   });
 });
 

@@ -24,6 +24,8 @@ export interface PoolOptions {
   queueLimit: number;
   /** A page (and its context) is closed and replaced after this many flows. */
   maxUsesPerPage: number;
+  /** The browser itself is replaced (gracefully) after this many flows; 0: never. */
+  maxFlowsPerBrowser: number;
   launchTimeoutMs: number;
   actionTimeoutMs: number;
   navigationTimeoutMs: number;
@@ -57,6 +59,8 @@ export interface PoolStats {
   crashes: number;
   /** Browsers the pool killed because they were hung. */
   hungReplaced: number;
+  /** Browsers replaced, gracefully, after their number of flows. */
+  browsersRotated: number;
   pagesCreated: number;
   pagesRecycled: number;
   pagesBusy: number;
@@ -102,7 +106,11 @@ export class BrowserPool {
   private closed = false;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly started: { mark: string; pid: number | undefined }[] = [];
-  private readonly counters = { launches: 0, crashes: 0, hungReplaced: 0, pagesCreated: 0, pagesRecycled: 0 };
+  private readonly counters = { launches: 0, crashes: 0, hungReplaced: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0 };
+  private flowsOnCurrent = 0;
+  private rotating = false;
+  /** Browsers being replaced: closed once their last page is given back. */
+  private readonly retiring = new Map<number, RunningBrowser>();
 
   constructor(private readonly opts: PoolOptions) {
     this.permits = new Permits(opts.size, opts.queueLimit);
@@ -209,6 +217,8 @@ export class BrowserPool {
     this.permits.rejectAll(new PoolClosed());
     const c = this.current ?? (this.launching ? await this.launching.catch(() => undefined) : undefined);
     this.current = undefined;
+    for (const old of this.retiring.values()) void old.browser.close().catch(() => undefined);
+    this.retiring.clear();
     if (!c) return;
     await withTimeout(c.browser.close().catch(() => undefined), 5_000);
     const deadline = Date.now() + 3_000;
@@ -237,11 +247,45 @@ export class BrowserPool {
     slot.uses++;
     const worn = slot.uses >= this.opts.maxUsesPerPage;
     if (worn) this.counters.pagesRecycled++;
+    if (slot.generation === this.current?.generation && ++this.flowsOnCurrent >= this.opts.maxFlowsPerBrowser && this.opts.maxFlowsPerBrowser > 0 && !this.rotating) {
+      void this.rotate();
+    }
     if (this.closed || slot.broken || worn || slot.generation !== this.current?.generation) {
       void slot.context.close().catch(() => undefined);
+      this.closeIfDrained(slot.generation);
       return;
     }
     this.idle.push(slot);
+  }
+
+  /** Starts a fresh browser beside the current one; the old one is closed when its pages are given back. */
+  private async rotate(): Promise<void> {
+    const old = this.current;
+    if (!old || this.closed) return;
+    this.rotating = true;
+    try {
+      this.launching = this.launch();
+      await this.launching;
+      this.counters.browsersRotated++;
+      this.flowsOnCurrent = 0;
+      this.retiring.set(old.generation, old);
+      for (const s of this.idle.splice(0)) void s.context.close().catch(() => undefined);
+      this.opts.logger.info({ oldPid: old.pid, pid: this.current?.pid }, 'replaced the browser after its number of flows');
+      this.closeIfDrained(old.generation);
+      await this.warm(this.opts.size);
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'could not start a fresh browser; keeping the current one');
+    } finally {
+      this.launching = undefined;
+      this.rotating = false;
+    }
+  }
+
+  private closeIfDrained(generation: number): void {
+    const old = this.retiring.get(generation);
+    if (!old || [...this.busy].some((s) => s.generation === generation)) return;
+    this.retiring.delete(generation);
+    void withTimeout(old.browser.close().catch(() => undefined), 5_000).then(() => killAll(browserProcessTree(BROWSER_MARK, old.mark, old.pid)));
   }
 
   private async newSlot(): Promise<Slot> {

@@ -44,6 +44,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           size: this.conn.pool.size,
           queueLimit: this.conn.pool.queue,
           maxUsesPerPage: this.conn.pool.maxUsesPerPage,
+          maxFlowsPerBrowser: this.conn.pool.maxFlowsPerBrowser,
           launchTimeoutMs: this.conn.timeouts.launchMs,
           actionTimeoutMs: this.conn.timeouts.actionMs,
           navigationTimeoutMs: this.conn.timeouts.navigationMs,
@@ -56,7 +57,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       : undefined;
     const pool = this.pool;
     this.unregisterMetrics = registerPoolMetrics(ctx.metrics.registry, ctx.name, () => ({
-      ...(pool?.stats() ?? { launches: 0, crashes: 0, hungReplaced: 0, pagesCreated: 0, pagesRecycled: 0, pagesBusy: 0, pagesIdle: 0, waiting: 0 }),
+      ...(pool?.stats() ?? { launches: 0, crashes: 0, hungReplaced: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0, pagesBusy: 0, pagesIdle: 0, waiting: 0 }),
       signOns: this.session.signOns,
     }));
   }

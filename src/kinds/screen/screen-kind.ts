@@ -44,6 +44,8 @@ const connectionSchema = z
         queue: z.coerce.number().int().min(0).default(100),
         /** A page is replaced by a fresh one after this many flows. */
         maxUsesPerPage: z.coerce.number().int().min(1).default(200),
+        /** The browser itself is replaced, without failing a request, after this many flows (0: never). */
+        maxFlowsPerBrowser: z.coerce.number().int().min(0).default(1000),
         /** Launch the browser, sign on and open the pages at start-up. */
         warm: z.boolean().default(true),
       })
