@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       );
       console.log(out[out.length - 1]);
       // 2. The idempotency check's cost on a POST served synchronously.
-      const g2 = await startGatewayProcess({ ORDERS_URL: svc.url, ...stateEnv });
+      const g2 = await startGatewayProcess({ ORDERS_URL: svc.url, ORDERS_TIMEOUT_MS: '10000', ...stateEnv });
       let c: Awaited<ReturnType<typeof idempotencyCost>>;
       try {
         c = await idempotencyCost(g2.url);
@@ -140,6 +140,7 @@ async function main(): Promise<void> {
     await admin.end();
     rmSync(tmp, { recursive: true, force: true });
   }
+  out.push(`load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (on ${(await import('node:os')).cpus().length} cores)`);
   console.log('\n' + out.join('\n'));
 }
 
