@@ -18,7 +18,7 @@ async function decodeChild(file: string): Promise<void> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let sum = 0;
-  for await (const batch of decodeRecordStream(createReadStream(file, { highWaterMark: 1 << 20 }), spec, summary)) {
+  for await (const batch of decodeRecordStream(createReadStream(file, { highWaterMark: 256 * 1024 }), spec, summary)) {
     for (const r of batch.rows) sum += r.value.balance as number;
   }
   const c = process.cpuUsage(c0);

@@ -44,7 +44,7 @@ async function write(out: Writable, text: string): Promise<void> {
 
 export async function decodeCommand(file: string, opts: CommonOptions & { meta: boolean }, io: { stdout: Writable; stderr: Writable; stdin: Readable }): Promise<number> {
   const spec = specOf(opts);
-  const source = file === '-' ? io.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
+  const source = file === '-' ? io.stdin : createReadStream(file, { highWaterMark: 256 * 1024 });
   const summary: FileSummary = { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
   try {
     for await (const batch of decodeRecordStream(source, spec, summary)) {
