@@ -103,6 +103,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
   const codeDecoder = rt ? makeCodeReader(spec, rt) : undefined;
   const hasTrailer = spec.types.some((t) => t.role === 'trailer');
   const check = new TrailerCheck(spec);
+  const checking = spec.types.some((t) => t.checks);
   const sum: FileSummary = summary ?? { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
   let recordNo = 0;
   let fileOffset = 0; // offset of `rest[0]` in the file
@@ -137,7 +138,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
         if (len !== need) throw new FieldError('', '', len, `record of the wrong length: ${len} bytes; ${type.name} is ${need} bytes`);
       }
       const value = codec.decode(buf, start);
-      if (type.role === 'detail') check.see(type, value);
+      if (checking && type.role === 'detail') check.see(type, value);
       sum.good++;
       if (type.role === 'header') sum.header = value;
       if (type.role === 'trailer') {
@@ -149,7 +150,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
       }
       batch.rows.push({ recordNo, offset, type: type.name, role: type.role, value });
     } catch (err) {
-      if (type.role === 'detail') check.see(type, undefined);
+      if (checking && type.role === 'detail') check.see(type, undefined);
       if (type.role === 'trailer') {
         trailerSeen = true;
         trailerProblems++;
