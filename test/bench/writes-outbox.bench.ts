@@ -27,10 +27,15 @@ function startGatewayProcess(env: Record<string, string>): Promise<{ url: string
   return new Promise((resolve, reject) => {
     const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`the gateway did not start within 60 s: ${err}`));
+    }, 60_000);
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (c: string) => {
       err += c;
       const m = /LISTENING (\S+)/.exec(err);
+      if (m) clearTimeout(timer);
       if (m) resolve({ url: m[1], stop: () => new Promise((r) => (proc.exitCode !== null ? r() : (proc.once('exit', () => r()), proc.kill('SIGTERM')))) });
     });
     proc.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${err}`)));
@@ -64,11 +69,11 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function idempotencyCost(url: string, n = 3_000): Promise<{ withKey: number; without: number; cost: number }> {
+async function idempotencyCost(url: string, n = 1_500): Promise<{ withKey: number; without: number; cost: number }> {
   const agent = new Agent({ connections: 1 });
   const post = async (key?: string) => {
     const t = performance.now();
-    const res = await request(`${url}/notes`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: '{"text":"bench"}' });
+    const res = await request(`${url}/notes`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: '{"text":"bench"}', signal: AbortSignal.timeout(15_000) });
     if (res.statusCode === 201) {
       await res.body.dump();
       return performance.now() - t;
@@ -124,6 +129,14 @@ async function main(): Promise<void> {
       );
       console.log(out[out.length - 1]);
       // 2. The idempotency check's cost on a POST served synchronously.
+      // A fresh state store, so that no queued write from phase 1 is delivered while this is measured.
+      if (store === 'sqlite') stateEnv.STATE_FILE = join(tmp, 'state-cost.sqlite');
+      else {
+        const c = new pg.Client({ connectionString: pgUrl });
+        await c.connect();
+        await c.query('TRUNCATE writes_outbox, writes_idempotency');
+        await c.end();
+      }
       const g2 = await startGatewayProcess({ ORDERS_URL: svc.url, ORDERS_TIMEOUT_MS: '10000', ...stateEnv });
       let c: Awaited<ReturnType<typeof idempotencyCost>>;
       try {
