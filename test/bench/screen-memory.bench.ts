@@ -6,6 +6,7 @@
  *
  *   npm run bench -- test/bench/screen-memory.bench.ts
  *   BENCH_FLOWS=2000 BENCH_EVERY=200 BENCH_CALLERS=4 BENCH_MAX_USES=(the adapter's default)
+ *   BENCH_TRACE=off (no Playwright tracing, hence no evidence)
  *
  * Gateway: this process's RSS (it runs the gateway in-process, plus the small load loop), and its
  * JavaScript heap after a full GC (the steadier measure of what the gateway keeps).
@@ -27,7 +28,7 @@ const MAX_USES = process.env.BENCH_MAX_USES;
 const mb = (b: number) => b / 1024 / 1024;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const estate = await screenEstate({ delayMs: 0 }, { BILLING_UI_PAGES: String(CALLERS), BILLING_UI_RETRIES: '0', ...(MAX_USES ? { BILLING_UI_MAX_USES: MAX_USES } : {}) });
+const estate = await screenEstate({ delayMs: 0 }, { BILLING_UI_PAGES: String(CALLERS), BILLING_UI_RETRIES: '0', ...(MAX_USES ? { BILLING_UI_MAX_USES: MAX_USES } : {}), ...(process.env.BENCH_TRACE === 'off' ? { BILLING_UI_EVIDENCE_KEEP: '0' } : {}) });
 const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });
 const adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;
 const pool = adapter.pool!;

@@ -71,8 +71,12 @@ const connectionSchema = z
         dir: z.string().default('var/evidence'),
         /** Evidence sets kept; older ones are deleted. */
         keep: z.coerce.number().int().min(0).default(50),
-        /** Record a Playwright trace of each flow, saved when it fails. */
-        trace: z.boolean().default(true),
+        /**
+         * Record a Playwright trace of each flow, saved when it fails. Off by default: it halves
+         * throughput and playwright-core's client keeps ~28 KB per traced flow (measured); turn it on
+         * to diagnose a flow.
+         */
+        trace: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(false),
       })
       .strict()
       .prefault({}),
