@@ -78,7 +78,9 @@ export function buildApp(deps: AppDeps): Express {
       if (operation === 'none' && !res.locals.problem && req.path.startsWith('/metrics')) return;
       const backend = (res.locals.backend as string | undefined) ?? 'none';
       const seconds = (performance.now() - start) / 1000;
-      metrics.requests.inc({ operation, backend, status: String(res.statusCode) });
+      // 499 (as nginx says it): the caller closed the connection before the answer was sent.
+      const status = res.writableFinished ? res.statusCode : 499;
+      metrics.requests.inc({ operation, backend, status: String(status) });
       metrics.requestDuration.observe({ operation, backend }, seconds);
       const problem = res.locals.problem as Problem | undefined;
       const line = {
@@ -88,7 +90,7 @@ export function buildApp(deps: AppDeps): Express {
         adapter: res.locals.adapter as string | undefined,
         method: req.method,
         path: req.originalUrl,
-        status: res.statusCode,
+        status,
         durationMs: Math.round(seconds * 1e6) / 1e3,
         ...(problem ? { problem: problem.typeName, detail: problem.detail, errors: problem.errors } : {}),
         ...(res.writableFinished ? {} : { aborted: true }),

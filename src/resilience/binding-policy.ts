@@ -35,13 +35,26 @@ export interface BindingPolicyOptions {
   metrics: GatewayMetrics;
 }
 
+/**
+ * The caller went away (closed the connection) while the backend was being called. Not the
+ * backend's fault: neither retried nor counted by the circuit breaker.
+ */
+export class CallerGoneError extends Error {
+  constructor(cause: unknown) {
+    super('the caller went away before the backend answered', { cause });
+    this.name = 'CallerGoneError';
+  }
+}
+
 /** Whether an error is a failure of the backend (as opposed to an answer such as 404 or 422). */
 export function isBackendFailure(err: unknown): boolean {
+  if (err instanceof CallerGoneError) return false;
   if (err instanceof Problem) return !err.isClientError;
   return true;
 }
 
 function isRetryableFailure(err: unknown): boolean {
+  if (err instanceof CallerGoneError) return false;
   if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError || err instanceof BulkheadRejectedError) return false;
   if (err instanceof UpstreamError) return err.retryable;
   if (err instanceof Problem) return err.status === 503 || err.status === 504;
@@ -94,11 +107,22 @@ export class BindingPolicy {
     return (['closed', 'open', 'half-open', 'isolated'] as const)[this.breaker.state];
   }
 
-  /** Runs one call under the policy; `signal` is the caller's (aborted when the caller goes away). */
+  /**
+   * Runs one call under the policy; `signal` is the caller's (aborted when the caller goes away).
+   * The caller's signal is kept out of cockatiel, whose timeout would report the caller leaving as
+   * a timed-out attempt (a failure for the breaker); each attempt gets it combined with its own.
+   */
   async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     this.budget.recordCall();
     try {
-      return await this.policy.execute(({ signal: attemptSignal }) => fn(attemptSignal), signal);
+      return await this.policy.execute(async ({ signal: attemptSignal }) => {
+        if (signal.aborted) throw new CallerGoneError(signal.reason);
+        try {
+          return await fn(AbortSignal.any([attemptSignal, signal]));
+        } catch (err) {
+          throw signal.aborted ? new CallerGoneError(err) : err;
+        }
+      });
     } catch (err) {
       throw this.toProblem(err);
     }
@@ -107,6 +131,9 @@ export class BindingPolicy {
   private toProblem(err: unknown): unknown {
     const where = `${this.opts.adapter} (${this.opts.operation})`;
     if (err instanceof Problem) return err;
+    if (err instanceof CallerGoneError) {
+      return new Problem(499, ProblemType.callerGone, 'The caller went away', { detail: `the caller closed the connection while ${where} was being called` });
+    }
     if (err instanceof TaskCancelledError) return problems.upstreamTimeout(`${where} did not answer within ${this.config.timeoutMs} ms`);
     if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) {
       const waitMs = Math.max(0, this.openedAt + this.config.circuitBreaker.halfOpenAfterMs - Date.now());

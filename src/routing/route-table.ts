@@ -25,16 +25,17 @@ export class BoundBinding {
 
   /** Calls the backend under the binding's policy; failures come out as Problems. */
   call(req: OperationRequest): Promise<OperationResult> {
-    return this.policy.execute((signal) => this.attempt({ ...req, signal }), req.signal);
+    return this.policy.execute((signal) => this.attempt({ ...req, signal }, req.signal), req.signal);
   }
 
-  private async attempt(req: OperationRequest): Promise<OperationResult> {
+  private async attempt(req: OperationRequest, callerSignal: AbortSignal): Promise<OperationResult> {
     const start = performance.now();
     let outcome = 'ok';
     try {
       return await this.handler(req);
     } catch (err) {
       if (err instanceof Problem && err.isClientError) outcome = 'client_error';
+      else if (callerSignal.aborted) outcome = 'caller_gone';
       else {
         outcome = 'error';
         const reason = err instanceof Error ? (err as { code?: unknown }).code ?? err.name : 'error';

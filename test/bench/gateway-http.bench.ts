@@ -78,7 +78,10 @@ async function measure(name: string, target: Child, proxyPid: number | undefined
   const cpu0 = proxyPid ? cpuMs(proxyPid) : 0;
   const r: Measured = wrk(target.url + PATH, CONNECTIONS, SECONDS);
   if (proxyPid) r.cpuUsPerRequest = ((cpuMs(proxyPid) - cpu0) * 1000) / (r.rps * SECONDS);
-  if (r.errors > 0) throw new Error(`${name}: ${r.errors} errors under load`);
+  if (r.errors > 0) {
+    const probe = await fetch(target.url + PATH);
+    throw new Error(`${name}: ${r.errors} errors under load (a request after it: ${probe.status} ${(await probe.text()).slice(0, 200)})`);
+  }
   return r;
 }
 

@@ -126,6 +126,38 @@ describe('the http kind against a real local service', () => {
   });
 });
 
+describe('callers that go away', () => {
+  it('are not backend failures: the circuit stays closed, nothing is retried, and the next caller is served', async () => {
+    const upstream = await startUpstream();
+    const gw = await startGateway(ROOT, { UPSTREAM_URL: upstream.url });
+    try {
+      upstream.control.holdFlaky = true;
+      // More callers give up than it takes failures in a row to open getFlaky's circuit (3).
+      for (let i = 0; i < 5; i++) {
+        const caller = new AbortController();
+        const call = fetch(`${gw.url}/flaky`, { signal: caller.signal }).catch((e: unknown) => e);
+        const deadline = Date.now() + 5_000;
+        while (upstream.control.held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        caller.abort();
+        await call;
+        upstream.control.held.splice(0);
+      }
+      upstream.control.holdFlaky = false;
+      expect(upstream.callsTo('/flaky')).toBe(5); // one upstream call per caller: no retries
+      const res = await fetch(`${gw.url}/flaky`);
+      expect(res.status).toBe(200);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).toMatch(/ficus_circuit_state\{adapter="upstream",operation="getFlaky"\} 0/);
+      expect(metrics).toMatch(/ficus_adapter_call_duration_seconds_count\{adapter="upstream",operation="getFlaky",outcome="caller_gone"\} 5/);
+      expect(metrics).toMatch(/ficus_http_requests_total\{operation="getFlaky",backend="[a-z]+",status="499"\} 5/);
+      expect(metrics).not.toMatch(/ficus_adapter_errors_total\{adapter="upstream",operation="getFlaky"/);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('the http kind when the service is not there', () => {
   it('answers 503 upstream-unavailable, and /readyz names the adapter that is down', async () => {
     const port = await closedPort();
