@@ -43,7 +43,6 @@ export const ProblemType = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   internal: 'internal',
-  callerGone: 'caller-gone',
 } as const;
 export type ProblemTypeName = (typeof ProblemType)[keyof typeof ProblemType];
 

@@ -132,7 +132,9 @@ export class BindingPolicy {
     const where = `${this.opts.adapter} (${this.opts.operation})`;
     if (err instanceof Problem) return err;
     if (err instanceof CallerGoneError) {
-      return new Problem(499, ProblemType.callerGone, 'The caller went away', { detail: `the caller closed the connection while ${where} was being called` });
+      // Cancelled by whoever called (a client hanging up, or a caller's own deadline such as the
+      // outbox's): a 504 as before, so callers that queue on timeouts still do.
+      return problems.upstreamTimeout(`the call to ${where} was cancelled before it answered`);
     }
     if (err instanceof TaskCancelledError) return problems.upstreamTimeout(`${where} did not answer within ${this.config.timeoutMs} ms`);
     if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) {

@@ -249,7 +249,11 @@ export class RequestReply {
           if (!(await s.exists(`${this.folders.replies}/${name}`))) return; // moved by another instance
           throw err;
         }
-        if (reason !== undefined) await s.write(`${target}.reason.txt`, Buffer.from(reason));
+        if (reason !== undefined) {
+          // Under a temporary name, then renamed: nobody sees a half-written reason.
+          await s.write(`${target}.reason.txt.part`, Buffer.from(reason));
+          await s.rename(`${target}.reason.txt.part`, `${target}.reason.txt`);
+        }
       },
       { idempotent: true },
     );
