@@ -12,17 +12,9 @@
  * reached; 4 it refused the request (unknown id, bad filter, wrong token), nothing changed; 5 it failed.
  */
 import type { Command } from 'commander';
-import { request } from 'undici';
+import { CliExit, EXIT, adminOptions, callAdmin, runCommand, type AdminOptions } from '../admin-client.ts';
 
-const EXIT = { ok: 0, usage: 2, unreachable: 3, refused: 4, failed: 5 } as const;
-
-interface Common {
-  url?: string;
-  token?: string;
-  json?: boolean;
-}
-
-interface FilterOpts extends Common {
+interface FilterOpts extends AdminOptions {
   operation?: string;
   reason?: string;
   state?: string;
@@ -30,60 +22,6 @@ interface FilterOpts extends Common {
   errorContains?: string;
   limit?: string;
   all?: boolean;
-}
-
-class CliExit extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function call(opts: Common, method: string, path: string, body?: unknown): Promise<unknown> {
-  const base = (opts.url ?? process.env.FICUS_ADMIN_URL ?? '').replace(/\/+$/, '');
-  const token = opts.token ?? process.env.FICUS_ADMIN_TOKEN;
-  if (!base) throw new CliExit(EXIT.usage, 'no admin API URL: set FICUS_ADMIN_URL (e.g. http://127.0.0.1:8090) or pass --url');
-  if (!token) throw new CliExit(EXIT.usage, "no admin token: set FICUS_ADMIN_TOKEN to one of the gateway's FICUS_ADMIN_TOKENS, or pass --token");
-  let status: number;
-  let text: string;
-  try {
-    // `reset`: close the connection after the answer, so the command exits at once.
-    const res = await request(base + path, {
-      method: method as 'GET' | 'POST',
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-      reset: true,
-    });
-    status = res.statusCode;
-    text = await res.body.text();
-  } catch (err) {
-    const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-    throw new CliExit(EXIT.unreachable, `cannot reach the admin API at ${base}: ${e.code ?? e.cause?.code ?? e.message ?? String(err)}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new CliExit(EXIT.failed, `the admin API at ${base} answered ${status} with something that is not JSON (is --url the admin port?)`);
-  }
-  if (status >= 400) {
-    const p = (parsed ?? {}) as { title?: string; detail?: string; errors?: { field: string; message: string }[] };
-    const lines = [`${status} ${p.title ?? 'error'}${p.detail ? `: ${p.detail}` : ''}`];
-    for (const e of p.errors ?? []) if (!p.detail?.includes(e.message)) lines.push(`  ${e.field}: ${e.message}`);
-    if (opts.json) process.stdout.write(JSON.stringify(parsed, null, 2) + '\n');
-    throw new CliExit(status >= 500 ? EXIT.failed : EXIT.refused, lines.join('\n') + (status < 500 ? '\nnothing was changed' : ''));
-  }
-  return parsed;
-}
-
-function common(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', 'admin API URL (default: $FICUS_ADMIN_URL)')
-    .option('--token <token>', 'admin token (default: $FICUS_ADMIN_TOKEN)')
-    .option('--json', "print the admin API's JSON answer, for scripts", false);
 }
 
 function filters(cmd: Command): Command {
@@ -128,38 +66,26 @@ function table(items: Summary[]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof CliExit) {
-      process.stderr.write(`ficus dlq: ${err.message}\n`);
-      process.exitCode = err.code;
-      return;
-    }
-    throw err;
-  }
-}
-
-const print = (o: Common, value: unknown, text: () => string) => process.stdout.write((o.json ? JSON.stringify(value, null, 2) : text()) + '\n');
+const run = (fn: () => Promise<void>): Promise<void> => runCommand('dlq', fn)();
+const print = (o: AdminOptions, value: unknown, text: () => string) => process.stdout.write((o.json ? JSON.stringify(value, null, 2) : text()) + '\n');
 
 export function register(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter queue: writes that could not be delivered, and quarantined batch records');
 
-  filters(common(dlq.command('list').description('list dead letters (oldest first)')))
+  filters(adminOptions(dlq.command('list').description('list dead letters (oldest first)')))
     .option('--state <state>', 'dead (default), replayed, expired or all')
     .option('--limit <n>', 'at most this many', '100')
     .action((o: FilterOpts) =>
       run(async () => {
         const q = new URLSearchParams({ ...(filterBody(o) as Record<string, string>), limit: o.limit ?? '100', ...(o.state ? { state: o.state } : {}) });
-        const out = (await call(o, 'GET', `/dlq?${q.toString()}`)) as { items: Summary[] };
+        const out = (await callAdmin(o, 'GET', `/dlq?${q.toString()}`)) as { items: Summary[] };
         print(o, out, () => table(out.items));
       }),
     );
 
-  common(dlq.command('show <id>').description('one dead letter: its request and every attempt\'s error')).action((id: string, o: Common) =>
+  adminOptions(dlq.command('show <id>').description('one dead letter: its request and every attempt\'s error')).action((id: string, o: AdminOptions) =>
     run(async () => {
-      const d = (await call(o, 'GET', `/dlq/${encodeURIComponent(id)}`)) as Summary & { acceptedAt: string; deadAt: string; idempotencyKey?: string; request: { body: unknown }; errors: { attempt: number; at: string; status?: number; error: string }[] };
+      const d = (await callAdmin(o, 'GET', `/dlq/${encodeURIComponent(id)}`)) as Summary & { acceptedAt: string; deadAt: string; idempotencyKey?: string; request: { body: unknown }; errors: { attempt: number; at: string; status?: number; error: string }[] };
       print(o, d, () =>
         [
           `${d.id}  ${d.operation}  ${d.reason}  ${d.state}`,
@@ -174,23 +100,23 @@ export function register(program: Command): void {
   );
 
   for (const action of ['replay', 'expire'] as const) {
-    filters(common(dlq.command(`${action} [id]`).description(action === 'replay' ? 'put dead letters back into the outbox: one by id, or all matching the filters' : 'give up on dead letters for good: one by id, or all matching the filters')))
+    filters(adminOptions(dlq.command(`${action} [id]`).description(action === 'replay' ? 'put dead letters back into the outbox: one by id, or all matching the filters' : 'give up on dead letters for good: one by id, or all matching the filters')))
       .option('--all', `${action} every dead letter`, false)
       .action((id: string | undefined, o: FilterOpts) =>
         run(async () => {
           const f = filterBody(o);
           if (id !== undefined && Object.keys(f).length > 0) throw new CliExit(EXIT.usage, `give an id or filters, not both`);
           if (id === undefined && Object.keys(f).length === 0) throw new CliExit(EXIT.usage, `say which dead letters: an id, a filter (--operation, --reason, --older-than, --error-contains) or --all`);
-          const out = (await call(o, 'POST', id !== undefined ? `/dlq/${encodeURIComponent(id)}/${action}` : `/dlq/${action}`, id !== undefined ? undefined : f)) as { replayed?: string[]; expired?: string[]; skipped?: { id: string; why: string }[] };
+          const out = (await callAdmin(o, 'POST', id !== undefined ? `/dlq/${encodeURIComponent(id)}/${action}` : `/dlq/${action}`, id !== undefined ? undefined : f)) as { replayed?: string[]; expired?: string[]; skipped?: { id: string; why: string }[] };
           const done = (action === 'replay' ? out.replayed : out.expired) ?? [];
           print(o, out, () => [`${action === 'replay' ? 'replayed' : 'expired'} ${done.length} dead letter(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}`, ...(out.skipped ?? []).map((s) => `  skipped ${s.id}: ${s.why}`)].join('\n'));
         }),
       );
   }
 
-  common(dlq.command('stats').description('depth and age of the dead-letter queue, and of the outbox')).action((o: Common) =>
+  adminOptions(dlq.command('stats').description('depth and age of the dead-letter queue, and of the outbox')).action((o: AdminOptions) =>
     run(async () => {
-      const s = (await call(o, 'GET', '/dlq/stats')) as { depth: number; oldestAgeSeconds: number; outboxPending: number; outboxOldestAgeSeconds: number };
+      const s = (await callAdmin(o, 'GET', '/dlq/stats')) as { depth: number; oldestAgeSeconds: number; outboxPending: number; outboxOldestAgeSeconds: number };
       print(o, s, () => `dead letters: ${s.depth} (oldest ${age(s.oldestAgeSeconds)})\noutbox:       ${s.outboxPending} waiting (oldest ${age(s.outboxOldestAgeSeconds)})`);
     }),
   );

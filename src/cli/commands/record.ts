@@ -12,80 +12,13 @@
  * Exit codes: 0 done; 2 bad usage; 3 the admin API cannot be reached; 4 it refused; 5 it failed.
  */
 import type { Command } from 'commander';
+import { CliExit, EXIT, adminOptions, callAdmin, runCommand, type AdminOptions } from '../admin-client.ts';
 import { resolve } from 'node:path';
 import { Gateway } from '../../gateway.ts';
 import type { RecorderStatus, RouteRecordingStatus } from '../../recording/recorder.ts';
 import { readTrafficFile } from '../../recording/traffic-file.ts';
 
-const EXIT = { ok: 0, usage: 2, unreachable: 3, refused: 4, failed: 5 } as const;
-
-class CliExit extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface Common {
-  url?: string;
-  token?: string;
-  json?: boolean;
-}
-
-async function call(opts: Common, method: string, path: string, body?: unknown): Promise<unknown> {
-  const base = (opts.url ?? process.env.FICUS_ADMIN_URL ?? '').replace(/\/+$/, '');
-  const token = opts.token ?? process.env.FICUS_ADMIN_TOKEN;
-  if (!base) throw new CliExit(EXIT.usage, 'no admin API URL: set FICUS_ADMIN_URL (e.g. http://127.0.0.1:8090) or pass --url');
-  if (!token) throw new CliExit(EXIT.usage, "no admin token: set FICUS_ADMIN_TOKEN to one of the gateway's FICUS_ADMIN_TOKENS, or pass --token");
-  let res: Response;
-  try {
-    res = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliExit(EXIT.unreachable, `cannot reach the admin API at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new CliExit(EXIT.failed, `the admin API at ${base} answered ${res.status} with something that is not JSON (is --url the admin port?)`);
-  }
-  if (!res.ok) {
-    const p = (parsed ?? {}) as { title?: string; detail?: string };
-    throw new CliExit(res.status >= 500 ? EXIT.failed : EXIT.refused, `${res.status} ${p.title ?? res.statusText}${p.detail ? `: ${p.detail}` : ''}`);
-  }
-  return parsed;
-}
-
-function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-      process.exitCode = EXIT.ok;
-    } catch (err) {
-      if (!(err instanceof CliExit)) throw err;
-      process.stderr.write(`ficus record: ${err.message}\n`);
-      process.exitCode = err.code;
-    }
-  };
-}
-
 const out = (s: string): void => void process.stdout.write(s + '\n');
-
-function common(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', 'admin API URL (default: $FICUS_ADMIN_URL)')
-    .option('--token <token>', 'admin token (default: $FICUS_ADMIN_TOKEN)')
-    .option('--json', "print the admin API's JSON answer, for scripts", false);
-}
 
 function routeLine(r: RouteRecordingStatus): string {
   const state = r.sample > 0 ? `on, ${Math.round(r.sample * 1000) / 10}% of calls${r.until ? ` until ${new Date(r.until).toISOString()}` : ''}` : 'off';
@@ -102,7 +35,7 @@ export function printStatus(s: RecorderStatus): void {
 export function register(program: Command): void {
   const record = program.command('record').description('record exchanges for replay (admin API: FICUS_ADMIN_URL, FICUS_ADMIN_TOKEN)');
 
-  common(
+  adminOptions(
     record
       .command('start')
       .argument('<operationId>')
@@ -110,26 +43,26 @@ export function register(program: Command): void {
       .option('--for <duration>', 'stop by itself after this long, e.g. 30m, 1h')
       .description('start recording an operation on a running gateway'),
   ).action(
-    run(async (operationId: string, opts: Common & { sample: string; for?: string }) => {
+    runCommand('record', async (operationId: string, opts: AdminOptions & { sample: string; for?: string }) => {
       const sample = Number(opts.sample);
       if (!(sample > 0 && sample <= 1)) throw new CliExit(EXIT.usage, `--sample must be above 0 and at most 1 (0.1 records one call in ten), not "${opts.sample}"`);
-      const r = (await call(opts, 'POST', `/recording/${encodeURIComponent(operationId)}/start`, { sample, ...(opts.for ? { for: opts.for } : {}) })) as RouteRecordingStatus;
+      const r = (await callAdmin(opts, 'POST', `/recording/${encodeURIComponent(operationId)}/start`, { sample, ...(opts.for ? { for: opts.for } : {}) })) as RouteRecordingStatus;
       if (opts.json) return out(JSON.stringify(r, null, 2));
       out(routeLine(r));
     }),
   );
 
-  common(record.command('stop').argument('<operationId>').description('stop recording an operation')).action(
-    run(async (operationId: string, opts: Common) => {
-      const r = (await call(opts, 'POST', `/recording/${encodeURIComponent(operationId)}/stop`)) as { stopped: boolean };
+  adminOptions(record.command('stop').argument('<operationId>').description('stop recording an operation')).action(
+    runCommand('record', async (operationId: string, opts: AdminOptions) => {
+      const r = (await callAdmin(opts, 'POST', `/recording/${encodeURIComponent(operationId)}/stop`)) as { stopped: boolean };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       out(r.stopped ? `${operationId}: recording stopped` : `${operationId}: was not being recorded`);
     }),
   );
 
-  common(record.command('status').description('what is being recorded, counts, drops and findings')).action(
-    run(async (opts: Common) => {
-      const s = (await call(opts, 'GET', '/recording')) as RecorderStatus;
+  adminOptions(record.command('status').description('what is being recorded, counts, drops and findings')).action(
+    runCommand('record', async (opts: AdminOptions) => {
+      const s = (await callAdmin(opts, 'GET', '/recording')) as RecorderStatus;
       if (opts.json) return out(JSON.stringify(s, null, 2));
       printStatus(s);
     }),
@@ -143,7 +76,7 @@ export function register(program: Command): void {
     .option('--sample-estate', 'start the bundled sample estate and point the adapters at it', false)
     .description("record a traffic file's requests through the project's gateway, started here")
     .action(
-      run(async (trafficFile: string, opts: { config: string; root: string; sampleEstate: boolean }) => {
+      runCommand('record', async (trafficFile: string, opts: { config: string; root: string; sampleEstate: boolean }) => {
         let requests;
         try {
           requests = readTrafficFile(trafficFile);

@@ -12,84 +12,7 @@
  * value, no modern binding, wrong token), nothing changed; 5 it failed (5xx).
  */
 import { Option, type Command } from 'commander';
-
-export const EXIT = { ok: 0, usage: 2, unreachable: 3, refused: 4, failed: 5 } as const;
-
-interface Common {
-  url?: string;
-  token?: string;
-  json?: boolean;
-}
-
-class CliExit extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface Problem {
-  title?: string;
-  detail?: string;
-  status?: number;
-  errors?: { field: string; message: string }[];
-}
-
-async function call(opts: Common, method: string, path: string, body?: unknown): Promise<unknown> {
-  const base = (opts.url ?? process.env.FICUS_ADMIN_URL ?? '').replace(/\/+$/, '');
-  const token = opts.token ?? process.env.FICUS_ADMIN_TOKEN;
-  if (!base) throw new CliExit(EXIT.usage, 'no admin API URL: set FICUS_ADMIN_URL (e.g. http://127.0.0.1:8090) or pass --url');
-  if (!token) throw new CliExit(EXIT.usage, 'no admin token: set FICUS_ADMIN_TOKEN to one of the gateway\'s FICUS_ADMIN_TOKENS, or pass --token');
-  let res: Response;
-  try {
-    res = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliExit(EXIT.unreachable, `cannot reach the admin API at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new CliExit(EXIT.failed, `the admin API at ${base} answered ${res.status} with something that is not JSON (is --url the admin port?)`);
-  }
-  if (!res.ok) {
-    const p = (parsed ?? {}) as Problem;
-    const lines = [`${res.status} ${p.title ?? res.statusText}${p.detail ? `: ${p.detail}` : ''}`];
-    for (const e of p.errors ?? []) if (!p.detail?.includes(e.message)) lines.push(`  ${e.field}: ${e.message}`);
-    if (opts.json) process.stdout.write(JSON.stringify(parsed, null, 2) + '\n');
-    throw new CliExit(res.status >= 500 ? EXIT.failed : EXIT.refused, lines.join('\n') + (res.status < 500 ? '\nnothing was changed' : ''));
-  }
-  return parsed;
-}
-
-function common(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', 'admin API URL (default: $FICUS_ADMIN_URL)')
-    .option('--token <token>', 'admin token (default: $FICUS_ADMIN_TOKEN)')
-    .option('--json', 'print the admin API\'s JSON answer, for scripts', false);
-}
-
-function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-      process.exitCode = EXIT.ok;
-    } catch (err) {
-      if (!(err instanceof CliExit)) throw err;
-      process.stderr.write(`ficus routes: ${err.message}\n`);
-      process.exitCode = err.code;
-    }
-  };
-}
+import { CliExit, EXIT, adminOptions, callAdmin, runCommand, type AdminOptions } from '../admin-client.ts';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const num = (x: number | null | undefined, unit = '') => (x === null || x === undefined ? '-' : `${x}${unit}`);
@@ -148,9 +71,9 @@ function printRoute(r: RouteView): void {
 export function register(program: Command): void {
   const routes = program.command('routes').description('see and switch route modes through the admin API (FICUS_ADMIN_URL, FICUS_ADMIN_TOKEN)');
 
-  common(routes.command('list').description('every route: mode, backends, traffic, shadow match rate')).action(
-    run(async (opts: Common) => {
-      const [list, overview] = (await Promise.all([call(opts, 'GET', '/routes'), call(opts, 'GET', '/overview')])) as [{ routes: RouteView[] }, { progress: number; modernShare: number | null; byMode: Record<string, number> }];
+  adminOptions(routes.command('list').description('every route: mode, backends, traffic, shadow match rate')).action(
+    runCommand('routes', async (opts: AdminOptions) => {
+      const [list, overview] = (await Promise.all([callAdmin(opts, 'GET', '/routes'), callAdmin(opts, 'GET', '/overview')])) as [{ routes: RouteView[] }, { progress: number; modernShare: number | null; byMode: Record<string, number> }];
       if (opts.json) return out(JSON.stringify(list, null, 2));
       const rows = [['OPERATION', 'MODE', 'LEGACY', 'MODERN', 'MODERN SHARE', 'MATCH RATE', 'MISMATCHES', 'GATES']];
       for (const r of list.routes) {
@@ -161,15 +84,15 @@ export function register(program: Command): void {
     }),
   );
 
-  common(routes.command('show').argument('<operationId>').description('one route in detail')).action(
-    run(async (operationId: string, opts: Common) => {
-      const r = (await call(opts, 'GET', `/routes/${encodeURIComponent(operationId)}`)) as RouteView;
+  adminOptions(routes.command('show').argument('<operationId>').description('one route in detail')).action(
+    runCommand('routes', async (operationId: string, opts: AdminOptions) => {
+      const r = (await callAdmin(opts, 'GET', `/routes/${encodeURIComponent(operationId)}`)) as RouteView;
       if (opts.json) return out(JSON.stringify(r, null, 2));
       printRoute(r);
     }),
   );
 
-  common(
+  adminOptions(
     routes
       .command('set')
       .argument('<operationId>')
@@ -178,18 +101,18 @@ export function register(program: Command): void {
       .option('--percent <n>', 'canary: share of calls to modern, 0-100')
       .requiredOption('--reason <text>', 'why (goes into the audit log)'),
   ).action(
-    run(async (operationId: string, opts: Common & { mode: string; percent?: string; reason: string }) => {
+    runCommand('routes', async (operationId: string, opts: AdminOptions & { mode: string; percent?: string; reason: string }) => {
       const percent = opts.percent === undefined ? undefined : Number(opts.percent);
       if (percent !== undefined && !Number.isFinite(percent)) throw new CliExit(EXIT.usage, `--percent must be a number from 0 to 100, not "${opts.percent}"`);
-      const r = (await call(opts, 'PUT', `/routes/${encodeURIComponent(operationId)}/mode`, { mode: opts.mode, ...(percent === undefined ? {} : { percent }), reason: opts.reason })) as { changed: boolean; from: string; to: string };
+      const r = (await callAdmin(opts, 'PUT', `/routes/${encodeURIComponent(operationId)}/mode`, { mode: opts.mode, ...(percent === undefined ? {} : { percent }), reason: opts.reason })) as { changed: boolean; from: string; to: string };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       out(r.changed ? `${operationId}: ${r.from} → ${r.to}` : `${operationId}: already ${r.to}; nothing changed`);
     }),
   );
 
-  common(routes.command('mismatches').argument('<operationId>').option('--limit <n>', 'how many, newest first', '10').description('a route\'s latest shadow mismatches with their diffs')).action(
-    run(async (operationId: string, opts: Common & { limit: string }) => {
-      const r = (await call(opts, 'GET', `/routes/${encodeURIComponent(operationId)}/mismatches?limit=${encodeURIComponent(opts.limit)}`)) as {
+  adminOptions(routes.command('mismatches').argument('<operationId>').option('--limit <n>', 'how many, newest first', '10').description('a route\'s latest shadow mismatches with their diffs')).action(
+    runCommand('routes', async (operationId: string, opts: AdminOptions & { limit: string }) => {
+      const r = (await callAdmin(opts, 'GET', `/routes/${encodeURIComponent(operationId)}/mismatches?limit=${encodeURIComponent(opts.limit)}`)) as {
         mismatches: { at: string; request: string; requestId: string; legacyStatus: number; modernStatus: number; differences: { path: string; legacy: unknown; modern: unknown; kind: string; noisy?: boolean }[] }[];
       };
       if (opts.json) return out(JSON.stringify(r, null, 2));
@@ -201,16 +124,16 @@ export function register(program: Command): void {
     }),
   );
 
-  common(routes.command('noise').argument('<operationId>').description('paths that differ between two answers of legacy itself (ignore them with: routes ignore --noisy)')).action(
-    run(async (operationId: string, opts: Common) => {
-      const r = (await call(opts, 'GET', `/routes/${encodeURIComponent(operationId)}/noise`)) as { noisy: { path: string; seen: number }[]; ignore: string[] };
+  adminOptions(routes.command('noise').argument('<operationId>').description('paths that differ between two answers of legacy itself (ignore them with: routes ignore --noisy)')).action(
+    runCommand('routes', async (operationId: string, opts: AdminOptions) => {
+      const r = (await callAdmin(opts, 'GET', `/routes/${encodeURIComponent(operationId)}/noise`)) as { noisy: { path: string; seen: number }[]; ignore: string[] };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       if (r.noisy.length === 0) out(`${operationId}: no noisy paths seen`);
       for (const n of r.noisy) out(`${n.path}  (seen ${n.seen}×)${r.ignore.includes(n.path) ? '  ignored' : ''}`);
     }),
   );
 
-  common(
+  adminOptions(
     routes
       .command('ignore')
       .argument('<operationId>')
@@ -220,14 +143,14 @@ export function register(program: Command): void {
       .requiredOption('--reason <text>', 'why (goes into the audit log)')
       .description('change a route\'s comparison ignore rules'),
   ).action(
-    run(async (operationId: string, paths: string[], opts: Common & { noisy: boolean; remove?: string[]; reason: string }) => {
-      const r = (await call(opts, 'POST', `/routes/${encodeURIComponent(operationId)}/ignore`, { add: paths, remove: opts.remove ?? [], noisy: opts.noisy, reason: opts.reason })) as RouteView;
+    runCommand('routes', async (operationId: string, paths: string[], opts: AdminOptions & { noisy: boolean; remove?: string[]; reason: string }) => {
+      const r = (await callAdmin(opts, 'POST', `/routes/${encodeURIComponent(operationId)}/ignore`, { add: paths, remove: opts.remove ?? [], noisy: opts.noisy, reason: opts.reason })) as RouteView;
       if (opts.json) return out(JSON.stringify(r, null, 2));
       out(`${operationId}: ignoring ${[...r.compare.ignore.config, ...r.compare.ignore.runtime].join(', ') || 'nothing'}`);
     }),
   );
 
-  common(
+  adminOptions(
     routes
       .command('gates')
       .argument('<operationId>')
@@ -236,18 +159,18 @@ export function register(program: Command): void {
       .requiredOption('--reason <text>', 'why (goes into the audit log)')
       .description('pause or resume a route\'s promotion and rollback gates'),
   ).action(
-    run(async (operationId: string, opts: Common & { pause?: boolean; resume?: boolean; reason: string }) => {
+    runCommand('routes', async (operationId: string, opts: AdminOptions & { pause?: boolean; resume?: boolean; reason: string }) => {
       if (!opts.pause && !opts.resume) throw new CliExit(EXIT.usage, 'say --pause or --resume');
-      const r = (await call(opts, 'PUT', `/routes/${encodeURIComponent(operationId)}/gates`, { paused: opts.pause === true, reason: opts.reason })) as RouteView;
+      const r = (await callAdmin(opts, 'PUT', `/routes/${encodeURIComponent(operationId)}/gates`, { paused: opts.pause === true, reason: opts.reason })) as RouteView;
       if (opts.json) return out(JSON.stringify(r, null, 2));
       out(`${operationId}: gates ${r.gates?.paused ? 'paused' : 'active'}`);
     }),
   );
 
-  common(routes.command('audit').argument('[operationId]').option('--limit <n>', 'how many, newest first', '20').description('who switched what, when, from what, to what, and why')).action(
-    run(async (operationId: string | undefined, opts: Common & { limit: string }) => {
+  adminOptions(routes.command('audit').argument('[operationId]').option('--limit <n>', 'how many, newest first', '20').description('who switched what, when, from what, to what, and why')).action(
+    runCommand('routes', async (operationId: string | undefined, opts: AdminOptions & { limit: string }) => {
       const q = new URLSearchParams({ limit: opts.limit, ...(operationId ? { operationId } : {}) });
-      const r = (await call(opts, 'GET', `/audit?${q}`)) as { entries: { at: string; actor: string; automatic: boolean; operationId: string; action: string; from: string | null; to: string | null; reason: string }[] };
+      const r = (await callAdmin(opts, 'GET', `/audit?${q}`)) as { entries: { at: string; actor: string; automatic: boolean; operationId: string; action: string; from: string | null; to: string | null; reason: string }[] };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       if (r.entries.length === 0) return out('no audit entries');
       out(table([['WHEN', 'WHO', 'ROUTE', 'CHANGE', 'WHY'], ...r.entries.map((e) => [e.at, e.automatic ? `${e.actor} (auto)` : e.actor, e.operationId, `${e.action}: ${e.from ?? '-'} → ${e.to ?? '-'}`, e.reason])]));
