@@ -4,8 +4,7 @@
  * problem+json for every error.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Contract } from '../contract/contract.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
@@ -16,6 +15,8 @@ import { backendOfError, dispatch, type Dispatched } from '../routing/dispatch.t
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
 import { problemHandler, sendProblem } from './problem-response.ts';
+import { OperationRouter } from './operation-router.ts';
+import { bodyMediaOf, OperationRequestCheck, requestAjvs, unsupportedMedia, type CheckedRequest } from './request-validator.ts';
 import { ResponseValidator } from './response-validator.ts';
 
 export const BACKEND_HEADER = 'Ficus-Backend';
@@ -51,7 +52,11 @@ export interface AppDeps {
 
 function headersOf(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  const headers = req.headers;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v !== undefined) out[k] = typeof v === 'string' ? v : v.join(', ');
+  }
   return out;
 }
 
@@ -101,6 +106,49 @@ export function buildApp(deps: AppDeps): Express {
     next();
   });
 
+  // The contract's operations: one lookup, the request checked against the contract by validators
+  // compiled at start-up, the JSON body parsed only where the operation takes one.
+  const operations = new OperationRouter<{ route: Route; check: OperationRequestCheck }>();
+  const { coercing, strict } = requestAjvs();
+  for (const route of routes.all()) operations.add(route.operation, { route, check: new OperationRequestCheck(route.operation, contract, coercing, strict) });
+  const jsonBody = express.json({ limit: config.server.bodyLimit, type: () => true });
+  app.use((req, res, next) => {
+    const url = req.url;
+    const q = url.indexOf('?');
+    const found = operations.match(req.method, q === -1 ? url : url.slice(0, q));
+    if (found.kind === 'none') {
+      next();
+      return;
+    }
+    if (found.kind === 'method-not-allowed') {
+      next(new Problem(405, ProblemType.methodNotAllowed, 'Method not allowed', { detail: `${req.method} is not an operation of ${req.path}; allowed: ${found.allow.join(', ')}`, headers: { Allow: found.allow.join(', ') } }));
+      return;
+    }
+    if (found.kind === 'bad-path') {
+      next(new Problem(400, ProblemType.validation, 'The request does not match the contract', { detail: found.detail }));
+      return;
+    }
+    const { route, check } = found.target;
+    res.locals.operationId = route.operationId;
+    const length = req.headers['content-length'];
+    const media = bodyMediaOf(req.headers['content-type'], req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0'));
+    const serve = (err?: unknown) => {
+      if (err) {
+        next(err);
+        return;
+      }
+      try {
+        const checked = check.check(found.pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, req.body, media);
+        serveOperation(route, req, res, checked).catch(next);
+      } catch (e) {
+        next(e);
+      }
+    };
+    if (!check.takesBody || media === 'none') serve();
+    else if (media === 'other') next(unsupportedMedia(req.headers['content-type']));
+    else jsonBody(req, res, serve);
+  });
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'up' });
   });
@@ -126,38 +174,17 @@ export function buildApp(deps: AppDeps): Express {
   });
   if (config.server.docs) app.use(docsRouter(contract.file, String((contract.document.info as { title?: string } | undefined)?.title ?? 'API')));
 
-  app.use(express.json({ limit: config.server.bodyLimit, type: ['application/json', 'application/*+json'] }));
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(contract.document) as never,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, allErrors: true },
-      validateResponses: false,
-      validateSecurity: false,
-      ignoreUndocumented: false,
-    }),
-  );
-
-  for (const route of routes.all()) {
-    const op = route.operation;
-    const handler: RequestHandler = (req, res, next) => {
-      void serveOperation(route, req, res).catch(next);
-    };
-    app[op.method](op.expressPath, handler);
-  }
-
-  async function serveOperation(route: Route, req: Request, res: Response): Promise<void> {
+  async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest): Promise<void> {
     const start = performance.now();
-    res.locals.operationId = route.operationId;
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the caller went away'));
     });
-    const oa = (req as Request & { openapi?: { pathParams?: Record<string, unknown> } }).openapi;
     const opReq: OperationRequest = {
       operationId: route.operationId,
       method: req.method,
-      pathParams: { ...(oa?.pathParams ?? req.params) },
-      query: { ...(req.query as Record<string, unknown>) },
+      pathParams: checked.pathParams,
+      query: checked.query,
       headers: headersOf(req),
       body: req.body,
       requestId: res.locals.requestId as string,
@@ -194,10 +221,15 @@ export function buildApp(deps: AppDeps): Express {
           });
         }
       }
-      for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
-      res.status(result.status);
+      if (result.headers) for (const k in result.headers) res.setHeader(k, result.headers[k]);
+      res.statusCode = result.status;
       if (result.body === undefined) res.end();
-      else res.json(result.body);
+      else {
+        const json = JSON.stringify(result.body);
+        if (!res.hasHeader('content-type')) res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.setHeader('Content-Length', Buffer.byteLength(json));
+        res.end(json);
+      }
       notifyAfter(route, opReq, { dispatched, result, durationMs: performance.now() - start });
     } catch (err) {
       const failed = backendOfError(err);

@@ -23,7 +23,7 @@ describe('metrics', () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/ficus_http_requests_total\{operation="getCustomer",backend="legacy",status="200"\} 2/);
     expect(text).toMatch(/ficus_http_requests_total\{operation="getCustomer",backend="legacy",status="404"\} 1/);
-    expect(text).toMatch(/ficus_http_requests_total\{operation="none",backend="none",status="400"\} 1/);
+    expect(text).toMatch(/ficus_http_requests_total\{operation="getCustomer",backend="none",status="400"\} 1/);
     expect(text).toMatch(/ficus_http_request_duration_seconds_bucket\{le="0\.1",operation="getCustomer",backend="legacy"\} \d+/);
     expect(text).toMatch(/ficus_adapter_call_duration_seconds_count\{adapter="upstream",operation="getCustomer",outcome="ok"\} 2/);
     expect(text).toMatch(/ficus_adapter_call_duration_seconds_count\{adapter="upstream",operation="getCustomer",outcome="client_error"\} 1/);
