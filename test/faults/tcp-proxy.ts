@@ -1,6 +1,6 @@
 /**
  * A TCP proxy on a free loopback port in front of a legacy system, to make it slow or down without
- * touching it: `pass` forwards, `slow` delays every chunk (both ways) by `delayMs`, `down` cuts every
+ * touching it: `pass` forwards, `slow` delays every chunk (both ways) by `delayMs` after it arrived, `down` cuts every
  * connection and drops new ones at once. Order of bytes is kept in every mode.
  */
 import { createServer, connect, type Socket } from 'node:net';
@@ -18,15 +18,33 @@ export interface TcpProxy {
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  // Each chunk goes on `delay` after it arrived (in slow mode), never before the chunk ahead of it:
+  // after a switch back to pass, a connection is slow for at most one more delay, not for the sum
+  // of the delays of everything queued while it was slow.
   const pipe = (from: Socket, to: Socket) => {
-    let chain = Promise.resolve();
+    const queue: { due: number; chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const pump = () => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && queue[0].due <= now) {
+        const { chunk } = queue.shift()!;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(pump, queue[0].due - now);
+      else if (ended && !to.destroyed) to.end();
+    };
     from.on('data', (chunk: Buffer) => {
       const delay = proxy.mode === 'slow' ? proxy.delayMs : 0;
-      chain = chain.then(() => (delay > 0 ? new Promise((r) => setTimeout(r, delay)) : undefined)).then(() => {
-        if (!to.destroyed) to.write(chunk);
-      });
+      const last = queue.length > 0 ? queue[queue.length - 1].due : 0;
+      queue.push({ due: Math.max(Date.now() + delay, last), chunk });
+      if (!timer) pump();
     });
-    from.on('end', () => void chain.then(() => to.end()));
+    from.on('end', () => {
+      ended = true;
+      if (!timer) pump();
+    });
   };
   const server = createServer((client) => {
     if (proxy.mode === 'down') {

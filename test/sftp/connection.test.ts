@@ -92,6 +92,20 @@ describe('connections', () => {
     expect(p.stats.connects).toBe(2);
   });
 
+  it('are closed, not reused, when a call on them was cancelled (a timeout) while it ran', async () => {
+    const p = pool();
+    await p.use((s) => s.list('.'));
+    const cancelled = new AbortController();
+    await p.use(async (s) => {
+      const listing = await s.list('.');
+      cancelled.abort(new Error('the attempt timed out'));
+      return listing;
+    }, { signal: cancelled.signal });
+    expect(p.stats).toMatchObject({ open: 0, connects: 1 });
+    expect(await p.use((s) => s.read('hello.txt'))).toEqual(Buffer.from('hello'));
+    expect(p.stats.connects).toBe(2);
+  });
+
   it('are re-opened after the server drops them', async () => {
     const p = pool();
     await p.use((s) => s.list('.'));

@@ -292,7 +292,7 @@ export class SftpPool {
       const session = await this.acquire(opts.signal);
       try {
         const out = await fn(session);
-        this.release(session);
+        this.releaseOrRetire(session, opts.signal);
         return out;
       } catch (err) {
         if (err instanceof ConnectionLost || session.dead) {
@@ -303,10 +303,24 @@ export class SftpPool {
           if (attempt < attempts) continue;
           throw err instanceof ConnectionLost ? err : new ConnectionLost(err instanceof Error ? err.message : String(err), { cause: err });
         }
-        this.release(session);
+        this.releaseOrRetire(session, opts.signal);
         throw err;
       }
     }
+  }
+
+  /**
+   * Back to the pool, unless the call was cancelled (a timeout, a caller gone) while it ran: a
+   * connection that stalled a call is closed rather than handed to the next one.
+   */
+  private releaseOrRetire(session: SftpSession, signal: AbortSignal | undefined): void {
+    if (!signal?.aborted) {
+      this.release(session);
+      return;
+    }
+    if (session.dead) return;
+    session.dead = true;
+    this.discard(session);
   }
 
   async close(): Promise<void> {
