@@ -125,14 +125,17 @@ export class RequestReply {
   async start(): Promise<void> {
     if (!this.active) return;
     await this.store.migrate('sftp', MIGRATIONS);
-    const loop = () => {
+    // Polls start one interval apart (start to start, not end to start): a reply is seen at most
+    // one interval (plus one listing) after it lands, however long applying the last one took.
+    const loop = (waitMs: number) => {
       if (this.stopped) return;
       this.timer = setTimeout(() => {
-        void this.pollOnce().finally(loop);
-      }, this.pollIntervalMs);
+        const started = Date.now();
+        void this.pollOnce().finally(() => loop(Math.max(0, this.pollIntervalMs - (Date.now() - started))));
+      }, waitMs);
       this.timer.unref();
     };
-    loop();
+    loop(this.pollIntervalMs);
   }
 
   async stop(): Promise<void> {
