@@ -88,7 +88,7 @@ export function buildApp(deps: AppDeps): Express {
       metrics.requests.inc({ operation, backend, status: String(status) });
       metrics.requestDuration.observe({ operation, backend }, seconds);
       const problem = res.locals.problem as Problem | undefined;
-      const line = {
+      const line: Record<string, unknown> = {
         requestId,
         operation,
         backend,
@@ -97,9 +97,13 @@ export function buildApp(deps: AppDeps): Express {
         path: req.originalUrl,
         status,
         durationMs: Math.round(seconds * 1e6) / 1e3,
-        ...(problem ? { problem: problem.typeName, detail: problem.detail, errors: problem.errors } : {}),
-        ...(res.writableFinished ? {} : { aborted: true }),
       };
+      if (problem) {
+        line.problem = problem.typeName;
+        line.detail = problem.detail;
+        line.errors = problem.errors;
+      }
+      if (!res.writableFinished) line.aborted = true;
       if (res.statusCode >= 500) logger.error(line, 'request failed');
       else logger.info(line, 'request');
     });
@@ -199,14 +203,7 @@ export function buildApp(deps: AppDeps): Express {
         if (result) break;
       }
       if (!result) {
-        let next = () => dispatch(route, opReq);
-        for (const h of [...hooks].reverse()) {
-          const around = h.around;
-          if (!around) continue;
-          const inner = next;
-          next = () => around(route, opReq, inner);
-        }
-        dispatched = await next();
+        dispatched = await aroundChain(route, opReq, aroundHooks(), 0);
         res.locals.backend = dispatched.backend;
         res.locals.adapter = dispatched.adapter;
         res.setHeader(BACKEND_HEADER, dispatched.backend);
@@ -242,6 +239,22 @@ export function buildApp(deps: AppDeps): Express {
       notifyAfter(route, opReq, { dispatched, result: undefined, problem, durationMs: performance.now() - start });
       throw err;
     }
+  }
+
+  // The `around` hooks in order, outermost first; rebuilt only when a feature adds a hook.
+  let arounds: NonNullable<OperationHooks['around']>[] = [];
+  let aroundsOf = -1;
+  function aroundHooks(): NonNullable<OperationHooks['around']>[] {
+    if (aroundsOf !== hooks.length) {
+      arounds = hooks.flatMap((h) => (h.around ? [h.around] : []));
+      aroundsOf = hooks.length;
+    }
+    return arounds;
+  }
+
+  function aroundChain(route: Route, req: OperationRequest, chain: NonNullable<OperationHooks['around']>[], i: number): Promise<Dispatched> {
+    if (i === chain.length) return dispatch(route, req);
+    return chain[i](route, req, () => aroundChain(route, req, chain, i + 1));
   }
 
   function notifyAfter(route: Route, req: OperationRequest, outcome: Parameters<NonNullable<OperationHooks['after']>>[2]): void {
