@@ -23,6 +23,30 @@ describe('legacy values', () => {
     expect(() => fromCyymmdd(1241399)).toThrow(/not a valid CYYMMDD date/);
   });
 
+  it('checks every day of the calendar as Date does (leap years, month ends, years below 1000)', () => {
+    // The reference: the check through Date that the conversions used to make on every row.
+    const viaDate = (y: number, m: number, d: number) => {
+      const date = new Date(Date.UTC(y, m - 1, d));
+      const ok = m >= 1 && m <= 12 && d >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+      return ok ? `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}` : 'invalid';
+    };
+    const outcome = (f: () => string) => {
+      try {
+        return f();
+      } catch {
+        return 'invalid';
+      }
+    };
+    for (const y of [1, 99, 100, 999, 1000, 1899, 1900, 1996, 2000, 2023, 2024, 2100, 2400, 2899, 9999]) {
+      for (let m = 0; m <= 13; m++) {
+        for (let d = 0; d <= 32; d++) {
+          expect(outcome(() => fromYyyymmdd(y * 10000 + m * 100 + d))).toBe(viaDate(y, m, d));
+          if (y >= 1900 && y <= 2899) expect(outcome(() => fromCyymmdd((Math.floor((y - 1900) / 100) * 1000000) + (y % 100) * 10000 + m * 100 + d))).toBe(viaDate(y, m, d));
+        }
+      }
+    }
+  });
+
   it('writes request dates and times in the legacy forms (UTC)', () => {
     expect(toYyyymmdd('2024-06-01T01:30:00+02:00')).toBe(20240531);
     expect(toHhmmss('2024-06-01T01:30:09.900+02:00')).toBe(233009);

@@ -14,7 +14,7 @@ import { classifyDbError } from './db-errors.ts';
 import { DIALECTS, pageStatement, type CompiledSql, type SortKey } from './dialects.ts';
 import type { DbDriver } from './drivers/driver.ts';
 import { CursorError, PageCursors, cursorValue, type CursorPosition } from './page-cursor.ts';
-import type { DbMetrics } from './query-metrics.ts';
+import { bindingMetrics, type DbMetrics, type QueryOutcome } from './query-metrics.ts';
 import { compileParam, ParamConfigError, type ParamReader, type SqlValue } from './request-params.ts';
 import { columnValue, compileMapping, MappingConfigError, RowMappingError, type Row } from './row-mapping.ts';
 import { checkSingleRead, parseNamed, SqlTextError } from './sql-text.ts';
@@ -113,22 +113,31 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
 
   const dialect = DIALECTS[deps.dialect];
   const where = `${deps.adapter} (${op.operationId})`;
-  // Label sets made once per binding (the metrics are recorded on every call).
-  const outcomeLabels = Object.fromEntries(['ok', 'not_found', 'error', 'timeout'].map((outcome) => [outcome, { adapter: deps.adapter, operation: op.operationId, driver: deps.dialect, outcome }]));
-  const rowLabels = { adapter: deps.adapter, operation: op.operationId };
+  // The binding's metric series, found once (the metrics are recorded on every call).
+  const recorder = bindingMetrics(deps.metrics, deps.adapter, op.operationId, deps.dialect);
   const keyColumns = b.page ? sortKeys(b.page).map((k) => k.column) : [];
 
-  const valuesFor = (compiled: CompiledSql, req: OperationRequest, extra: Record<string, SqlValue>): SqlValue[] => {
-    const cache = new Map<string, SqlValue>();
-    return compiled.order.map((n) => {
-      if (n in extra) return extra[n];
-      let v = cache.get(n);
-      if (v === undefined && !cache.has(n)) {
-        v = readers.get(n)!(req);
-        cache.set(n, v);
-      }
-      return v as SqlValue;
-    });
+  /**
+   * The statement's values from the request (and Ficus's own, e.g. ficus_limit, for pages), in the
+   * statement's order. Each named parameter is read once per call, in order of first use.
+   */
+  const valuesPlan = (compiled: CompiledSql): ((req: OperationRequest, extra?: Record<string, SqlValue>) => SqlValue[]) => {
+    const names = [...new Set(compiled.order)];
+    const slots = compiled.order.map((n) => names.indexOf(n));
+    const own = names.filter((n) => RESERVED.test(n));
+    if (own.length === 0 && slots.every((slot, i) => slot === i)) {
+      // Each parameter once, none of Ficus's own: the readers' values are the statement's values.
+      const list = names.map((n) => readers.get(n)!);
+      return (req) => {
+        const values: SqlValue[] = new Array<SqlValue>(list.length);
+        for (let i = 0; i < list.length; i++) values[i] = list[i](req);
+        return values;
+      };
+    }
+    return (req, extra = {}) => {
+      const read = names.map((n) => (n in extra ? extra[n] : readers.get(n)!(req)));
+      return slots.map((slot) => read[slot]);
+    };
   };
 
   const mapRow = (row: Row): unknown => {
@@ -144,30 +153,45 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
     }
   };
 
-  const timed = async <T>(fn: () => Promise<T>, outcomeOf: (v: T) => string): Promise<T> => {
+  /** A statement failed: its duration recorded by outcome (timeout or error), the error classified. */
+  const failed = (err: unknown, start: number): unknown => {
+    const e = classifyDbError(err, where);
+    recorder.duration(e instanceof UpstreamError && e.status === 504 ? 'timeout' : 'error', (performance.now() - start) / 1000);
+    return e;
+  };
+
+  const timed = async <T>(fn: () => Promise<T>, outcomeOf: (v: T) => QueryOutcome): Promise<T> => {
     const start = performance.now();
     try {
       const v = await fn();
-      deps.metrics.queryDuration.observe(outcomeLabels[outcomeOf(v)], (performance.now() - start) / 1000);
+      recorder.duration(outcomeOf(v), (performance.now() - start) / 1000);
       return v;
     } catch (err) {
-      const e = classifyDbError(err, where);
-      const outcome = e instanceof UpstreamError && e.status === 504 ? 'timeout' : 'error';
-      deps.metrics.queryDuration.observe(outcomeLabels[outcome], (performance.now() - start) / 1000);
-      throw e;
+      throw failed(err, start);
     }
   };
 
   if (b.result === 'one') {
     const statement = dialect.compile(named);
+    const text = statement.text;
+    const valuesOf = valuesPlan(statement);
     const notFound = (req: OperationRequest): string => {
       if (!b.notFound) return `${op.operationId}: no row for ${Object.entries(req.pathParams).map(([k, v]) => `${k} ${String(v)}`).join(', ') || 'the request'}`;
       return b.notFound.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, n: string) => String(req.pathParams[n] ?? req.query[n] ?? `{${n}}`));
     };
+    // A synchronous driver (better-sqlite3) is called directly: no promise, no await per call.
     return async (req): Promise<OperationResult> => {
-      const values = valuesFor(statement, req, {});
-      const rows = await timed(() => deps.driver().query(statement.text, values, { signal: req.signal }), (r) => (r.length === 0 ? 'not_found' : 'ok'));
-      deps.metrics.rows.inc(rowLabels, rows.length);
+      const values = valuesOf(req);
+      const start = performance.now();
+      let rows: Row[];
+      try {
+        const driver = deps.driver();
+        rows = driver.querySync ? driver.querySync(text, values, { signal: req.signal }) : await driver.query(text, values, { signal: req.signal });
+      } catch (err) {
+        throw failed(err, start);
+      }
+      recorder.duration(rows.length === 0 ? 'not_found' : 'ok', (performance.now() - start) / 1000);
+      recorder.rows(rows.length);
       if (rows.length === 0) throw problems.notFound(notFound(req));
       if (rows.length > 1) throw new UpstreamError(`${where}: the statement returned ${rows.length} rows where one was expected`, { status: 502, retryable: false, code: 'too_many_rows' });
       return { status: 200, body: mapRow(rows[0]) };
@@ -185,6 +209,8 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
   const offsetStyle = page.style === 'offset';
   const first = pageStatement(dialect, select, keys, { after: false, offset: offsetStyle });
   const after = offsetStyle ? first : pageStatement(dialect, select, keys, { after: true, offset: false });
+  const firstValues = valuesPlan(first);
+  const afterValues = after === first ? firstValues : valuesPlan(after);
 
   const bad = (field: string, message: string) => problems.validation(`query parameter ${field}: ${message}`, [{ field: `query.${field}`, message }]);
 
@@ -218,7 +244,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
     const statement = position && 'after' in position ? after : first;
     const extra: Record<string, SqlValue> = { ficus_limit: limit + 1, ficus_offset: offset };
     if (position && 'after' in position) position.after.forEach((v, i) => (extra[`ficus_after_${i}`] = v));
-    const values = valuesFor(statement, req, extra);
+    const values = (statement === first ? firstValues : afterValues)(req, extra);
 
     const items: unknown[] = [];
     let last: Row | undefined;
@@ -235,7 +261,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       }
       return items.length;
     }, () => 'ok');
-    deps.metrics.rows.inc(rowLabels, items.length + (more ? 1 : 0));
+    recorder.rows(items.length + (more ? 1 : 0));
     let next: string | null = null;
     if (more && last) {
       const lastRow = last;

@@ -21,12 +21,29 @@ function asInteger(v: unknown, what: string): number {
   throw new ConversionError(`${JSON.stringify(v)} is not ${what}`);
 }
 
-function checkDate(y: number, m: number, d: number, raw: unknown, what: string): string {
+function checkDateSlowly(y: number, m: number, d: number, raw: unknown, what: string): string {
   const date = new Date(Date.UTC(y, m - 1, d));
   if (m < 1 || m > 12 || d < 1 || date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) {
     throw new ConversionError(`${JSON.stringify(raw)} is not a valid ${what} date`);
   }
   return `${pad(y, 4)}-${pad(m)}-${pad(d)}`;
+}
+
+/** '00' to '99'. */
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * y-m-d as 'YYYY-MM-DD', or a ConversionError when there is no such day. Years 1000 to 9999 (all
+ * legacy dates in practice) are checked by arithmetic, the rest through Date, as before (it treats
+ * years 0 to 99 as 19xx, which makes them invalid here): the same answer either way.
+ */
+function checkDate(y: number, m: number, d: number, raw: unknown, what: string): string {
+  if (y >= 1000 && y <= 9999 && m >= 1 && m <= 12 && d >= 1) {
+    const last = m === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : DAYS_IN_MONTH[m - 1];
+    if (d <= last) return `${y}-${TWO_DIGITS[m]}-${TWO_DIGITS[d]}`;
+  }
+  return checkDateSlowly(y, m, d, raw, what);
 }
 
 /** Trims CHAR padding (trailing blanks; leading blanks too, as legacy screens left them). */
@@ -58,7 +75,7 @@ export function fromHhmmss(v: unknown): string {
   const m = Math.floor(n / 100) % 100;
   const s = n % 100;
   if (n < 0 || h > 23 || m > 59 || s > 59) throw new ConversionError(`${JSON.stringify(v)} is not a valid HHMMSS time`);
-  return `${pad(h)}:${pad(m)}:${pad(s)}`;
+  return `${TWO_DIGITS[h]}:${TWO_DIGITS[m]}:${TWO_DIGITS[s]}`;
 }
 
 /** A date column (YYYYMMDD) and a time column (HHMMSS), in UTC, to an ISO instant: '2024-05-02T09:15:00Z'. */
@@ -86,6 +103,8 @@ const FALSE_FLAGS = new Set(['N', 'NO', 'F', 'FALSE', '0', '']);
 
 /** Y/N, 1/0, T/F (any case, padded or not) to a boolean. */
 export function fromFlag(v: unknown): boolean {
+  if (v === 'Y') return true;
+  if (v === 'N') return false;
   if (typeof v === 'boolean') return v;
   if (typeof v === 'number' || typeof v === 'bigint') {
     if (Number(v) === 1) return true;

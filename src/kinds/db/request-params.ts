@@ -47,6 +47,7 @@ export class ParamConfigError extends Error {
 export type ParamReader = (req: OperationRequest) => SqlValue;
 
 type Source = 'path' | 'query' | 'header';
+const INTEGER = /^-?\d{1,15}$/;
 const SOURCE_PARAM: Record<Source, 'path' | 'query' | 'header'> = { path: 'path', query: 'query', header: 'header' };
 
 /** Builds the reader of one named parameter; refuses sources the operation does not have. */
@@ -71,58 +72,83 @@ export function compileParam(name: string, raw: ParamSpec, op: ContractOperation
 
   const bad = (message: string) => problems.validation(`${label}: ${message}`, [{ field: `${source}.${m[2]}`, message }]);
 
-  const check = (v: unknown): SqlValue => {
-    switch (type) {
-      case 'integer': {
-        const n = typeof v === 'string' && /^-?\d{1,15}$/.test(v) ? Number(v) : v;
+  // The check and the conversion are chosen here, once; per call only the value is looked at.
+  let check: (v: unknown) => SqlValue;
+  switch (type) {
+    case 'integer':
+      check = (v) => {
+        const n = typeof v === 'string' && INTEGER.test(v) ? Number(v) : v;
         if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw bad(`must be an integer, got ${JSON.stringify(v)}`);
         return n;
-      }
-      case 'number': {
+      };
+      break;
+    case 'number':
+      check = (v) => {
         const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
         if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(`must be a number, got ${JSON.stringify(v)}`);
         return n;
-      }
-      case 'boolean': {
+      };
+      break;
+    case 'boolean':
+      check = (v) => {
         if (typeof v === 'boolean') return v;
         if (v === 'true' || v === 'false') return v === 'true';
         throw bad(`must be true or false, got ${JSON.stringify(v)}`);
-      }
-      default: {
+      };
+      break;
+    default:
+      check = (v) => {
         if (typeof v !== 'string') throw bad(`must be a string, got ${JSON.stringify(v)}`);
         if (v.length > maxLength) throw bad(`must be at most ${maxLength} characters`);
         if (v.includes('\0')) throw bad('must not contain NUL characters');
         return v;
-      }
-    }
-  };
+      };
+  }
 
-  const convert = (v: SqlValue): SqlValue => {
-    try {
-      switch (spec.as) {
-        case 'yyyymmdd': return toYyyymmdd(v);
-        case 'cyymmdd': return toCyymmdd(v);
-        case 'hhmmss': return toHhmmss(v);
-        case 'flag': return toFlag(v);
-        case 'decimal': return toImpliedDecimal(v, spec.scale ?? 0);
-        case 'upper': return String(v).toUpperCase();
-        case 'char': return String(v).padEnd(spec.width ?? 0, ' ');
-        default: return v;
+  const conversion = ((): ((v: SqlValue) => SqlValue) | undefined => {
+    switch (spec.as) {
+      case 'yyyymmdd': return toYyyymmdd;
+      case 'cyymmdd': return toCyymmdd;
+      case 'hhmmss': return toHhmmss;
+      case 'flag': return toFlag;
+      case 'decimal': {
+        const scale = spec.scale ?? 0;
+        return (v) => toImpliedDecimal(v, scale);
       }
+      case 'upper': return (v) => String(v).toUpperCase();
+      case 'char': {
+        const width = spec.width ?? 0;
+        return (v) => String(v).padEnd(width, ' ');
+      }
+      default: return undefined;
+    }
+  })();
+  const convert = conversion && ((v: SqlValue): SqlValue => {
+    try {
+      return conversion(v);
     } catch (err) {
       if (err instanceof ConversionError) throw bad(err.message);
       throw err;
     }
-  };
+  });
 
   const fallback = spec.default;
+  const valueOf = source === 'path' ? (req: OperationRequest) => req.pathParams[field] : source === 'query' ? (req: OperationRequest) => req.query[field] : (req: OperationRequest) => req.headers[field];
+  const missing = (): SqlValue => {
+    if (fallback !== undefined) return fallback;
+    throw bad('is required');
+  };
+  if (convert === undefined) {
+    return (req) => {
+      const v = valueOf(req);
+      if (v === undefined || v === null || v === '') return missing();
+      if (Array.isArray(v)) throw bad('must be given once');
+      return check(v);
+    };
+  }
   return (req) => {
-    const bag = source === 'path' ? req.pathParams : source === 'query' ? req.query : req.headers;
-    const v = bag[field];
-    if (v === undefined || v === null || v === '') {
-      if (fallback !== undefined) return fallback;
-      throw bad('is required');
-    }
+    const v = valueOf(req);
+    if (v === undefined || v === null || v === '') return missing();
     if (Array.isArray(v)) throw bad('must be given once');
     return convert(check(v));
   };

@@ -18,6 +18,11 @@ export interface DbDriver {
   readonly where: string;
   /** Runs a statement and returns all its rows (for gets and small pages). */
   query(sql: string, values: readonly SqlValue[], opts: QueryOptions): Promise<Row[]>;
+  /**
+   * The same, run at once, for a driver whose statements run synchronously (better-sqlite3): the
+   * kind calls it instead of `query` and saves the promise; errors are thrown, not rejected.
+   */
+  querySync?(sql: string, values: readonly SqlValue[], opts: QueryOptions): Row[];
   /** Streams a statement's rows; breaking out of the loop stops the query and frees the connection. */
   stream(sql: string, values: readonly SqlValue[], opts: QueryOptions): AsyncIterable<Row>;
   /** A trivial query within `timeoutMs`; throws when the database cannot be reached. */

@@ -13,8 +13,12 @@ import type { DbDriver, DriverSettings, QueryOptions } from './driver.ts';
 
 const YIELD_EVERY = 256;
 
-function bindable(values: readonly SqlValue[]): unknown[] {
-  return values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+/** SQLite has no booleans: true and false are bound as 1 and 0 (the values are passed as one array). */
+function bindable(values: readonly SqlValue[]): readonly unknown[] {
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] === 'boolean') return values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+  }
+  return values;
 }
 
 export class SqliteDriver implements DbDriver {
@@ -44,16 +48,20 @@ export class SqliteDriver implements DbDriver {
     return st;
   }
 
-  async query(sql: string, values: readonly SqlValue[], opts: QueryOptions): Promise<Row[]> {
+  querySync(sql: string, values: readonly SqlValue[], opts: QueryOptions): Row[] {
     opts.signal.throwIfAborted();
-    return this.statement(sql).all(...bindable(values)) as Row[];
+    return this.statement(sql).all(bindable(values)) as Row[];
+  }
+
+  async query(sql: string, values: readonly SqlValue[], opts: QueryOptions): Promise<Row[]> {
+    return this.querySync(sql, values, opts);
   }
 
   async *stream(sql: string, values: readonly SqlValue[], opts: QueryOptions): AsyncIterable<Row> {
     opts.signal.throwIfAborted();
     // A statement object runs one iteration at a time: stream on a fresh one.
     const st = this.open().prepare(sql);
-    const it = st.iterate(...bindable(values)) as IterableIterator<Row>;
+    const it = st.iterate(bindable(values)) as IterableIterator<Row>;
     let n = 0;
     try {
       for (const row of it) {
