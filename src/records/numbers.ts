@@ -103,58 +103,33 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage): NumberDeco
   const digits = pic.length;
   const scale = pic.scale;
   const big = digits > SAFE_DIGITS;
-  if (usage === 'comp-3') {
-    const size = Math.floor(digits / 2) + 1;
-    const padNibble = digits % 2 === 0;
-    return (buf, at) => {
-      let n = 0;
-      let text = '';
-      const last = at + size - 1;
-      for (let i = at; i < last; i++) {
-        const b = buf[i];
-        const hi = b >> 4;
-        const lo = b & 15;
-        if (hi > 9 || lo > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, i);
-        if (i === at && padNibble && hi !== 0) throw new FieldFault(`packed decimal has more digits than PIC ${pic.text} (first nibble ${hi})`, i);
-        if (big) text += (i === at && padNibble ? '' : String(hi)) + String(lo);
-        else n = n * 100 + hi * 10 + lo;
-      }
-      const b = buf[last];
-      const hi = b >> 4;
-      const sign = b & 15;
-      if (hi > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, last);
-      let negative: boolean;
-      if (sign === 0xd || sign === 0xb) negative = true;
-      else if (sign === 0xc || sign === 0xf || sign === 0xa || sign === 0xe) negative = false;
-      else throw new FieldFault(`invalid packed-decimal sign nibble ${sign.toString(16).toUpperCase()} in byte ${hex(b)}`, last);
-      if (negative && !pic.signed) throw new FieldFault(`negative value in unsigned field (sign nibble D, PIC ${pic.text})`, last);
-      if (big) return bigValue(negative, text + String(hi), scale);
-      return scaled(n * 10 + hi, negative, scale);
-    };
-  }
+  if (usage === 'comp-3') return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
   if (usage === 'comp' || usage === 'comp-5') {
     const size = digits <= 4 ? 2 : digits <= 9 ? 4 : 8;
+    const signed = pic.signed;
+    if (size <= 4) {
+      // 2 and 4 bytes: plain numbers (10 ** digits is exact for digits ≤ 9), no BigInt per value.
+      const limit = usage === 'comp' ? 10 ** digits : Infinity;
+      return (buf, at) => {
+        const n = size === 2 ? (signed ? buf.readInt16BE(at) : buf.readUInt16BE(at)) : signed ? buf.readInt32BE(at) : buf.readUInt32BE(at);
+        const abs = Math.abs(n);
+        if (abs >= limit) throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
+        return scaled(abs, n < 0, scale);
+      };
+    }
     const limit = usage === 'comp' ? 10n ** BigInt(digits) : undefined;
     return (buf, at) => {
-      let n: number | bigint;
-      if (size === 2) n = pic.signed ? buf.readInt16BE(at) : buf.readUInt16BE(at);
-      else if (size === 4) n = pic.signed ? buf.readInt32BE(at) : buf.readUInt32BE(at);
-      else n = pic.signed ? buf.readBigInt64BE(at) : buf.readBigUInt64BE(at);
-      if (limit !== undefined) {
-        const abs = typeof n === 'bigint' ? (n < 0n ? -n : n) : BigInt(Math.abs(n));
-        if (abs >= limit) throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
-      }
-      if (typeof n === 'bigint') {
-        const negative = n < 0n;
-        const abs = negative ? -n : n;
-        if (!big && abs <= BigInt(Number.MAX_SAFE_INTEGER)) return scaled(Number(abs), negative, scale);
-        return bigValue(negative, abs.toString().padStart(scale + 1, '0'), scale);
-      }
-      return scaled(Math.abs(n), n < 0, scale);
+      const n = signed ? buf.readBigInt64BE(at) : buf.readBigUInt64BE(at);
+      const negative = n < 0n;
+      const abs = negative ? -n : n;
+      if (limit !== undefined && abs >= limit) throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
+      if (!big && abs <= MAX_SAFE) return scaled(Number(abs), negative, scale);
+      return bigValue(negative, abs.toString().padStart(scale + 1, '0'), scale);
     };
   }
   // display: plain digits, zoned with an overpunched sign, or a separate sign character
   const z = zonedTables(page);
+  if (!big && !spec.signSeparate) return zonedDecoder(pic, scale, z, pic.signed ? (spec.signLeading ? 0 : digits - 1) : -1);
   const sepLeading = spec.signSeparate === 'leading';
   const sepTrailing = spec.signSeparate === 'trailing';
   const punchAt = pic.signed && !spec.signSeparate ? (spec.signLeading ? 0 : digits - 1) : -1;
@@ -187,6 +162,111 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage): NumberDeco
       else n = n * 10 + d;
     }
     if (big) return bigValue(negative, text, scale);
+    return scaled(n, negative, scale);
+  };
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Packed decimal of 15 digits or fewer: integer arithmetic, no strings. */
+function packedDecoder(pic: Pic, scale: number): NumberDecoder {
+  const size = Math.floor(pic.length / 2) + 1;
+  const padNibble = pic.length % 2 === 0;
+  const signed = pic.signed;
+  return (buf, at) => {
+    let n = 0;
+    let i = at;
+    const last = at + size - 1;
+    if (padNibble) {
+      // The first byte's high nibble is padding (an even number of digits): it must be 0.
+      const b = buf[i];
+      const hi = b >> 4;
+      const lo = b & 15;
+      if (hi > 9 || lo > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, i);
+      if (hi !== 0) throw new FieldFault(`packed decimal has more digits than PIC ${pic.text} (first nibble ${hi})`, i);
+      n = lo;
+      i++;
+    }
+    for (; i < last; i++) {
+      const b = buf[i];
+      const hi = b >> 4;
+      const lo = b & 15;
+      if (hi > 9 || lo > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, i);
+      n = n * 100 + hi * 10 + lo;
+    }
+    const b = buf[last];
+    const hi = b >> 4;
+    const sign = b & 15;
+    if (hi > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, last);
+    const negative = PACKED_SIGN[sign];
+    if (negative === 2) throw new FieldFault(`invalid packed-decimal sign nibble ${sign.toString(16).toUpperCase()} in byte ${hex(b)}`, last);
+    if (negative === 1 && !signed) throw new FieldFault(`negative value in unsigned field (sign nibble D, PIC ${pic.text})`, last);
+    return scaled(n * 10 + hi, negative === 1, scale);
+  };
+}
+
+/** Sign nibble → 0 (positive: C, F, A, E), 1 (negative: D, B), 2 (invalid). */
+const PACKED_SIGN = Uint8Array.from({ length: 16 }, (_v, s) => (s === 0xd || s === 0xb ? 1 : s === 0xc || s === 0xf || s === 0xa || s === 0xe ? 0 : 2));
+
+/** Packed decimal of more than 15 digits: a decimal string, exactly. */
+function packedBigDecoder(pic: Pic, scale: number): NumberDecoder {
+  const size = Math.floor(pic.length / 2) + 1;
+  const padNibble = pic.length % 2 === 0;
+  return (buf, at) => {
+    let text = '';
+    const last = at + size - 1;
+    for (let i = at; i < last; i++) {
+      const b = buf[i];
+      const hi = b >> 4;
+      const lo = b & 15;
+      if (hi > 9 || lo > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, i);
+      if (i === at && padNibble && hi !== 0) throw new FieldFault(`packed decimal has more digits than PIC ${pic.text} (first nibble ${hi})`, i);
+      text += (i === at && padNibble ? '' : String(hi)) + String(lo);
+    }
+    const b = buf[last];
+    const hi = b >> 4;
+    const sign = b & 15;
+    if (hi > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, last);
+    const negative = PACKED_SIGN[sign];
+    if (negative === 2) throw new FieldFault(`invalid packed-decimal sign nibble ${sign.toString(16).toUpperCase()} in byte ${hex(b)}`, last);
+    if (negative === 1 && !pic.signed) throw new FieldFault(`negative value in unsigned field (sign nibble D, PIC ${pic.text})`, last);
+    return bigValue(negative === 1, text + String(hi), scale);
+  };
+}
+
+/** Zoned or plain display digits, 15 or fewer, without a separate sign: `punchAt` is the digit carrying the sign (-1: none). */
+function zonedDecoder(pic: Pic, scale: number, z: ZonedTables, punchAt: number): NumberDecoder {
+  const digits = pic.length;
+  const { digit, punched } = z;
+  // Digits before and after the one carrying the sign.
+  const before = punchAt < 0 ? digits : punchAt;
+  return (buf, at) => {
+    let n = 0;
+    let negative = false;
+    const mid = at + before;
+    for (let i = at; i < mid; i++) {
+      const b = buf[i];
+      const d = digit[b];
+      if (d < 0) throw new FieldFault(`invalid zoned digit in byte ${hex(b)}`, i);
+      n = n * 10 + d;
+    }
+    if (punchAt >= 0) {
+      const b = buf[mid];
+      let d = punched[b];
+      if (d < 0) throw new FieldFault(`invalid zoned digit or sign in byte ${hex(b)}`, mid);
+      if (d >= 10) {
+        negative = true;
+        d -= 10;
+      }
+      n = n * 10 + d;
+      const end = at + digits;
+      for (let i = mid + 1; i < end; i++) {
+        const b2 = buf[i];
+        const d2 = digit[b2];
+        if (d2 < 0) throw new FieldFault(`invalid zoned digit in byte ${hex(b2)}`, i);
+        n = n * 10 + d2;
+      }
+    }
     return scaled(n, negative, scale);
   };
 }

@@ -50,12 +50,31 @@ function hex(b: number): string {
   return `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
 }
 
+/** `Buffer#latin1Slice`: what `toString('latin1', start, end)` calls, without its argument handling. */
+type Slice = (this: Buffer, start: number, end: number) => string;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: Slice }).latin1Slice;
+const FAST_SLICE = typeof latin1Slice === 'function';
+
+function sliceLatin1(buf: Buffer, start: number, end: number): string {
+  return FAST_SLICE ? latin1Slice!.call(buf, start, end) : buf.toString('latin1', start, end);
+}
+
+/** Whether the page defines every byte (then text needs no check byte by byte). */
+function definesAll(page: CodePage): boolean {
+  return page.valid.every((v) => v === 1);
+}
+
+function badByte(page: CodePage, b: number, at: number): FieldFault {
+  return new FieldFault(`byte ${hex(b)} is not a character of code page ${page.name}`, at);
+}
+
 function makeTextDecoder(field: FieldItem, page: CodePage): (buf: Buffer, at: number) => string {
   const size = field.pic.length;
   const space = page.space;
   const right = field.justify === 'right';
   const { valid, toLatin1, decode } = page;
   const identity = page.name === 'latin1' || page.name === 'ascii';
+  const all = definesAll(page);
   if (page.latin1Only && size <= 3) {
     // Short codes (a record type, a status, a currency) repeat: keep their strings.
     const cache = new Map<number, string>();
@@ -71,7 +90,7 @@ function makeTextDecoder(field: FieldItem, page: CodePage): (buf: Buffer, at: nu
       let text = '';
       for (let i = start; i < end; i++) {
         const b = buf[i];
-        if (valid[b] === 0) throw new FieldFault(`byte ${hex(b)} is not a character of code page ${page.name}`, i);
+        if (valid[b] === 0) throw badByte(page, b, i);
         text += String.fromCharCode(toLatin1[b]);
       }
       if (cache.size < 65_536) cache.set(key, text);
@@ -85,12 +104,21 @@ function makeTextDecoder(field: FieldItem, page: CodePage): (buf: Buffer, at: nu
       let end = at + size;
       if (right) while (start < end && buf[start] === space) start++;
       else while (end > start && buf[end - 1] === space) end--;
-      for (let i = start; i < end; i++) {
-        const b = buf[i];
-        if (valid[b] === 0) throw new FieldFault(`byte ${hex(b)} is not a character of code page ${page.name}`, i);
-        scratch[i - start] = toLatin1[b];
+      if (identity) {
+        if (!all) {
+          for (let i = start; i < end; i++) if (valid[buf[i]] === 0) throw badByte(page, buf[i], i);
+        }
+        return sliceLatin1(buf, start, end);
       }
-      return identity ? buf.toString('latin1', start, end) : scratch.toString('latin1', 0, end - start);
+      if (all) for (let i = start; i < end; i++) scratch[i - start] = toLatin1[buf[i]];
+      else {
+        for (let i = start; i < end; i++) {
+          const b = buf[i];
+          if (valid[b] === 0) throw badByte(page, b, i);
+          scratch[i - start] = toLatin1[b];
+        }
+      }
+      return sliceLatin1(scratch, 0, end - start);
     };
   }
   const scratch = Buffer.allocUnsafe(size * 2);
@@ -101,7 +129,7 @@ function makeTextDecoder(field: FieldItem, page: CodePage): (buf: Buffer, at: nu
     else while (end > start && buf[end - 1] === space) end--;
     for (let i = start; i < end; i++) {
       const b = buf[i];
-      if (valid[b] === 0) throw new FieldFault(`byte ${hex(b)} is not a character of code page ${page.name}`, i);
+      if (valid[b] === 0) throw badByte(page, b, i);
       scratch.writeUInt16LE(decode[b], (i - start) * 2);
     }
     return scratch.toString('utf16le', 0, (end - start) * 2);
@@ -152,14 +180,22 @@ function makeFieldDecoder(field: FieldItem, page: CodePage): ValueDecoder {
     const width = DATE_DIGITS[format];
     const raw = base;
     const fast = format === 'YYYYMMDD' || format === 'CYYMMDD';
+    // Dates repeat (a file holds a few thousand different days at most): keep their strings.
+    const seen = new Map<number, string>();
     base = (buf, at) => {
       const v = raw(buf, at);
       if (fast && typeof v === 'number' && Number.isInteger(v) && v > 0) {
+        const hit = seen.get(v);
+        if (hit !== undefined) return hit;
         // The common forms by arithmetic, without string work: YYYYMMDD and CYYMMDD.
         const y = format === 'YYYYMMDD' ? Math.floor(v / 10000) : 1900 + Math.floor(v / 10000);
         const m = Math.floor(v / 100) % 100;
         const d = v % 100;
-        if (v < 10 ** width && m >= 1 && m <= 12 && d >= 1 && d <= 28 && y >= 1000 && (format === 'YYYYMMDD' || v < 2_000_000)) return `${y}-${PAD2[m]}-${PAD2[d]}`;
+        if (v < 10 ** width && m >= 1 && m <= 12 && d >= 1 && d <= 28 && y >= 1000 && (format === 'YYYYMMDD' || v < 2_000_000)) {
+          const iso = `${y}-${PAD2[m]}-${PAD2[d]}`;
+          if (seen.size < 65_536) seen.set(v, iso);
+          return iso;
+        }
       }
       const digits = typeof v === 'number' ? String(v).padStart(width, '0') : String(v).trim();
       if (digits === '') return null;
@@ -281,48 +317,153 @@ function compileItems(items: readonly Item[], page: CodePage, count: ((buf: Buff
 
 type ItemDecoder = (buf: Buffer, at: number, rs: number) => unknown;
 
+/** The value of a one-byte field for each of the 256 bytes; undefined where decoding the byte throws. */
+function byteTable(dec: ValueDecoder): unknown[] {
+  const table: unknown[] = new Array(256);
+  const one = Buffer.alloc(1);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0; // most bytes are faults for a digit: no stack traces for those
+  try {
+    for (let b = 0; b < 256; b++) {
+      one[0] = b;
+      try {
+        table[b] = dec(one, 0);
+      } catch {
+        table[b] = undefined;
+      }
+    }
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  return table;
+}
+
+/** Text fields that are read straight into a run of text, sliced into strings once per record. */
+const INLINE_TEXT_MIN = 4;
+/** Text fields further apart than this are read into separate runs. */
+const RUN_GAP = 256;
+/** `ucs2Slice` reads UTF-16 little-endian; a Uint16Array holds the platform's order. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const FAST_UCS2 = typeof (Buffer.prototype as unknown as { ucs2Slice?: Slice }).ucs2Slice === 'function' && LITTLE_ENDIAN;
+
+/**
+ * How the text fields of a generated decoder become strings: `identity` (latin1, ascii: the bytes
+ * are the characters), `latin1` (a page whose characters all fit in latin1, EBCDIC mostly: translate
+ * byte by byte), `ucs2` (the others: translate to UTF-16 code units), or not inline at all.
+ */
+function textMode(page: CodePage): 'identity' | 'latin1' | 'ucs2' | undefined {
+  if (!FAST_SLICE) return undefined;
+  if (page.name === 'latin1' || page.name === 'ascii') return 'identity';
+  if (page.latin1Only) return 'latin1';
+  return FAST_UCS2 ? 'ucs2' : undefined;
+}
+
 /**
  * The fast path for a group of items that are all decoded unconditionally (no REDEFINES choice):
  * a function generated for this layout that decodes every item and builds the object with one
  * literal, so that every property store has a fixed name and every record the same shape. That is
  * several times quicker than filling an object field by field through one shared closure.
+ *
+ * Text fields of four characters or more are not decoded one by one: their bytes (blanks trimmed,
+ * checked as they go, in field order) are translated into a scratch buffer at their own offsets,
+ * the buffer is read as one string per run of nearby fields, and each field's value is a substring
+ * of it. One-byte fields (a flag, a status, a digit) are looked up in a table of their 256 values,
+ * made by the field's own decoder. Every other item is decoded by its closure. Faults come out in
+ * field order as before: no string is made until every field has been read.
+ *
+ * The function takes (buf, at, rs) inside a record, and (buf, start) as a record's decoder.
  */
 function generateDecoder(items: readonly Item[], page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): ItemDecoder | undefined {
   const plain = items.filter((i) => i.name);
-  const conditional = items.some((i) => i.redefines) ;
+  const conditional = items.some((i) => i.redefines);
   if (conditional || plain.length === 0) return undefined;
-  const decoders: ItemDecoder[] = [];
-  const names: string[] = [];
-  const offsets: number[] = [];
-  for (const item of plain) {
-    names.push(item.name);
-    offsets.push(item.offset);
-    if (item.kind === 'field' && !item.occurs) {
-      const dec = makeFieldDecoder(item, page);
-      decoders.push((buf, at) => dec(buf, at));
-    } else {
-      const one = compileOne(item, page, count, countOf);
-      decoders.push((buf, at, rs) => one.decode(buf, at, rs));
+  const K: unknown[] = [];
+  const konst = (v: unknown): string => `K${K.push(v) - 1}`;
+  const all = definesAll(page);
+  const mode = textMode(page);
+  const body: string[] = [];
+  const values: string[] = [];
+  // Runs of inline text: [from, to) offsets in the group.
+  const runs: { from: number; to: number }[] = [];
+  const runOf = new Map<number, number>();
+  for (let k = 0; k < plain.length; k++) {
+    const item = plain[k];
+    if (mode && item.kind === 'field' && !item.occurs && item.pic.kind === 'alnum' && !item.date && !(item.conditions && item.conditions.length > 0) && item.pic.length >= INLINE_TEXT_MIN && item.size === item.pic.length) {
+      const last = runs[runs.length - 1];
+      if (last && item.offset >= last.to && item.offset - last.to <= RUN_GAP) last.to = item.offset + item.size;
+      else runs.push({ from: item.offset, to: item.offset + item.size });
+      runOf.set(k, runs.length - 1);
     }
   }
+  const end = runs.length > 0 ? runs[runs.length - 1].to : 0;
+  // The scratch buffer, indexed by offset in the group; for ucs2, the same memory as 16-bit units.
+  const scratch = mode === 'latin1' ? Buffer.alloc(end) : mode === 'ucs2' ? Buffer.alloc(end * 2) : undefined;
+  const S = scratch && runs.length > 0 ? konst(mode === 'ucs2' ? new Uint16Array(scratch.buffer, scratch.byteOffset, end) : scratch) : '';
+  const SB = mode === 'ucs2' && runs.length > 0 ? konst(scratch) : '';
+  const TABLE = mode === 'latin1' ? konst(page.toLatin1) : mode === 'ucs2' ? konst(page.decode) : '';
+  const V = all ? '' : konst(page.valid);
+  const BAD = all ? '' : konst((b: number, at: number) => badByte(page, b, at));
+  const space = page.space;
+  for (let k = 0; k < plain.length; k++) {
+    const item = plain[k];
+    const off = item.offset;
+    const run = runOf.get(k);
+    if (run !== undefined && item.kind === 'field') {
+      const size = item.size;
+      body.push(`    i = ${k};`);
+      if (item.justify === 'right') {
+        body.push(`    let s${k} = at + ${off}; const e${k} = s${k} + ${size};`, `    while (s${k} < e${k} && buf[s${k}] === ${space}) s${k}++;`);
+      } else {
+        body.push(`    const s${k} = at + ${off}; let e${k} = s${k} + ${size};`, `    while (e${k} > s${k} && buf[e${k} - 1] === ${space}) e${k}--;`);
+      }
+      const check = all ? '' : `if (${V}[b] === 0) throw ${BAD}(b, p); `;
+      if (mode !== 'identity') body.push(`    for (let p = s${k}; p < e${k}; p++) { const b = buf[p]; ${check}${S}[p - at] = ${TABLE}[b]; }`);
+      else if (!all) body.push(`    for (let p = s${k}; p < e${k}; p++) { const b = buf[p]; ${check}}`);
+      const from = runs[run].from;
+      values.push(`T${run}.substring(s${k} - at - ${from}, e${k} - at - ${from})`);
+    } else if (item.kind === 'field' && !item.occurs && item.size === 1) {
+      const dec = makeFieldDecoder(item, page);
+      body.push(`    i = ${k}; let v${k} = ${konst(byteTable(dec))}[buf[at + ${off}]];`, `    if (v${k} === undefined) v${k} = ${konst(dec)}(buf, at + ${off});`);
+      values.push(`v${k}`);
+    } else if (item.kind === 'field' && !item.occurs) {
+      body.push(`    i = ${k}; const v${k} = ${konst(makeFieldDecoder(item, page))}(buf, at + ${off});`);
+      values.push(`v${k}`);
+    } else {
+      const one = compileOne(item, page, count, countOf);
+      body.push(`    i = ${k}; const v${k} = ${konst((buf: Buffer, at: number, rs: number) => one.decode(buf, at, rs))}(buf, at + ${off}, rs);`);
+      values.push(`v${k}`);
+    }
+  }
+  body.push('    i = -1;');
+  runs.forEach((r, n) =>
+    body.push(
+      mode === 'identity'
+        ? `    const T${n} = buf.latin1Slice(at + ${r.from}, at + ${r.to});`
+        : mode === 'latin1'
+          ? `    const T${n} = ${S}.latin1Slice(${r.from}, ${r.to});`
+          : `    const T${n} = ${SB}.ucs2Slice(${r.from * 2}, ${r.to * 2});`,
+    ),
+  );
   const onError = (err: unknown, i: number, at: number, rs: number): unknown => {
     if (i < 0 || err instanceof FieldError) return err;
     const item = plain[i];
     return fault(err, item.name, item.label, (err instanceof FieldFault ? err.at : at + item.offset) - rs);
   };
-  const body = [
-    'return function decode(buf, at, rs) {',
+  const source = [
+    // The constants as bindings of the enclosing function, not array loads in every loop.
+    ...K.map((_v, n) => `const K${n} = K[${n}];`),
+    'return function decode(buf, at = 0, rs = at) {',
     '  let i = -1;',
     '  try {',
-    ...plain.map((_item, k) => `    i = ${k}; const v${k} = D[${k}](buf, at + ${offsets[k]}, rs);`),
-    `    return { ${names.map((n, k) => `${JSON.stringify(n)}: v${k}`).join(', ')} };`,
+    ...body,
+    `    return { ${plain.map((item, k) => `${JSON.stringify(item.name)}: ${values[k]}`).join(', ')} };`,
     '  } catch (err) {',
     '    throw E(err, i, at, rs);',
     '  }',
     '};',
   ].join('\n');
-  // Generated from the layout's own names (JSON-quoted) and offsets only.
-  return new Function('D', 'E', body)(decoders, onError) as ItemDecoder;
+  // Generated from the layout's own names (JSON-quoted), offsets and sizes, and the page's space byte only.
+  return new Function('K', 'E', source)(K, onError) as ItemDecoder;
 }
 
 interface OneCodec {
@@ -430,12 +571,14 @@ export function compileRecord(layout: RecordLayout, encoding: string): RecordCod
   return {
     layout,
     page,
-    decode(buf, start = 0) {
-      if (fast) return fast(buf, start, start) as DecodedRecord;
-      const out: DecodedRecord = {};
-      for (let i = 0; i < decoders.length; i++) decoders[i](buf, start, out, start);
-      return out;
-    },
+    // The generated decoder takes (buf, start) too, the record starting at `start` (0 by default).
+    decode: fast
+      ? (fast as (buf: Buffer, start?: number) => DecodedRecord)
+      : (buf, start = 0) => {
+          const out: DecodedRecord = {};
+          for (let i = 0; i < decoders.length; i++) decoders[i](buf, start, out, start);
+          return out;
+        },
     lengthAt(buf, start) {
       if (!count || !odo) return layout.length;
       return odoOffset + count(buf, start) * odo.item.size;

@@ -104,6 +104,9 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
   const hasTrailer = spec.types.some((t) => t.role === 'trailer');
   const check = new TrailerCheck(spec);
   const checking = spec.types.some((t) => t.checks);
+  // One record type of detail records, fixed length, no trailer checks: a good record only needs
+  // decoding and counting (a bad one goes the long way, through `one`, which decodes it again).
+  const plainDetail = single && single.role === 'detail' && !checking && spec.delimiter === 'none' ? single : undefined;
   const sum: FileSummary = summary ?? { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
   let recordNo = 0;
   let fileOffset = 0; // offset of `rest[0]` in the file
@@ -163,27 +166,50 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
 
   try {
     for await (const chunk of source) {
-      const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      sum.bytes += data.length;
-      let buf = data;
-      let pos = 0;
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      sum.bytes += buf.length;
+      let pos = 0; // the next record's start in `buf`
       let batch: DecodedBatch = { rows: [], problems: [] };
       if (spec.delimiter === 'none') {
         const L = spec.recordLength;
         if (rest.length > 0) {
           // A record split over two chunks: join just that record, not the whole chunk.
           const need = L - rest.length;
-          if (data.length < need) {
-            rest = Buffer.concat([rest, data]);
+          if (buf.length < need) {
+            rest = Buffer.concat([rest, buf]);
             continue;
           }
-          const joined = Buffer.concat([rest, data.subarray(0, need)]);
+          const joined = Buffer.concat([rest, buf.subarray(0, need)]);
           one(joined, 0, L, fileOffset, batch);
           fileOffset += L;
           pos = need;
           rest = Buffer.alloc(0);
         }
         const base = fileOffset - pos;
+        if (plainDetail) {
+          const codec = plainDetail.codec;
+          const name = plainDetail.name;
+          while (pos + L <= buf.length) {
+            let value: DecodedRecord | undefined;
+            try {
+              value = codec.decode(buf, pos);
+            } catch {
+              value = undefined;
+            }
+            if (value === undefined) one(buf, pos, L, base + pos, batch);
+            else {
+              recordNo++;
+              sum.records++;
+              sum.good++;
+              batch.rows.push({ recordNo, offset: base + pos, type: name, role: 'detail', value });
+            }
+            pos += L;
+            if (batch.rows.length >= BATCH) {
+              yield batch;
+              batch = { rows: [], problems: [] };
+            }
+          }
+        }
         while (pos + L <= buf.length) {
           one(buf, pos, L, base + pos, batch);
           pos += L;
@@ -195,12 +221,26 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
         rest = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
         fileOffset = base + buf.length - rest.length;
       } else {
-        if (rest.length > 0) buf = Buffer.concat([rest, data]);
+        if (rest.length > 0) {
+          // A record split over chunks: join just that record (up to its newline), not the whole chunk.
+          const end = buf.indexOf(nl);
+          if (end < 0) {
+            rest = Buffer.concat([rest, buf]);
+            continue;
+          }
+          const joined = Buffer.concat([rest, buf.subarray(0, end)]);
+          const stop = spec.delimiter === 'crlf' && joined.length > 0 && joined[joined.length - 1] === cr ? joined.length - 1 : joined.length;
+          one(joined, 0, stop, fileOffset, batch);
+          fileOffset += joined.length + 1;
+          pos = end + 1;
+          rest = Buffer.alloc(0);
+        }
+        const base = fileOffset - pos;
         for (;;) {
           const end = buf.indexOf(nl, pos);
           if (end < 0) break;
           const stop = spec.delimiter === 'crlf' && end > pos && buf[end - 1] === cr ? end - 1 : end;
-          one(buf, pos, stop - pos, fileOffset + pos, batch);
+          one(buf, pos, stop - pos, base + pos, batch);
           pos = end + 1;
           if (batch.rows.length >= BATCH) {
             yield batch;
@@ -208,7 +248,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
           }
         }
         rest = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
-        fileOffset += pos;
+        fileOffset = base + pos;
       }
       if (batch.rows.length > 0 || batch.problems.length > 0) yield batch;
     }
