@@ -195,18 +195,22 @@ function packedDecoder(pic: Pic, scale: number): NumberDecoder {
       n = n * 100 + hi * 10 + lo;
     }
     const b = buf[last];
-    const hi = b >> 4;
-    const sign = b & 15;
-    if (hi > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, last);
-    const negative = PACKED_SIGN[sign];
-    if (negative === 2) throw new FieldFault(`invalid packed-decimal sign nibble ${sign.toString(16).toUpperCase()} in byte ${hex(b)}`, last);
-    if (negative === 1 && !signed) throw new FieldFault(`negative value in unsigned field (sign nibble D, PIC ${pic.text})`, last);
-    return scaled(n * 10 + hi, negative === 1, scale);
+    return scaled(n * 10 + (b >> 4), packedNegative(b, last, signed, pic), scale);
   };
 }
 
 /** Sign nibble → 0 (positive: C, F, A, E), 1 (negative: D, B), 2 (invalid). */
 const PACKED_SIGN = Uint8Array.from({ length: 16 }, (_v, s) => (s === 0xd || s === 0xb ? 1 : s === 0xc || s === 0xf || s === 0xa || s === 0xe ? 0 : 2));
+
+/** The last byte of a packed field (its digit and sign nibble) checked: whether the value is negative. */
+function packedNegative(b: number, at: number, signed: boolean, pic: Pic): boolean {
+  const sign = b & 15;
+  if (b >> 4 > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, at);
+  const negative = PACKED_SIGN[sign];
+  if (negative === 2) throw new FieldFault(`invalid packed-decimal sign nibble ${sign.toString(16).toUpperCase()} in byte ${hex(b)}`, at);
+  if (negative === 1 && !signed) throw new FieldFault(`negative value in unsigned field (sign nibble D, PIC ${pic.text})`, at);
+  return negative === 1;
+}
 
 /** Packed decimal of more than 15 digits: a decimal string, exactly. */
 function packedBigDecoder(pic: Pic, scale: number): NumberDecoder {
@@ -224,13 +228,7 @@ function packedBigDecoder(pic: Pic, scale: number): NumberDecoder {
       text += (i === at && padNibble ? '' : String(hi)) + String(lo);
     }
     const b = buf[last];
-    const hi = b >> 4;
-    const sign = b & 15;
-    if (hi > 9) throw new FieldFault(`invalid packed-decimal digit in byte ${hex(b)}`, last);
-    const negative = PACKED_SIGN[sign];
-    if (negative === 2) throw new FieldFault(`invalid packed-decimal sign nibble ${sign.toString(16).toUpperCase()} in byte ${hex(b)}`, last);
-    if (negative === 1 && !pic.signed) throw new FieldFault(`negative value in unsigned field (sign nibble D, PIC ${pic.text})`, last);
-    return bigValue(negative === 1, text + String(hi), scale);
+    return bigValue(packedNegative(b, last, pic.signed, pic), text + String(b >> 4), scale);
   };
 }
 
