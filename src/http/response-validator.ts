@@ -1,8 +1,7 @@
 /**
- * Checks what a backend answered against the contract before it is sent. (express-openapi-validator
- * checks requests; its response hook answers a violation with its own 500 body, where the caller
- * must get a 502 problem, so responses are checked here with the same ajv, compiled once per
- * operation and status.)
+ * Checks what a backend answered against the contract before it is sent, with ajv validators
+ * compiled once per operation and status. A violation is never passed on: the caller gets a 502
+ * problem naming each field (request-validator.ts checks the other direction).
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
