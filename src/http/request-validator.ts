@@ -90,6 +90,11 @@ export class OperationRequestCheck {
     const query: Record<string, unknown> = {};
     if (rawQuery !== '') {
       for (const [k, v] of new URLSearchParams(rawQuery)) {
+        if (k === '__proto__') {
+          // (Never an own key of a plain object: it would change the object's prototype instead.)
+          errors.push({ field: 'query.__proto__', message: `is not a query parameter of ${this.operation.operationId}` });
+          continue;
+        }
         const prev = query[k];
         query[k] = prev === undefined ? v : Array.isArray(prev) ? [...(prev as unknown[]), v] : [prev, v];
       }

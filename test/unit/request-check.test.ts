@@ -64,6 +64,11 @@ describe('checking a request against its operation', () => {
     expect(problemOf(() => checks.get('getCustomer')!.check({ customerId: 'abc' }, '', {}, undefined, 'none')).errors).toEqual([{ field: 'path.customerId', message: 'must be integer' }]);
   });
 
+  it('refuses a query parameter named __proto__ instead of letting it change the query object', () => {
+    const p = problemOf(() => checks.get('listCustomers')!.check({}, '__proto__=1&__proto__=2&limit=5', {}, undefined, 'none'));
+    expect(p.errors).toContainEqual(expect.objectContaining({ field: 'query.__proto__' }));
+  });
+
   it('checks declared headers by their lower-case names', () => {
     const create = checks.get('createOrder')!;
     const p = problemOf(() => create.check({}, '', { 'idempotency-key': 'short' }, {}, 'json'));
