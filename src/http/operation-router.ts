@@ -52,7 +52,8 @@ export class OperationRouter<T> {
         }
       }
       if (!ok) continue;
-      const hit = t.byMethod.get(method);
+      // HEAD is served as the GET of the same path (Node's server sends no body for it).
+      const hit = t.byMethod.get(method) ?? (method === 'HEAD' ? t.byMethod.get('GET') : undefined);
       if (!hit) {
         allow ??= [...t.byMethod.keys()];
         continue;

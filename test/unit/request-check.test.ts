@@ -35,6 +35,8 @@ describe('finding the operation of a request', () => {
 
   it('tells a wrong method (with the allowed ones) from an unknown path', () => {
     expect(router.match('DELETE', '/customers/12')).toEqual({ kind: 'method-not-allowed', allow: ['GET'] });
+    expect(router.match('HEAD', '/customers/12')).toMatchObject({ kind: 'found', target: 'getCustomer' });
+    expect(router.match('HEAD', '/orders')).toEqual({ kind: 'method-not-allowed', allow: ['POST'] });
     expect(router.match('GET', '/no/such/route')).toEqual({ kind: 'none' });
     expect(router.match('GET', '/customers/')).toEqual({ kind: 'none' });
     expect(router.match('GET', '/customers/1/extra')).toEqual({ kind: 'none' });
