@@ -22,8 +22,6 @@ export interface ContractOperation {
   method: HttpMethod;
   /** The OpenAPI path template, e.g. `/customers/{customerId}`. */
   path: string;
-  /** The same path in Express syntax, e.g. `/customers/:customerId`. */
-  expressPath: string;
   /** GET, HEAD and OPTIONS: safe to retry, shadow and replay. */
   safe: boolean;
   parameters: ContractParameter[];
@@ -66,7 +64,6 @@ export class Contract {
           operationId,
           method,
           path,
-          expressPath: path.replace(/\{([^}]+)\}/g, ':$1'),
           safe: SAFE.has(method),
           parameters: params.map((p) => ({
             name: String(p.name),

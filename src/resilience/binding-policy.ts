@@ -144,7 +144,7 @@ export class BindingPolicy {
       });
       parts.push(this.breaker);
     }
-    // The per-attempt timeout is `attempt` below, not cockatiel's timeout policy: that one derives an
+    // The per-attempt timeout is `Attempt` (above), not cockatiel's timeout policy: that one derives an
     // AbortController and listens on it for every call (about 10 µs a call on Node 20, a third of
     // the policy's cost), where one timer and one controller per attempt do the same job.
     this.policy = wrap(...parts);
