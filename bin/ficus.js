@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/cli/main.ts');
+const { main, exitQuietlyOnBrokenPipe } = await import('../src/cli/main.ts');
+exitQuietlyOnBrokenPipe();
 await main(process.argv);

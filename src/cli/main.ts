@@ -24,13 +24,40 @@ export async function buildProgram(): Promise<Command> {
   return program;
 }
 
+/** The exit code of bad usage, for every command (README: "2 bad usage"). */
+const USAGE = 2;
+
+function isBrokenPipe(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'EPIPE';
+}
+
+/**
+ * Ends the process quietly, with 0, when the reader of stdout or stderr goes away (`ficus … | head`):
+ * what Unix tools do on SIGPIPE, instead of an unhandled 'error' event's stack trace. Only for the
+ * real command (bin/ficus.js); tests run `main` inside their own process.
+ */
+export function exitQuietlyOnBrokenPipe(streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (err: unknown) => {
+      if (isBrokenPipe(err)) process.exit(0);
+      throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // --help and --version end with 0; every other CommanderError is bad usage (an unknown command
+      // or option, a missing argument, a bad choice, a group without its command): 2, as documented.
+      process.exitCode = err.exitCode === 0 ? 0 : USAGE;
+      return;
+    }
+    if (isBrokenPipe(err)) {
+      process.exitCode = 0;
       return;
     }
     if (err instanceof ConfigErrors) {

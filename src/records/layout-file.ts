@@ -15,7 +15,7 @@
  * ```
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isCodePage, CODE_PAGES } from './code-pages.ts';
@@ -329,8 +329,11 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
   return { name: spec.name ?? file, source: file, encoding, delimiter: overrides.delimiter ?? spec.delimiter, recordLength, recordType: spec.recordType, types };
 }
 
-/** Reads a layout file: YAML (`.yaml`/`.yml`) or a bare copybook (anything else). */
-export function loadRecordFileSpec(path: string, overrides: { encoding?: string; delimiter?: Delimiter } = {}, display = path): RecordFileSpec {
+/**
+ * Reads a layout file: YAML (`.yaml`/`.yml`) or a bare copybook (anything else); `record` chooses the
+ * 01 level of a bare copybook that has several.
+ */
+export function loadRecordFileSpec(path: string, overrides: { encoding?: string; delimiter?: Delimiter; record?: string } = {}, display = path): RecordFileSpec {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -346,5 +349,5 @@ export function loadRecordFileSpec(path: string, overrides: { encoding?: string;
     }
     return recordFileSpec(raw, display, dirname(path), overrides);
   }
-  return recordFileSpec({ copybook: resolve(path), encoding: overrides.encoding ?? 'cp037', delimiter: overrides.delimiter ?? 'none' }, display, dirname(path));
+  return recordFileSpec({ copybook: basename(path), ...(overrides.record === undefined ? {} : { record: overrides.record }), encoding: overrides.encoding ?? 'cp037', delimiter: overrides.delimiter ?? 'none' }, display, dirname(resolve(path)));
 }

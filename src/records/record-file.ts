@@ -114,9 +114,19 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
   let trailerSeen = false;
   let trailerProblems = 0;
 
-  const one = (buf: Buffer, start: number, len: number, offset: number, batch: DecodedBatch): void => {
+  const one = (line: Buffer, lineStart: number, len: number, offset: number, batch: DecodedBatch, ended = true): void => {
     recordNo++;
     sum.records++;
+    let buf = line;
+    let start = lineStart;
+    if (spec.delimiter !== 'none' && ended && len < spec.recordLength) {
+      // A line shorter than its record had its trailing spaces stripped, as GnuCOBOL's LINE SEQUENTIAL
+      // files and text-mode transfers do: it is read padded with spaces. (A longer line is refused, and
+      // so is a short last line without its newline: more likely a file cut short.)
+      buf = Buffer.alloc(spec.recordLength, page.space);
+      line.copy(buf, 0, lineStart, lineStart + len);
+      start = 0;
+    }
     let type = single;
     if (!type) {
       const code = codeDecoder!(buf, start);
@@ -138,7 +148,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
         if (len < codec.layout.length) throw new FieldError('', '', len, `record is ${len} bytes; the file's records are ${spec.recordLength} bytes (${type.name} needs ${codec.layout.length})`);
       } else {
         const need = codec.layout.odo ? codec.lengthAt(buf, start) : codec.layout.length;
-        if (len !== need) throw new FieldError('', '', len, `record of the wrong length: ${len} bytes; ${type.name} is ${need} bytes`);
+        if (len > need || (len < need && !ended)) throw new FieldError('', '', len, `record of the wrong length: ${len} bytes; ${type.name} is ${need} bytes`);
       }
       const value = codec.decode(buf, start);
       if (checking && type.role === 'detail') check.see(type, value);
@@ -263,7 +273,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
       sum.bad++;
       batch.problems.push({ recordNo, offset: fileOffset, reason: `the file ends with a partial record of ${rest.length} bytes (records are ${spec.recordLength} bytes)` });
     } else {
-      one(rest, 0, rest.length, fileOffset, batch); // the last record may lack its newline
+      one(rest, 0, rest.length, fileOffset, batch, false); // the last record may lack its newline
     }
   }
   if (hasTrailer && !trailerSeen) batch.problems.push({ recordNo: recordNo + 1, offset: fileOffset + rest.length, reason: `the file ends without a trailer record after ${recordNo} records (incomplete file?)` });

@@ -133,8 +133,8 @@ describe('delimited records and YAML layouts', () => {
 
   it('reports a record of the wrong length', async () => {
     const spec = recordFileSpec(yaml('lf'), 'inline.yaml', dir);
-    const { summary } = await decodeRecordFile([Buffer.from('0001Ann       0001250+850101R\n0002Bert\n', 'latin1')], spec);
-    expect(summary.problems).toEqual([{ recordNo: 2, offset: 30, recordType: 'record', reason: 'record of the wrong length: 8 bytes; record is 29 bytes' }]);
+    const { summary } = await decodeRecordFile([Buffer.from('0001Ann       0001250+850101R\n0002Bert      0000099-291231VX\n', 'latin1')], spec);
+    expect(summary.problems).toEqual([{ recordNo: 2, offset: 30, recordType: 'record', reason: 'record of the wrong length: 30 bytes; record is 29 bytes' }]);
   });
 
   it('explains layout mistakes with the file, the key and the fix', () => {

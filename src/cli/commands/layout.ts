@@ -3,17 +3,20 @@
  * (YAML, see src/records/layout-file.ts) or a bare COBOL copybook.
  *
  *   ficus layout decode --layout products.yaml PRODUCTS.DAT          one JSON line per record on stdout
+ *   ficus layout decode --layout orders.cpy --record orderRecord F.DAT  one 01 record of a copybook
  *   ficus layout encode --layout products.yaml -o OUT.DAT rows.jsonl  bytes from JSON lines
  *
  * Bad records are reported on stderr with their record number, byte offset, field and reason (as
  * JSON lines with --errors json); the good ones are still written. The exit code is 1 when any
- * record was bad, 2 when the file could not be read to its end.
+ * record was bad, 2 on bad usage (an unknown option, a layout with mistakes) or when a file could not
+ * be read to its end.
  */
 import type { Command } from 'commander';
 import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
+import { CliExit, EXIT } from '../admin-client.ts';
 import { describeProblem, FieldError, RecordFileError, type RecordProblem } from '../../records/errors.ts';
 import { loadRecordFileSpec, LayoutFileError, type Delimiter } from '../../records/layout-file.ts';
 import { decodeRecordStream, RecordFileWriter, type FileSummary } from '../../records/record-file.ts';
@@ -22,15 +25,22 @@ interface CommonOptions {
   layout: string;
   encoding?: string;
   delimiter?: Delimiter;
+  /** The 01 level of a bare copybook that has several. */
+  record?: string;
   errors: 'text' | 'json';
 }
 
+/** The layout, or a CliExit (bad usage) naming the file, key and fix. */
 function specOf(opts: CommonOptions) {
+  const bare = !/\.ya?ml$/i.test(opts.layout);
+  if (opts.record !== undefined && !bare) throw new CliExit(EXIT.usage, `${opts.layout}: --record: chooses the 01 level of a bare copybook (.cpy), not of a layout file\n  fix: drop --record; a layout file names its copybook's record with record: <name>`);
   try {
-    return loadRecordFileSpec(opts.layout, { encoding: opts.encoding, delimiter: opts.delimiter });
+    return loadRecordFileSpec(opts.layout, { encoding: opts.encoding, delimiter: opts.delimiter, record: opts.record });
   } catch (err) {
-    if (err instanceof LayoutFileError) throw new Error(err.message);
-    throw err;
+    if (!(err instanceof LayoutFileError)) throw err;
+    // A bare copybook's 01 level is chosen on the command line, with --record (a layout file says record:).
+    if (bare && err.key === 'record') throw new CliExit(EXIT.usage, `${err.file}: --record: ${err.problem}\n  fix: ${err.fix.replace('record: <name>', '--record <name>')}`);
+    throw new CliExit(EXIT.usage, err.message);
   }
 }
 
@@ -116,6 +126,19 @@ export async function encodeCommand(file: string, opts: CommonOptions & { output
   return bad > 0 ? 1 : 0;
 }
 
+/** Runs a command to its exit code; a CliExit becomes `ficus layout: message` on stderr and its code. */
+function exitWith<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      process.exitCode = await fn(...args);
+    } catch (err) {
+      if (!(err instanceof CliExit)) throw err;
+      process.stderr.write(`ficus layout: ${err.message}\n`);
+      process.exitCode = err.code;
+    }
+  };
+}
+
 export function register(program: Command): void {
   const layout = program.command('layout').description('decode and encode fixed-width record files (COBOL copybooks, EBCDIC, packed decimals)');
   const common = (c: Command) =>
@@ -123,16 +146,18 @@ export function register(program: Command): void {
       .requiredOption('-l, --layout <file>', 'layout file (.yaml) or COBOL copybook (.cpy)')
       .option('-e, --encoding <codepage>', 'code page, overriding the layout (cp037 cp500 cp1047 cp1140 cp273 cp1252 cp437 cp850 latin1 ascii)')
       .option('-d, --delimiter <delimiter>', 'record delimiter, overriding the layout: none | lf | crlf')
+      .option('--record <name>', 'the 01 level to use, when a bare copybook has several (e.g. orderRecord)')
       .option('--errors <format>', 'how bad records are reported on stderr: text | json', 'text');
-  common(layout.command('decode').description('print the records of a file as JSON Lines').argument('<file>', 'the record file (- for stdin)').option('--meta', 'wrap each record with its record number, byte offset and type', false)).action(
-    async (file: string, opts: CommonOptions & { meta: boolean }) => {
-      process.exitCode = await decodeCommand(file, opts, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
-    },
+  common(layout.command('decode').description('print the records of files as JSON Lines').argument('<files...>', 'the record files (- for stdin)').option('--meta', 'wrap each record with its record number, byte offset and type', false)).action(
+    exitWith(async (files: string[], opts: CommonOptions & { meta: boolean }) => {
+      // Every file in turn (a shell pattern such as PRODUCTS.*.DAT gives several); the worst exit code.
+      let code = 0;
+      for (const file of files) code = Math.max(code, await decodeCommand(file, opts, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }));
+      return code;
+    }),
   );
   common(layout.command('encode').description('write a record file from JSON Lines (as decode prints them)').argument('<file>', 'JSON Lines (- for stdin)').requiredOption('-o, --output <file>', 'the record file to write')).action(
-    async (file: string, opts: CommonOptions & { output: string }) => {
-      process.exitCode = await encodeCommand(file, opts, { stderr: process.stderr, stdin: process.stdin });
-    },
+    exitWith(async (file: string, opts: CommonOptions & { output: string }) => encodeCommand(file, opts, { stderr: process.stderr, stdin: process.stdin })),
   );
 }
 
