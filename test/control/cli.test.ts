@@ -1,5 +1,5 @@
 /** `ficus routes …` against a running gateway's admin API: clear output, --json, exit codes. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
@@ -118,5 +118,17 @@ describe('ficus routes', () => {
     expect(noUrl.stderr).toMatch(/set FICUS_ADMIN_URL/);
     expect(down.code).toBe(3);
     expect(down.stderr).toBe(`ficus routes: cannot reach the admin API at ${closedUrl}: ECONNREFUSED\n`);
+  });
+
+  it('exits quietly with 0 when the reader of its output goes away (ficus routes list | head)', async () => {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/ficus.js'), 'routes', 'list', '--json'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the command (still loading) writes a byte
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    clearTimeout(timer);
+    expect(stderr).toBe('');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
   });
 });

@@ -4,8 +4,26 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, PROJECT_ROOT } from '../helpers/gateway.ts';
+import { main } from '../../src/cli/main.ts';
 
 const FICUS = join(PROJECT_ROOT, 'bin/ficus.js');
+
+/** `ficus <args>` run in this process (the program bin/ficus.js runs), with its exit code and stderr. */
+async function ficusInProcess(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    process.exitCode = undefined;
+    await main(['node', 'ficus', ...args]);
+    return { code: Number(process.exitCode ?? 0), stderr };
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+    process.exitCode = undefined;
+  }
+}
 
 describe('the ficus command', () => {
   it('lists its commands in --help', () => {
@@ -27,5 +45,32 @@ describe('the ficus command', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('exits 2 on bad usage, in every command, as the README documents (0 for --help and --version)', async () => {
+    const usage: [string[], RegExp][] = [
+      [['nosuch'], /unknown command 'nosuch'/],
+      [[], /Usage: ficus/],
+      [['routes'], /Usage: ficus routes/],
+      [['routes', 'list', '--bogus'], /unknown option '--bogus'/],
+      [['routes', 'show'], /missing required argument 'operationId'/],
+      [['routes', 'set', 'getCustomer', '--mode', 'sideways', '--reason', 'r'], /Allowed choices are legacy/],
+      [['routes', 'set', 'getCustomer', '--mode', 'modern'], /required option '--reason <text>' not specified/],
+      [['dlq', 'show'], /missing required argument 'id'/],
+      [['record', 'start'], /missing required argument 'operationId'/],
+      [['record', 'capture'], /missing required argument 'traffic-file'/],
+      [['replay', '--bogus'], /unknown option '--bogus'/],
+      [['layout', 'decode', 'FILE.DAT'], /required option '-l, --layout <file>' not specified/],
+      [['layout', 'encode', '-l', 'x.yaml', 'rows.jsonl'], /required option '-o, --output <file>' not specified/],
+      [['start', '--bogus'], /unknown option '--bogus'/],
+    ];
+    for (const [args, message] of usage) {
+      const r = await ficusInProcess(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(message);
+    }
+    expect((await ficusInProcess(['--help'])).code).toBe(0);
+    expect((await ficusInProcess(['routes', '--help'])).code).toBe(0);
+    expect((await ficusInProcess(['--version'])).code).toBe(0);
   });
 });
