@@ -8,41 +8,26 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
 import { Counter, Gauge } from 'prom-client';
 import { Comparator } from '../compare/comparator.ts';
-import { ConfigError, ConfigErrors } from '../config/config-error.ts';
-import type { Env } from '../config/env.ts';
-import type { LoadedConfig } from '../config/load-config.ts';
+import type { FeatureHost } from '../features/feature.ts';
 import type { ReadinessReport } from '../http/app.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Problem, ProblemType, problems } from '../problem.ts';
 import { isBackendFailure } from '../resilience/binding-policy.ts';
-import type { Backend, BoundBinding, Route, RouteObserver, RouteTable } from '../routing/route-table.ts';
-import type { SqlStore } from '../state/sql-store.ts';
+import type { Backend, BoundBinding, Route, RouteObserver } from '../routing/route-table.ts';
 import { buildAdminApp } from './admin-app.ts';
 import { parseAdminTokens, type AdminTokens } from './admin-tokens.ts';
 import { ControlStore, type AuditEntry, type MismatchRecord, type StoredRouteState } from './control-store.ts';
 import { decide, isDecision } from './gates.ts';
 import { StatePropagation } from './propagation.ts';
-import { stateText, type GatesConfig, type StateSpec } from './route-config.ts';
+import { stateRefusal, stateText, type GatesConfig, type StateSpec } from './route-config.ts';
 import { ShadowRunner } from './shadow-runner.ts';
 import { ShadowStats, type ShadowFigures } from './shadow-stats.ts';
 import type { GatesBody, IgnoreBody, SwitchBody } from './switch-request.ts';
 import { TrafficStats, type BackendFigures } from './traffic-stats.ts';
 
-/** What the control plane needs of a gateway (src/gateway.ts gives all of it). */
-export interface ControlPlaneHost {
-  config: LoadedConfig;
-  logger: Logger;
-  metrics: GatewayMetrics;
-  routes: RouteTable;
-  store: SqlStore;
-  adminRoutes: { prefix: string; router: Router }[];
-  closeHooks: (() => Promise<void>)[];
-  readiness(): Promise<ReadinessReport>;
-}
+/** What the control plane needs of a gateway: the feature host (src/features/feature.ts). */
+export type ControlPlaneHost = FeatureHost;
 
 export interface BackendView {
   adapter: string;
@@ -83,8 +68,6 @@ export interface SwitchOutcome {
   route: RouteView;
 }
 
-const MODES_NEEDING_MODERN = new Set(['shadow', 'canary', 'fallback', 'modern']);
-const MODES_NEEDING_LEGACY = new Set(['legacy', 'shadow', 'canary', 'fallback']);
 const MODE_WEIGHT: Record<string, number> = { legacy: 0, shadow: 0, fallback: 1, modern: 1 };
 
 export class ControlPlane extends EventEmitter {
@@ -109,15 +92,12 @@ export class ControlPlane extends EventEmitter {
   private readonly modeGauge: Gauge<'operation' | 'mode'>;
   private closed = false;
 
-  constructor(
-    readonly host: ControlPlaneHost,
-    env: Env,
-  ) {
+  constructor(readonly host: ControlPlaneHost) {
     super();
     const cfg = host.config.gateway;
     this.comparator = new Comparator(host.config.contract);
     this.control = new ControlStore(host.store);
-    this.tokens = parseAdminTokens(env.FICUS_ADMIN_TOKENS);
+    this.tokens = parseAdminTokens(host.env.FICUS_ADMIN_TOKENS);
     const registers = [host.metrics.registry];
     this.shadowOutcomes = new Counter({ name: 'ficus_shadow_comparisons_total', help: 'Shadow calls by outcome: match, mismatch, modern_failed, dropped, skipped_unsafe', labelNames: ['operation', 'outcome'], registers });
     this.fallbackCounter = new Counter({ name: 'ficus_route_fallbacks_total', help: 'Calls answered by legacy because modern failed (canary and fallback modes)', labelNames: ['operation'], registers });
@@ -138,28 +118,14 @@ export class ControlPlane extends EventEmitter {
   /** Creates the tables, reads (or seeds) every route's state, wires the routes, starts propagation and gates. */
   async start(): Promise<void> {
     const { config, routes, logger } = this.host;
-    const errors: ConfigError[] = [];
+    // The gates and states were checked with the rest of the config (control-feature.ts).
     for (const route of routes.all()) {
       const rc = config.gateway.routes[route.operationId] ?? {};
       route.options = { canaryKey: rc.canary?.key, fallbackToLegacy: rc.canary?.fallbackToLegacy ?? false, sideEffectFree: rc.shadow?.sideEffectFree ?? false, shadowSample: rc.shadow?.sample ?? 100 };
       this.configIgnore.set(route.operationId, rc.compare?.ignore ?? []);
-      if (rc.gates) {
-        const key = `routes.${route.operationId}.gates`;
-        rc.gates.steps.forEach((s, i) => {
-          for (const [which, target] of [['from', s.from], ['to', s.to]] as const) {
-            const why = this.refusal(route, target);
-            if (why) errors.push(new ConfigError(config.file, `${key}.steps[${i}].${which}`, why, `use a state this route can take (${this.possibleStates(route)})`));
-          }
-        });
-        if (rc.gates.rollback) {
-          const why = this.refusal(route, rc.gates.rollback.to);
-          if (why) errors.push(new ConfigError(config.file, `${key}.rollback.to`, why, `use a state this route can take (${this.possibleStates(route)})`));
-        }
-        this.gates.set(route.operationId, rc.gates);
-      }
+      if (rc.gates) this.gates.set(route.operationId, rc.gates);
       route.observer = this.observerFor();
     }
-    if (errors.length > 0) throw new ConfigErrors(errors);
 
     await this.control.migrate();
     for (const route of routes.all()) await this.seed(route);
@@ -170,7 +136,6 @@ export class ControlPlane extends EventEmitter {
       this.gateTimer = setInterval(() => void this.evaluateGates(), 1_000);
       this.gateTimer.unref();
     }
-    this.host.closeHooks.push(() => this.close());
   }
 
   private observerFor(): RouteObserver {
@@ -258,13 +223,7 @@ export class ControlPlane extends EventEmitter {
 
   /** Why a route cannot take a state, or undefined when it can. */
   refusal(route: Route, s: { mode: string; percent: number }): string | undefined {
-    if (MODES_NEEDING_MODERN.has(s.mode) && !route.modern) return `${s.mode} needs a modern backend, and ${route.operationId} has no modern binding (add ${route.operationId} to a modern adapter first)`;
-    if (MODES_NEEDING_LEGACY.has(s.mode) && !route.legacy) return `${s.mode} needs a legacy backend, and ${route.operationId} has no legacy binding`;
-    return undefined;
-  }
-
-  private possibleStates(route: Route): string {
-    return ['legacy', 'shadow', 'canary <percent>', 'fallback', 'modern'].filter((m) => !this.refusal(route, { mode: m.split(' ')[0], percent: 0 })).join(', ');
+    return stateRefusal({ operationId: route.operationId, legacy: route.legacy !== undefined, modern: route.modern !== undefined }, s);
   }
 
   routeOrThrow(operationId: string): Route {
