@@ -103,6 +103,37 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, display: string, bas
   return undefined;
 }
 
+/**
+ * Parses what it can: the mistakes of the first attempt are reported; then the values at fault are
+ * taken out (defaults fill in) until the rest parses, so that checks of the rest still run. The
+ * keys taken out are added to `removed`.
+ */
+function parseRepairing<T>(schema: z.ZodType<T>, value: unknown, display: string, errors: ConfigError[], unset: Unset, removed: string[]): T | undefined {
+  const first = parseWith(schema, value, display, '', errors, unset);
+  if (first !== undefined) return first;
+  let copy: unknown = structuredClone(value);
+  for (let round = 0; round < 20; round++) {
+    const r = schema.safeParse(copy);
+    if (r.success) return r.data;
+    let took = false;
+    for (const issue of r.error.issues) {
+      const path = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+      for (const p of path) {
+        if (p.length === 0) continue;
+        const parent = p.slice(0, -1).reduce<unknown>((node, k) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), copy);
+        if (parent && typeof parent === 'object') {
+          if (Array.isArray(parent)) parent.splice(Number(p[p.length - 1]), 1);
+          else delete (parent as Record<PropertyKey, unknown>)[p[p.length - 1] as PropertyKey];
+          removed.push(p.map(String).join('.'));
+          took = true;
+        }
+      }
+    }
+    if (!took) break;
+  }
+  return undefined;
+}
+
 function unsetKeysOf(before: number, errors: ConfigError[], display: string, unset: Unset): void {
   for (const e of errors.slice(before)) if (e.file === display && e.problem.startsWith('environment variable ')) unset.add(`${display}#${e.key}`);
 }
@@ -154,7 +185,8 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   let before = errors.length;
   const interpolated = interpolateEnv(rawGateway, env, display, errors);
   unsetKeysOf(before, errors, display, unset);
-  const gateway = parseWith(gatewayConfigSchema, interpolated, display, '', errors, unset);
+  const removed: string[] = [];
+  const gateway = parseRepairing(gatewayConfigSchema, interpolated, display, errors, unset, removed);
   if (!gateway) return fail();
 
   const contractFile = resolve(root, gateway.contract);
@@ -168,8 +200,10 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
 
   const adaptersRoot = resolve(root, gateway.adaptersDir);
   const adapters: AdapterConfig[] = [];
-  /** Operations listed by adapter files that have mistakes: not reported again as unserved. */
-  const unsure = new Set<string>();
+  /** Adapters as far as routing goes: also those with a mistake in their connection. */
+  const routing: AdapterConfig[] = [];
+  /** Operations listed by adapter files that have mistakes, or whose route settings had to be left out: not reported again. */
+  const unsure = new Set<string>(removed.filter((k) => k.startsWith('routes.')).map((k) => k.split('.')[1]));
   const folders = existsSync(adaptersRoot)
     ? readdirSync(adaptersRoot).filter((d) => statSync(join(adaptersRoot, d)).isDirectory() && existsSync(join(adaptersRoot, d, 'adapter.yaml'))).sort()
     : [];
@@ -179,7 +213,6 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
     const adapterPath = join(dir, 'adapter.yaml');
     const adapterDisplay = relative(process.cwd(), adapterPath) || adapterPath;
     files.set(adapterDisplay, adapterPath);
-    const errorsBefore = errors.length;
     const raw = readYaml(adapterPath, adapterDisplay, errors);
     if (raw === undefined) {
       // Not valid YAML: what can still be read of it says which operations not to report as unserved.
@@ -193,7 +226,7 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
     before = errors.length;
     const interpolatedAdapter = interpolateEnv(raw, env, adapterDisplay, errors);
     unsetKeysOf(before, errors, adapterDisplay, unset);
-    const parsed = parseWith(adapterFileSchema, interpolatedAdapter, adapterDisplay, '', errors, unset);
+    const parsed = parseRepairing(adapterFileSchema, interpolatedAdapter, adapterDisplay, errors, unset, []);
     if (!parsed) {
       broken();
       continue;
@@ -224,15 +257,14 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
       }
       bindings.push({ operationId, key, binding, policy });
     }
-    if (connection === undefined) {
-      broken();
-      continue;
-    }
-    if (errors.length > errorsBefore) broken();
+    const adapter = { name, dir, file: adapterDisplay, kind, role: parsed.role ?? kind.defaultRole, description: parsed.description, connection, policy: parsed.policy, bindings };
+    // With a mistake in its connection, it still says which operations it serves (no follow-on "unserved"), but is not created.
+    routing.push(adapter);
+    if (connection === undefined) continue;
     adapters.push({ name, dir, file: adapterDisplay, kind, role: parsed.role ?? kind.defaultRole, description: parsed.description, connection, policy: parsed.policy, bindings });
   }
 
-  const routes = planRoutes(contract, gateway, adapters, display, errors, unsure);
+  const routes = planRoutes(contract, gateway, routing, display, errors, unsure);
   const features = [...BUILTIN_FEATURES, ...(opts.features ?? [])];
   // Each feature checks its part against routes that are known for sure (none of an adapter with mistakes).
   const checked = { root, file: display, gateway, contract, adapters, routes: routes.filter((r) => !unsure.has(r.operationId)), env };
