@@ -111,7 +111,7 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, display: string, bas
 function parseRepairing<T>(schema: z.ZodType<T>, value: unknown, display: string, errors: ConfigError[], unset: Unset, removed: string[]): T | undefined {
   const first = parseWith(schema, value, display, '', errors, unset);
   if (first !== undefined) return first;
-  let copy: unknown = structuredClone(value);
+  const copy: unknown = structuredClone(value);
   for (let round = 0; round < 20; round++) {
     const r = schema.safeParse(copy);
     if (r.success) return r.data;
