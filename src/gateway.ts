@@ -1,12 +1,15 @@
 /**
  * A gateway instance: config loaded and checked, adapters created and bound, the route table built,
- * the HTTP app ready to listen. `ficus start` makes one; so do the tests.
+ * the features installed (src/features: writes, recording, the control plane, ...), the HTTP app
+ * built with their hooks, ready to listen. `ficus start` makes one; so do the tests. It knows no
+ * feature by name: each plugs in through `Feature` and is reached with `feature(name)`.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express, Router } from 'express';
+import type { Express } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
-import { loadConfig, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
+import { loadConfig, loadConfigReport, placeErrors, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
+import type { AdminRouter, FeatureHost } from './features/feature.ts';
 import { buildApp, type OperationHooks, type ReadinessReport } from './http/app.ts';
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -15,10 +18,9 @@ import { BindingPolicy } from './resilience/binding-policy.ts';
 import { BASE_POLICY, mergePolicy } from './resilience/policy-config.ts';
 import { BoundBinding, Route, RouteTable } from './routing/route-table.ts';
 import { openStore, type SqlStore } from './state/sql-store.ts';
-import { installWrites, type Writes } from './writes/install.ts';
-import { attachRecording } from './recording/attach.ts';
+import type { ControlPlane } from './control/control-plane.ts';
 import type { Recorder } from './recording/recorder.ts';
-import { ControlPlane } from './control/control-plane.ts';
+import type { Writes } from './writes/install.ts';
 import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
 
@@ -36,19 +38,106 @@ export interface RunningAdapter {
   adapter: Adapter<unknown>;
 }
 
+/** What the installed features gave the gateway. */
+interface Installed {
+  hooks: OperationHooks[];
+  adminRouters: AdminRouter[];
+  /** Close functions, in the reverse order of installation. */
+  closers: (() => Promise<void>)[];
+  apis: Map<string, unknown>;
+}
+
+/** Every adapter's health check, 3 s at most each; sets `ficus_adapter_up`. */
+async function adapterReadiness(adapters: readonly RunningAdapter[], metrics: GatewayMetrics): Promise<ReadinessReport> {
+  const report: ReadinessReport['adapters'] = {};
+  await Promise.all(
+    adapters.map(async (a) => {
+      let r;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        r = await Promise.race([
+          a.adapter.health(),
+          new Promise<{ ok: false; detail: string }>((resolve) => {
+            timer = setTimeout(() => resolve({ ok: false, detail: 'health check did not answer within 3 s' }), 3_000);
+            timer.unref();
+          }),
+        ]);
+      } catch (err) {
+        r = { ok: false, detail: (err as Error).message };
+      } finally {
+        clearTimeout(timer);
+      }
+      metrics.adapterUp.set({ adapter: a.name, kind: a.kind }, r.ok ? 1 : 0);
+      report[a.name] = { kind: a.kind, ...r };
+    }),
+  );
+  return { ready: Object.values(report).every((a) => a.ok), adapters: report };
+}
+
+/**
+ * Creates every adapter (connecting to nothing: that is `start`) and binds its operations; collects
+ * the mistakes the kinds find in connections and bindings rather than stopping at the first.
+ */
+async function createAdapters(
+  config: Pick<LoadedConfig, 'root' | 'contract' | 'adapters' | 'env'>,
+  deps: { logger: Logger; metrics: GatewayMetrics; store: SqlStore },
+): Promise<{ running: RunningAdapter[]; handlers: Map<string, Map<string, OperationHandler>>; errors: ConfigError[] }> {
+  const running: RunningAdapter[] = [];
+  const errors: ConfigError[] = [];
+  const handlers = new Map<string, Map<string, OperationHandler>>();
+  try {
+    for (const a of config.adapters) {
+      let adapter: Adapter<unknown>;
+      try {
+        adapter = await a.kind.create({
+          name: a.name,
+          dir: a.dir,
+          file: a.file,
+          connection: a.connection,
+          logger: deps.logger.child({ adapter: a.name }),
+          metrics: deps.metrics,
+          contract: config.contract,
+          root: config.root,
+          store: deps.store,
+          env: config.env,
+        });
+      } catch (err) {
+        if (err instanceof ConfigError) errors.push(err);
+        else if (err instanceof ConfigErrors) errors.push(...err.errors);
+        else errors.push(new ConfigError(a.file, 'connection', (err as Error).message, 'correct the connection settings'));
+        continue;
+      }
+      running.push({ name: a.name, kind: a.kind.name, role: a.role, operations: a.bindings.map((b) => b.operationId), adapter });
+      const byOp = new Map<string, OperationHandler>();
+      handlers.set(a.name, byOp);
+      for (const b of a.bindings) {
+        try {
+          byOp.set(
+            b.operationId,
+            await adapter.bind({
+              operation: config.contract.operation(b.operationId),
+              binding: b.binding,
+              key: b.key,
+              fail: (subKey, problem, fix) => {
+                throw new ConfigError(a.file, subKey === '' ? b.key : `${b.key}.${subKey}`, problem, fix);
+              },
+            }),
+          );
+        } catch (err) {
+          if (err instanceof ConfigError) errors.push(err);
+          else errors.push(new ConfigError(a.file, b.key, (err as Error).message, 'correct the binding'));
+        }
+      }
+    }
+  } catch (err) {
+    await Promise.allSettled(running.map((r) => r.adapter.close()));
+    throw err;
+  }
+  return { running, handlers, errors };
+}
+
 export class Gateway {
-  readonly hooks: OperationHooks[] = [];
-  /** Routers mounted on the admin side (behind its authentication) by features: routes, DLQ, recording. */
-  readonly adminRoutes: { prefix: string; router: Router }[] = [];
-  /** Run on close, before adapters and the store are closed (outbox workers, recorders flush here). */
-  readonly closeHooks: (() => Promise<void>)[] = [];
   readonly app: Express;
-  /** Route state, shadow comparison, gates and the admin server (src/control); set by `create`. */
-  control!: ControlPlane;
-  /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes); set by `create`. */
-  writes!: Writes;
-  /** Recording of exchanges for replay (src/recording); set by `create`. */
-  recorder!: Recorder;
   private server: Server | undefined;
 
   private constructor(
@@ -59,6 +148,7 @@ export class Gateway {
     readonly routes: RouteTable,
     /** The state store (SQLite file or shared PostgreSQL): modes, audit, idempotency keys, outbox. */
     readonly store: SqlStore,
+    private readonly installed: Installed,
   ) {
     this.app = buildApp({
       contract: config.contract,
@@ -67,7 +157,7 @@ export class Gateway {
       metrics,
       logger,
       readiness: () => this.readiness(),
-      hooks: this.hooks,
+      hooks: installed.hooks,
     });
   }
 
@@ -75,51 +165,19 @@ export class Gateway {
     const config = await loadConfig(opts);
     const logger = opts.logger ?? createLogger({ level: config.gateway.log.level });
     const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true });
-    const running: RunningAdapter[] = [];
-    const errors: ConfigError[] = [];
-    const handlers = new Map<string, Map<string, OperationHandler>>();
     const state = config.gateway.state;
     const store = await openStore(
       state.driver === 'sqlite'
         ? { driver: 'sqlite', file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
         : state,
     );
+    const installed: Installed = { hooks: [], adminRouters: [], closers: [], apis: new Map() };
+    let running: RunningAdapter[] = [];
     try {
-      for (const a of config.adapters) {
-        const adapter = await a.kind.create({
-          name: a.name,
-          dir: a.dir,
-          file: a.file,
-          connection: a.connection,
-          logger: logger.child({ adapter: a.name }),
-          metrics,
-          contract: config.contract,
-          root: config.root,
-          store,
-        });
-        running.push({ name: a.name, kind: a.kind.name, role: a.role, operations: a.bindings.map((b) => b.operationId), adapter });
-        const byOp = new Map<string, OperationHandler>();
-        handlers.set(a.name, byOp);
-        for (const b of a.bindings) {
-          try {
-            byOp.set(
-              b.operationId,
-              await adapter.bind({
-                operation: config.contract.operation(b.operationId),
-                binding: b.binding,
-                key: b.key,
-                fail: (subKey, problem, fix) => {
-                  throw new ConfigError(a.file, subKey === '' ? b.key : `${b.key}.${subKey}`, problem, fix);
-                },
-              }),
-            );
-          } catch (err) {
-            if (err instanceof ConfigError) errors.push(err);
-            else errors.push(new ConfigError(a.file, b.key, (err as Error).message, 'correct the binding'));
-          }
-        }
-      }
-      if (errors.length > 0) throw new ConfigErrors(errors);
+      const made = await createAdapters(config, { logger, metrics, store });
+      running = made.running;
+      const handlers = made.handlers;
+      if (made.errors.length > 0) throw new ConfigErrors(placeErrors(made.errors));
 
       const routes = new RouteTable();
       for (const plan of config.routes) {
@@ -142,40 +200,81 @@ export class Gateway {
         routes.add(new Route(operation, bind(plan.legacy, 'legacy'), bind(plan.modern, 'modern'), { mode: plan.mode, percent: 0 }));
       }
       await Promise.all(running.map((r) => r.adapter.start?.()));
-      const gateway = new Gateway(config, logger, metrics, running, routes, store);
-      // Idempotency keys, the outbox and its worker, the dead-letter queue (src/writes); its hooks go outermost.
-      gateway.writes = await installWrites(gateway);
-      // Recording exchanges for replay (src/recording): off on every route unless config or the admin API turns it on.
-      gateway.recorder = attachRecording(gateway, { env: opts.env ?? process.env });
-      // The control plane: modes from the state store, shadow comparison, gates, the admin side.
-      gateway.control = new ControlPlane(gateway, opts.env ?? process.env);
-      await gateway.control.start();
-      return gateway;
+
+      // The features, in order: each gets the narrow host and gives back hooks, admin routers and a close.
+      const host: FeatureHost = {
+        config,
+        env: config.env,
+        logger,
+        metrics,
+        routes,
+        store,
+        readiness: () => adapterReadiness(running, metrics),
+        adminRouters: installed.adminRouters,
+        featureApi: <T>(name: string) => installed.apis.get(name) as T | undefined,
+      };
+      for (const feature of config.features) {
+        const f = await feature.install(host);
+        installed.apis.set(feature.name, f.api);
+        if (f.close) installed.closers.unshift(f.close);
+        installed.hooks.push(...(f.hooks ?? []));
+        installed.adminRouters.push(...(f.adminRouters ?? []));
+      }
+      Object.freeze(installed.hooks);
+      Object.freeze(installed.adminRouters);
+      return new Gateway(config, logger, metrics, running, routes, store, installed);
     } catch (err) {
+      for (const close of installed.closers) await close().catch(() => undefined);
       await Promise.allSettled(running.map((r) => r.adapter.close()));
       await store.close().catch(() => undefined);
       throw err;
     }
   }
 
-  async readiness(): Promise<ReadinessReport> {
-    const adapters: ReadinessReport['adapters'] = {};
-    await Promise.all(
-      this.adapters.map(async (a) => {
-        let report;
-        try {
-          report = await Promise.race([
-            a.adapter.health(),
-            new Promise<{ ok: false; detail: string }>((resolve) => setTimeout(() => resolve({ ok: false, detail: 'health check did not answer within 3 s' }), 3_000).unref()),
-          ]);
-        } catch (err) {
-          report = { ok: false, detail: (err as Error).message };
-        }
-        this.metrics.adapterUp.set({ adapter: a.name, kind: a.kind }, report.ok ? 1 : 0);
-        adapters[a.name] = { kind: a.kind, ...report };
-      }),
-    );
-    return { ready: Object.values(adapters).every((a) => a.ok), adapters };
+  /**
+   * Every configuration mistake of the project, as `create` would find them, without starting
+   * anything: the files, the features' checks, and each kind's checks of its connection and bindings
+   * (adapters are created against a throw-away state store and closed, never started).
+   */
+  static async check(opts: GatewayOptions = {}): Promise<ConfigError[]> {
+    const report = await loadConfigReport(opts);
+    const readable = report.config ?? report.partial;
+    const errors = [...report.errors];
+    if (!readable) return errors;
+    const store = await openStore({ driver: 'sqlite', file: ':memory:' });
+    try {
+      const made = await createAdapters(readable, { logger: opts.logger ?? createLogger({ level: 'silent' }), metrics: new GatewayMetrics({ defaultMetrics: false }), store });
+      await Promise.allSettled(made.running.map((r) => r.adapter.close()));
+      errors.push(...placeErrors(made.errors));
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+    return errors;
+  }
+
+  /** What the feature called `name` gave as its interface; throws when no such feature is installed. */
+  feature<T>(name: string): T {
+    if (!this.installed.apis.has(name)) throw new Error(`no feature "${name}" is installed (installed: ${[...this.installed.apis.keys()].join(', ')})`);
+    return this.installed.apis.get(name) as T;
+  }
+
+  /** Route state, shadow comparison, gates and the admin side (src/control). */
+  get control(): ControlPlane {
+    return this.feature<ControlPlane>('control');
+  }
+
+  /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes). */
+  get writes(): Writes {
+    return this.feature<Writes>('writes');
+  }
+
+  /** Recording of exchanges for replay (src/recording). */
+  get recorder(): Recorder {
+    return this.feature<Recorder>('recording');
+  }
+
+  readiness(): Promise<ReadinessReport> {
+    return adapterReadiness(this.adapters, this.metrics);
   }
 
   /** Starts listening; resolves with the base URL. */
@@ -208,7 +307,7 @@ export class Gateway {
       clearTimeout(timer);
       this.server = undefined;
     }
-    for (const hook of this.closeHooks) await hook().catch((err: unknown) => this.logger.error({ err }, 'a close hook failed'));
+    for (const close of this.installed.closers) await close().catch((err: unknown) => this.logger.error({ err }, 'a feature failed to close'));
     await Promise.allSettled(this.adapters.map((a) => a.adapter.close()));
     await this.store.close().catch(() => undefined);
     this.logger.flush();

@@ -1,11 +1,14 @@
 /**
  * Loads ficus.yaml, the contract and every adapter folder, and checks them against each other:
  * wrong keys, missing environment variables, operationIds not in the contract, operations served by
- * no adapter. All mistakes are collected and reported together, each naming file, key and fix.
+ * no adapter, and every feature's own checks. All mistakes are collected and reported together,
+ * each naming file, line, key and fix, with no follow-on errors: an operation whose adapter file is
+ * broken is not then reported as unserved, and a value whose environment variable is missing is not
+ * then reported as of the wrong type. The loaded config is frozen.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { Contract } from '../contract/contract.ts';
 import { loadKind, KIND_NAMES } from '../kinds/registry.ts';
@@ -15,6 +18,9 @@ import { ConfigError, ConfigErrors } from './config-error.ts';
 import { checkSecretsFromEnv, interpolateEnv, type Env } from './env.ts';
 import { adapterFileSchema, gatewayConfigSchema, type GatewayConfig, type ModeName } from './gateway-config.ts';
 import { zodToConfigErrors } from './zod-errors.ts';
+import { YamlLines } from './yaml-lines.ts';
+import type { Feature } from '../features/feature.ts';
+import { BUILTIN_FEATURES } from '../features/index.ts';
 
 export interface BindingConfig {
   operationId: string;
@@ -50,6 +56,10 @@ export interface LoadedConfig {
   contract: Contract;
   adapters: AdapterConfig[];
   routes: RoutePlan[];
+  /** The features installed on the gateway, in order (their config is checked here). */
+  features: readonly Feature[];
+  /** The environment the config was read with (kinds and features read it from here, not process.env). */
+  env: Env;
 }
 
 export interface LoadOptions {
@@ -59,6 +69,8 @@ export interface LoadOptions {
   env?: Env;
   /** Only these adapters (by folder name); default all. */
   onlyAdapters?: readonly string[];
+  /** Features beyond the built-in ones (src/features/index.ts), installed after them. */
+  features?: readonly Feature[];
 }
 
 function readYaml(path: string, display: string, errors: ConfigError[]): unknown {
@@ -72,36 +84,126 @@ function readYaml(path: string, display: string, errors: ConfigError[]): unknown
   }
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, display: string, base: string, errors: ConfigError[]): T | undefined {
+/** Keys (per file) whose value needed an environment variable that is missing: already reported. */
+type Unset = Set<string>;
+
+function readYamlLeniently(path: string): unknown {
+  try {
+    return parseDocument(readFileSync(path, 'utf8')).toJS();
+  } catch {
+    return undefined;
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, display: string, base: string, errors: ConfigError[], unset?: Unset): T | undefined {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  errors.push(...zodToConfigErrors(r.error, schema, display, base));
+  // A value left empty by a missing environment variable is reported once, as the missing variable.
+  errors.push(...zodToConfigErrors(r.error, schema, display, base).filter((e) => !unset?.has(`${display}#${e.key}`)));
   return undefined;
 }
 
+/**
+ * Parses what it can: the mistakes of the first attempt are reported; then the values at fault are
+ * taken out (defaults fill in) until the rest parses, so that checks of the rest still run. The
+ * keys taken out are added to `removed`.
+ */
+function parseRepairing<T>(schema: z.ZodType<T>, value: unknown, display: string, errors: ConfigError[], unset: Unset, removed: string[]): T | undefined {
+  const first = parseWith(schema, value, display, '', errors, unset);
+  if (first !== undefined) return first;
+  const copy: unknown = structuredClone(value);
+  for (let round = 0; round < 20; round++) {
+    const r = schema.safeParse(copy);
+    if (r.success) return r.data;
+    let took = false;
+    for (const issue of r.error.issues) {
+      const path = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+      for (const p of path) {
+        if (p.length === 0) continue;
+        const parent = p.slice(0, -1).reduce<unknown>((node, k) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), copy);
+        if (parent && typeof parent === 'object') {
+          if (Array.isArray(parent)) parent.splice(Number(p[p.length - 1]), 1);
+          else delete (parent as Record<PropertyKey, unknown>)[p[p.length - 1] as PropertyKey];
+          removed.push(p.map(String).join('.'));
+          took = true;
+        }
+      }
+    }
+    if (!took) break;
+  }
+  return undefined;
+}
+
+function unsetKeysOf(before: number, errors: ConfigError[], display: string, unset: Unset): void {
+  for (const e of errors.slice(before)) if (e.file === display && e.problem.startsWith('environment variable ')) unset.add(`${display}#${e.key}`);
+}
+
+/** Operation ids listed in an adapter file that could not be read as an adapter. */
+function operationsOf(raw: unknown): string[] {
+  const ops = raw && typeof raw === 'object' ? (raw as { operations?: unknown }).operations : undefined;
+  return ops && typeof ops === 'object' ? Object.keys(ops) : [];
+}
+
+/** The config, or what could be read of it, with every mistake found (their lines filled in). */
+export interface ConfigReport {
+  /** The whole config, when there is no mistake. */
+  config?: LoadedConfig;
+  /** The adapters that could be read (and the contract), for checks that go on past mistakes (`ficus check` binds them). */
+  partial?: { root: string; contract: Contract; adapters: AdapterConfig[]; env: Env };
+  errors: ConfigError[];
+}
+
 export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const report = await loadConfigReport(opts);
+  if (!report.config) throw new ConfigErrors(report.errors);
+  return report.config;
+}
+
+/** Line numbers for errors found later (by the kinds, binding) in files the config named. */
+export function placeErrors(errors: ConfigError[]): ConfigError[] {
+  const files = new Map<string, string>();
+  for (const e of errors) files.set(e.file, resolve(process.cwd(), e.file));
+  return withLines(errors, files);
+}
+
+export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigReport> {
   const root = resolve(opts.root ?? process.cwd());
   const env = opts.env ?? process.env;
   const file = resolve(root, opts.file ?? 'ficus.yaml');
   const display = relative(process.cwd(), file) || file;
   const errors: ConfigError[] = [];
+  const unset: Unset = new Set();
+  /** The YAML files read, by the name errors give them, to find each error's line. */
+  const files = new Map<string, string>();
+  const fail = (partial?: ConfigReport['partial']): ConfigReport => ({ errors: withLines(errors, files), partial });
 
   let rawGateway: unknown = {};
-  if (existsSync(file)) rawGateway = readYaml(file, display, errors) ?? {};
-  else if (opts.file) throw new ConfigErrors([new ConfigError(display, '', 'file not found', 'give the path of an existing gateway config, or leave --config out to use ficus.yaml')]);
-  const gateway = parseWith(gatewayConfigSchema, interpolateEnv(rawGateway, env, display, errors), display, '', errors);
-  if (!gateway) throw new ConfigErrors(errors);
+  if (existsSync(file)) {
+    files.set(display, file);
+    rawGateway = readYaml(file, display, errors) ?? {};
+  } else if (opts.file) return { errors: [new ConfigError(display, '', 'file not found', 'give the path of an existing gateway config, or leave --config out to use ficus.yaml')] };
+  let before = errors.length;
+  const interpolated = interpolateEnv(rawGateway, env, display, errors);
+  unsetKeysOf(before, errors, display, unset);
+  const removed: string[] = [];
+  const gateway = parseRepairing(gatewayConfigSchema, interpolated, display, errors, unset, removed);
+  if (!gateway) return fail();
 
   const contractFile = resolve(root, gateway.contract);
   let contract: Contract;
   try {
     contract = Contract.load(contractFile);
   } catch (err) {
-    throw new ConfigErrors([...errors, new ConfigError(display, 'contract', (err as Error).message, 'point contract at a valid OpenAPI 3.1 file')]);
+    errors.push(new ConfigError(display, 'contract', (err as Error).message, 'point contract at a valid OpenAPI 3.1 file'));
+    return fail();
   }
 
   const adaptersRoot = resolve(root, gateway.adaptersDir);
   const adapters: AdapterConfig[] = [];
+  /** Adapters as far as routing goes: also those with a mistake in their connection. */
+  const routing: AdapterConfig[] = [];
+  /** Operations listed by adapter files that have mistakes, or whose route settings had to be left out: not reported again. */
+  const unsure = new Set<string>(removed.filter((k) => k.startsWith('routes.')).map((k) => k.split('.')[1]));
   const folders = existsSync(adaptersRoot)
     ? readdirSync(adaptersRoot).filter((d) => statSync(join(adaptersRoot, d)).isDirectory() && existsSync(join(adaptersRoot, d, 'adapter.yaml'))).sort()
     : [];
@@ -110,17 +212,32 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     const dir = join(adaptersRoot, name);
     const adapterPath = join(dir, 'adapter.yaml');
     const adapterDisplay = relative(process.cwd(), adapterPath) || adapterPath;
+    files.set(adapterDisplay, adapterPath);
     const raw = readYaml(adapterPath, adapterDisplay, errors);
-    if (raw === undefined) continue;
+    if (raw === undefined) {
+      // Not valid YAML: what can still be read of it says which operations not to report as unserved.
+      for (const op of operationsOf(readYamlLeniently(adapterPath))) unsure.add(op);
+      continue;
+    }
+    const broken = () => {
+      for (const op of operationsOf(raw)) unsure.add(op);
+    };
     if (raw && typeof raw === 'object' && 'connection' in raw) checkSecretsFromEnv((raw as { connection: unknown }).connection, adapterDisplay, errors, 'connection');
-    const parsed = parseWith(adapterFileSchema, interpolateEnv(raw, env, adapterDisplay, errors), adapterDisplay, '', errors);
-    if (!parsed) continue;
+    before = errors.length;
+    const interpolatedAdapter = interpolateEnv(raw, env, adapterDisplay, errors);
+    unsetKeysOf(before, errors, adapterDisplay, unset);
+    const parsed = parseRepairing(adapterFileSchema, interpolatedAdapter, adapterDisplay, errors, unset, []);
+    if (!parsed) {
+      broken();
+      continue;
+    }
     const kind = await loadKind(parsed.kind);
     if (!kind) {
       errors.push(new ConfigError(adapterDisplay, 'kind', `unknown kind "${parsed.kind}"`, `use one of: ${KIND_NAMES.join(', ')}`));
+      broken();
       continue;
     }
-    const connection = parseWith(kind.connectionSchema, parsed.connection, adapterDisplay, 'connection', errors);
+    const connection = parseWith(kind.connectionSchema, parsed.connection, adapterDisplay, 'connection', errors, unset);
     const bindings: BindingConfig[] = [];
     for (const [operationId, rawBinding] of Object.entries(parsed.operations)) {
       const key = `operations.${operationId}`;
@@ -129,24 +246,66 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
         continue;
       }
       const { policy: rawPolicy, ...rest } = rawBinding;
-      const binding = parseWith(kind.bindingSchema, rest, adapterDisplay, key, errors);
-      if (binding === undefined) continue;
+      const binding = parseWith(kind.bindingSchema, rest, adapterDisplay, key, errors, unset);
       let policy: PolicyOverrides | undefined;
       if (rawPolicy !== undefined) {
-        policy = parseWith(policyOverridesSchema, rawPolicy, adapterDisplay, `${key}.policy`, errors);
+        policy = parseWith(policyOverridesSchema, rawPolicy, adapterDisplay, `${key}.policy`, errors, unset);
+      }
+      if (binding === undefined) {
+        unsure.add(operationId);
+        continue;
       }
       bindings.push({ operationId, key, binding, policy });
     }
+    const adapter = { name, dir, file: adapterDisplay, kind, role: parsed.role ?? kind.defaultRole, description: parsed.description, connection, policy: parsed.policy, bindings };
+    // With a mistake in its connection, it still says which operations it serves (no follow-on "unserved"), but is not created.
+    routing.push(adapter);
     if (connection === undefined) continue;
     adapters.push({ name, dir, file: adapterDisplay, kind, role: parsed.role ?? kind.defaultRole, description: parsed.description, connection, policy: parsed.policy, bindings });
   }
 
-  const routes = planRoutes(contract, gateway, adapters, display, errors);
-  if (errors.length > 0) throw new ConfigErrors(errors);
-  return { root, file: display, gateway, contract, adapters, routes };
+  const routes = planRoutes(contract, gateway, routing, display, errors, unsure);
+  const features = [...BUILTIN_FEATURES, ...(opts.features ?? [])];
+  // Each feature checks its part against routes that are known for sure (none of an adapter with mistakes).
+  const checked = { root, file: display, gateway, contract, adapters, routes: routes.filter((r) => !unsure.has(r.operationId)), env };
+  for (const feature of features) errors.push(...feature.checkConfig(checked, env));
+  if (errors.length > 0) return fail({ root, contract, adapters, env });
+  return { config: deepFreeze({ root, file: display, gateway, contract, adapters, routes, features, env }), errors: [] };
 }
 
-function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: AdapterConfig[], display: string, errors: ConfigError[]): RoutePlan[] {
+/** Each error's line in its file, where the file is YAML Ficus read and the key (or a parent) is in it. */
+function withLines(errors: ConfigError[], files: Map<string, string>): ConfigError[] {
+  const lines = new Map<string, YamlLines | undefined>();
+  for (const e of errors) {
+    const path = files.get(e.file);
+    if (!path) continue;
+    if (!lines.has(path)) lines.set(path, YamlLines.ofFile(path));
+    e.at(lines.get(path)?.lineOf(e.key));
+  }
+  return errors;
+}
+
+/** Freezes the config's own data (not the contract, kinds or features: objects with behaviour of their own). */
+function deepFreeze<T extends LoadedConfig>(config: T): T {
+  const freeze = (v: unknown): void => {
+    if (!v || typeof v !== 'object' || Object.isFrozen(v)) return;
+    Object.freeze(v);
+    for (const x of Object.values(v)) freeze(x);
+  };
+  freeze(config.gateway);
+  freeze(config.routes);
+  for (const a of config.adapters) {
+    freeze(a.connection);
+    freeze(a.policy);
+    for (const b of a.bindings) freeze(b);
+    Object.freeze(a.bindings);
+  }
+  Object.freeze(config.adapters);
+  return Object.freeze(config);
+}
+
+function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: AdapterConfig[], display: string, allErrors: ConfigError[], unsure: ReadonlySet<string>): RoutePlan[] {
+  const errors: ConfigError[] = [];
   for (const operationId of Object.keys(gateway.routes)) {
     if (!contract.has(operationId)) {
       errors.push(new ConfigError(display, `routes.${operationId}`, `operation "${operationId}" is not in ${gateway.contract}`, `use an operationId of the contract: ${contract.operationIds.join(', ')}`));
@@ -185,5 +344,15 @@ function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: Adapte
     }
     plans.push({ operationId: op.operationId, legacy, modern, mode });
   }
+  // Where an adapter file that lists the operation has mistakes, its backends are not known for sure:
+  // those mistakes are reported, not their consequences.
+  allErrors.push(...errors.filter((e) => !unsure.has(operationOfRouteError(e, contract))));
   return plans;
+}
+
+function operationOfRouteError(e: ConfigError, contract: Contract): string {
+  const m = /^routes\.([^.]+)\./.exec(e.key);
+  if (m) return m[1];
+  const op = contract.all().find((o) => e.key === `paths.${o.path}.${o.method}`);
+  return op?.operationId ?? '';
 }

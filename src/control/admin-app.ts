@@ -1,7 +1,7 @@
 /**
  * The admin side, on its own port (never reachable from the public API): the migration dashboard
  * (a page that asks for a token), the admin API described by admin-openapi.yaml behind named bearer
- * tokens, and the admin routers of other features (`gateway.adminRoutes`: the dead-letter queue,
+ * tokens, and the admin routers of other features (`InstalledFeature.adminRouters`: the dead-letter queue,
  * recording control) behind the same authentication. Every error is application/problem+json.
  */
 import { randomUUID } from 'node:crypto';
@@ -122,25 +122,8 @@ export function buildAdminApp(cp: ControlPlane): Express {
     }),
   );
 
-  // Other features' admin routers, looked up per request so that routers added after start are served too.
-  app.use((req, res, next) => {
-    const matching = cp.host.adminRoutes.filter((r) => {
-      const prefix = r.prefix.replace(/\/$/, '');
-      return req.path === prefix || req.path.startsWith(`${prefix}/`);
-    });
-    const originalUrl = req.url;
-    const tryNext = (i: number, err?: unknown): void => {
-      req.url = originalUrl;
-      if (err !== undefined || i >= matching.length) {
-        next(err);
-        return;
-      }
-      req.url = req.url.slice(matching[i].prefix.replace(/\/$/, '').length) || '/';
-      if (!req.url.startsWith('/')) req.url = `/${req.url}`;
-      matching[i].router(req, res, (e?: unknown) => tryNext(i + 1, e === 'router' || e === 'route' ? undefined : e));
-    };
-    tryNext(0);
-  });
+  // Other features' admin routers (all installed before the admin server starts), each at its prefix.
+  for (const r of cp.host.adminRouters) app.use(r.prefix, r.router);
 
   app.use((req, _res, next) => next(new Problem(404, ProblemType.routeNotFound, 'No such admin endpoint', { detail: `${req.method} ${req.path} is not part of the admin API (see /openapi.yaml)` })));
   app.use(problemHandler(logger));

@@ -27,6 +27,21 @@ export function parseStateText(text: string): StateSpec | undefined {
   return { mode: m[1] as StateSpec['mode'], percent: 0 };
 }
 
+const MODES_NEEDING_MODERN = new Set(['shadow', 'canary', 'fallback', 'modern']);
+const MODES_NEEDING_LEGACY = new Set(['legacy', 'shadow', 'canary', 'fallback']);
+
+/** Why a route with (or without) each backend cannot take a state; undefined when it can. */
+export function stateRefusal(route: { operationId: string; legacy: boolean; modern: boolean }, s: { mode: string; percent: number }): string | undefined {
+  if (MODES_NEEDING_MODERN.has(s.mode) && !route.modern) return `${s.mode} needs a modern backend, and ${route.operationId} has no modern binding (add ${route.operationId} to a modern adapter first)`;
+  if (MODES_NEEDING_LEGACY.has(s.mode) && !route.legacy) return `${s.mode} needs a legacy backend, and ${route.operationId} has no legacy binding`;
+  return undefined;
+}
+
+/** The states a route with (or without) each backend can take, for error messages. */
+export function possibleStates(route: { operationId: string; legacy: boolean; modern: boolean }): string {
+  return ['legacy', 'shadow', 'canary <percent>', 'fallback', 'modern'].filter((m) => !stateRefusal(route, { mode: m.split(' ')[0], percent: 0 })).join(', ');
+}
+
 export function stateText(s: { mode: string; percent: number }): string {
   return s.mode === 'canary' ? `canary ${s.percent}%` : s.mode;
 }

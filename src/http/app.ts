@@ -47,7 +47,8 @@ export interface AppDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   readiness: () => Promise<ReadinessReport>;
-  hooks?: OperationHooks[];
+  /** The features' hooks, in order (fixed: features install before the app is built). */
+  hooks?: readonly OperationHooks[];
 }
 
 function headersOf(req: Request): Record<string, string> {
@@ -199,13 +200,12 @@ export function buildApp(deps: AppDeps): Express {
     let dispatched: Dispatched | undefined;
     let result: OperationResult | undefined;
     try {
-      for (const h of hooks) {
-        if (!h.before) continue;
-        result = await h.before(route, opReq, res);
+      for (const before of befores) {
+        result = await before(route, opReq, res);
         if (result) break;
       }
       if (!result) {
-        dispatched = await aroundChain(route, opReq, aroundHooks(), 0);
+        dispatched = await aroundChain(route, opReq, arounds, 0);
         res.locals.backend = dispatched.backend;
         res.locals.adapter = dispatched.adapter;
         res.setHeader(BACKEND_HEADER, dispatched.backend);
@@ -243,16 +243,10 @@ export function buildApp(deps: AppDeps): Express {
     }
   }
 
-  // The `around` hooks in order, outermost first; rebuilt only when a feature adds a hook.
-  let arounds: NonNullable<OperationHooks['around']>[] = [];
-  let aroundsOf = -1;
-  function aroundHooks(): NonNullable<OperationHooks['around']>[] {
-    if (aroundsOf !== hooks.length) {
-      arounds = hooks.flatMap((h) => (h.around ? [h.around] : []));
-      aroundsOf = hooks.length;
-    }
-    return arounds;
-  }
+  // The `around` hooks in order, outermost first (the features' hooks are fixed before the app is built).
+  const arounds = hooks.flatMap((h) => (h.around ? [h.around] : []));
+  const befores = hooks.flatMap((h) => (h.before ? [h.before] : []));
+  const afters = hooks.flatMap((h) => (h.after ? [h.after] : []));
 
   function aroundChain(route: Route, req: OperationRequest, chain: NonNullable<OperationHooks['around']>[], i: number): Promise<Dispatched> {
     if (i === chain.length) return dispatch(route, req);
@@ -260,10 +254,9 @@ export function buildApp(deps: AppDeps): Express {
   }
 
   function notifyAfter(route: Route, req: OperationRequest, outcome: Parameters<NonNullable<OperationHooks['after']>>[2]): void {
-    for (const h of hooks) {
-      if (!h.after) continue;
+    for (const after of afters) {
       try {
-        h.after(route, req, outcome);
+        after(route, req, outcome);
       } catch (err) {
         logger.error({ err, requestId: req.requestId }, 'an after-hook failed');
       }

@@ -8,6 +8,7 @@
  * `ctx.fail`, which names the file and key), then `start`, then calls, `health` checks, and `close`.
  */
 import type { z } from 'zod';
+import type { Env } from '../config/env.ts';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
@@ -57,6 +58,8 @@ export interface AdapterContext<C> {
   root: string;
   /** The gateway's state store, for kinds that keep state (pending replies, say) across restarts. */
   store: SqlStore;
+  /** The environment the config was read with: a kind reads settings from here, never from process.env. */
+  env: Env;
 }
 
 export interface BindContext<B> {

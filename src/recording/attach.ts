@@ -5,9 +5,9 @@
  */
 import { isAbsolute, join } from 'node:path';
 import { Gauge } from 'prom-client';
-import { ConfigError, ConfigErrors } from '../config/config-error.ts';
+import { ConfigError } from '../config/config-error.ts';
 import type { Env } from '../config/env.ts';
-import type { Gateway } from '../gateway.ts';
+import type { CheckedConfig, Feature, FeatureHost, InstalledFeature } from '../features/feature.ts';
 import { recordingAdminRouter } from './admin-router.ts';
 import { Recorder } from './recorder.ts';
 import { parseDurationMs, parseSize, type RecordingConfig } from './recording-config.ts';
@@ -22,7 +22,7 @@ export function recordingKey(env: Env): { key: string; development: boolean } {
   return key ? { key, development: false } : { key: DEV_RECORDING_KEY, development: true };
 }
 
-export function redactorFor(gateway: Pick<Gateway, 'config'>, env: Env): Redactor {
+export function redactorFor(gateway: { config: Pick<CheckedConfig, 'gateway' | 'contract'> }, env: Env): Redactor {
   const rc = gateway.config.gateway.recording as RecordingConfig;
   return new Redactor({
     contract: gateway.config.contract,
@@ -33,14 +33,21 @@ export function redactorFor(gateway: Pick<Gateway, 'config'>, env: Env): Redacto
   });
 }
 
-export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Recorder {
-  const env = opts.env ?? process.env;
-  const rc = gateway.config.gateway.recording as RecordingConfig;
+function checkConfig(config: CheckedConfig): ConfigError[] {
+  const rc = config.gateway.recording as RecordingConfig;
   const errors: ConfigError[] = [];
   for (const op of Object.keys(rc.routes)) {
-    if (!gateway.config.contract.has(op)) errors.push(new ConfigError(gateway.config.file, `recording.routes.${op}`, `operation "${op}" is not in the contract`, `use an operationId of the contract: ${gateway.config.contract.operationIds.join(', ')}`));
+    if (!config.contract.has(op)) errors.push(new ConfigError(config.file, `recording.routes.${op}`, `operation "${op}" is not in the contract`, `use an operationId of the contract: ${config.contract.operationIds.join(', ')}`));
   }
-  if (errors.length > 0) throw new ConfigErrors(errors);
+  return errors;
+}
+
+/** Recording exchanges for replay: `gateway.feature<Recorder>('recording')`. */
+export const recordingFeature: Feature<Recorder> = { name: 'recording', checkConfig, install: attachRecording };
+
+async function attachRecording(gateway: FeatureHost): Promise<InstalledFeature<Recorder>> {
+  const env = gateway.env;
+  const rc = gateway.config.gateway.recording as RecordingConfig;
   const { development } = recordingKey(env);
   const keyWarning = `recording with the development redaction key; set ${RECORDING_KEY_ENV} so that redacted values cannot be guessed`;
   if (development && Object.keys(rc.routes).length > 0) gateway.logger.warn(keyWarning);
@@ -77,14 +84,16 @@ export function attachRecording(gateway: Gateway, opts: { env?: Env } = {}): Rec
       this.set(recorder.status().queued);
     },
   });
-  gateway.hooks.push(recorder.hook());
-  gateway.adminRoutes.push({ prefix: '/recording', router: recordingAdminRouter(recorder) });
   // Counts of collapsed duplicates reach the files on roll and flush; flush now and then as well.
   const timer = setInterval(() => void recorder.flush().catch((err: unknown) => gateway.logger.error({ err }, 'recording flush failed')), COUNT_FLUSH_MS);
   timer.unref();
-  gateway.closeHooks.push(async () => {
-    clearInterval(timer);
-    await recorder.close();
-  });
-  return recorder;
+  return {
+    api: recorder,
+    hooks: [recorder.hook()],
+    adminRouters: [{ prefix: '/recording', router: recordingAdminRouter(recorder) }],
+    close: async () => {
+      clearInterval(timer);
+      await recorder.close();
+    },
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { Agent, request } from 'undici';
 import type { Env } from '../config/env.ts';
+import type { Feature } from '../features/feature.ts';
 import { Gateway } from '../gateway.ts';
 import type { Logger } from '../observability/logger.ts';
 import { callBackend } from '../routing/dispatch.ts';
@@ -91,6 +92,23 @@ export class UrlTarget implements ReplayTarget {
   }
 }
 
+/** Replay's own feature: a call carrying the override header goes to that backend, whatever the route's mode. */
+const backendOverride: Feature<undefined> = {
+  name: 'replay-backend-override',
+  checkConfig: () => [],
+  install: async () => ({
+    api: undefined,
+    hooks: [
+      {
+        around: (route, req, next) => {
+          const b = req.headers[BACKEND_OVERRIDE_HEADER];
+          return b === 'legacy' || b === 'modern' ? callBackend(route, b, req) : next();
+        },
+      },
+    ],
+  }),
+};
+
 /** A gateway of the project started here, on a free loopback port, for replaying to either backend. */
 export class InProcessGatewayTarget implements ReplayTarget {
   private constructor(
@@ -101,14 +119,8 @@ export class InProcessGatewayTarget implements ReplayTarget {
   ) {}
 
   static async start(opts: { root: string; file?: string; env: Env; logger?: Logger; connections: number; backend?: BackendName }): Promise<InProcessGatewayTarget> {
-    const gateway = await Gateway.create({ root: opts.root, file: opts.file, env: opts.env, logger: opts.logger, processMetrics: false });
+    const gateway = await Gateway.create({ root: opts.root, file: opts.file, env: opts.env, logger: opts.logger, processMetrics: false, features: [backendOverride] });
     gateway.recorder.stopAll();
-    gateway.hooks.push({
-      around: (route, req, next) => {
-        const b = req.headers[BACKEND_OVERRIDE_HEADER];
-        return b === 'legacy' || b === 'modern' ? callBackend(route, b, req) : next();
-      },
-    });
     try {
       const base = await gateway.listen(0, '127.0.0.1');
       return new InProcessGatewayTarget(gateway, new UrlTarget(base, opts.connections, base), opts.backend, opts.backend ?? 'gateway');

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, ConfigErrors } from '../config/config-error.ts';
-import type { Gateway } from '../gateway.ts';
+import { ConfigError } from '../config/config-error.ts';
+import type { CheckedConfig, Feature, FeatureHost, InstalledFeature } from '../features/feature.ts';
 import { batchHook } from './batch-quarantine.ts';
 import { DeadLetterStore, type DeadLetter } from './dead-letter-store.ts';
 import { dlqRouter } from './dlq-router.ts';
@@ -29,15 +29,16 @@ export interface Writes {
   metrics: WritesMetrics;
 }
 
-function checkConfig(gw: Gateway, config: WritesConfig): void {
-  const contract = gw.config.contract;
-  const file = gw.config.file;
+function checkConfig(loaded: CheckedConfig): ConfigError[] {
+  const config = loaded.gateway.writes;
+  const contract = loaded.contract;
+  const file = loaded.file;
   const errors: ConfigError[] = [];
   const ops = contract.operationIds.join(', ');
   for (const [op, r] of Object.entries(config.routes)) {
     const key = `writes.routes.${op}`;
     if (!contract.has(op)) {
-      errors.push(new ConfigError(file, key, `operation "${op}" is not in ${gw.config.gateway.contract}`, `use an operationId of the contract: ${ops}`));
+      errors.push(new ConfigError(file, key, `operation "${op}" is not in ${loaded.gateway.contract}`, `use an operationId of the contract: ${ops}`));
       continue;
     }
     if (contract.operation(op).safe) errors.push(new ConfigError(file, key, `${op} is a ${contract.operation(op).method.toUpperCase()}, which writes nothing`, 'list only unsafe operations (POST, PUT, PATCH, DELETE) under writes.routes'));
@@ -51,12 +52,14 @@ function checkConfig(gw: Gateway, config: WritesConfig): void {
     }
     if (r.batch?.replayAs && !contract.has(r.batch.replayAs)) errors.push(new ConfigError(file, `${key}.batch.replayAs`, `operation "${r.batch.replayAs}" is not in the contract`, `use the operation that writes one item, e.g. one of: ${ops}`));
   }
-  if (errors.length > 0) throw new ConfigErrors(errors);
+  return errors;
 }
 
-export async function installWrites(gw: Gateway): Promise<Writes> {
+/** The writes feature: `gateway.feature<Writes>('writes')`. */
+export const writesFeature: Feature<Writes> = { name: 'writes', checkConfig, install: installWrites };
+
+async function installWrites(gw: FeatureHost): Promise<InstalledFeature<Writes>> {
   const config = gw.config.gateway.writes;
-  checkConfig(gw, config);
   const store = gw.store;
   await migrateWrites(store);
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -84,11 +87,13 @@ export async function installWrites(gw: Gateway): Promise<Writes> {
   const header = config.idempotency.header;
 
   // Outermost first: the idempotency hook sees the final answer (202 from the queue, quarantine header from the batch hook).
-  gw.hooks.push(idempotencyHook({ store: idempotency, header, inFlightWaitMs: config.idempotency.inFlightWaitMs, metrics }));
   const hookOpts = { contract: gw.config.contract, config, outbox, metrics, idempotencyHeader: header, onQueued: poke };
-  gw.hooks.push(queueHook(hookOpts));
-  gw.hooks.push(statusHook(hookOpts));
-  gw.hooks.push(batchHook({ config, deadLetters, metrics, logger, idempotencyHeader: header }));
+  const hooks = [
+    idempotencyHook({ store: idempotency, header, inFlightWaitMs: config.idempotency.inFlightWaitMs, metrics }),
+    queueHook(hookOpts),
+    statusHook(hookOpts),
+    batchHook({ config, deadLetters, metrics, logger, idempotencyHeader: header }),
+  ];
 
   const replayTarget = (d: DeadLetter): { operation: string; request: StoredRequest; orderingKey?: string } | undefined => {
     if (d.source === 'outbox') return { operation: d.operation, request: d.request, orderingKey: orderingKeyOf(config.routes[d.operation]?.orderingKey, d.request) };
@@ -96,17 +101,17 @@ export async function installWrites(gw: Gateway): Promise<Writes> {
     if (!replayAs) return undefined;
     return { operation: replayAs, request: { ...d.request, operationId: replayAs }, orderingKey: orderingKeyOf(config.routes[replayAs]?.orderingKey, d.request) };
   };
-  gw.adminRoutes.push({ prefix: '/dlq', router: dlqRouter({ deadLetters, outbox, replayTarget, onReplayed: poke }) });
+  const adminRouters = [{ prefix: '/dlq', router: dlqRouter({ deadLetters, outbox, replayTarget, onReplayed: poke }) }];
 
   let purge: NodeJS.Timeout | undefined = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not purge expired idempotency keys'));
   }, 60_000);
   purge.unref();
-  gw.closeHooks.push(async () => {
+  const close = async () => {
     clearInterval(purge);
     purge = undefined;
     await worker?.stop(config.outbox.graceMs);
-  });
+  };
   worker?.start();
-  return { config, owner, idempotency, outbox, deadLetters, worker, metrics };
+  return { api: { config, owner, idempotency, outbox, deadLetters, worker, metrics }, hooks, adminRouters, close };
 }

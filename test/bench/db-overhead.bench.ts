@@ -78,7 +78,7 @@ async function measure(calls: number, fn: (id: number) => Promise<unknown>): Pro
 async function kindHandler(env: Record<string, string>): Promise<{ handler: OperationHandler; close(): Promise<void> }> {
   const config = await loadConfig({ root: ROOT, env, onlyAdapters: ['crm-db'] }).catch(async () => loadConfig({ root: ROOT, env }));
   const a = config.adapters.find((x) => x.name === 'crm-db')!;
-  const adapter = await a.kind.create({ name: a.name, dir: a.dir, file: a.file, connection: a.connection, logger, metrics: new GatewayMetrics({ defaultMetrics: false }), contract: config.contract, root: config.root, store: undefined as never });
+  const adapter = await a.kind.create({ name: a.name, dir: a.dir, file: a.file, connection: a.connection, logger, metrics: new GatewayMetrics({ defaultMetrics: false }), contract: config.contract, root: config.root, store: undefined as never, env });
   const b = a.bindings.find((x) => x.operationId === 'getCustomer')!;
   const handler = await adapter.bind({ operation: config.contract.operation('getCustomer'), binding: b.binding, key: b.key, fail: (k, p) => { throw new Error(`${k}: ${p}`); } });
   return { handler, close: () => adapter.close() };

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import express from 'express';
+import type { Feature } from '../../src/features/feature.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
@@ -19,10 +20,11 @@ describe('admin API', () => {
   beforeAll(async () => {
     legacy = await startBackend();
     modern = await startBackend();
-    g = await startMigrationGateway({ env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url }, routes: { getCustomer: { mode: 'legacy' } } });
+    // A feature of the test's own, plugged in as any feature is: its admin router sits behind the admin authentication.
     const router = express.Router();
     router.get('/items', (_req, res) => void res.json({ items: ['parked'], actor: res.locals.actor }));
-    g.gateway.adminRoutes.push({ prefix: '/test-feature', router });
+    const testFeature: Feature<undefined> = { name: 'test-feature', checkConfig: () => [], install: async () => ({ api: undefined, adminRouters: [{ prefix: '/test-feature', router }] }) };
+    g = await startMigrationGateway({ env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url }, routes: { getCustomer: { mode: 'legacy' } }, features: [testFeature] });
   });
   afterAll(async () => {
     await g?.close();

@@ -40,7 +40,7 @@ describe('the ficus command', () => {
       writeFileSync(join(root, 'ficus.yaml'), 'server:\n  prot: 8080\n');
       const r = spawnSync(process.execPath, [FICUS, 'start', '--root', root], { encoding: 'utf8', env: { ...process.env, UPSTREAM_URL: 'http://127.0.0.1:9' }, timeout: 20_000 });
       expect(r.status).toBe(78);
-      expect(r.stderr).toContain('ficus.yaml: server.prot: unknown key "prot"');
+      expect(r.stderr).toMatch(/ficus.yaml:\d+: server.prot: unknown key "prot"/);
       expect(r.stderr).toContain('fix:');
     } finally {
       rmSync(root, { recursive: true, force: true });

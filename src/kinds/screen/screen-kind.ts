@@ -108,7 +108,7 @@ export const screenKind = defineKind<ScreenConnection, ScreenBinding>({
   defaultPolicy: { timeoutMs: 20_000, retry: { maxRetries: 1 }, concurrency: { limit: 64, queue: 256 } },
   async create(ctx) {
     const conn = ctx.connection;
-    const found = findBrowser(conn.executablePath);
+    const found = findBrowser(conn.executablePath, ctx.env);
     if (!found.ok && conn.executablePath !== undefined) throw new ConfigError(ctx.file, 'connection.executablePath', found.reason, found.fix);
     if (found.ok) ctx.logger.info({ executablePath: found.path, how: found.how }, `screen adapter ${ctx.name}: using the browser at ${found.path} (${found.how})`);
     else ctx.logger.error({ reason: found.reason, fix: found.fix }, `screen adapter ${ctx.name}: no browser, its operations will answer 503: ${found.reason}; ${found.fix}`);

@@ -17,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
+import { ConfigError } from '../../config/config-error.ts';
 import { defineKind, type AdapterContext, type Adapter, type BindContext, type OperationHandler } from '../kind.ts';
 import { problems, UpstreamError } from '../../problem.ts';
 import { LayoutFileError, loadRecordFileSpec, type RecordFileSpec } from '../../records/layout-file.ts';
@@ -174,7 +175,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
     try {
       knownHosts = KnownHosts.load(knownHostsFile);
     } catch (err) {
-      throw new Error(`${ctx.file}: connection.knownHosts: ${(err as Error).message}`);
+      throw new ConfigError(ctx.file, 'connection.knownHosts', (err as Error).message, 'set connection.knownHosts to an OpenSSH known_hosts file that lists the server (ssh-keyscan -p <port> <host> > known_hosts)');
     }
     this.pool = new SftpPool({
       host: c.host,

@@ -1,0 +1,12 @@
+/**
+ * The features every gateway installs, in order: a feature's hooks wrap those of the features after
+ * it (writes outermost, so the idempotency hook sees the final answer). A new feature is a module
+ * that exports a `Feature` (./feature.ts) and one line here; src/gateway.ts and src/http/app.ts do
+ * not change.
+ */
+import { controlFeature } from '../control/control-feature.ts';
+import { recordingFeature } from '../recording/attach.ts';
+import { writesFeature } from '../writes/install.ts';
+import type { Feature } from './feature.ts';
+
+export const BUILTIN_FEATURES: readonly Feature[] = [writesFeature, recordingFeature, controlFeature];
