@@ -42,7 +42,7 @@ const put = async (path: string, body: unknown) => {
 beforeAll(async () => {
   estate = await screenEstate(
     { delayMs: 5 },
-    { BILLING_UI_PAGES: String(POOL), BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '20000', BILLING_UI_NAVIGATION_MS: '2500', BILLING_UI_ACTION_MS: '4000', BILLING_UI_TRACE: 'true' },
+    { BILLING_UI_PAGES: String(POOL), BILLING_UI_PAGES_PER_OPERATION: String(POOL), BILLING_UI_QUEUE_TIMEOUT_MS: '60000', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '20000', BILLING_UI_NAVIGATION_MS: '2500', BILLING_UI_ACTION_MS: '4000', BILLING_UI_TRACE: 'true' },
   );
   gw = await startGateway(estate.dir, estate.env);
   adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from '../../observability/logger.ts';
+import { waitInQueue } from '../../resilience/binding-policy.ts';
 import { Permits } from './permits.ts';
 import { browserProcessTree, killAll, mainProcess, processesWithEnv } from './process-tree.ts';
 
@@ -20,8 +21,10 @@ export interface PoolOptions {
   args: string[];
   /** Pages in use at once: the legacy system's concurrency limit. */
   size: number;
-  /** Requests that may wait for a page; past that, they are refused at once. */
+  /** Requests of one operation that may wait for a page; past that, they are refused at once. */
   queueLimit: number;
+  /** Pages one operation may hold at once, so that a flood of it leaves pages for the others (default: size - 1, at least 1). */
+  perOperation?: number;
   /** A page (and its context) is closed and replaced after this many flows. */
   maxUsesPerPage: number;
   /** The browser itself is replaced (gracefully) after this many flows; 0: never. */
@@ -113,7 +116,7 @@ export class BrowserPool {
   private readonly retiring = new Map<number, RunningBrowser>();
 
   constructor(private readonly opts: PoolOptions) {
-    this.permits = new Permits(opts.size, opts.queueLimit);
+    this.permits = new Permits(opts.size, opts.queueLimit, opts.perOperation);
     if (opts.probeIntervalMs > 0) {
       this.probeTimer = setInterval(() => {
         if (this.current && !this.launching) void this.probe();
@@ -151,22 +154,26 @@ export class BrowserPool {
     this.idle.push(...made);
   }
 
-  /** Runs `fn` with a page of its own; waits (bounded) for one when all are busy. */
-  async use<T>(signal: AbortSignal, fn: (slot: Slot) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with a page of its own; waits for one when all pages free to `operation` are busy,
+   * bounded in number and in time: within an attempt of a binding's policy, by what is left of the
+   * call's queue time (and that wait does not run down the attempt's timeout; see `waitInQueue`).
+   */
+  async use<T>(signal: AbortSignal, fn: (slot: Slot) => Promise<T>, operation = ''): Promise<T> {
     if (this.closed) throw new PoolClosed();
-    await this.permits.acquire(signal);
+    await waitInQueue(signal, Number.POSITIVE_INFINITY, (maxWaitMs) => this.permits.acquire(signal, operation, maxWaitMs));
     let slot: Slot;
     try {
       slot = await this.takeSlot();
     } catch (err) {
-      this.permits.release();
+      this.permits.release(operation);
       throw err;
     }
     try {
       return await fn(slot);
     } finally {
       this.giveBack(slot);
-      this.permits.release();
+      this.permits.release(operation);
     }
   }
 

@@ -8,7 +8,7 @@ import { errors as playwrightErrors } from 'playwright-core';
 import { Problem, ProblemType, UpstreamError } from '../../problem.ts';
 import { MappingError } from './output-mapping.ts';
 import { PoolClosed } from './browser-pool.ts';
-import { QueueFull } from './permits.ts';
+import { QueueFull, QueueTimeout } from './permits.ts';
 import { LegacyLoginRefused, ScreenChanged, ScreenNotFound, ScreenRefused, SessionExpired, loginRefusedProblem, notFoundProblem, refusedProblem } from './screen-errors.ts';
 
 const BROWSER_GONE = /has been closed|Target closed|browser has disconnected|Browser closed|Connection closed|crashed/i;
@@ -31,7 +31,7 @@ export function toFailure(err: unknown, ctx: FailureContext): Problem | Upstream
   if (err instanceof ScreenNotFound) return notFoundProblem(ctx.adapter, err.words);
   if (err instanceof ScreenRefused) return refusedProblem(ctx.adapter, err);
   if (err instanceof LegacyLoginRefused) return loginRefusedProblem(ctx.adapter, err.words, ctx.credentialsHint);
-  if (err instanceof QueueFull) {
+  if (err instanceof QueueFull || err instanceof QueueTimeout) {
     return new Problem(503, ProblemType.overloaded, 'Too many calls waiting for the legacy screens', { detail: `${where}: ${err.message}`, headers: { 'Retry-After': '1' } });
   }
   if (err instanceof PoolClosed) return new UpstreamError(`${where}: the gateway is shutting down`, { status: 503, retryable: false, code: 'pool_closed' });

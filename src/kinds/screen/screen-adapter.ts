@@ -43,6 +43,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           args: browserArgs(this.conn.browserArgs),
           size: this.conn.pool.size,
           queueLimit: this.conn.pool.queue,
+          perOperation: this.conn.pool.perOperation,
           maxUsesPerPage: this.conn.pool.maxUsesPerPage,
           maxFlowsPerBrowser: this.conn.pool.maxFlowsPerBrowser,
           launchTimeoutMs: this.conn.timeouts.launchMs,
@@ -144,7 +145,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           req.signal.removeEventListener('abort', onAbort);
           if (tracing && !req.signal.aborted) slot.broken = true;
         }
-      })
+      }, failure.operation)
       .catch((err: unknown) => {
         throw toFailure(err, failure);
       });

@@ -40,8 +40,10 @@ const connectionSchema = z
       .object({
         /** Pages in use at once: the legacy system's concurrency limit. */
         size: z.coerce.number().int().min(1).max(64).default(4),
-        /** Requests that may wait for a page; past that, 503 at once. */
+        /** Requests of one operation that may wait for a page; past that, 503 at once (waiting is also bounded in time: the policy's concurrency.queueTimeoutMs). */
         queue: z.coerce.number().int().min(0).default(100),
+        /** Pages one operation may hold at once, so that a flood of one leaves pages for the others; default size - 1 (at least 1). */
+        perOperation: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
         /** A page is replaced by a fresh one after this many flows. */
         maxUsesPerPage: z.coerce.number().int().min(1).default(200),
         /** The browser itself is replaced, without failing a request, after this many flows (0: never). */
