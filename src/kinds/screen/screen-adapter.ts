@@ -67,7 +67,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       : undefined;
     const pool = this.pool;
     this.unregisterMetrics = registerPoolMetrics(ctx.metrics.registry, ctx.name, () => ({
-      ...(pool?.stats() ?? { launches: 0, crashes: 0, hungReplaced: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0, pagesBusy: 0, pagesIdle: 0, waiting: 0 }),
+      ...(pool?.stats() ?? { launches: 0, crashes: 0, hungReplaced: 0, probesLate: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0, pagesBusy: 0, pagesIdle: 0, waiting: 0 }),
       signOns: this.session.signOns,
     }));
   }

@@ -60,7 +60,11 @@ const connectionSchema = z
         /** Each page load. */
         navigationMs: z.coerce.number().int().min(1).default(15_000),
         launchMs: z.coerce.number().int().min(1).default(30_000),
-        /** A browser that does not answer a probe this fast is hung and is replaced. */
+        /**
+         * The probe's window: a browser that leaves a probe unanswered for three windows in a row
+         * while its process is stopped or idle (not running, not waiting for a CPU) is hung and is
+         * replaced; windows that pass while the machine is busy do not count (30 s at most).
+         */
         probeMs: z.coerce.number().int().min(1).default(3_000),
         /** Probe the browser this often (0: only after a flow was cut off). */
         probeIntervalMs: z.coerce.number().int().min(0).default(15_000),
