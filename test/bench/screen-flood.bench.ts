@@ -51,6 +51,7 @@ const count = (xs: Timed[]) => {
 for (const p of ['/healthz', '/accounts?name=zzzz', '/accounts/A000001']) await timed(p);
 
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 let done = false;
 const flood = Promise.all(Array.from({ length: FLOOD }, (_, i) => timed(`/accounts/A${String(1 + (i % 200)).padStart(6, '0')}`))).finally(() => {
   done = true;
@@ -65,6 +66,8 @@ while (!done && performance.now() - started < 120_000) {
 }
 const answers = await flood;
 const floodMs = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuShare = (cpu.user + cpu.system) / 1000 / floodMs;
 await Promise.all(probing);
 const metrics = await (await fetch(`${gw.url}/metrics`)).text();
 const circuit = /ficus_circuit_state\{adapter="billing-ui",operation="getAccount"\} (\d)/.exec(metrics)?.[1];
@@ -73,6 +76,7 @@ await estate.stop();
 
 console.log(`screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms`);
 console.log(`  machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (gateway, legacy app, browser and this client share one Node process and the cores)`);
+console.log(`  this process (gateway, legacy app, client) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
 console.log(`  flood answered in ${(floodMs / 1000).toFixed(1)} s: ${count(answers)}`);
 console.log(`  flood answer latency                 ${fmt(answers.map((a) => a.ms))}`);
 console.log(`  probe /healthz (not a screen)        ${fmt(probes.healthz.map((a) => a.ms))}  ${count(probes.healthz)}`);
