@@ -37,6 +37,8 @@ beforeAll(async () => {
       BILLING_UI_QUEUE: '200',
       // The default retry (one for a safe operation) is on, as in production.
       BILLING_UI_TIMEOUT_MS: '20000',
+      // Longer than the default 2 s, so that the flood outlasts any probe by far even on a loaded machine.
+      BILLING_UI_QUEUE_TIMEOUT_MS: '8000',
     },
   );
   gw = await startGateway(estate.dir, estate.env);
