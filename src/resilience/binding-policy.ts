@@ -277,7 +277,7 @@ export class BindingPolicy {
           err.why === 'full'
             ? `${where} allows ${this.config.concurrency.limit} calls at once and ${this.config.concurrency.queue} waiting`
             : `${where} had no free slot within ${this.queueTimeoutMs} ms (${this.config.concurrency.limit} calls at once)`,
-        headers: { 'Retry-After': String(Math.max(1, Math.ceil(this.queueTimeoutMs / 1000))) },
+        headers: { 'Retry-After': err.why === 'full' ? '1' : String(Math.max(1, Math.ceil(this.queueTimeoutMs / 1000))) },
       });
     }
     if (err instanceof UpstreamError) return err.toProblem();
