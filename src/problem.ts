@@ -32,6 +32,8 @@ export const ProblemType = {
   routeNotFound: 'route-not-found',
   methodNotAllowed: 'method-not-allowed',
   unprocessable: 'unprocessable',
+  /** A value the legacy screen's field cannot hold as given (too long in its units, a line break, NUL): it would be stored changed. */
+  legacyRefused: 'legacy-refused',
   conflict: 'conflict',
   upstreamContractViolation: 'upstream-contract-violation',
   upstreamError: 'upstream-error',

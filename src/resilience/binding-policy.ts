@@ -1,20 +1,22 @@
 /**
  * The resilience policy of one binding, built from its PolicyConfig with cockatiel:
- * bulkhead (concurrency limit and queue) → retry (exponential backoff with jitter, within a budget)
- * → circuit breaker → timeout (per attempt). Failures come out as problems the caller understands:
- * 504 on timeout, 503 with Retry-After while the circuit is open, 503 when the queue is full.
+ * bulkhead (concurrency limit and queue, bounded in length and in time) → retry (exponential backoff
+ * with jitter, within a budget) → circuit breaker → timeout (per attempt). Failures come out as
+ * problems the caller understands: 504 on timeout, 503 with Retry-After while the circuit is open,
+ * 503 `overloaded` with Retry-After when the queue is full or a call waited its queue time. Waiting
+ * for capacity (here, or in a backend's own pool: see `waitInQueue`) is not a failure of the
+ * backend: it neither runs down the attempt's timeout nor counts for the circuit breaker.
  */
 import {
   BrokenCircuitError,
-  BulkheadRejectedError,
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
   IsolatedCircuitError,
   TaskCancelledError,
-  bulkhead,
   circuitBreaker,
   handleWhen,
+  noop,
   retry,
   wrap,
   type CircuitBreakerPolicy,
@@ -22,7 +24,8 @@ import {
 } from 'cockatiel';
 import { Problem, ProblemType, UpstreamError, problems } from '../problem.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import type { PolicyConfig } from './policy-config.ts';
+import { Bulkhead, BulkheadRejected } from './bulkhead.ts';
+import { DEFAULT_QUEUE_TIMEOUT_MS, type PolicyConfig } from './policy-config.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 export interface BindingPolicyOptions {
@@ -47,13 +50,17 @@ export class CallerGoneError extends Error {
 /** Whether an error is a failure of the backend (as opposed to an answer such as 404 or 422). */
 export function isBackendFailure(err: unknown): boolean {
   if (err instanceof CallerGoneError) return false;
+  // Too many callers waiting (here or in a backend's own pool) is load, not the backend failing.
+  if (err instanceof Problem && err.typeName === ProblemType.overloaded) return false;
   if (err instanceof Problem) return !err.isClientError;
   return true;
 }
 
 function isRetryableFailure(err: unknown): boolean {
   if (err instanceof CallerGoneError) return false;
-  if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError || err instanceof BulkheadRejectedError) return false;
+  if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) return false;
+  // An overloaded backend pool: the caller is told when to come back (Retry-After), not queued again.
+  if (err instanceof Problem && err.typeName === ProblemType.overloaded) return false;
   if (err instanceof UpstreamError) return err.retryable;
   if (err instanceof Problem) return err.status === 503 || err.status === 504;
   return err instanceof TaskCancelledError;
@@ -67,13 +74,23 @@ class Attempt {
   private readonly controller = new AbortController();
   private fail: ((err: unknown) => void) | undefined;
   private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** While held (waiting in a backend's own queue): the time the attempt had left. */
+  private left = 0;
+  private deadline = 0;
+  private holds = 0;
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    /** Until when (performance.now()) the attempt may wait in a backend's own queue. */
+    readonly queueDeadline: number,
+  ) {}
 
   run<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.fail = reject;
-      const timer = setTimeout(() => this.stop(new TaskCancelledError(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      attempts.set(this.controller.signal, this);
+      this.arm(this.timeoutMs);
       let running: Promise<T>;
       try {
         running = fn(this.controller.signal);
@@ -82,12 +99,12 @@ class Attempt {
       }
       running.then(
         (value) => {
-          clearTimeout(timer);
+          clearTimeout(this.timer);
           this.settled = true;
           resolve(value);
         },
         (err: unknown) => {
-          clearTimeout(timer);
+          clearTimeout(this.timer);
           if (this.settled) return;
           this.settled = true;
           reject(err);
@@ -100,6 +117,26 @@ class Attempt {
     this.stop(new CallerGoneError(reason));
   }
 
+  /** Stops the attempt's clock until the returned function is called (once). */
+  hold(): () => void {
+    if (this.settled) return () => undefined;
+    if (this.holds++ === 0) {
+      clearTimeout(this.timer);
+      this.left = Math.max(0, this.deadline - performance.now());
+    }
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      if (--this.holds === 0 && !this.settled) this.arm(this.left);
+    };
+  }
+
+  private arm(ms: number): void {
+    this.deadline = performance.now() + ms;
+    this.timer = setTimeout(() => this.stop(new TaskCancelledError(`no answer within ${this.timeoutMs} ms`)), ms);
+  }
+
   private stop(err: Error): void {
     if (this.settled) return;
     this.settled = true;
@@ -108,18 +145,44 @@ class Attempt {
   }
 }
 
+/** The attempt each attempt signal belongs to, for `waitInQueue`. */
+const attempts = new WeakMap<AbortSignal, Attempt>();
+
+/**
+ * Waits in a backend's own queue (a pool of browser pages, of connections) from within an attempt,
+ * given the attempt's signal: waiting for capacity is not the backend being slow, so the attempt's
+ * timeout is held meanwhile, and the wait is bounded by what is left of the call's queue time
+ * (`concurrency.queueTimeoutMs`, counted from the call's arrival, time in the binding's own queue
+ * included). `wait` gets that bound in ms and should refuse with a 503 `overloaded` when it passes.
+ * A signal that is not an attempt's gets `fallbackMs`.
+ */
+export async function waitInQueue<T>(signal: AbortSignal, fallbackMs: number, wait: (maxWaitMs: number) => Promise<T>): Promise<T> {
+  const attempt = attempts.get(signal);
+  if (!attempt) return wait(fallbackMs);
+  const resume = attempt.hold();
+  try {
+    return await wait(Math.max(0, attempt.queueDeadline - performance.now()));
+  } finally {
+    resume();
+  }
+}
+
 export class BindingPolicy {
   readonly config: PolicyConfig;
   private readonly policy: IPolicy;
   private readonly breaker: CircuitBreakerPolicy | undefined;
   private readonly budget: RetryBudget;
+  private readonly bulkhead: Bulkhead;
+  private readonly queueTimeoutMs: number;
   private openedAt = 0;
 
   constructor(config: PolicyConfig, private readonly opts: BindingPolicyOptions) {
     this.config = config;
     const labels = { adapter: opts.adapter, operation: opts.operation };
     this.budget = new RetryBudget(config.retry.budget.ratio, config.retry.budget.minPerSecond);
-    const parts: IPolicy[] = [bulkhead(config.concurrency.limit, config.concurrency.queue)];
+    this.bulkhead = new Bulkhead(config.concurrency.limit, config.concurrency.queue);
+    this.queueTimeoutMs = config.concurrency.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS;
+    const parts: IPolicy[] = [];
     if (opts.retryable && config.retry.maxRetries > 0) {
       const r = retry(
         handleWhen((err) => isRetryableFailure(err) && this.budget.tryRetry()),
@@ -147,7 +210,7 @@ export class BindingPolicy {
     // The per-attempt timeout is `Attempt` (above), not cockatiel's timeout policy: that one derives an
     // AbortController and listens on it for every call (about 10 µs a call on Node 20, a third of
     // the policy's cost), where one timer and one controller per attempt do the same job.
-    this.policy = wrap(...parts);
+    this.policy = parts.length > 0 ? wrap(...parts) : noop;
   }
 
   get circuitState(): 'closed' | 'open' | 'half-open' | 'isolated' | 'none' {
@@ -163,6 +226,15 @@ export class BindingPolicy {
   async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     this.budget.recordCall();
     if (signal.aborted) throw this.toProblem(new CallerGoneError(signal.reason));
+    const arrived = performance.now();
+    const waiting = this.bulkhead.acquire(this.queueTimeoutMs, signal, (reason) => new CallerGoneError(reason));
+    if (waiting) {
+      try {
+        await waiting;
+      } catch (err) {
+        throw this.toProblem(err);
+      }
+    }
     // One listener on the caller's signal for the whole call (not one per attempt, and no
     // AbortSignal.any, which costs some 30 µs a call on Node 20): it cancels the attempt in flight.
     let current: Attempt | undefined;
@@ -171,13 +243,15 @@ export class BindingPolicy {
     try {
       return await this.policy.execute(() => {
         if (signal.aborted) throw new CallerGoneError(signal.reason);
-        current = new Attempt(this.config.timeoutMs);
+        // The first attempt's queue time counts from the call's arrival; a retry gets its own.
+        current = new Attempt(this.config.timeoutMs, (current === undefined ? arrived : performance.now()) + this.queueTimeoutMs);
         return current.run(fn);
       });
     } catch (err) {
       throw this.toProblem(err);
     } finally {
       signal.removeEventListener('abort', onGone);
+      this.bulkhead.release();
     }
   }
 
@@ -197,10 +271,13 @@ export class BindingPolicy {
         headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) },
       });
     }
-    if (err instanceof BulkheadRejectedError) {
+    if (err instanceof BulkheadRejected) {
       return new Problem(503, ProblemType.overloaded, 'Too many calls waiting for this backend', {
-        detail: `${where} allows ${this.config.concurrency.limit} calls at once and ${this.config.concurrency.queue} waiting`,
-        headers: { 'Retry-After': '1' },
+        detail:
+          err.why === 'full'
+            ? `${where} allows ${this.config.concurrency.limit} calls at once and ${this.config.concurrency.queue} waiting`
+            : `${where} had no free slot within ${this.queueTimeoutMs} ms (${this.config.concurrency.limit} calls at once)`,
+        headers: { 'Retry-After': err.why === 'full' ? '1' : String(Math.max(1, Math.ceil(this.queueTimeoutMs / 1000))) },
       });
     }
     if (err instanceof UpstreamError) return err.toProblem();

@@ -35,6 +35,12 @@ export const policySchema = z
         limit: z.coerce.number().int().min(1),
         /** Calls waiting for a slot; past that, 503. */
         queue: z.coerce.number().int().min(0),
+        /**
+         * How long a call may wait for a slot, here and in the backend's own pool (browser pages),
+         * before it is refused with 503 `overloaded` and Retry-After (default 2000). Waiting is not
+         * counted against `timeoutMs` nor by the circuit breaker.
+         */
+        queueTimeoutMs: z.coerce.number().int().min(0).optional(),
       })
       .strict(),
   })
@@ -70,9 +76,15 @@ export const policyOverridesSchema: z.ZodType<PolicyOverrides> = z
       })
       .strict()
       .optional(),
-    concurrency: z.object({ limit: z.coerce.number().int().min(1).optional(), queue: z.coerce.number().int().min(0).optional() }).strict().optional(),
+    concurrency: z
+      .object({ limit: z.coerce.number().int().min(1).optional(), queue: z.coerce.number().int().min(0).optional(), queueTimeoutMs: z.coerce.number().int().min(0).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
+
+/** How long a call may wait for capacity when its policy does not say (`concurrency.queueTimeoutMs`). */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 2_000;
 
 export const BASE_POLICY: PolicyConfig = {
   timeoutMs: 5_000,

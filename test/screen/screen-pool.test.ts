@@ -33,6 +33,9 @@ beforeAll(async () => {
     {
       BILLING_UI_PAGES: '2',
       BILLING_UI_QUEUE: '2',
+      // Both pages may serve one operation, and waiting callers wait for them (the flood test covers the bounds).
+      BILLING_UI_PAGES_PER_OPERATION: '2',
+      BILLING_UI_QUEUE_TIMEOUT_MS: '60000',
       BILLING_UI_MAX_USES: '3',
       BILLING_UI_RETRIES: '0',
       // Generous: a cold browser on a busy 2-core machine takes seconds for its first page.

@@ -42,7 +42,7 @@ const put = async (path: string, body: unknown) => {
 beforeAll(async () => {
   estate = await screenEstate(
     { delayMs: 5 },
-    { BILLING_UI_PAGES: String(POOL), BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '20000', BILLING_UI_NAVIGATION_MS: '2500', BILLING_UI_ACTION_MS: '4000', BILLING_UI_TRACE: 'true' },
+    { BILLING_UI_PAGES: String(POOL), BILLING_UI_PAGES_PER_OPERATION: String(POOL), BILLING_UI_QUEUE_TIMEOUT_MS: '60000', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '20000', BILLING_UI_NAVIGATION_MS: '2500', BILLING_UI_ACTION_MS: '4000', BILLING_UI_TRACE: 'true' },
   );
   gw = await startGateway(estate.dir, estate.env);
   adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;
@@ -144,6 +144,29 @@ describe('the address form', () => {
     expect(adapter.pool!.stats().pagesCreated).toBe(pages);
     // Past the contract's own limit it is the contract's 400, as everywhere.
     expect((await put('/accounts/A000005/billing-address', { line1: 'x'.repeat(31), city: 'Oslo', postalCode: '0150' })).status).toBe(400);
+  });
+
+  it('refuses, naming the field, a value the legacy form would store changed: emoji past its maxlength, a line break, a NUL', async () => {
+    const before = estate.legacy.accounts.get('A000007')!.address;
+    const posts = estate.legacy.stats.hits.get('POST /account/address') ?? 0;
+    // 16 emoji are 16 characters for the contract (maxLength 30) but 32 UTF-16 units for the form's maxlength="30".
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ line1: '😀'.repeat(16), city: 'Oslo', postalCode: '0150' }, 'body.line1', /at most 30 UTF-16 units/],
+      [{ line1: '1 Road', line2: 'Floor 3\nBack door', city: 'Oslo', postalCode: '0150' }, 'body.line2', /line break/],
+      [{ line1: '1 Road', city: 'Os\u0000lo', postalCode: '0150' }, 'body.city', /NUL/],
+    ];
+    for (const [body, field, message] of cases) {
+      const r = await put('/accounts/A000007/billing-address', body);
+      expect(r.status).toBe(422);
+      expect(r.body.type).toBe('https://ficus.dev/problems/legacy-refused');
+      expect(r.body.errors).toEqual([{ field, message: expect.stringMatching(message) }]);
+    }
+    expect(estate.legacy.stats.hits.get('POST /account/address') ?? 0).toBe(posts);
+    expect(estate.legacy.accounts.get('A000007')!.address).toEqual(before);
+    // 15 emoji fit the form, and are stored as given.
+    const ok = await put('/accounts/A000007/billing-address', { line1: '😀'.repeat(15), city: 'Oslo', postalCode: '0150' });
+    expect(ok.status).toBe(200);
+    expect(estate.legacy.accounts.get('A000007')!.address.line1).toBe('😀'.repeat(15));
   });
 
   it('types request values into fields as data: selectors, markup and script come back as plain text', async () => {

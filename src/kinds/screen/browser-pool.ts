@@ -7,8 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from '../../observability/logger.ts';
+import { waitInQueue } from '../../resilience/binding-policy.ts';
 import { Permits } from './permits.ts';
-import { browserProcessTree, killAll, mainProcess, processesWithEnv } from './process-tree.ts';
+import { browserProcessTree, killAll, mainProcess, processActivity, processesWithEnv } from './process-tree.ts';
 
 /** The environment variable that marks every process of one pool's browser. */
 export const BROWSER_MARK = 'FICUS_BROWSER_ID';
@@ -20,8 +21,10 @@ export interface PoolOptions {
   args: string[];
   /** Pages in use at once: the legacy system's concurrency limit. */
   size: number;
-  /** Requests that may wait for a page; past that, they are refused at once. */
+  /** Requests of one operation that may wait for a page; past that, they are refused at once. */
   queueLimit: number;
+  /** Pages one operation may hold at once, so that a flood of it leaves pages for the others (default: size - 1, at least 1). */
+  perOperation?: number;
   /** A page (and its context) is closed and replaced after this many flows. */
   maxUsesPerPage: number;
   /** The browser itself is replaced (gracefully) after this many flows; 0: never. */
@@ -29,7 +32,10 @@ export interface PoolOptions {
   launchTimeoutMs: number;
   actionTimeoutMs: number;
   navigationTimeoutMs: number;
-  /** How long the browser has to answer a probe before it counts as hung. */
+  /**
+   * A probe's window: a browser that leaves a probe unanswered for `HUNG_WINDOWS` windows in a row
+   * while its process is stopped or idle (not on a CPU, not waiting for one) is hung.
+   */
   probeTimeoutMs: number;
   /** Probe the browser this often while it runs (0: only after a flow was cut off). */
   probeIntervalMs: number;
@@ -59,6 +65,8 @@ export interface PoolStats {
   crashes: number;
   /** Browsers the pool killed because they were hung. */
   hungReplaced: number;
+  /** Probe windows that passed unanswered while the machine or the browser was busy (not counted as a hang). */
+  probesLate: number;
   /** Browsers replaced, gracefully, after their number of flows. */
   browsersRotated: number;
   pagesCreated: number;
@@ -88,6 +96,24 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT
 }
 const TIMED_OUT = Symbol('timed out');
 
+/** Probe windows in a row, unanswered while the browser's process was stopped or idle, that make it hung. */
+export const HUNG_WINDOWS = 3;
+/** However busy the machine, a browser that answers no probe for this long (or ten windows, if longer) is hung. */
+const PROBE_GIVE_UP_MS = 30_000;
+
+/**
+ * How one unanswered probe window went: the browser's main process stopped (SIGSTOP, a debugger)
+ * or idle (it neither ran nor waited for a CPU) means the browser did not even try; it ran, or
+ * waited for a CPU, or this process's own event loop was late, means a busy machine.
+ */
+function judgeWindow(pid: number | undefined, before: ReturnType<typeof processActivity>, lateMs: number, windowMs: number): 'stopped' | 'idle' | 'busy' {
+  if (lateMs > windowMs / 2) return 'busy';
+  const after = pid === undefined ? undefined : processActivity(pid);
+  if (!after || !before) return 'idle';
+  if (after.stopped) return 'stopped';
+  return after.runnable || after.cpuNs > before.cpuNs ? 'busy' : 'idle';
+}
+
 export class PoolClosed extends Error {
   constructor() {
     super('the browser pool is shut down');
@@ -106,14 +132,15 @@ export class BrowserPool {
   private closed = false;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly started: { mark: string; pid: number | undefined }[] = [];
-  private readonly counters = { launches: 0, crashes: 0, hungReplaced: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0 };
+  private readonly counters = { launches: 0, crashes: 0, hungReplaced: 0, probesLate: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0 };
+  private probing: Promise<boolean> | undefined;
   private flowsOnCurrent = 0;
   private rotating = false;
   /** Browsers being replaced: closed once their last page is given back. */
   private readonly retiring = new Map<number, RunningBrowser>();
 
   constructor(private readonly opts: PoolOptions) {
-    this.permits = new Permits(opts.size, opts.queueLimit);
+    this.permits = new Permits(opts.size, opts.queueLimit, opts.perOperation);
     if (opts.probeIntervalMs > 0) {
       this.probeTimer = setInterval(() => {
         if (this.current && !this.launching) void this.probe();
@@ -151,22 +178,26 @@ export class BrowserPool {
     this.idle.push(...made);
   }
 
-  /** Runs `fn` with a page of its own; waits (bounded) for one when all are busy. */
-  async use<T>(signal: AbortSignal, fn: (slot: Slot) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with a page of its own; waits for one when all pages free to `operation` are busy,
+   * bounded in number and in time: within an attempt of a binding's policy, by what is left of the
+   * call's queue time (and that wait does not run down the attempt's timeout; see `waitInQueue`).
+   */
+  async use<T>(signal: AbortSignal, fn: (slot: Slot) => Promise<T>, operation = ''): Promise<T> {
     if (this.closed) throw new PoolClosed();
-    await this.permits.acquire(signal);
+    await waitInQueue(signal, Number.POSITIVE_INFINITY, (maxWaitMs) => this.permits.acquire(signal, operation, maxWaitMs));
     let slot: Slot;
     try {
       slot = await this.takeSlot();
     } catch (err) {
-      this.permits.release();
+      this.permits.release(operation);
       throw err;
     }
     try {
       return await fn(slot);
     } finally {
       this.giveBack(slot);
-      this.permits.release();
+      this.permits.release(operation);
     }
   }
 
@@ -176,37 +207,69 @@ export class BrowserPool {
    */
   async abandon(slot: Slot): Promise<void> {
     slot.broken = true;
-    const closed = await withTimeout(slot.context.close().then(() => true, () => true), 2 * this.opts.probeTimeoutMs);
-    if (closed === TIMED_OUT && slot.generation === this.current?.generation) {
-      this.replace(slot.generation, `closing a cut-off page took longer than ${2 * this.opts.probeTimeoutMs} ms`);
-      return;
-    }
+    // Slow to close is not hung by itself (a busy machine): the probe tells the two apart.
+    await withTimeout(slot.context.close().then(() => true, () => true), 2 * this.opts.probeTimeoutMs);
     await this.probe();
   }
 
   /**
-   * Asks the browser for its version over CDP. A browser that twice in a row does not answer within
-   * the probe time is hung, and is replaced (twice, so that a busy machine is not taken for a hung browser).
+   * Asks the browser for its version over CDP, and waits for the answer window by window
+   * (`probeTimeoutMs` each). A window without an answer counts towards a hang only when the
+   * browser's main process was stopped or idle through it: a browser that runs, or waits for a
+   * CPU, or a window this process itself was too busy to time, is a busy machine, not a hung
+   * browser. `HUNG_WINDOWS` such windows in a row, or no answer at all for 30 s (or ten windows),
+   * and the browser is hung and replaced. Concurrent callers share one probe.
    */
-  async probe(): Promise<boolean> {
+  probe(): Promise<boolean> {
+    this.probing ??= this.runProbe().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  private async runProbe(): Promise<boolean> {
     const c = this.current;
     if (!c) return false;
-    let answered: boolean | typeof TIMED_OUT = false;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      answered = await withTimeout(
-        (async () => {
-          const cdp = await c.browser.newBrowserCDPSession();
-          await cdp.send('Browser.getVersion');
-          await cdp.detach();
-          return true;
-        })().catch(() => false),
-        this.opts.probeTimeoutMs,
-      );
-      if (answered !== TIMED_OUT) break;
+    const windowMs = this.opts.probeTimeoutMs;
+    let answer: boolean | undefined;
+    const asked = (async () => {
+      const cdp = await c.browser.newBrowserCDPSession();
+      await cdp.send('Browser.getVersion');
+      await cdp.detach();
+      return true;
+    })().then(
+      () => (answer = true),
+      () => (answer = false),
+    );
+    const started = performance.now();
+    const giveUpMs = Math.max(PROBE_GIVE_UP_MS, 10 * windowMs);
+    let inARow = 0;
+    for (;;) {
+      const before = c.pid === undefined ? undefined : processActivity(c.pid);
+      const t0 = performance.now();
+      await withTimeout(asked, windowMs);
+      // An answer already read from the browser but not yet handled is an answer: let I/O run once.
+      if (answer === undefined) await new Promise((r) => setImmediate(r));
+      if (answer === true) return true;
+      if (c !== this.current) return false;
+      if (answer === false) {
+        this.replace(c.generation, 'the probe failed');
+        return false;
+      }
+      const verdict = judgeWindow(c.pid, before, performance.now() - t0 - windowMs, windowMs);
+      if (verdict === 'busy') {
+        inARow = 0;
+        this.counters.probesLate++;
+      } else inARow++;
+      if (inARow >= HUNG_WINDOWS) {
+        this.replace(c.generation, `it left a probe unanswered for ${HUNG_WINDOWS} windows of ${windowMs} ms in a row while its process was ${verdict === 'stopped' ? 'stopped' : 'idle'}`);
+        return false;
+      }
+      if (performance.now() - started >= giveUpMs) {
+        this.replace(c.generation, `it answered no probe for ${Math.round(giveUpMs)} ms`);
+        return false;
+      }
     }
-    if (answered === true) return true;
-    if (c === this.current) this.replace(c.generation, answered === TIMED_OUT ? `it did not answer two probes of ${this.opts.probeTimeoutMs} ms` : 'the probe failed');
-    return false;
   }
 
   /** Shuts the pool: waiting requests are refused, the browser closed, and none of its processes left. */

@@ -8,8 +8,8 @@ import { errors as playwrightErrors } from 'playwright-core';
 import { Problem, ProblemType, UpstreamError } from '../../problem.ts';
 import { MappingError } from './output-mapping.ts';
 import { PoolClosed } from './browser-pool.ts';
-import { QueueFull } from './permits.ts';
-import { LegacyLoginRefused, ScreenChanged, ScreenNotFound, ScreenRefused, SessionExpired, loginRefusedProblem, notFoundProblem, refusedProblem } from './screen-errors.ts';
+import { QueueFull, QueueTimeout } from './permits.ts';
+import { LegacyLoginRefused, ScreenChanged, ScreenInputRefused, ScreenNotFound, ScreenRefused, SessionExpired, inputRefusedProblem, loginRefusedProblem, notFoundProblem, refusedProblem } from './screen-errors.ts';
 
 const BROWSER_GONE = /has been closed|Target closed|browser has disconnected|Browser closed|Connection closed|crashed/i;
 const UNREACHABLE = /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|ADDRESS_UNREACHABLE|EMPTY_RESPONSE|CONNECTION_CLOSED)/;
@@ -19,6 +19,8 @@ export interface FailureContext {
   operation: string;
   /** Which variables hold the gateway's legacy credentials, for the 502 that says they are wrong. */
   credentialsHint: string;
+  /** The request field a value the flow types came from, for the 422 that refuses it. */
+  fieldOf?: (value: string) => string | undefined;
 }
 
 function firstLine(message: string): string {
@@ -30,8 +32,9 @@ export function toFailure(err: unknown, ctx: FailureContext): Problem | Upstream
   if (err instanceof Problem || err instanceof UpstreamError) return err;
   if (err instanceof ScreenNotFound) return notFoundProblem(ctx.adapter, err.words);
   if (err instanceof ScreenRefused) return refusedProblem(ctx.adapter, err);
+  if (err instanceof ScreenInputRefused) return inputRefusedProblem(ctx.adapter, err);
   if (err instanceof LegacyLoginRefused) return loginRefusedProblem(ctx.adapter, err.words, ctx.credentialsHint);
-  if (err instanceof QueueFull) {
+  if (err instanceof QueueFull || err instanceof QueueTimeout) {
     return new Problem(503, ProblemType.overloaded, 'Too many calls waiting for the legacy screens', { detail: `${where}: ${err.message}`, headers: { 'Retry-After': '1' } });
   }
   if (err instanceof PoolClosed) return new UpstreamError(`${where}: the gateway is shutting down`, { status: 503, retryable: false, code: 'pool_closed' });

@@ -1,11 +1,22 @@
 /**
- * A counting semaphore with a bounded, first-come-first-served queue whose waiters can give up
- * (their signal aborts). The browser pool's page limit: the legacy system's concurrency, not ours.
+ * A counting semaphore shared fairly between operations (keys), with bounded queues whose waiters
+ * can give up (their signal aborts) or run out of time. The browser pool's page limit: the legacy
+ * system's concurrency, not ours. One operation holds at most `perKey` permits, so that a flood of
+ * one operation leaves pages for the others; a freed permit goes to the operations with waiters in
+ * turn, and within an operation first come first served.
  */
 export class QueueFull extends Error {
   constructor(readonly limit: number, readonly queue: number) {
     super(`all ${limit} browser pages are busy and ${queue} requests are already waiting`);
     this.name = 'QueueFull';
+  }
+}
+
+/** A request waited for a page as long as it may (the policy's `concurrency.queueTimeoutMs`). */
+export class QueueTimeout extends Error {
+  constructor(readonly limit: number, readonly waitedMs: number) {
+    super(`no browser page came free within ${Math.round(waitedMs)} ms (${limit} pages, all busy)`);
+    this.name = 'QueueTimeout';
   }
 }
 
@@ -17,53 +28,115 @@ interface Waiter {
 
 export class Permits {
   private free: number;
-  private readonly waiters: Waiter[] = [];
+  /** Waiters by key, in arrival order; a key is deleted when its queue empties. */
+  private readonly queues = new Map<string, Waiter[]>();
+  private readonly held = new Map<string, number>();
+  /** Keys served in turn: the key last given a permit goes to the back. */
+  private readonly turn: string[] = [];
+  readonly perKey: number;
 
-  constructor(readonly size: number, readonly queueLimit: number) {
+  constructor(readonly size: number, readonly queueLimit: number, perKey?: number) {
     this.free = size;
+    this.perKey = Math.max(1, Math.min(size, perKey ?? (size > 1 ? size - 1 : 1)));
   }
 
   get waiting(): number {
-    return this.waiters.length;
+    let n = 0;
+    for (const q of this.queues.values()) n += q.length;
+    return n;
   }
 
   get inUse(): number {
     return this.size - this.free;
   }
 
-  acquire(signal: AbortSignal): Promise<void> {
+  /**
+   * A permit for `key` (an operation); waits at most `maxWaitMs` when none is free to it. The
+   * queue limit is per key, so that one operation's flood does not refuse the others at once.
+   */
+  acquire(signal: AbortSignal, key = '', maxWaitMs = Number.POSITIVE_INFINITY): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.free > 0) {
-      this.free--;
+    if (this.free > 0 && (this.held.get(key) ?? 0) < this.perKey && !this.queues.has(key)) {
+      this.take(key);
       return Promise.resolve();
     }
-    if (this.waiters.length >= this.queueLimit) return Promise.reject(new QueueFull(this.size, this.queueLimit));
+    const queue = this.queues.get(key) ?? [];
+    if (queue.length >= this.queueLimit) return Promise.reject(new QueueFull(this.size, this.queueLimit));
+    if (maxWaitMs <= 0) return Promise.reject(new QueueTimeout(this.size, 0));
     return new Promise<void>((resolve, reject) => {
+      const leave = () => {
+        const q = this.queues.get(key);
+        const i = q ? q.indexOf(waiter) : -1;
+        if (q && i >= 0) q.splice(i, 1);
+        if (q && q.length === 0) this.queues.delete(key);
+        waiter.cleanup();
+      };
       const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
+        leave();
         reject(signal.reason);
       };
-      const waiter: Waiter = { resolve, reject, cleanup: () => signal.removeEventListener('abort', onAbort) };
+      const timer = Number.isFinite(maxWaitMs)
+        ? setTimeout(() => {
+            leave();
+            reject(new QueueTimeout(this.size, maxWaitMs));
+          }, maxWaitMs)
+        : undefined;
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+        },
+      };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      queue.push(waiter);
+      this.queues.set(key, queue);
     });
   }
 
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) {
-      next.cleanup();
-      next.resolve();
-    } else {
-      this.free = Math.min(this.size, this.free + 1);
-    }
+  release(key = ''): void {
+    const n = (this.held.get(key) ?? 1) - 1;
+    if (n > 0) this.held.set(key, n);
+    else this.held.delete(key);
+    this.free = Math.min(this.size, this.free + 1);
+    this.dispatch();
   }
 
   rejectAll(err: unknown): void {
-    for (const w of this.waiters.splice(0)) {
+    for (const q of this.queues.values()) {
+      for (const w of q.splice(0)) {
+        w.cleanup();
+        w.reject(err);
+      }
+    }
+    this.queues.clear();
+  }
+
+  private take(key: string): void {
+    this.free--;
+    this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    const i = this.turn.indexOf(key);
+    if (i >= 0) this.turn.splice(i, 1);
+    this.turn.push(key);
+  }
+
+  /** Gives free permits to waiting keys, the key served longest ago first. */
+  private dispatch(): void {
+    while (this.free > 0) {
+      let chosen: string | undefined;
+      for (const key of this.queues.keys()) {
+        if ((this.held.get(key) ?? 0) >= this.perKey) continue;
+        // Keys never served come first; then the one served longest ago.
+        if (chosen === undefined || this.turn.indexOf(key) < this.turn.indexOf(chosen)) chosen = key;
+      }
+      if (chosen === undefined) return;
+      const q = this.queues.get(chosen) as Waiter[];
+      const w = q.shift() as Waiter;
+      if (q.length === 0) this.queues.delete(chosen);
+      this.take(chosen);
       w.cleanup();
-      w.reject(err);
+      w.resolve();
     }
   }
 }

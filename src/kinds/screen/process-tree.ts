@@ -104,3 +104,41 @@ export function browserProcessTree(markName: string, mark: string, mainPid: numb
   if (mainPid !== undefined) for (const pid of processGroupMembers(mainPid)) all.add(pid);
   return [...all].sort((a, b) => a - b);
 }
+
+/** What a process's threads are doing: CPU time used so far (ns) and whether any runs or waits to run, or all are stopped. */
+export interface ProcessActivity {
+  cpuNs: number;
+  runnable: boolean;
+  stopped: boolean;
+}
+
+/**
+ * The activity of one process, summed over its threads (/proc/<pid>/task/<tid>/schedstat for CPU
+ * time in ns, and stat for the state: R running or waiting for a CPU, T/t stopped). Undefined when
+ * it cannot be read (gone, or not Linux).
+ */
+export function processActivity(pid: number): ProcessActivity | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let cpuNs = 0;
+  let runnable = false;
+  let stopped = tids.length > 0;
+  for (const tid of tids) {
+    try {
+      cpuNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) || 0;
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      // utime + stime (clock ticks), in case schedstat is not kept: 10 ms a tick on Linux.
+      cpuNs += (Number(rest[11]) + Number(rest[12])) * 10_000_000 || 0;
+      if (rest[0] === 'R') runnable = true;
+      if (rest[0] !== 'T' && rest[0] !== 't') stopped = false;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return { cpuNs, runnable, stopped };
+}

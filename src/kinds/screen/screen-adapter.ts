@@ -19,6 +19,15 @@ import type { ScreenBinding, ScreenConnection } from './screen-kind.ts';
 import { registerPoolMetrics } from './screen-metrics.ts';
 import { SessionKeeper } from './session.ts';
 
+/** For a value a flow types: the request field it came from (the flow's input, by value). */
+function fieldsOf(input: unknown, sources: Record<string, string>): (value: string) => string | undefined {
+  return (value) => {
+    if (input === null || typeof input !== 'object') return undefined;
+    for (const [k, v] of Object.entries(input as Record<string, unknown>)) if (v === value) return sources[k] ?? k;
+    return undefined;
+  };
+}
+
 export class ScreenAdapter implements Adapter<ScreenBinding> {
   readonly pool: BrowserPool | undefined;
   readonly session: SessionKeeper;
@@ -43,6 +52,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           args: browserArgs(this.conn.browserArgs),
           size: this.conn.pool.size,
           queueLimit: this.conn.pool.queue,
+          perOperation: this.conn.pool.perOperation,
           maxUsesPerPage: this.conn.pool.maxUsesPerPage,
           maxFlowsPerBrowser: this.conn.pool.maxFlowsPerBrowser,
           launchTimeoutMs: this.conn.timeouts.launchMs,
@@ -57,7 +67,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       : undefined;
     const pool = this.pool;
     this.unregisterMetrics = registerPoolMetrics(ctx.metrics.registry, ctx.name, () => ({
-      ...(pool?.stats() ?? { launches: 0, crashes: 0, hungReplaced: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0, pagesBusy: 0, pagesIdle: 0, waiting: 0 }),
+      ...(pool?.stats() ?? { launches: 0, crashes: 0, hungReplaced: 0, probesLate: 0, browsersRotated: 0, pagesCreated: 0, pagesRecycled: 0, pagesBusy: 0, pagesIdle: 0, waiting: 0 }),
       signOns: this.session.signOns,
     }));
   }
@@ -83,7 +93,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
     return async (req: OperationRequest) => {
       const { input, sources } = buildInput(req, b.input);
       const checked = checkInput(flow.input, input, sources, this.ctx.name);
-      const raw = await this.runFlow(flow, checked, req, failure);
+      const raw = await this.runFlow(flow, checked, req, { ...failure, fieldOf: fieldsOf(checked, sources) });
       const out = flow.output.safeParse(raw);
       if (!out.success) {
         const what = out.error.issues.map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`).join('; ');
@@ -116,7 +126,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
             await slot.context.tracing.startChunk({ title: req.requestId });
             tracing = true;
           }
-          const result = await this.withSession(slot, req.signal, (screen) => flow.run(screen, input));
+          const result = await this.withSession(slot, req.signal, (screen) => flow.run(screen, input), failure.fieldOf);
           if (tracing) {
             tracing = false;
             await slot.context.tracing.stopChunk();
@@ -144,7 +154,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           req.signal.removeEventListener('abort', onAbort);
           if (tracing && !req.signal.aborted) slot.broken = true;
         }
-      })
+      }, failure.operation)
       .catch((err: unknown) => {
         throw toFailure(err, failure);
       });
@@ -163,10 +173,11 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
   }
 
   /** Runs a flow with a current session; if the legacy app shows its sign-on screen, signs on again and runs it once more. */
-  private async withSession<T>(slot: Slot, signal: AbortSignal, run: (screen: Screen) => Promise<T>): Promise<T> {
+  private async withSession<T>(slot: Slot, signal: AbortSignal, run: (screen: Screen) => Promise<T>, fieldOf?: (value: string) => string | undefined): Promise<T> {
     const screen = new Screen(slot.page, {
       baseUrl: this.conn.baseUrl,
       signal,
+      fieldOf,
       isLoginScreen: this.session.enabled ? (s) => this.session.isLoginScreen(s) : undefined,
     });
     await this.session.prepare(slot, signal);

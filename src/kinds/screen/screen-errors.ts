@@ -22,6 +22,22 @@ export class ScreenRefused extends Error {
   }
 }
 
+/**
+ * A value the legacy form's field cannot hold as given: longer than its maxlength (counted, as the
+ * browser does, in UTF-16 units), a line break in a single-line field, a NUL; or the field, read
+ * back after typing, holds something else. Typing it would store a changed value.
+ */
+export class ScreenInputRefused extends Error {
+  constructor(
+    /** The request field the value came from (e.g. body.line1), or the form field's selector. */
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'ScreenInputRefused';
+  }
+}
+
 /** The legacy login screen refused the gateway's credentials. */
 export class LegacyLoginRefused extends Error {
   constructor(readonly words: string) {
@@ -55,6 +71,14 @@ export function refusedProblem(adapter: string, err: ScreenRefused): Problem {
     detail: err.words.join(' '),
     errors: err.fields.length > 0 ? err.fields : err.words.map((w) => ({ field: 'body', message: w })),
     extensions: { source: adapter, legacyMessages: err.words },
+  });
+}
+
+export function inputRefusedProblem(adapter: string, err: ScreenInputRefused): Problem {
+  return new Problem(422, ProblemType.legacyRefused, 'The legacy screen cannot hold this value as given', {
+    detail: `${adapter}: ${err.field}: ${err.reason}`,
+    errors: [{ field: err.field, message: err.reason }],
+    extensions: { source: adapter },
   });
 }
 

@@ -40,8 +40,10 @@ const connectionSchema = z
       .object({
         /** Pages in use at once: the legacy system's concurrency limit. */
         size: z.coerce.number().int().min(1).max(64).default(4),
-        /** Requests that may wait for a page; past that, 503 at once. */
+        /** Requests of one operation that may wait for a page; past that, 503 at once (waiting is also bounded in time: the policy's concurrency.queueTimeoutMs). */
         queue: z.coerce.number().int().min(0).default(100),
+        /** Pages one operation may hold at once, so that a flood of one leaves pages for the others; default size - 1 (at least 1). */
+        perOperation: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
         /** A page is replaced by a fresh one after this many flows. */
         maxUsesPerPage: z.coerce.number().int().min(1).default(200),
         /** The browser itself is replaced, without failing a request, after this many flows (0: never). */
@@ -58,7 +60,11 @@ const connectionSchema = z
         /** Each page load. */
         navigationMs: z.coerce.number().int().min(1).default(15_000),
         launchMs: z.coerce.number().int().min(1).default(30_000),
-        /** A browser that does not answer a probe this fast is hung and is replaced. */
+        /**
+         * The probe's window: a browser that leaves a probe unanswered for three windows in a row
+         * while its process is stopped or idle (not running, not waiting for a CPU) is hung and is
+         * replaced; windows that pass while the machine is busy do not count (30 s at most).
+         */
         probeMs: z.coerce.number().int().min(1).default(3_000),
         /** Probe the browser this often (0: only after a flow was cut off). */
         probeIntervalMs: z.coerce.number().int().min(0).default(15_000),

@@ -13,7 +13,7 @@ export function registerPoolMetrics(registry: Registry, adapter: string, source:
     sources.set(registry, map);
     new Gauge({
       name: 'ficus_screen_pool',
-      help: 'Browser pool of each screen adapter: launches, crashes, hung_replaced, browsers_rotated, pages_created, pages_recycled, pages_busy, pages_idle, waiting, sign_ons',
+      help: 'Browser pool of each screen adapter: launches, crashes, hung_replaced, probes_late, browsers_rotated, pages_created, pages_recycled, pages_busy, pages_idle, waiting, sign_ons',
       labelNames: ['adapter', 'figure'],
       registers: [registry],
       collect() {
@@ -23,6 +23,7 @@ export function registerPoolMetrics(registry: Registry, adapter: string, source:
             launches: s.launches,
             crashes: s.crashes,
             hung_replaced: s.hungReplaced,
+            probes_late: s.probesLate,
             browsers_rotated: s.browsersRotated,
             pages_created: s.pagesCreated,
             pages_recycled: s.pagesRecycled,

@@ -5,7 +5,7 @@
  * data; selectors come only from the flow's own `selectors({...})`.
  */
 import type { Page } from 'playwright-core';
-import { ScreenChanged, ScreenNotFound, ScreenRefused, SessionExpired, LegacyLoginRefused } from './screen-errors.ts';
+import { ScreenChanged, ScreenInputRefused, ScreenNotFound, ScreenRefused, SessionExpired, LegacyLoginRefused } from './screen-errors.ts';
 import type { Selector } from './selectors.ts';
 import type { FieldError } from '../../problem.ts';
 
@@ -15,6 +15,8 @@ export interface ScreenOptions {
   signal: AbortSignal;
   /** Says whether the page now shows the legacy login screen (the session is gone). */
   isLoginScreen?: (screen: Screen) => boolean | Promise<boolean>;
+  /** The request field a value typed with `fill` came from (e.g. body.line1), for the 422 that refuses it. */
+  fieldOf?: (value: string) => string | undefined;
 }
 
 export type Row<K extends string> = Record<K, string>;
@@ -38,6 +40,20 @@ const READ_LABELLED = inPage(
   }
   return out;`,
 );
+
+/** What a form field can hold: its tag, and its maxlength (-1 when it has none). */
+const DESCRIBE_FIELD = inPage('el', `return { tag: el.tagName, maxLength: typeof el.maxLength === 'number' ? el.maxLength : -1 };`);
+
+/** Why `field` cannot hold `value` as given, in the legacy form's own units; undefined when it can. */
+function unfit(value: string, field: { tag: string; maxLength: number }): string | undefined {
+  if (value.includes('\0')) return 'contains a NUL character, which the legacy form cannot hold';
+  if (field.tag === 'INPUT' && /[\r\n]/.test(value)) return 'contains a line break, and the legacy form field is a single line';
+  if (field.maxLength >= 0 && value.length > field.maxLength) {
+    const chars = [...value].length;
+    return `the legacy form takes at most ${field.maxLength} UTF-16 units, and this value is ${value.length}${chars !== value.length ? ` (${chars} characters; emoji and other characters beyond U+FFFF count as two)` : ''}`;
+  }
+  return undefined;
+}
 
 /** A table's header texts and its body rows' cell texts, in one round trip. */
 const READ_TABLE = inPage(
@@ -76,10 +92,24 @@ export class Screen {
     await this.checkSession();
   }
 
-  /** Types `value` into a field, replacing what is there. */
+  /**
+   * Types `value` into a field, replacing what is there. A value the field cannot hold as given
+   * (longer than its maxlength, which counts UTF-16 units; a line break in a single-line input; a
+   * NUL) is refused before typing, and what the field holds after typing is read back: when the
+   * legacy form changed the value, the flow ends with a 422 `legacy-refused` naming the field,
+   * rather than the legacy app storing something else than was asked.
+   */
   async fill(field: Selector, value: string): Promise<void> {
     this.checkAborted();
-    await this.page.locator(field).fill(value);
+    const loc = this.page.locator(field);
+    const what = (await loc.evaluate(DESCRIBE_FIELD)) as { tag: string; maxLength: number };
+    const named = () => this.opts.fieldOf?.(value) ?? `the legacy form field ${field}`;
+    const why = unfit(value, what);
+    if (why !== undefined) throw new ScreenInputRefused(named(), why);
+    await loc.fill(value);
+    if (what.tag !== 'INPUT' && what.tag !== 'TEXTAREA') return;
+    const held = await loc.inputValue();
+    if (held !== value) throw new ScreenInputRefused(named(), `the legacy form changed the value to ${JSON.stringify(held)}`);
   }
 
   /** Picks an option of a select list by its visible label, or by its value. */

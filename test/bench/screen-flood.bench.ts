@@ -1,0 +1,89 @@
+/**
+ * The screen routes under a flood: FLOOD concurrent getAccount reads (far more than the pool has
+ * pages) while probes ask, every PROBE_EVERY_MS, a route that is no screen (/healthz), another
+ * screen operation (searchAccounts, one page) and the flooded one. Prints the flood's answers, the
+ * probes' latencies and the circuit state. Targets: other routes answer within 100 ms, the flooded
+ * route answers (200, or 503 with Retry-After) within 2.5 s, the circuit stays closed.
+ *
+ *   npm run bench -- test/bench/screen-flood.bench.ts
+ *   BENCH_FLOOD=400 BENCH_PAGES=4 BENCH_DELAY_MS=50 (legacy page delay) BENCH_PROBE_EVERY_MS=250
+ */
+import { cpus, loadavg } from 'node:os';
+import { screenEstate } from '../fixtures/screen-project.ts';
+import { startGateway } from '../helpers/gateway.ts';
+
+const FLOOD = Number(process.env.BENCH_FLOOD ?? 400);
+const PAGES = Number(process.env.BENCH_PAGES ?? 4);
+const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
+const PROBE_EVERY_MS = Number(process.env.BENCH_PROBE_EVERY_MS ?? 250);
+
+const estate = await screenEstate({ delayMs: DELAY }, { BILLING_UI_PAGES: String(PAGES) });
+const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });
+
+interface Timed {
+  status: number;
+  type?: string;
+  retryAfter: string | null;
+  ms: number;
+}
+async function timed(path: string): Promise<Timed> {
+  const t = performance.now();
+  const r = await fetch(gw.url + path);
+  const body = (await r.json()) as { type?: string };
+  return { status: r.status, type: body.type?.replace('https://ficus.dev/problems/', ''), retryAfter: r.headers.get('retry-after'), ms: performance.now() - t };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms  p95 ${pct(xs, 95).toFixed(1)} ms  max ${Math.max(...xs).toFixed(1)} ms  (n=${xs.length})`;
+const count = (xs: Timed[]) => {
+  const by = new Map<string, number>();
+  for (const x of xs) {
+    const k = x.status === 200 ? '200' : `${x.status} ${x.type ?? ''}${x.retryAfter ? ` (Retry-After ${x.retryAfter})` : ''}`;
+    by.set(k, (by.get(k) ?? 0) + 1);
+  }
+  return [...by].map(([k, n]) => `${n} × ${k}`).join(', ');
+};
+
+// Warm: one of each, so that the probes do not pay for first use.
+for (const p of ['/healthz', '/accounts?name=zzzz', '/accounts/A000001']) await timed(p);
+
+const started = performance.now();
+const cpuBefore = process.cpuUsage();
+let done = false;
+const flood = Promise.all(Array.from({ length: FLOOD }, (_, i) => timed(`/accounts/A${String(1 + (i % 200)).padStart(6, '0')}`))).finally(() => {
+  done = true;
+});
+const probes = { healthz: [] as Timed[], otherScreen: [] as Timed[], flooded: [] as Timed[] };
+const probing: Promise<unknown>[] = [];
+while (!done && performance.now() - started < 120_000) {
+  probing.push(timed('/healthz').then((r) => probes.healthz.push(r)));
+  probing.push(timed('/accounts?name=zzzz').then((r) => probes.otherScreen.push(r)));
+  probing.push(timed('/accounts/A000007').then((r) => probes.flooded.push(r)));
+  await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+}
+const answers = await flood;
+const floodMs = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuShare = (cpu.user + cpu.system) / 1000 / floodMs;
+await Promise.all(probing);
+const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+const circuit = /ficus_circuit_state\{adapter="billing-ui",operation="getAccount"\} (\d)/.exec(metrics)?.[1];
+await gw.close();
+await estate.stop();
+
+console.log(`screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms`);
+console.log(`  machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (gateway, legacy app, browser and this client share one Node process and the cores)`);
+console.log(`  this process (gateway, legacy app, client) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
+console.log(`  flood answered in ${(floodMs / 1000).toFixed(1)} s: ${count(answers)}`);
+console.log(`  flood answer latency                 ${fmt(answers.map((a) => a.ms))}`);
+console.log(`  probe /healthz (not a screen)        ${fmt(probes.healthz.map((a) => a.ms))}  ${count(probes.healthz)}`);
+console.log(`  probe searchAccounts (other screen)  ${fmt(probes.otherScreen.map((a) => a.ms))}  ${count(probes.otherScreen)}`);
+console.log(`  probe getAccount (flooded)           ${fmt(probes.flooded.map((a) => a.ms))}  ${count(probes.flooded)}`);
+const otherMax = Math.max(...probes.healthz.map((a) => a.ms), ...probes.otherScreen.map((a) => a.ms));
+const floodedMax = Math.max(...probes.flooded.map((a) => a.ms));
+console.log(`  other routes within 100 ms: ${otherMax <= 100 ? 'met' : 'NOT met'} (max ${otherMax.toFixed(0)} ms)`);
+console.log(`  flooded route answered within 2.5 s: ${floodedMax <= 2500 ? 'met' : 'NOT met'} (max ${floodedMax.toFixed(0)} ms)`);
+console.log(`  circuit of getAccount: ${circuit === '0' ? 'closed' : `NOT closed (state ${circuit})`}`);
