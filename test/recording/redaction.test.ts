@@ -103,3 +103,26 @@ describe('the secret scan', () => {
     expect(scanValue('Harbour Street Hardware', 'name')).toBeUndefined();
   });
 });
+
+describe('the secret scan, for numbers and addresses written other ways', () => {
+  it('finds card numbers grouped with dots, and leaves decimals and version numbers alone', () => {
+    expect(scanValue('card 4111.1111.1111.1111 on file')).toBe('card-number');
+    expect(scanValue('4111.1111.1111.1112')).toBeUndefined();
+    expect(scanValue('4111111111.111111')).toBeUndefined();
+    expect(scanValue('1.2.3.4')).toBeUndefined();
+  });
+
+  it('finds internationalised email addresses', () => {
+    expect(scanValue('jöhn@exämple.com')).toBe('email');
+    expect(scanValue('write to 用户@例子.广告 today')).toBe('email');
+    expect(scanValue('Zoë and André')).toBeUndefined();
+  });
+
+  it('hashes them in a recorded exchange', () => {
+    const redactor = new Redactor({ contract, key: 'test-key-1' });
+    const body = customer({ name: 'card 4111.1111.1111.1111', address: { lines: ['jöhn@exämple.com'], city: 'Bristol', postalCode: 'BS1 4RB', country: 'GB' } });
+    const r = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body });
+    expect(r.findings).toEqual(expect.arrayContaining([{ path: '$.response.body.name', kind: 'card-number' }, { path: '$.response.body.address.lines[0]', kind: 'email' }]));
+    expect(JSON.stringify(r.response)).not.toMatch(/4111|jöhn|exämple/);
+  });
+});
