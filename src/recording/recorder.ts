@@ -85,6 +85,20 @@ export interface RecorderOptions {
 
 const BATCH = 256;
 
+/** The longest a recording started through the admin API runs by itself (a year). */
+export const MAX_RECORDING_MS = 365 * 86_400_000;
+
+/** A start refused: `field` names the bad input; without one, the operation is unknown. */
+export class RecordingStartError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'RecordingStartError';
+  }
+}
+
 export class Recorder {
   private readonly active = new Map<string, RouteRecording>();
   private readonly counters = new Map<string, Counters>();
@@ -105,12 +119,16 @@ export class Recorder {
 
   /** Switches recording on for one operation (or changes its rate); `forMs` ends it by itself. */
   start(operationId: string, sample: number, forMs?: number): RouteRecording {
-    if (!this.opts.contract.has(operationId)) throw new Error(`operation "${operationId}" is not in the contract`);
-    if (!(sample > 0 && sample <= 1)) throw new Error(`sample must be a rate above 0 and at most 1, got ${sample}`);
-    const rec: RouteRecording = { sample, until: forMs === undefined ? undefined : this.now() + forMs, source: 'admin', startedAt: this.now() };
+    // Everything is checked before anything changes: a refused start leaves recording as it was.
+    if (!this.opts.contract.has(operationId)) throw new RecordingStartError(`operation "${operationId}" is not in the contract`);
+    if (!(sample > 0 && sample <= 1)) throw new RecordingStartError(`sample must be a rate above 0 and at most 1, got ${sample}`, 'body.sample');
+    const now = this.now();
+    if (forMs !== undefined && !(forMs > 0 && forMs <= MAX_RECORDING_MS)) throw new RecordingStartError(`for must be a duration above 0 and at most ${MAX_RECORDING_MS / 86_400_000}d, got ${forMs} ms`, 'body.for');
+    const rec: RouteRecording = { sample, until: forMs === undefined ? undefined : now + forMs, source: 'admin', startedAt: now };
+    const until = rec.until === undefined ? undefined : new Date(rec.until).toISOString();
     this.active.set(operationId, rec);
     this.opts.onStart?.();
-    this.opts.logger.info({ operation: operationId, sample, until: rec.until === undefined ? undefined : new Date(rec.until).toISOString() }, 'recording started');
+    this.opts.logger.info({ operation: operationId, sample, until }, 'recording started');
     return rec;
   }
 
