@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express, Router } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
-import { buildApp, type OperationHooks, type ReadinessReport } from './http/app.ts';
+import { buildApp, clientErrorHandler, type OperationHooks, type ReadinessReport } from './http/app.ts';
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -181,6 +181,7 @@ export class Gateway {
   /** Starts listening; resolves with the base URL. */
   async listen(port = this.config.gateway.server.port, host = this.config.gateway.server.host): Promise<string> {
     const server = this.app.listen(port, host);
+    server.on('clientError', clientErrorHandler(this.logger));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
