@@ -1,5 +1,6 @@
 /**
- * Redaction, done before an exchange is written: credentials headers dropped, fields the contract
+ * Redaction, done before an exchange is written: request headers kept only when on the shared
+ * allow-list (src/http/stored-headers.ts), credential headers dropped, fields the contract
  * marks `x-ficus-sensitive: true` and exchange paths named in config replaced by a stable keyed hash
  * (HMAC-SHA256, key from FICUS_RECORDING_KEY) so equal values still compare equal, and a scan of every
  * other string for secrets and personal data, whose hits are hashed too and reported.
@@ -10,15 +11,13 @@ import { IgnoreSet, NONE, type IgnoreState, type Segment, formatPath } from '../
 import { comparable } from '../compare/normalise.ts';
 import { schemaInfo, type SchemaInfo } from '../compare/schema-info.ts';
 import type { Finding, RecordedRequest, RecordedResponse } from './exchange-format.ts';
+import { storableHeaderNames, storableHeaders, withoutCredentialHeaders } from '../http/stored-headers.ts';
 import { scanValue } from './secret-scan.ts';
 
 /** The development key: fine on a laptop, announced at start-up anywhere else. */
 export const DEV_RECORDING_KEY = 'ficus-development-recording-key';
 export const REDACTED_PREFIX = 'redacted:';
 
-/** Never written, whatever config says. */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token', 'x-csrf-token']);
-const KEPT_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type'];
 
 export interface RedactorOptions {
   contract: Contract;
@@ -70,9 +69,7 @@ export class Redactor {
     const resState = this.step(w, root, 'response');
 
     w.path.push('request');
-    const kept = this.keptHeadersFor(op, operationId);
-    const reqHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(request.headers)) if (kept.has(k.toLowerCase())) reqHeaders[k.toLowerCase()] = v;
+    const reqHeaders = storableHeaders(request.headers, this.keptHeadersFor(op, operationId));
     const queryInfo = op ? this.queryInfo(op) : undefined;
     const query = this.container(w, reqState, 'query', request.query, (k) => queryInfo?.get(k)) as Record<string, unknown>;
     const headers = this.container(w, reqState, 'headers', reqHeaders, () => undefined) as Record<string, string>;
@@ -81,7 +78,7 @@ export class Redactor {
 
     w.path.push('response');
     const resHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(response.headers)) if (!CREDENTIAL_HEADERS.has(k.toLowerCase())) resHeaders[k.toLowerCase()] = v;
+    for (const [k, v] of Object.entries(withoutCredentialHeaders(response.headers))) resHeaders[k.toLowerCase()] = v;
     const responseHeaders = this.container(w, resState, 'headers', resHeaders, () => undefined) as Record<string, string>;
     const resSchema = op && this.opts.contract.has(operationId) ? this.opts.contract.responseSchema(operationId, response.status) : undefined;
     const resBody = this.field(w, resState, 'body', response.body, schemaInfo(resSchema));
@@ -107,8 +104,7 @@ export class Redactor {
   private keptHeadersFor(op: ContractOperation | undefined, operationId: string): Set<string> {
     let set = this.keptHeaders.get(operationId);
     if (!set) {
-      set = new Set([...KEPT_REQUEST_HEADERS, ...(this.opts.headers ?? []).map((h) => h.toLowerCase()), ...(op?.parameters ?? []).filter((p) => p.in === 'header').map((p) => p.name.toLowerCase())]);
-      for (const h of CREDENTIAL_HEADERS) set.delete(h);
+      set = storableHeaderNames(op, this.opts.headers ?? []);
       this.keptHeaders.set(operationId, set);
     }
     return set;

@@ -35,6 +35,12 @@ describe('redaction before anything is written', () => {
     expect(JSON.stringify(r)).not.toMatch(/Bearer|session=1/);
   });
 
+  it('drops a header whose name says it is a credential, even when config names it to be kept', () => {
+    const r = new Redactor({ contract, key: 'k', headers: ['X-Upstream-Password', 'X-Tenant'] });
+    const out = r.redact(op, 'getCustomer', request({ 'x-upstream-password': 'hunter2-upstream', 'x-auth-token': 't0k', 'x-csrf-token': 'c5rf', 'x-tenant': 'north' }), { status: 200, headers: {}, body: customer() });
+    expect(out.request.headers).toEqual({ 'x-tenant': 'north' });
+  });
+
   it('hashes fields the contract marks x-ficus-sensitive, the same value to the same hash', () => {
     const a = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body: customer() });
     const b = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body: customer({ email: '  accounts@harbour-hardware.example ' }) });
