@@ -27,6 +27,7 @@ import { ControlStore, type AuditEntry, type MismatchRecord, type StoredRouteSta
 import { decide, isDecision } from './gates.ts';
 import { StatePropagation } from './propagation.ts';
 import { stateText, type GatesConfig, type StateSpec } from './route-config.ts';
+import { redactorFor } from '../recording/attach.ts';
 import { ShadowRunner } from './shadow-runner.ts';
 import { ShadowStats, type ShadowFigures } from './shadow-stats.ts';
 import type { GatesBody, IgnoreBody, SwitchBody } from './switch-request.ts';
@@ -131,6 +132,7 @@ export class ControlPlane extends EventEmitter {
       mismatchesKept: cfg.admin.mismatchesKept,
       concurrency: cfg.admin.shadowConcurrency,
       ignoreOf: (op) => this.ignoreOf(op),
+      redactor: redactorFor(host, env),
       outcome: (operation, outcome) => this.shadowOutcomes.inc({ operation, outcome }),
     });
   }

@@ -9,7 +9,6 @@ import type { Contract, ContractOperation } from '../contract/contract.ts';
 import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
-import { schemaInfo } from '../compare/schema-info.ts';
 import { FORMAT_VERSION, type Finding, type RecordedExchange } from './exchange-format.ts';
 import type { Redactor } from './redactor.ts';
 import type { SegmentFiles } from './segment-files.ts';
@@ -231,16 +230,7 @@ export class Recorder {
   /** Redacts and shapes one exchange: nothing leaves this function unredacted. */
   private prepare(c: Captured): RecordedExchange {
     // A path parameter whose schema is marked sensitive is hashed in the path too.
-    const sensitivePath: string[] = [];
-    const path = c.op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
-      const value = c.req.pathParams[name] ?? '';
-      const param = c.op.parameters.find((p) => p.in === 'path' && p.name === name);
-      if (param && schemaInfo(param.schema)?.sensitive) {
-        sensitivePath.push(`$.request.path.${name}`);
-        return encodeURIComponent(this.opts.redactor.hash(value));
-      }
-      return encodeURIComponent(String(value));
-    });
+    const { path, redacted: sensitivePath } = this.opts.redactor.redactPath(c.op, c.req.pathParams);
     const r = this.opts.redactor.redact(
       c.op,
       c.operationId,

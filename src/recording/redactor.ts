@@ -7,7 +7,9 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
-import { IgnoreSet, NONE, type IgnoreState, type Segment, formatPath } from '../compare/json-path.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { Difference } from '../compare/comparator.ts';
+import { IgnoreSet, NONE, type IgnoreState, type PatternSegment, type Segment, formatPath, parsePath } from '../compare/json-path.ts';
 import { comparable } from '../compare/normalise.ts';
 import { schemaInfo, type SchemaInfo } from '../compare/schema-info.ts';
 import type { Finding, RecordedRequest, RecordedResponse } from './exchange-format.ts';
@@ -90,6 +92,66 @@ export class Redactor {
       redacted: w.redacted,
       findings: w.findings,
     };
+  }
+
+  /** The request path with its parameters filled in; a parameter the contract marks sensitive is hashed. */
+  redactPath(op: ContractOperation, pathParams: Record<string, unknown>): { path: string; redacted: string[] } {
+    const redacted: string[] = [];
+    const path = op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+      const value = pathParams[name] ?? '';
+      const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+      if (param && schemaInfo(param.schema)?.sensitive) {
+        redacted.push(`$.request.path.${name}`);
+        return encodeURIComponent(this.hash(value));
+      }
+      return encodeURIComponent(String(value));
+    });
+    return { path, redacted };
+  }
+
+  /**
+   * A shadow mismatch as it is stored: the request's path and query, and both answers, redacted as a
+   * recorded exchange is; each difference's values are the redacted values at its path (hashed
+   * when they cannot be found there, as when lists were matched by key rather than position).
+   */
+  redactMismatch(
+    op: ContractOperation,
+    operationId: string,
+    req: { method: string; pathParams: Record<string, unknown>; query: Record<string, unknown> },
+    legacy: { status: number; body?: unknown },
+    modern: { status: number; body?: unknown },
+    differences: readonly Difference[],
+  ): { path: string; query: Record<string, unknown>; legacyBody: unknown; modernBody: unknown; differences: Difference[] } {
+    const { path } = this.redactPath(op, req.pathParams);
+    const request: RecordedRequest = { method: req.method.toUpperCase(), path, query: req.query, headers: {}, body: null };
+    const l = this.redact(op, operationId, request, { status: legacy.status, headers: {}, body: legacy.body ?? null });
+    const m = this.redact(op, operationId, request, { status: modern.status, headers: {}, body: modern.body ?? null });
+    return {
+      path,
+      query: l.request.query,
+      legacyBody: legacy.body === undefined ? undefined : l.response.body,
+      modernBody: modern.body === undefined ? undefined : m.response.body,
+      differences: differences.map((d) => (d.path.startsWith('$') ? { ...d, legacy: this.redactedAt(legacy.body, l.response.body, d.path, d.legacy), modern: this.redactedAt(modern.body, m.response.body, d.path, d.modern) } : d)),
+    };
+  }
+
+  /** `value`, found at `path` in `original`, as it reads in `redacted` (the same document redacted). */
+  private redactedAt(original: unknown, redacted: unknown, path: string, value: unknown): unknown {
+    if (value === null || value === undefined) return value;
+    let segments: PatternSegment[];
+    try {
+      segments = parsePath(path);
+    } catch {
+      return this.hash(value);
+    }
+    let o = original;
+    let r = redacted;
+    for (const s of segments) {
+      if (typeof s === 'symbol' || o === null || typeof o !== 'object' || r === null || typeof r !== 'object') return this.hash(value);
+      o = (o as Record<string | number, unknown>)[s];
+      r = (r as Record<string | number, unknown>)[s];
+    }
+    return isDeepStrictEqual(o, value) ? r : this.hash(value);
   }
 
   private rulesFor(operationId: string): IgnoreSet {

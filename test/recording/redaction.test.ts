@@ -132,3 +132,28 @@ describe('the secret scan, for numbers and addresses written other ways', () => 
     expect(JSON.stringify(r.response)).not.toMatch(/4111|jöhn|exämple/);
   });
 });
+
+describe('shadow mismatches, redacted as recordings are', () => {
+  const redactor = new Redactor({ contract, key: 'test-key-1' });
+
+  it('hashes the query, sensitive fields of both answers and the values of their differences', () => {
+    const legacy = { status: 200, body: customer({ email: 'bob.smith@example.org', vip: false }) };
+    const modern = { status: 200, body: customer({ email: 'robert.smith@example.org', vip: true }) };
+    const differences = [
+      { path: '$.email', legacy: 'bob.smith@example.org', modern: 'robert.smith@example.org', kind: 'changed' as const },
+      { path: '$.vip', legacy: false, modern: true, kind: 'changed' as const },
+    ];
+    const r = redactor.redactMismatch(op, 'getCustomer', { method: 'get', pathParams: { customerId: 1001 }, query: {} }, legacy, modern, differences);
+    expect(r.path).toBe('/customers/1001');
+    expect((r.legacyBody as { email: string }).email).toMatch(/^redacted:/);
+    expect((r.modernBody as { email: string }).email).toMatch(/^redacted:/);
+    expect(r.differences[0]).toEqual({ path: '$.email', legacy: (r.legacyBody as { email: string }).email, modern: (r.modernBody as { email: string }).email, kind: 'changed' });
+    expect(r.differences[1]).toEqual(differences[1]);
+    expect(JSON.stringify(r)).not.toContain('smith@example');
+
+    const search = contract.operation('searchAccounts');
+    const q = redactor.redactMismatch(search, 'searchAccounts', { method: 'get', pathParams: {}, query: { name: 'bob.smith@example.org', page: 2 } }, { status: 200, body: { items: [] } }, { status: 500, body: undefined }, [{ path: 'status', legacy: 200, modern: 500, kind: 'changed' }]);
+    expect(q.query).toEqual({ name: expect.stringMatching(/^redacted:/), page: 2 });
+    expect(q.modernBody).toBeUndefined();
+  });
+});
