@@ -60,7 +60,7 @@ function toLetter(r: Row): DeadLetter {
     source: r.source as DeadLetter['source'],
     operation: r.operation,
     idemKey: r.idem_key,
-    request: JSON.parse(r.request) as StoredRequest,
+    request: storable(JSON.parse(r.request) as StoredRequest), // rows written before the allow-list: credentials never leave
     reason: r.reason as DeadReason,
     errors: JSON.parse(r.errors) as AttemptError[],
     attempts: Number(r.attempts),

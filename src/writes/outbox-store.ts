@@ -77,7 +77,7 @@ function toEntry(r: Row): OutboxEntry {
     operation: r.operation,
     idemKey: r.idem_key,
     orderingKey: r.ordering_key,
-    request: JSON.parse(r.request) as StoredRequest,
+    request: storable(JSON.parse(r.request) as StoredRequest),
     state: r.state as OutboxState,
     attempts: Number(r.attempts),
     nextAttemptAt: Number(r.next_attempt_at),

@@ -213,6 +213,17 @@ describe('credentials never reach the outbox or the dead-letter queue', () => {
     expect(leaked(rows.map((r) => r.request).join('\n'))).toEqual([]);
   });
 
+  it('never returns a credential that an older version stored in a dead letter', async () => {
+    const request = { operationId: 'createOrder', method: 'post', pathParams: {}, query: {}, headers: { 'content-type': 'application/json', ...secrets }, body: newOrder(5103), requestId: 'old-1' };
+    await g.gateway.store.run(
+      `INSERT INTO writes_dead_letters (id, source, operation, idem_key, request, reason, errors, attempts, accepted_at, dead_at, state, replays, updated_at) VALUES (?, 'outbox', 'createOrder', NULL, ?, 'exhausted', '[]', 1, 1, 1, 'dead', 0, 1)`,
+      ['old-version-letter', JSON.stringify(request)],
+    );
+    const one = await adminCall('GET', '/dlq/old-version-letter');
+    expect(one.status).toBe(200);
+    expect(leaked(JSON.stringify(one.body)).filter((v) => v !== secrets['x-debug-note'])).toEqual([]);
+  });
+
   it('keeps only allow-listed headers of a queued write', async () => {
     const res = await post(`${g.url}/orders`, newOrder(5102, 'C-2'), 'queued-credentials', secrets);
     expect(res.status).toBe(202);
