@@ -73,8 +73,8 @@ class Mutex {
  * The state store holds queued writes, dead letters and mismatches: its file is created with mode
  * 600 (read and written by the gateway's user only), and an existing file is made so.
  */
-function privateFile(file: string): void {
-  closeSync(openSync(file, 'a', 0o600));
+function privateFile(file: string, create: boolean): void {
+  if (create) closeSync(openSync(file, 'a', 0o600));
   try {
     chmodSync(file, 0o600);
   } catch {
@@ -92,12 +92,12 @@ class SqliteStore implements SqlStore {
   constructor(file: string) {
     if (file !== ':memory:') {
       mkdirSync(dirname(file), { recursive: true });
-      privateFile(file);
+      privateFile(file, true);
     }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // SQLite gives the -wal and -shm files the database file's mode; ones left by an older run are made private too.
-    if (file !== ':memory:') for (const f of [`${file}-wal`, `${file}-shm`]) if (existsSync(f)) privateFile(f);
+    if (file !== ':memory:') for (const f of [`${file}-wal`, `${file}-shm`]) if (existsSync(f)) privateFile(f, false);
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.where = `sqlite:${file}`;
