@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, loadConfigReport, placeErrors, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
 import type { AdminRouter, FeatureHost } from './features/feature.ts';
-import { buildApp, type OperationHooks, type ReadinessReport } from './http/app.ts';
+import { buildApp, clientErrorHandler, type OperationHooks, type ReadinessReport } from './http/app.ts';
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -280,6 +280,7 @@ export class Gateway {
   /** Starts listening; resolves with the base URL. */
   async listen(port = this.config.gateway.server.port, host = this.config.gateway.server.host): Promise<string> {
     const server = this.app.listen(port, host);
+    server.on('clientError', clientErrorHandler(this.logger));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

@@ -17,6 +17,7 @@ import { GateScheduler } from './gate-scheduler.ts';
 import { stateText, type GatesConfig } from './route-config.ts';
 import { RouteStates } from './route-states.ts';
 import { RouteViews, type RouteView, type SwitchOutcome } from './route-views.ts';
+import { redactorFor } from '../recording/attach.ts';
 import { ShadowRunner } from './shadow-runner.ts';
 import { ShadowStats } from './shadow-stats.ts';
 import type { GatesBody, IgnoreBody, SwitchBody } from './switch-request.ts';
@@ -64,6 +65,7 @@ export class ControlPlane {
       mismatchesKept: cfg.admin.mismatchesKept,
       concurrency: cfg.admin.shadowConcurrency,
       ignoreOf: (op) => this.states.ignoreOf(op),
+      redactor: redactorFor(host, host.env),
       outcome: (operation, outcome) => shadowOutcomes.inc({ operation, outcome }),
     });
     this.admin = new AdminServer(() => buildAdminApp(this), { port: cfg.admin.port, host: cfg.admin.host, file: host.config.file });

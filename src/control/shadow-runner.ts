@@ -5,7 +5,8 @@
  * mismatch with its diff. On a mismatch of a safe call, legacy is asked a second time (at most once a
  * second per route): the paths that differ between legacy's two answers are noise, reported so that
  * they can be ignored with one command. Mismatches are written to the state store in batches (every
- * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path.
+ * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path,
+ * and redacted first as recordings are (src/recording/redactor.ts).
  *
  * Problem answers (4xx/5xx) are compared by status only: their text is diagnostic, not data.
  */
@@ -15,6 +16,7 @@ import { generalisePath } from '../compare/json-path.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Problem } from '../problem.ts';
+import type { Redactor } from '../recording/redactor.ts';
 import { isBackendFailure } from '../resilience/binding-policy.ts';
 import type { BoundBinding, Route } from '../routing/route-table.ts';
 import type { ControlStore, MismatchRecord } from './control-store.ts';
@@ -30,16 +32,18 @@ export interface ShadowRunnerDeps {
   mismatchesKept: number;
   concurrency: number;
   ignoreOf(operationId: string): readonly string[];
+  /** Redacts what a mismatch keeps (request line, both answers, the differences' values) as recordings are. */
+  redactor: Redactor;
   /** Counts each comparison's outcome (metrics). */
   outcome(operationId: string, outcome: 'match' | 'mismatch' | 'modern_failed' | 'dropped' | 'skipped_unsafe'): void;
 }
 
-export function requestLine(route: Route, req: OperationRequest): string {
-  const path = route.operation.path.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(String(req.pathParams[name] ?? `{${name}}`)));
+/** `GET /customers/1001?limit=5`: from a path and query already redacted. */
+export function requestLine(method: string, path: string, query: Record<string, unknown>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(req.query)) if (v !== undefined) q.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) q.append(k, typeof v === 'string' ? v : JSON.stringify(v));
   const qs = q.toString();
-  return `${route.operation.method.toUpperCase()} ${path}${qs ? `?${qs}` : ''}`;
+  return `${method.toUpperCase()} ${path}${qs ? `?${qs}` : ''}`;
 }
 
 function asInput(r: OperationResult): CompareInput {
@@ -147,16 +151,18 @@ export class ShadowRunner {
     this.deps.outcome(op, cmp.equal ? 'match' : 'mismatch');
     if (cmp.equal) return;
     const noisy = new Set(await this.probeNoise(route, req, legacy, ignore));
+    // Nothing is kept unredacted: sensitive fields, configured paths and secrets found by the scan are hashed.
+    const r = this.deps.redactor.redactMismatch(route.operation, op, req, legacy, modernResult, cmp.differences.slice(0, 200));
     this.keep({
       operationId: op,
       at: new Date().toISOString(),
       requestId: req.requestId,
-      request: requestLine(route, req),
+      request: requestLine(route.operation.method, r.path, r.query),
       legacyStatus: legacy.status,
       modernStatus: modernResult.status,
-      differences: cmp.differences.slice(0, 200).map((d) => ({ ...d, ...(noisy.has(generalisePath(d.path)) ? { noisy: true } : {}) })),
-      legacyBody: legacy.body,
-      modernBody: modernResult.body,
+      differences: r.differences.map((d) => ({ ...d, ...(noisy.has(generalisePath(d.path)) ? { noisy: true } : {}) })),
+      legacyBody: r.legacyBody,
+      modernBody: r.modernBody,
     });
   }
 

@@ -4,13 +4,14 @@
  * problem+json for every error.
  */
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Contract } from '../contract/contract.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import { Problem, ProblemType } from '../problem.ts';
+import { PROBLEM_CONTENT_TYPE, Problem, ProblemType } from '../problem.ts';
 import { backendOfError, dispatch, type Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
@@ -25,6 +26,30 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface ReadinessReport {
   ready: boolean;
   adapters: Record<string, { kind: string; ok: boolean; detail?: string }>;
+}
+
+/**
+ * The http server's 'clientError' listener: a request Node's parser refused (a malformed request
+ * line or header, headers past the size limit) gets a short problem+json answer where the socket can
+ * still take one (as Node's own default does: nothing written on it yet), then the connection closes.
+ */
+export function clientErrorHandler(logger: Logger): (err: Error & { code?: string }, socket: Duplex) => void {
+  return (err, socket) => {
+    if (err.code !== 'ECONNRESET' && socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+      const problem =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? new Problem(431, ProblemType.validation, 'Request header fields too large', { detail: 'the request headers are larger than the server accepts; send fewer or shorter headers' })
+          : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? new Problem(408, ProblemType.validation, 'Request timeout', { detail: 'the request was not received in time' })
+            : new Problem(400, ProblemType.validation, 'Bad request', { detail: `the request is not valid HTTP (${err.code ?? 'parse error'})` });
+      const body = JSON.stringify(problem.toBody());
+      const reason = problem.status === 431 ? 'Request Header Fields Too Large' : problem.status === 408 ? 'Request Timeout' : 'Bad Request';
+      socket.end(`HTTP/1.1 ${problem.status} ${reason}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      logger.info({ status: problem.status, code: err.code }, 'request refused by the HTTP parser');
+      return;
+    }
+    socket.destroy();
+  };
 }
 
 /** Hooks later features use to take part in serving an operation (idempotency, recording, ...). */

@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger.ts';
 import { PROBLEM_CONTENT_TYPE, Problem, ProblemType, type FieldError } from '../problem.ts';
 
 interface ValidatorError {
+  code?: string;
   status?: number;
   statusCode?: number;
   type?: string;
@@ -30,6 +31,17 @@ export function toProblem(err: unknown): Problem {
   if (e.type === 'entity.too.large') {
     return new Problem(413, ProblemType.payloadTooLarge, 'The request body is too large', { detail: e.message });
   }
+  if (e.type === 'request.aborted') {
+    // 499 (as nginx says it): nobody is left to read this; the request log says so, at info level.
+    return new Problem(499, ProblemType.validation, 'The caller closed the connection', { detail: 'the caller went away before sending its whole body' });
+  }
+  if (e.type === 'request.size.invalid') {
+    return new Problem(400, ProblemType.validation, 'The request body is incomplete', { detail: e.message, errors: [{ field: 'body', message: e.message ?? 'request size did not match content length' }] });
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('Z_') && status === 400) {
+    // zlib's errors: a body sent with content-encoding gzip/deflate/br that does not decompress.
+    return new Problem(400, ProblemType.malformedJson, 'The request body could not be decompressed', { detail: `the body does not decompress as its content-encoding says (gzip, deflate or br): ${e.message ?? e.code}` });
+  }
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
     return new Problem(415, ProblemType.unsupportedMediaType, 'Unsupported request encoding', { detail: e.message });
   }
@@ -53,8 +65,12 @@ export function sendProblem(res: Response, problem: Problem): void {
 }
 
 export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, _req, res, _next) => {
+  return (err: unknown, req, res, _next) => {
     const problem = toProblem(err);
+    if (problem.status === 499 || req.socket.destroyed) {
+      // The caller is gone: nothing to answer, nothing failed. The request log line says 499, aborted.
+      return;
+    }
     if (problem.status >= 500 && problem.typeName === ProblemType.internal) {
       logger.error({ err, requestId: res.locals.requestId }, 'unhandled error');
     }

@@ -3,6 +3,31 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
+/**
+ * A URL as it may be logged: the path and the query's parameter names, never their values (a query
+ * carries names, emails and account numbers: `/accounts?name=[redacted]`).
+ */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      return eq === -1 ? part : `${part.slice(0, eq)}=[redacted]`;
+    })
+    .join('&');
+  return `${url.slice(0, q)}?${query}`;
+}
+
+/** Every log line's `path` and `url` fields lose their query values, whoever logs them. */
+function redactLine(obj: Record<string, unknown>): Record<string, unknown> {
+  if (typeof obj.path === 'string' && obj.path.includes('?')) obj = { ...obj, path: redactQuery(obj.path) };
+  if (typeof obj.url === 'string' && obj.url.includes('?')) obj = { ...obj, url: redactQuery(obj.url) };
+  return obj;
+}
+
 export function createLogger(opts: { level?: string; destination?: DestinationStream; name?: string } = {}): Logger {
   const options = {
     name: opts.name ?? 'ficus',
@@ -10,6 +35,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' },
+    formatters: { log: redactLine },
   };
   // Asynchronous writes to stdout: a log line never blocks a request on a slow terminal or pipe;
   // lines written while one write is in flight are coalesced. close() flushes.

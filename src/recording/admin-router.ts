@@ -9,7 +9,7 @@ import express, { type Router } from 'express';
 import { sendProblem } from '../http/problem-response.ts';
 import { Problem, ProblemType } from '../problem.ts';
 import { parseDurationMs } from './recording-config.ts';
-import type { Recorder } from './recorder.ts';
+import { MAX_RECORDING_MS, RecordingStartError, type Recorder } from './recorder.ts';
 
 function bad(detail: string, field: string): Problem {
   return new Problem(400, ProblemType.validation, 'The request does not match the contract', { detail, errors: [{ field, message: detail }] });
@@ -42,8 +42,8 @@ export function recordingAdminRouter(recorder: Recorder): Router {
     let forMs: number | undefined;
     if (body.for !== undefined) {
       forMs = typeof body.for === 'string' ? parseDurationMs(body.for) : undefined;
-      if (forMs === undefined || forMs <= 0) {
-        sendProblem(res, bad(`for must be a duration such as 30m or 1h, got ${JSON.stringify(body.for)}`, 'body.for'));
+      if (forMs === undefined || !(forMs > 0 && forMs <= MAX_RECORDING_MS)) {
+        sendProblem(res, bad(`for must be a duration such as 30m or 1h, at most ${MAX_RECORDING_MS / 86_400_000}d, got ${JSON.stringify(body.for)}`, 'body.for'));
         return;
       }
     }
@@ -51,7 +51,8 @@ export function recordingAdminRouter(recorder: Recorder): Router {
     try {
       recorder.start(operationId, sample, forMs);
     } catch (err) {
-      sendProblem(res, new Problem(404, ProblemType.notFound, 'Not found', { detail: (err as Error).message }));
+      if (!(err instanceof RecordingStartError)) throw err;
+      sendProblem(res, err.field ? bad(err.message, err.field) : new Problem(404, ProblemType.notFound, 'Not found', { detail: err.message }));
       return;
     }
     res.json(recorder.status().routes.find((r) => r.operationId === operationId));

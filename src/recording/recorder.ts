@@ -9,7 +9,6 @@ import type { Contract, ContractOperation } from '../contract/contract.ts';
 import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
-import { schemaInfo } from '../compare/schema-info.ts';
 import { FORMAT_VERSION, type Finding, type RecordedExchange } from './exchange-format.ts';
 import type { Redactor } from './redactor.ts';
 import type { SegmentFiles } from './segment-files.ts';
@@ -85,6 +84,20 @@ export interface RecorderOptions {
 
 const BATCH = 256;
 
+/** The longest a recording started through the admin API runs by itself (a year). */
+export const MAX_RECORDING_MS = 365 * 86_400_000;
+
+/** A start refused: `field` names the bad input; without one, the operation is unknown. */
+export class RecordingStartError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'RecordingStartError';
+  }
+}
+
 export class Recorder {
   private readonly active = new Map<string, RouteRecording>();
   private readonly counters = new Map<string, Counters>();
@@ -105,12 +118,16 @@ export class Recorder {
 
   /** Switches recording on for one operation (or changes its rate); `forMs` ends it by itself. */
   start(operationId: string, sample: number, forMs?: number): RouteRecording {
-    if (!this.opts.contract.has(operationId)) throw new Error(`operation "${operationId}" is not in the contract`);
-    if (!(sample > 0 && sample <= 1)) throw new Error(`sample must be a rate above 0 and at most 1, got ${sample}`);
-    const rec: RouteRecording = { sample, until: forMs === undefined ? undefined : this.now() + forMs, source: 'admin', startedAt: this.now() };
+    // Everything is checked before anything changes: a refused start leaves recording as it was.
+    if (!this.opts.contract.has(operationId)) throw new RecordingStartError(`operation "${operationId}" is not in the contract`);
+    if (!(sample > 0 && sample <= 1)) throw new RecordingStartError(`sample must be a rate above 0 and at most 1, got ${sample}`, 'body.sample');
+    const now = this.now();
+    if (forMs !== undefined && !(forMs > 0 && forMs <= MAX_RECORDING_MS)) throw new RecordingStartError(`for must be a duration above 0 and at most ${MAX_RECORDING_MS / 86_400_000}d, got ${forMs} ms`, 'body.for');
+    const rec: RouteRecording = { sample, until: forMs === undefined ? undefined : now + forMs, source: 'admin', startedAt: now };
+    const until = rec.until === undefined ? undefined : new Date(rec.until).toISOString();
     this.active.set(operationId, rec);
     this.opts.onStart?.();
-    this.opts.logger.info({ operation: operationId, sample, until: rec.until === undefined ? undefined : new Date(rec.until).toISOString() }, 'recording started');
+    this.opts.logger.info({ operation: operationId, sample, until }, 'recording started');
     return rec;
   }
 
@@ -213,16 +230,7 @@ export class Recorder {
   /** Redacts and shapes one exchange: nothing leaves this function unredacted. */
   private prepare(c: Captured): RecordedExchange {
     // A path parameter whose schema is marked sensitive is hashed in the path too.
-    const sensitivePath: string[] = [];
-    const path = c.op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
-      const value = c.req.pathParams[name] ?? '';
-      const param = c.op.parameters.find((p) => p.in === 'path' && p.name === name);
-      if (param && schemaInfo(param.schema)?.sensitive) {
-        sensitivePath.push(`$.request.path.${name}`);
-        return encodeURIComponent(this.opts.redactor.hash(value));
-      }
-      return encodeURIComponent(String(value));
-    });
+    const { path, redacted: sensitivePath } = this.opts.redactor.redactPath(c.op, c.req.pathParams);
     const r = this.opts.redactor.redact(
       c.op,
       c.operationId,

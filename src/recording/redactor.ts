@@ -1,24 +1,25 @@
 /**
- * Redaction, done before an exchange is written: credentials headers dropped, fields the contract
+ * Redaction, done before an exchange is written: request headers kept only when on the shared
+ * allow-list (src/http/stored-headers.ts), credential headers dropped, fields the contract
  * marks `x-ficus-sensitive: true` and exchange paths named in config replaced by a stable keyed hash
  * (HMAC-SHA256, key from FICUS_RECORDING_KEY) so equal values still compare equal, and a scan of every
  * other string for secrets and personal data, whose hits are hashed too and reported.
  */
 import { createHmac } from 'node:crypto';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
-import { IgnoreSet, NONE, type IgnoreState, type Segment, formatPath } from '../compare/json-path.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { Difference } from '../compare/comparator.ts';
+import { IgnoreSet, NONE, type IgnoreState, type PatternSegment, type Segment, formatPath, parsePath } from '../compare/json-path.ts';
 import { comparable } from '../compare/normalise.ts';
 import { schemaInfo, type SchemaInfo } from '../compare/schema-info.ts';
 import type { Finding, RecordedRequest, RecordedResponse } from './exchange-format.ts';
+import { storableHeaderNames, storableHeaders, withoutCredentialHeaders } from '../http/stored-headers.ts';
 import { scanValue } from './secret-scan.ts';
 
 /** The development key: fine on a laptop, announced at start-up anywhere else. */
 export const DEV_RECORDING_KEY = 'ficus-development-recording-key';
 export const REDACTED_PREFIX = 'redacted:';
 
-/** Never written, whatever config says. */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token', 'x-csrf-token']);
-const KEPT_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type'];
 
 export interface RedactorOptions {
   contract: Contract;
@@ -70,9 +71,7 @@ export class Redactor {
     const resState = this.step(w, root, 'response');
 
     w.path.push('request');
-    const kept = this.keptHeadersFor(op, operationId);
-    const reqHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(request.headers)) if (kept.has(k.toLowerCase())) reqHeaders[k.toLowerCase()] = v;
+    const reqHeaders = storableHeaders(request.headers, this.keptHeadersFor(op, operationId));
     const queryInfo = op ? this.queryInfo(op) : undefined;
     const query = this.container(w, reqState, 'query', request.query, (k) => queryInfo?.get(k)) as Record<string, unknown>;
     const headers = this.container(w, reqState, 'headers', reqHeaders, () => undefined) as Record<string, string>;
@@ -81,7 +80,7 @@ export class Redactor {
 
     w.path.push('response');
     const resHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(response.headers)) if (!CREDENTIAL_HEADERS.has(k.toLowerCase())) resHeaders[k.toLowerCase()] = v;
+    for (const [k, v] of Object.entries(withoutCredentialHeaders(response.headers))) resHeaders[k.toLowerCase()] = v;
     const responseHeaders = this.container(w, resState, 'headers', resHeaders, () => undefined) as Record<string, string>;
     const resSchema = op && this.opts.contract.has(operationId) ? this.opts.contract.responseSchema(operationId, response.status) : undefined;
     const resBody = this.field(w, resState, 'body', response.body, schemaInfo(resSchema));
@@ -93,6 +92,66 @@ export class Redactor {
       redacted: w.redacted,
       findings: w.findings,
     };
+  }
+
+  /** The request path with its parameters filled in; a parameter the contract marks sensitive is hashed. */
+  redactPath(op: ContractOperation, pathParams: Record<string, unknown>): { path: string; redacted: string[] } {
+    const redacted: string[] = [];
+    const path = op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+      const value = pathParams[name] ?? '';
+      const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+      if (param && schemaInfo(param.schema)?.sensitive) {
+        redacted.push(`$.request.path.${name}`);
+        return encodeURIComponent(this.hash(value));
+      }
+      return encodeURIComponent(String(value));
+    });
+    return { path, redacted };
+  }
+
+  /**
+   * A shadow mismatch as it is stored: the request's path and query, and both answers, redacted as a
+   * recorded exchange is; each difference's values are the redacted values at its path (hashed
+   * when they cannot be found there, as when lists were matched by key rather than position).
+   */
+  redactMismatch(
+    op: ContractOperation,
+    operationId: string,
+    req: { method: string; pathParams: Record<string, unknown>; query: Record<string, unknown> },
+    legacy: { status: number; body?: unknown },
+    modern: { status: number; body?: unknown },
+    differences: readonly Difference[],
+  ): { path: string; query: Record<string, unknown>; legacyBody: unknown; modernBody: unknown; differences: Difference[] } {
+    const { path } = this.redactPath(op, req.pathParams);
+    const request: RecordedRequest = { method: req.method.toUpperCase(), path, query: req.query, headers: {}, body: null };
+    const l = this.redact(op, operationId, request, { status: legacy.status, headers: {}, body: legacy.body ?? null });
+    const m = this.redact(op, operationId, request, { status: modern.status, headers: {}, body: modern.body ?? null });
+    return {
+      path,
+      query: l.request.query,
+      legacyBody: legacy.body === undefined ? undefined : l.response.body,
+      modernBody: modern.body === undefined ? undefined : m.response.body,
+      differences: differences.map((d) => (d.path.startsWith('$') ? { ...d, legacy: this.redactedAt(legacy.body, l.response.body, d.path, d.legacy), modern: this.redactedAt(modern.body, m.response.body, d.path, d.modern) } : d)),
+    };
+  }
+
+  /** `value`, found at `path` in `original`, as it reads in `redacted` (the same document redacted). */
+  private redactedAt(original: unknown, redacted: unknown, path: string, value: unknown): unknown {
+    if (value === null || value === undefined) return value;
+    let segments: PatternSegment[];
+    try {
+      segments = parsePath(path);
+    } catch {
+      return this.hash(value);
+    }
+    let o = original;
+    let r = redacted;
+    for (const s of segments) {
+      if (typeof s === 'symbol' || o === null || typeof o !== 'object' || r === null || typeof r !== 'object') return this.hash(value);
+      o = (o as Record<string | number, unknown>)[s];
+      r = (r as Record<string | number, unknown>)[s];
+    }
+    return isDeepStrictEqual(o, value) ? r : this.hash(value);
   }
 
   private rulesFor(operationId: string): IgnoreSet {
@@ -107,8 +166,7 @@ export class Redactor {
   private keptHeadersFor(op: ContractOperation | undefined, operationId: string): Set<string> {
     let set = this.keptHeaders.get(operationId);
     if (!set) {
-      set = new Set([...KEPT_REQUEST_HEADERS, ...(this.opts.headers ?? []).map((h) => h.toLowerCase()), ...(op?.parameters ?? []).filter((p) => p.in === 'header').map((p) => p.name.toLowerCase())]);
-      for (const h of CREDENTIAL_HEADERS) set.delete(h);
+      set = storableHeaderNames(op, this.opts.headers ?? []);
       this.keptHeaders.set(operationId, set);
     }
     return set;

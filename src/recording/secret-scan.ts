@@ -1,11 +1,12 @@
 /**
  * A scan for obvious secrets and personal data in fields nobody marked sensitive: email addresses,
- * card numbers (Luhn-checked), tokens (JWTs, bearer tokens, well-known key prefixes), private keys,
+ * card numbers (Luhn-checked; grouped by spaces, dashes or dots), tokens (JWTs, bearer tokens, well-known key prefixes), private keys,
  * and any value of a field named like a secret.
  */
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
-const CARD_CANDIDATE = /(?:\d[ -]?){12,18}\d/g;
+// Internationalised addresses too (jöhn@exämple.com): letters and digits of any script.
+const EMAIL = /[\p{L}\p{M}\p{N}._%+-]+@[\p{L}\p{M}\p{N}-]+(?:\.[\p{L}\p{M}\p{N}-]+)*\.[\p{L}\p{M}]{2,}/u;
+const CARD_CANDIDATE = /(?:\d[ .-]?){12,18}\d/g;
 const TOKENS: RegExp[] = [
   /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/, // JWT
   /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/i,
@@ -35,7 +36,10 @@ export function luhnValid(digits: string): boolean {
 
 function hasCardNumber(s: string): boolean {
   for (const m of s.matchAll(CARD_CANDIDATE)) {
-    const digits = m[0].replace(/[ -]/g, '');
+    const separators = m[0].replace(/\d/g, '');
+    // Dots group a card number (4111.1111.1111.1111), but one dot is a decimal point, not a card.
+    if (separators.includes('.') && (separators.length < 2 || /[^.]/.test(separators))) continue;
+    const digits = m[0].replace(/[ .-]/g, '');
     if (digits.length >= 13 && digits.length <= 19 && !/^(\d)\1+$/.test(digits) && luhnValid(digits)) return true;
   }
   return false;

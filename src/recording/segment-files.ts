@@ -8,6 +8,10 @@ import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatExchange, requestKey, type RecordedExchange } from './exchange-format.ts';
 
+/** Recordings hold redacted requests and answers: readable by the gateway's user only. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
 export interface SegmentOptions {
   dir: string;
   maxFileBytes: number;
@@ -85,7 +89,7 @@ export class SegmentFiles {
   }
 
   private async flushTexts(texts: Map<Segment, string[]>): Promise<void> {
-    for (const [seg, lines] of texts) await appendFile(seg.file, lines.join(''));
+    for (const [seg, lines] of texts) await appendFile(seg.file, lines.join(''), { mode: FILE_MODE });
     texts.clear();
   }
 
@@ -95,7 +99,7 @@ export class SegmentFiles {
     if (seg) await this.roll(operationId);
     const dir = join(this.opts.dir, operationId);
     if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
       this.madeDirs.add(dir);
     }
     const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -120,7 +124,7 @@ export class SegmentFiles {
     if (!seg.dirty) return;
     const text = [...seg.entries.values()].map((e) => formatExchange(e) + '\n').join('');
     const tmp = `${seg.file}.tmp`;
-    await writeFile(tmp, text);
+    await writeFile(tmp, text, { mode: FILE_MODE });
     await rename(tmp, seg.file);
     seg.bytes = Buffer.byteLength(text);
     seg.dirty = false;

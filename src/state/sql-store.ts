@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type SqlParam = string | number | bigint | boolean | null | Buffer;
@@ -69,6 +69,19 @@ class Mutex {
   }
 }
 
+/**
+ * The state store holds queued writes, dead letters and mismatches: its file is created with mode
+ * 600 (read and written by the gateway's user only), and an existing file is made so.
+ */
+function privateFile(file: string, create: boolean): void {
+  if (create) closeSync(openSync(file, 'a', 0o600));
+  try {
+    chmodSync(file, 0o600);
+  } catch {
+    // Not ours to change (another user's file, a read-only mount): SQLite says so if it cannot use it.
+  }
+}
+
 class SqliteStore implements SqlStore {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database.Database;
@@ -77,9 +90,14 @@ class SqliteStore implements SqlStore {
   readonly where: string;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true });
+      privateFile(file, true);
+    }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // SQLite gives the -wal and -shm files the database file's mode; ones left by an older run are made private too.
+    if (file !== ':memory:') for (const f of [`${file}-wal`, `${file}-shm`]) if (existsSync(f)) privateFile(f, false);
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.where = `sqlite:${file}`;

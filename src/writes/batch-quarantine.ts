@@ -31,7 +31,7 @@ export function batchHook(opts: { config: WritesConfig; deadLetters: DeadLetterS
       const items = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[batch.items] : undefined;
       const batchKey = idempotencyKeyOf(route, req, opts.idempotencyHeader) ?? req.requestId;
       const now = Date.now();
-      const base = storedRequest(req);
+      const base = storedRequest(req, route.operation, [opts.idempotencyHeader]);
       const letters: DeadLetter[] = rejected.map((r) => {
         const index = Number(r.index);
         const reasons = Array.isArray(r.reasons) ? r.reasons.map(String) : [String(r.reasons ?? 'rejected')];

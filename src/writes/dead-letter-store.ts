@@ -4,7 +4,7 @@
  * attempt's error; people list, inspect, replay (back into the outbox) and expire them.
  */
 import type { SqlExecutor, SqlParam, SqlStore } from '../state/sql-store.ts';
-import type { AttemptError, StoredRequest } from './outbox-store.ts';
+import { storable, type AttemptError, type StoredRequest } from './outbox-store.ts';
 
 export type DeadReason = 'exhausted' | 'rejected' | 'quarantined';
 export type DeadState = 'dead' | 'replayed' | 'expired';
@@ -60,7 +60,7 @@ function toLetter(r: Row): DeadLetter {
     source: r.source as DeadLetter['source'],
     operation: r.operation,
     idemKey: r.idem_key,
-    request: JSON.parse(r.request) as StoredRequest,
+    request: storable(JSON.parse(r.request) as StoredRequest), // rows written before the allow-list: credentials never leave
     reason: r.reason as DeadReason,
     errors: JSON.parse(r.errors) as AttemptError[],
     attempts: Number(r.attempts),
@@ -84,7 +84,7 @@ export class DeadLetterStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'dead', 0, ?)
        ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, errors = excluded.errors, attempts = excluded.attempts,
          dead_at = excluded.dead_at, state = 'dead', updated_at = excluded.updated_at`,
-      [d.id, d.source, d.operation, d.idemKey, JSON.stringify(d.request), d.reason, JSON.stringify(d.errors), d.attempts, d.acceptedAt, d.deadAt, d.deadAt],
+      [d.id, d.source, d.operation, d.idemKey, JSON.stringify(storable(d.request)), d.reason, JSON.stringify(d.errors), d.attempts, d.acceptedAt, d.deadAt, d.deadAt],
     );
     return { ...d, state: 'dead' };
   }
@@ -97,7 +97,7 @@ export class DeadLetterStore {
         await tx.run(
           `INSERT INTO writes_dead_letters (id, source, operation, idem_key, request, reason, errors, attempts, accepted_at, dead_at, state, replays, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'dead', 0, ?) ON CONFLICT (id) DO NOTHING`,
-          [d.id, d.source, d.operation, d.idemKey, JSON.stringify(d.request), d.reason, JSON.stringify(d.errors), d.attempts, d.acceptedAt, d.deadAt, d.deadAt],
+          [d.id, d.source, d.operation, d.idemKey, JSON.stringify(storable(d.request)), d.reason, JSON.stringify(d.errors), d.attempts, d.acceptedAt, d.deadAt, d.deadAt],
         );
       }
     });
@@ -176,7 +176,7 @@ export class DeadLetterStore {
             `INSERT INTO writes_outbox (id, operation, idem_key, ordering_key, request, state, attempts, next_attempt_at, lease_until, created_at, updated_at, errors)
              VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, '[]')
              ON CONFLICT (id) DO UPDATE SET state = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, lease_owner = NULL, lease_until = 0, updated_at = excluded.updated_at`,
-            [d.id, target.operation, d.idemKey, target.orderingKey ?? null, JSON.stringify(target.request), now, now, now],
+            [d.id, target.operation, d.idemKey, target.orderingKey ?? null, JSON.stringify(storable(target.request)), now, now, now],
           );
         }
         replayed.push(d.id);

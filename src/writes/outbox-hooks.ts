@@ -6,8 +6,9 @@
  *   outbox or dead, and asks the backend once the write was delivered.
  */
 import { randomUUID } from 'node:crypto';
-import type { Contract, JsonSchema } from '../contract/contract.ts';
+import type { Contract, ContractOperation, JsonSchema } from '../contract/contract.ts';
 import type { OperationHooks } from '../http/app.ts';
+import { storableHeaderNames, storableHeaders } from '../http/stored-headers.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
 import { Problem } from '../problem.ts';
 import type { Dispatched } from '../routing/dispatch.ts';
@@ -17,12 +18,13 @@ import type { OutboxEntry, OutboxStore, StoredRequest } from './outbox-store.ts'
 import type { WriteRouteConfig, WritesConfig } from './writes-config.ts';
 import type { WritesMetrics } from './writes-metrics.ts';
 
-/** Headers never kept in the outbox (credentials, hop-by-hop). */
-const DROPPED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'expect']);
-
-export function storedRequest(req: OperationRequest): StoredRequest {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (!DROPPED_HEADERS.has(k)) headers[k] = v;
+/**
+ * The request as the outbox and the dead-letter queue keep it: headers only from the shared
+ * allow-list (src/http/stored-headers.ts: content headers, the operation's declared header
+ * parameters, `keep` such as the idempotency header; never a credential).
+ */
+export function storedRequest(req: OperationRequest, op: ContractOperation | undefined, keep: readonly string[]): StoredRequest {
+  const headers = storableHeaders(req.headers, storableHeaderNames(op, keep));
   return { operationId: req.operationId, method: req.method, pathParams: req.pathParams, query: req.query, headers, body: req.body, requestId: req.requestId };
 }
 
@@ -78,7 +80,7 @@ export function queueHook(opts: OutboxHookOptions): OperationHooks {
     const status = routeConfig.status;
     if (!status) throw new Problem(500, 'internal', 'Internal error', { detail: `writes.routes.${route.operationId} has no status resource` });
     const id = randomUUID();
-    const request = storedRequest(req);
+    const request = storedRequest(req, route.operation, [opts.idempotencyHeader]);
     await outbox.enqueue({ id, operation: route.operationId, idemKey: idempotencyKeyOf(route, req, opts.idempotencyHeader), orderingKey: orderingKeyOf(routeConfig.orderingKey, req), request });
     metrics.outboxAccepted.inc({ operation: route.operationId, why });
     opts.onQueued();

@@ -3,6 +3,7 @@
  * claimed by delivery workers under a lease (so a write held by a worker that died is taken over),
  * kept in order per ordering key, and moved to the dead-letter queue when they cannot be delivered.
  */
+import { withoutCredentialHeaders } from '../http/stored-headers.ts';
 import type { SqlParam, SqlStore } from '../state/sql-store.ts';
 import type { DeadLetterStore} from './dead-letter-store.ts';
 import { type DeadLetter, type DeadReason } from './dead-letter-store.ts';
@@ -64,6 +65,11 @@ interface Row {
 
 const COLUMNS = 'seq, id, operation, idem_key, ordering_key, request, state, attempts, next_attempt_at, created_at, updated_at, result, errors';
 
+/** What is written of a request: never a credential header, whoever built it (see src/http/stored-headers.ts). */
+export function storable(request: StoredRequest): StoredRequest {
+  return { ...request, headers: withoutCredentialHeaders(request.headers) };
+}
+
 function toEntry(r: Row): OutboxEntry {
   return {
     seq: Number(r.seq),
@@ -71,7 +77,7 @@ function toEntry(r: Row): OutboxEntry {
     operation: r.operation,
     idemKey: r.idem_key,
     orderingKey: r.ordering_key,
-    request: JSON.parse(r.request) as StoredRequest,
+    request: storable(JSON.parse(r.request) as StoredRequest),
     state: r.state as OutboxState,
     attempts: Number(r.attempts),
     nextAttemptAt: Number(r.next_attempt_at),
@@ -95,7 +101,7 @@ export class OutboxStore {
     await this.store.run(
       `INSERT INTO writes_outbox (id, operation, idem_key, ordering_key, request, state, attempts, next_attempt_at, lease_until, created_at, updated_at, errors)
        VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, '[]')`,
-      [e.id, e.operation, e.idemKey ?? null, e.orderingKey ?? null, JSON.stringify(e.request), now, now, now],
+      [e.id, e.operation, e.idemKey ?? null, e.orderingKey ?? null, JSON.stringify(storable(e.request)), now, now, now],
     );
   }
 

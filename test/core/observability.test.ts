@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { FIXTURES, startGateway } from '../helpers/gateway.ts';
 import { startUpstream } from '../fixtures/upstream-server.ts';
@@ -56,5 +56,17 @@ describe('health, readiness and the API reference', () => {
     expect((await asset.text()).length).toBeGreaterThan(100_000);
     const spec = await (await fetch(`${gw.url}/docs/openapi.yaml`)).text();
     expect(spec).toContain('operationId: getCustomer');
+  });
+});
+
+describe('the request log', () => {
+  it('keeps the query parameter names of a request but none of their values', async () => {
+    const res = await fetch(`${gw.url}/customers?limit=5&name=bob.smith%40example.org`);
+    const id = res.headers.get('x-request-id');
+    await res.arrayBuffer();
+    await vi.waitFor(() => expect(gw.logLines.some((l) => l.requestId === id && l.msg === 'request')).toBe(true), { timeout: 10_000 });
+    const line = gw.logLines.find((l) => l.requestId === id && l.msg === 'request');
+    expect(line?.path).toBe('/customers?limit=[redacted]&name=[redacted]');
+    expect(JSON.stringify(gw.logLines.filter((l) => l.requestId === id))).not.toMatch(/bob\.smith/);
   });
 });

@@ -54,6 +54,17 @@ describe('shadow mode', () => {
     expect(mm[0].modernBody.vip).toBe(!mm[0].legacyBody.vip);
   });
 
+  it('keeps mismatches redacted as recordings are: no personal data in the state store', async () => {
+    const rows = await g.gateway.store.all<{ request: string; legacy_body: string; modern_body: string; differences: string }>('SELECT request, legacy_body, modern_body, differences FROM ficus_shadow_mismatch');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      const body = JSON.parse(row.legacy_body) as { email: string | null; id: number };
+      const plain = (await (await fetch(`${legacy.url}/customers/${body.id}`)).json()) as { email: string | null };
+      if (plain.email !== null) expect(body.email).toMatch(/^redacted:/);
+      expect(`${row.request} ${row.legacy_body} ${row.modern_body} ${row.differences}`).not.toMatch(/@[a-z0-9-]+\./i);
+    }
+  });
+
   it('applies the route\'s ignore rules from the config', async () => {
     const res = await fetch(`${g.url}/customers?limit=10`);
     expect(res.status).toBe(200);

@@ -87,6 +87,14 @@ function recorded(dir: string, operationId: string): RecordedExchange[] {
     expect(res.status).toBe(401);
   });
 
+  it('answers 400 naming the field for a duration too long to end, and leaves recording off', async () => {
+    const res = await admin('POST', '/recording/listCustomers/start', { sample: 1, for: '99999999999999h' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ type: expect.stringMatching(/validation$/), errors: [{ field: 'body.for' }] });
+    const status = (await (await admin('GET', '/recording')).json()) as { routes: { operationId: string; sample: number }[] };
+    expect(status.routes.find((r) => r.operationId === 'listCustomers')?.sample ?? 0).toBe(0);
+  });
+
   it('is driven from the CLI: ficus record start, status, stop', async () => {
     const cli = (...args: string[]) => ficus('record', ...args, '--url', adminUrl, '--token', TOKEN);
     let r = await cli('start', 'listCustomers', '--sample', '0.5', '--for', '30m');

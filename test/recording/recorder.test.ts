@@ -161,6 +161,14 @@ describe('the recorder', () => {
     expect(r.isRecording('getCustomer')).toBe(false);
   });
 
+  it('refuses a duration that ends past any real time, and stays off', () => {
+    const { r } = recorder(tmp());
+    expect(() => r.start('getCustomer', 1, 1e20)).toThrow(/for must be/);
+    expect(() => r.start('getCustomer', 1, Number.NaN)).toThrow(/for must be/);
+    expect(r.isRecording('getCustomer')).toBe(false);
+    expect(r.status().routes).toEqual([]);
+  });
+
   it('rolls files by size and by age', async () => {
     const dir = tmp();
     let now = Date.UTC(2026, 0, 1);

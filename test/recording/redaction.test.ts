@@ -35,6 +35,12 @@ describe('redaction before anything is written', () => {
     expect(JSON.stringify(r)).not.toMatch(/Bearer|session=1/);
   });
 
+  it('drops a header whose name says it is a credential, even when config names it to be kept', () => {
+    const r = new Redactor({ contract, key: 'k', headers: ['X-Upstream-Password', 'X-Tenant'] });
+    const out = r.redact(op, 'getCustomer', request({ 'x-upstream-password': 'hunter2-upstream', 'x-auth-token': 't0k', 'x-csrf-token': 'c5rf', 'x-tenant': 'north' }), { status: 200, headers: {}, body: customer() });
+    expect(out.request.headers).toEqual({ 'x-tenant': 'north' });
+  });
+
   it('hashes fields the contract marks x-ficus-sensitive, the same value to the same hash', () => {
     const a = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body: customer() });
     const b = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body: customer({ email: '  accounts@harbour-hardware.example ' }) });
@@ -101,5 +107,53 @@ describe('the secret scan', () => {
     expect(scanValue('-----BEGIN RSA PRIVATE KEY-----\nMIIE')).toBe('private-key');
     expect(scanValue('hunter22', 'password')).toBe('secret-field');
     expect(scanValue('Harbour Street Hardware', 'name')).toBeUndefined();
+  });
+});
+
+describe('the secret scan, for numbers and addresses written other ways', () => {
+  it('finds card numbers grouped with dots, and leaves decimals and version numbers alone', () => {
+    expect(scanValue('card 4111.1111.1111.1111 on file')).toBe('card-number');
+    expect(scanValue('4111.1111.1111.1112')).toBeUndefined();
+    expect(scanValue('4111111111.111111')).toBeUndefined();
+    expect(scanValue('1.2.3.4')).toBeUndefined();
+  });
+
+  it('finds internationalised email addresses', () => {
+    expect(scanValue('jöhn@exämple.com')).toBe('email');
+    expect(scanValue('write to 用户@例子.广告 today')).toBe('email');
+    expect(scanValue('Zoë and André')).toBeUndefined();
+  });
+
+  it('hashes them in a recorded exchange', () => {
+    const redactor = new Redactor({ contract, key: 'test-key-1' });
+    const body = customer({ name: 'card 4111.1111.1111.1111', address: { lines: ['jöhn@exämple.com'], city: 'Bristol', postalCode: 'BS1 4RB', country: 'GB' } });
+    const r = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body });
+    expect(r.findings).toEqual(expect.arrayContaining([{ path: '$.response.body.name', kind: 'card-number' }, { path: '$.response.body.address.lines[0]', kind: 'email' }]));
+    expect(JSON.stringify(r.response)).not.toMatch(/4111|jöhn|exämple/);
+  });
+});
+
+describe('shadow mismatches, redacted as recordings are', () => {
+  const redactor = new Redactor({ contract, key: 'test-key-1' });
+
+  it('hashes the query, sensitive fields of both answers and the values of their differences', () => {
+    const legacy = { status: 200, body: customer({ email: 'bob.smith@example.org', vip: false }) };
+    const modern = { status: 200, body: customer({ email: 'robert.smith@example.org', vip: true }) };
+    const differences = [
+      { path: '$.email', legacy: 'bob.smith@example.org', modern: 'robert.smith@example.org', kind: 'changed' as const },
+      { path: '$.vip', legacy: false, modern: true, kind: 'changed' as const },
+    ];
+    const r = redactor.redactMismatch(op, 'getCustomer', { method: 'get', pathParams: { customerId: 1001 }, query: {} }, legacy, modern, differences);
+    expect(r.path).toBe('/customers/1001');
+    expect((r.legacyBody as { email: string }).email).toMatch(/^redacted:/);
+    expect((r.modernBody as { email: string }).email).toMatch(/^redacted:/);
+    expect(r.differences[0]).toEqual({ path: '$.email', legacy: (r.legacyBody as { email: string }).email, modern: (r.modernBody as { email: string }).email, kind: 'changed' });
+    expect(r.differences[1]).toEqual(differences[1]);
+    expect(JSON.stringify(r)).not.toContain('smith@example');
+
+    const search = contract.operation('searchAccounts');
+    const q = redactor.redactMismatch(search, 'searchAccounts', { method: 'get', pathParams: {}, query: { name: 'bob.smith@example.org', page: 2 } }, { status: 200, body: { items: [] } }, { status: 500, body: undefined }, [{ path: 'status', legacy: 200, modern: 500, kind: 'changed' }]);
+    expect(q.query).toEqual({ name: expect.stringMatching(/^redacted:/), page: 2 });
+    expect(q.modernBody).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@
  * and against the sample's in-process SFTP server: products from the EBCDIC export, orders through
  * the batch job's inbound drop and reply files.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +230,9 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
     expect(readFileSync(join(mf.root, 'quarantine', `${name}.reason.txt`), 'utf8')).toMatch(/record 1 \(byte 0\): unknown record type code "" \(known: H, D, T\)/);
     expect(existsSync(join(mf.root, 'quarantine', name))).toBe(true);
     expect(existsSync(join(mf.root, 'outbound', name))).toBe(false);
+    // What is quarantined holds customers' orders: readable by the transfer user only (the in-process
+    // server of the sample ignores file modes; OpenSSH applies them).
+    if (server === 'openssh') expect([name, `${name}.reason.txt`].map((f) => (statSync(join(mf.root, 'quarantine', f)).mode & 0o777).toString(8))).toEqual(['600', '600']);
   });
 
   it('keeps pending orders across a gateway restart and resolves them afterwards', async () => {

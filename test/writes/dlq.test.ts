@@ -194,3 +194,42 @@ describe('batches: partial success', () => {
     expect(svc.orders[svc.orders.length - 1]).toMatchObject({ customerId: 7002, reference: 'B-50', key: quarantined[1] });
   });
 });
+
+describe('credentials never reach the outbox or the dead-letter queue', () => {
+  const secrets = { authorization: 'Bearer caller-bearer-secret', 'x-api-key': 'api-key-secret-1', 'x-auth-token': 'auth-token-secret-2', 'x-csrf-token': 'csrf-secret-3', 'x-upstream-password': 'upstream-password-secret-4', 'x-debug-note': 'not-on-the-allow-list-5' };
+  const leaked = (text: string) => Object.values(secrets).filter((v) => text.includes(v));
+
+  it('keeps only allow-listed headers of a quarantined batch record, in the API and in the state store', async () => {
+    svc.refuse.add(7101);
+    const res = await post(`${g.url}/orders/batch`, { orders: [newOrder(5101, 'C-0'), newOrder(7101, 'C-1')] }, 'batch-key-credentials', secrets);
+    expect(res.status).toBe(200);
+    const id = res.headers.get('ficus-quarantined') ?? '';
+    expect(id).not.toBe('');
+    const one = await adminCall('GET', `/dlq/${id}`);
+    expect(one.status).toBe(200);
+    expect(Object.keys((one.body.request as { headers: Record<string, string> }).headers).sort()).toEqual(expect.arrayContaining(['content-type', 'idempotency-key']));
+    expect(leaked(JSON.stringify(one.body))).toEqual([]);
+    const rows = await g.gateway.store.all<{ request: string }>('SELECT request FROM writes_dead_letters');
+    expect(leaked(rows.map((r) => r.request).join('\n'))).toEqual([]);
+  });
+
+  it('never returns a credential that an older version stored in a dead letter', async () => {
+    const request = { operationId: 'createOrder', method: 'post', pathParams: {}, query: {}, headers: { 'content-type': 'application/json', ...secrets }, body: newOrder(5103), requestId: 'old-1' };
+    await g.gateway.store.run(
+      `INSERT INTO writes_dead_letters (id, source, operation, idem_key, request, reason, errors, attempts, accepted_at, dead_at, state, replays, updated_at) VALUES (?, 'outbox', 'createOrder', NULL, ?, 'exhausted', '[]', 1, 1, 1, 'dead', 0, 1)`,
+      ['old-version-letter', JSON.stringify(request)],
+    );
+    const one = await adminCall('GET', '/dlq/old-version-letter');
+    expect(one.status).toBe(200);
+    expect(leaked(JSON.stringify(one.body)).filter((v) => v !== secrets['x-debug-note'])).toEqual([]);
+  });
+
+  it('keeps only allow-listed headers of a queued write', async () => {
+    const res = await post(`${g.url}/orders`, newOrder(5102, 'C-2'), 'queued-credentials', secrets);
+    expect(res.status).toBe(202);
+    const entry = await g.gateway.writes.outbox.get(idOf(res.headers.get('location')));
+    expect(entry?.request.headers).toMatchObject({ 'content-type': 'application/json', 'idempotency-key': 'queued-credentials' });
+    const rows = await g.gateway.store.all<{ request: string }>('SELECT request FROM writes_outbox');
+    expect(leaked(rows.map((r) => r.request).join('\n'))).toEqual([]);
+  });
+});

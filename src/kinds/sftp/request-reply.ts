@@ -253,8 +253,10 @@ export class RequestReply {
           throw err;
         }
         if (reason !== undefined) {
+          // A quarantined file holds customers' data: readable by the transfer user only, as its reason.
+          await s.chmod(target, 0o600);
           // Under a temporary name, then renamed: nobody sees a half-written reason.
-          await s.write(`${target}.reason.txt.part`, Buffer.from(reason));
+          await s.write(`${target}.reason.txt.part`, Buffer.from(reason), 0o600);
           await s.rename(`${target}.reason.txt.part`, `${target}.reason.txt`);
         }
       },

@@ -88,8 +88,13 @@ export class SftpSession {
     return this.sftp.createReadStream(path, { highWaterMark });
   }
 
-  write(path: string, data: Buffer): Promise<void> {
-    return this.call<void>(`write ${path}`, (cb) => this.sftp.writeFile(path, data, cb as (e?: Error | null) => void));
+  /** Writes a file; `mode` (e.g. 0o600) is the new file's permissions. */
+  write(path: string, data: Buffer, mode?: number): Promise<void> {
+    return this.call<void>(`write ${path}`, (cb) => this.sftp.writeFile(path, data, mode === undefined ? {} : { mode }, cb as (e?: Error | null) => void));
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.call<void>(`chmod ${path}`, (cb) => this.sftp.chmod(path, mode, cb as (e?: Error | null) => void));
   }
 
   rename(from: string, to: string): Promise<void> {
