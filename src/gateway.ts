@@ -2,7 +2,6 @@
  * A gateway instance: config loaded and checked, adapters created and bound, the route table built,
  * the HTTP app ready to listen. `ficus start` makes one; so do the tests.
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express, Router } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
@@ -19,6 +18,7 @@ import { installWrites, type Writes } from './writes/install.ts';
 import { attachRecording } from './recording/attach.ts';
 import type { Recorder } from './recording/recorder.ts';
 import { ControlPlane } from './control/control-plane.ts';
+import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from './http/draining-server.ts';
 import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
 
@@ -49,7 +49,8 @@ export class Gateway {
   writes!: Writes;
   /** Recording of exchanges for replay (src/recording); set by `create`. */
   recorder!: Recorder;
-  private server: Server | undefined;
+  private server: DrainingServer | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly config: LoadedConfig,
@@ -178,14 +179,16 @@ export class Gateway {
     return { ready: Object.values(adapters).every((a) => a.ok), adapters };
   }
 
-  /** Starts listening; resolves with the base URL. */
+  /** Starts listening; resolves with the base URL. Rejects with a `ListenError` saying which address and what to do. */
   async listen(port = this.config.gateway.server.port, host = this.config.gateway.server.host): Promise<string> {
-    const server = this.app.listen(port, host);
-    this.server = server;
+    const http = drainingServer(this.app, refuseWhileShuttingDown);
+    const server = http.server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError('the gateway', host, port, err, `--port, PORT or server.port in ${this.config.file}`)));
+      server.listen(port, host);
     });
+    this.server = http;
     server.keepAliveTimeout = 65_000;
     const addr = server.address() as AddressInfo;
     const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
@@ -193,21 +196,25 @@ export class Gateway {
   }
 
   get url(): string | undefined {
-    const addr = this.server?.address() as AddressInfo | null | undefined;
+    const addr = this.server?.server.address() as AddressInfo | null | undefined;
     return addr ? `http://127.0.0.1:${addr.port}` : undefined;
   }
 
-  /** Stops taking requests, lets in-flight ones finish within `graceMs`, then closes every adapter. */
-  async close(graceMs = 5_000): Promise<void> {
+  /**
+   * Stops taking requests at once (new connections refused, idle ones closed, every answer from now
+   * on with `Connection: close`, a new request on a busy connection refused with 503), lets the
+   * requests in flight finish within `graceMs` (resolving as soon as they have), then closes every
+   * adapter. The admin server drains the same way, alongside.
+   */
+  close(graceMs = 5_000): Promise<void> {
+    this.closing ??= this.shutDown(graceMs);
+    return this.closing;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
     const server = this.server;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
-      clearTimeout(timer);
-      this.server = undefined;
-    }
+    this.server = undefined;
+    await Promise.all([server?.drain(graceMs), this.control?.stopAdmin(graceMs)]);
     for (const hook of this.closeHooks) await hook().catch((err: unknown) => this.logger.error({ err }, 'a close hook failed'));
     await Promise.allSettled(this.adapters.map((a) => a.adapter.close()));
     await this.store.close().catch(() => undefined);
@@ -235,5 +242,24 @@ export class Gateway {
       ...this.routes.all().map((r) => `    ${r.operation.method.toUpperCase().padEnd(6)} ${r.operation.path.padEnd(36)} ${r.operationId.padEnd(22)} ${r.state.mode === 'canary' ? `canary ${r.state.percent}%` : r.state.mode}  (legacy: ${r.legacy?.adapter ?? '-'}, modern: ${r.modern?.adapter ?? '-'})`),
     ];
     return lines.join('\n');
+  }
+}
+
+/** A server of the gateway could not listen: which one, on which address, why, and what to do. */
+export class ListenError extends Error {
+  readonly code: string | undefined;
+  constructor(what: string, host: string, port: number, cause: NodeJS.ErrnoException, setting: string) {
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? `${where} is already in use (another Ficus, or another program, listens there)`
+        : cause.code === 'EACCES'
+          ? `${where} needs privileges this process does not have (ports below 1024 do)`
+          : cause.code === 'EADDRNOTAVAIL'
+            ? `${host} is not an address of this machine`
+            : `${where}: ${cause.code ?? cause.message}`;
+    super(`${what} cannot listen: ${why}. Stop the other program, or choose another port with ${setting}`, { cause });
+    this.name = 'ListenError';
+    this.code = cause.code;
   }
 }

@@ -6,7 +6,6 @@
  * noise); the promotion and rollback gates; and the admin server.
  */
 import { EventEmitter } from 'node:events';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import { Counter, Gauge } from 'prom-client';
@@ -15,6 +14,7 @@ import { ConfigError, ConfigErrors } from '../config/config-error.ts';
 import type { Env } from '../config/env.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { ReadinessReport } from '../http/app.ts';
+import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from '../http/draining-server.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Problem, ProblemType, problems } from '../problem.ts';
@@ -101,7 +101,7 @@ export class ControlPlane extends EventEmitter {
   private readonly configIgnore = new Map<string, string[]>();
   private propagation: StatePropagation | undefined;
   private gateTimer: NodeJS.Timeout | undefined;
-  private adminServer: Server | undefined;
+  private adminServer: DrainingServer | undefined;
   private readiness: { at: number; report: ReadinessReport } | undefined;
   private readinessRefresh: Promise<void> | undefined;
   private readonly shadowOutcomes: Counter<'operation' | 'outcome'>;
@@ -479,36 +479,36 @@ export class ControlPlane extends EventEmitter {
 
   /** Starts the admin server (admin API, dashboard, other features' admin routers); resolves with its URL. */
   async listen(port = this.host.config.gateway.admin.port, host = this.host.config.gateway.admin.host): Promise<string> {
-    const app = buildAdminApp(this);
-    const server = app.listen(port, host);
+    const admin = drainingServer(buildAdminApp(this), refuseWhileShuttingDown);
+    const server = admin.server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new Error(`the admin server cannot listen on ${host}:${port} (${err.code ?? err.message}): choose another port with FICUS_ADMIN_PORT or admin.port in ${this.host.config.file}, or turn it off with admin.enabled: false`)),
       );
+      server.listen(port, host);
     });
-    this.adminServer = server;
+    this.adminServer = admin;
     return this.adminUrl as string;
   }
 
   get adminUrl(): string | undefined {
-    const addr = this.adminServer?.address() as AddressInfo | null | undefined;
+    const addr = this.adminServer?.server.address() as AddressInfo | null | undefined;
     if (!addr) return undefined;
     const h = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     return `http://${h}:${addr.port}`;
+  }
+
+  /** Drains the admin server like the API (src/http/draining-server.ts): what is in flight finishes within `graceMs`. */
+  async stopAdmin(graceMs: number): Promise<void> {
+    await this.adminServer?.drain(graceMs);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.gateTimer) clearInterval(this.gateTimer);
-    const server = this.adminServer;
-    this.adminServer = undefined;
-    if (server) {
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await done;
-    }
+    await this.stopAdmin(0);
     await this.propagation?.close();
     await this.shadow.drain();
   }
