@@ -87,5 +87,12 @@ export function register(program: Command): void {
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
+      // Run by an npm script (npm start): stop when npm goes, also when it could pass no signal on (killed).
+      if (process.env.npm_lifecycle_event) {
+        const parent = process.ppid;
+        setInterval(() => {
+          if (process.ppid !== parent) void stop('parent process exited');
+        }, 1_000).unref();
+      }
     });
 }
