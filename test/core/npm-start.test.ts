@@ -47,7 +47,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The processes below `pid` (from /proc) whose command line runs bin/ficus.js. */
+/** The processes below `pid` (from /proc) that run bin/ficus.js (node itself, not a shell that starts it). */
 function ficusProcessesUnder(pid: number): number[] {
   const parent = new Map<number, number>();
   for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
@@ -65,7 +65,7 @@ function ficusProcessesUnder(pid: number): number[] {
   return [...parent.keys()].filter((p) => {
     if (!under(p)) return false;
     try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bin/ficus.js');
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('bin/ficus.js'));
     } catch {
       return false;
     }
@@ -91,8 +91,8 @@ async function npmStart(): Promise<{ npm: ChildProcess; gatewayPid: number; npmE
     { timeout: 90_000, interval: 200 },
   );
   const pids = ficusProcessesUnder(npm.pid as number);
+  gateways.push(...pids);
   expect(pids).toHaveLength(1);
-  gateways.push(pids[0]);
   return { npm, gatewayPid: pids[0], npmExited };
 }
 
