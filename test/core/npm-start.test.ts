@@ -32,11 +32,15 @@ beforeAll(() => {
     }),
   );
 });
-afterAll(() => {
-  // A gateway this test started and that outlived the test is ended here, by its pid.
-  for (const pid of gateways) if (alive(pid)) process.kill(pid, 'SIGKILL');
+afterAll(async () => {
+  // A gateway this test started and that outlived the test is ended here, by its pid: SIGTERM (so it
+  // closes its browser), SIGKILL if it is still there 15 s later.
+  const left = gateways.filter(alive);
+  for (const pid of left) process.kill(pid, 'SIGTERM');
+  await vi.waitFor(() => expect(left.filter(alive)).toEqual([]), { timeout: 15_000, interval: 100 }).catch(() => undefined);
+  for (const pid of left.filter(alive)) process.kill(pid, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
-});
+}, 30_000);
 
 function alive(pid: number): boolean {
   try {
