@@ -48,10 +48,10 @@ class RawConnection {
     });
   }
 
-  send(method: string, path: string, body?: unknown): Promise<RawResponse> {
+  send(method: string, path: string, body?: unknown, extra: string[] = []): Promise<RawResponse> {
     if (this.closed) return Promise.reject(new Error('connection closed before the request'));
     const text = body === undefined ? '' : JSON.stringify(body);
-    const head = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Accept: application/json', ...(body === undefined ? [] : ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text)}`])];
+    const head = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Accept: application/json', ...extra, ...(body === undefined ? [] : ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text)}`])];
     const answer = new Promise<RawResponse>((resolve, reject) => this.waiting.push({ resolve, reject }));
     this.socket.write(`${head.join('\r\n')}\r\n\r\n${text}`);
     return answer;
@@ -157,5 +157,36 @@ describe('graceful shutdown with kept-alive connections', () => {
     await closing;
     closed = true;
     expect(received.filter((r) => r.startsWith('POST'))).toEqual(['POST /notes {"text":"in flight"}']);
+  }, 30_000);
+
+  it('the admin server drains the same way: a call in flight gets its answer, with Connection: close', async () => {
+    // The first admin GET /routes waits for the adapters' health checks; the upstream holds /healthz.
+    const healthChecks: ServerResponse[] = [];
+    const upstream = await startHttpServer((req, res) => {
+      if (req.url === '/healthz') healthChecks.push(res);
+      else json(res, 404, {});
+    });
+    cleanup.push(() => upstream.close());
+    const gw = await startGateway(ROOT, { UPSTREAM_URL: upstream.url, FICUS_ADMIN_TOKENS: 'ops:ops-secret-token' });
+    let closed = false;
+    cleanup.push(async () => {
+      if (!closed) await gw.gateway.close(0);
+    });
+    const adminUrl = await gw.gateway.control.listen(0, '127.0.0.1');
+
+    const conn = await RawConnection.open(adminUrl);
+    cleanup.push(() => conn.destroy());
+    const view = conn.send('GET', '/routes', undefined, ['Authorization: Bearer ops-secret-token']);
+    await vi.waitFor(() => expect(healthChecks.length).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+
+    const closing = gw.gateway.close(120_000);
+    for (const res of healthChecks) json(res, 200, { ok: true });
+    const answer = await view;
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.body) as { routes: unknown[] }).routes.length).toBeGreaterThan(0);
+    expect(answer.headers.connection).toBe('close');
+    await conn.ended;
+    await closing;
+    closed = true;
   }, 30_000);
 });
