@@ -35,7 +35,8 @@ export function drainingServer(handler: RequestListener, refuse: RefuseRequest):
       res.shouldKeepAlive = false;
     } else {
       // The head already went out as keep-alive: end the connection once the answer is complete.
-      res.once('finish', () => res.socket?.destroySoon());
+      const socket = res.socket; // detached from the response by the time 'finish' is emitted
+      res.once('finish', () => socket?.destroySoon());
     }
   };
 

@@ -8,6 +8,8 @@ import { connect, type Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { drainingServer, refuseWhileShuttingDown } from '../../src/http/draining-server.ts';
 import { FIXTURES, json, startGateway, startHttpServer } from '../helpers/gateway.ts';
 
 const ROOT = join(FIXTURES, 'http-gateway');
@@ -188,5 +190,32 @@ describe('graceful shutdown with kept-alive connections', () => {
     await conn.ended;
     await closing;
     closed = true;
+  }, 30_000);
+
+  it('a streamed answer whose head went out before the signal is completed, then its connection ends', async () => {
+    let finish: (() => void) | undefined;
+    const http = drainingServer((req, res) => {
+      if (req.url !== '/stream') return json(res, 200, { ok: true });
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '10' });
+      res.write('01234');
+      finish = () => res.end('56789');
+    }, refuseWhileShuttingDown);
+    http.server.keepAliveTimeout = 120_000; // so that only the drain can end the connection
+    await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => http.drain(0));
+    const url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
+    const conn = await RawConnection.open(url);
+    cleanup.push(() => conn.destroy());
+    expect((await conn.send('GET', '/warm')).headers.connection).toBe('keep-alive');
+    const streamed = conn.send('GET', '/stream');
+    await vi.waitFor(() => expect(finish).toBeDefined(), { timeout: 10_000, interval: 20 });
+
+    const draining = http.drain(120_000);
+    finish?.();
+    const answer = await streamed;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe('0123456789');
+    await conn.ended;
+    await draining;
   }, 30_000);
 });
