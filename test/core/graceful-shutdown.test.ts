@@ -59,6 +59,13 @@ class RawConnection {
     return answer;
   }
 
+  /** Writes a request's head but its last line: the request is still arriving until `complete()`. */
+  begin(method: string, path: string): { answer: Promise<RawResponse>; complete(): void } {
+    const answer = new Promise<RawResponse>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+    return { answer, complete: () => this.socket.write('\r\n') };
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
@@ -217,5 +224,32 @@ describe('graceful shutdown with kept-alive connections', () => {
     expect(answer.body).toBe('0123456789');
     await conn.ended;
     await draining;
+  }, 30_000);
+
+  it('a request still arriving at the signal is not served: 503 shutting-down problem, Connection: close', async () => {
+    const served: string[] = [];
+    const http = drainingServer((req, res) => {
+      served.push(req.url ?? '');
+      json(res, 200, { ok: true });
+    }, refuseWhileShuttingDown);
+    const accepted: Socket[] = [];
+    http.server.on('connection', (socket: Socket) => accepted.push(socket));
+    await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => http.drain(0));
+    const conn = await RawConnection.open(`http://127.0.0.1:${(http.server.address() as AddressInfo).port}`);
+    cleanup.push(() => conn.destroy());
+    const arriving = conn.begin('POST', '/orders');
+    // The server has read the start of the request before the signal.
+    await vi.waitFor(() => expect(accepted[0]?.bytesRead ?? 0).toBeGreaterThan(0), { timeout: 10_000, interval: 10 });
+
+    void http.drain(120_000);
+    arriving.complete();
+    const answer = await arriving.answer;
+    expect(answer.status).toBe(503);
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(JSON.parse(answer.body)).toMatchObject({ type: 'https://ficus.dev/problems/shutting-down', status: 503, instance: '/orders' });
+    await conn.ended;
+    expect(served).toEqual([]);
   }, 30_000);
 });
