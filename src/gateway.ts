@@ -4,7 +4,6 @@
  * built with their hooks, ready to listen. `ficus start` makes one; so do the tests. It knows no
  * feature by name: each plugs in through `Feature` and is reached with `feature(name)`.
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
@@ -21,6 +20,7 @@ import { openStore, type SqlStore } from './state/sql-store.ts';
 import type { ControlPlane } from './control/control-plane.ts';
 import type { Recorder } from './recording/recorder.ts';
 import type { Writes } from './writes/install.ts';
+import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from './http/draining-server.ts';
 import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
 
@@ -44,6 +44,8 @@ interface Installed {
   adminRouters: AdminRouter[];
   /** Close functions, in the reverse order of installation. */
   closers: (() => Promise<void>)[];
+  /** Drain functions of features' own servers, run with the public server's at shutdown. */
+  drains: ((graceMs: number) => Promise<void>)[];
   apis: Map<string, unknown>;
 }
 
@@ -138,7 +140,8 @@ async function createAdapters(
 
 export class Gateway {
   readonly app: Express;
-  private server: Server | undefined;
+  private server: DrainingServer | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly config: LoadedConfig,
@@ -171,7 +174,7 @@ export class Gateway {
         ? { driver: 'sqlite', file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
         : state,
     );
-    const installed: Installed = { hooks: [], adminRouters: [], closers: [], apis: new Map() };
+    const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], apis: new Map() };
     let running: RunningAdapter[] = [];
     try {
       const made = await createAdapters(config, { logger, metrics, store });
@@ -217,6 +220,7 @@ export class Gateway {
         const f = await feature.install(host);
         installed.apis.set(feature.name, f.api);
         if (f.close) installed.closers.unshift(f.close);
+        if (f.drain) installed.drains.push(f.drain);
         installed.hooks.push(...(f.hooks ?? []));
         installed.adminRouters.push(...(f.adminRouters ?? []));
       }
@@ -279,13 +283,15 @@ export class Gateway {
 
   /** Starts listening; resolves with the base URL. */
   async listen(port = this.config.gateway.server.port, host = this.config.gateway.server.host): Promise<string> {
-    const server = this.app.listen(port, host);
+    const http = drainingServer(this.app, refuseWhileShuttingDown);
+    const server = http.server;
     server.on('clientError', clientErrorHandler(this.logger));
-    this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError('the gateway', host, port, err, `--port, PORT or server.port in ${this.config.file}`)));
+      server.listen(port, host);
     });
+    this.server = http;
     server.keepAliveTimeout = 65_000;
     const addr = server.address() as AddressInfo;
     const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
@@ -293,21 +299,25 @@ export class Gateway {
   }
 
   get url(): string | undefined {
-    const addr = this.server?.address() as AddressInfo | null | undefined;
+    const addr = this.server?.server.address() as AddressInfo | null | undefined;
     return addr ? `http://127.0.0.1:${addr.port}` : undefined;
   }
 
-  /** Stops taking requests, lets in-flight ones finish within `graceMs`, then closes every adapter. */
-  async close(graceMs = 5_000): Promise<void> {
+  /**
+   * Stops taking requests at once (new connections refused, idle ones closed, every answer from now
+   * on with `Connection: close`, a new request on a busy connection refused with 503), lets the
+   * requests in flight finish within `graceMs` (resolving as soon as they have), then closes the
+   * features and every adapter. Features' own servers (the admin server) drain the same way, alongside.
+   */
+  close(graceMs = 5_000): Promise<void> {
+    this.closing ??= this.shutDown(graceMs);
+    return this.closing;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
     const server = this.server;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
-      clearTimeout(timer);
-      this.server = undefined;
-    }
+    this.server = undefined;
+    await Promise.all([server?.drain(graceMs), ...this.installed.drains.map((drain) => drain(graceMs).catch((err: unknown) => this.logger.error({ err }, 'a feature failed to drain')))]);
     for (const close of this.installed.closers) await close().catch((err: unknown) => this.logger.error({ err }, 'a feature failed to close'));
     await Promise.allSettled(this.adapters.map((a) => a.adapter.close()));
     await this.store.close().catch(() => undefined);
@@ -335,5 +345,23 @@ export class Gateway {
       ...this.routes.all().map((r) => `    ${r.operation.method.toUpperCase().padEnd(6)} ${r.operation.path.padEnd(36)} ${r.operationId.padEnd(22)} ${r.state.mode === 'canary' ? `canary ${r.state.percent}%` : r.state.mode}  (legacy: ${r.legacy?.adapter ?? '-'}, modern: ${r.modern?.adapter ?? '-'})`),
     ];
     return lines.join('\n');
+  }
+}
+/** A server of the gateway could not listen: which one, on which address, why, and what to do. */
+export class ListenError extends Error {
+  readonly code: string | undefined;
+  constructor(what: string, host: string, port: number, cause: NodeJS.ErrnoException, setting: string) {
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? `${where} is already in use (another Ficus, or another program, listens there)`
+        : cause.code === 'EACCES'
+          ? `${where} needs privileges this process does not have (ports below 1024 do)`
+          : cause.code === 'EADDRNOTAVAIL'
+            ? `${host} is not an address of this machine`
+            : `${where}: ${cause.code ?? cause.message}`;
+    super(`${what} cannot listen: ${why}. Stop the other program, or choose another port with ${setting}`, { cause });
+    this.name = 'ListenError';
+    this.code = cause.code;
   }
 }

@@ -45,6 +45,8 @@ export const ProblemType = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   internal: 'internal',
+  /** The instance is shutting down and took no new request (503, `Connection: close`): send it again, to another instance. */
+  shuttingDown: 'shutting-down',
 } as const;
 export type ProblemTypeName = (typeof ProblemType)[keyof typeof ProblemType];
 

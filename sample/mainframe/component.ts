@@ -1,5 +1,5 @@
 /**
- * The sample estate's mainframe: an in-process SFTP server over `<root>/var/sample/mainframe`, the
+ * The sample estate's mainframe: an in-process SFTP server over `mainframe/` in the run's folder, the
  * order entry batch job answering order files, and the nightly product export (written at start and
  * then every MAINFRAME_EXPORT_INTERVAL_MS, default one hour, with stock figures that move).
  * Tunables from the environment: MAINFRAME_REPLY_DELAY_MS (default 300), MAINFRAME_REJECT_RATE
@@ -63,7 +63,7 @@ export const mainframeComponent: EstateComponent = {
   async start(opts): Promise<StartedComponent> {
     const env = process.env;
     const m = await startMainframe({
-      dir: join(opts.root, 'var', 'sample', 'mainframe'),
+      dir: join(opts.dir ?? join(opts.root, 'var', 'sample'), 'mainframe'),
       replyDelayMs: env.MAINFRAME_REPLY_DELAY_MS ? Number(env.MAINFRAME_REPLY_DELAY_MS) : undefined,
       rejectRate: env.MAINFRAME_REJECT_RATE ? Number(env.MAINFRAME_REJECT_RATE) : undefined,
       exportIntervalMs: env.MAINFRAME_EXPORT_INTERVAL_MS ? Number(env.MAINFRAME_EXPORT_INTERVAL_MS) : undefined,

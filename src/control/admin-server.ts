@@ -2,12 +2,12 @@
  * The admin side's HTTP server, on its own port: the admin API, the dashboard and the features'
  * admin routers (admin-app.ts), started by `ficus start` (or a test) and closed with the gateway.
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from '../http/draining-server.ts';
 
 export class AdminServer {
-  private server: Server | undefined;
+  private server: DrainingServer | undefined;
 
   constructor(
     private readonly buildApp: () => Express,
@@ -16,30 +16,28 @@ export class AdminServer {
 
   /** Starts listening; resolves with its URL. */
   async listen(port = this.defaults.port, host = this.defaults.host): Promise<string> {
-    const server = this.buildApp().listen(port, host);
+    const admin = drainingServer(this.buildApp(), refuseWhileShuttingDown);
+    const server = admin.server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new Error(`the admin server cannot listen on ${host}:${port} (${err.code ?? err.message}): choose another port with FICUS_ADMIN_PORT or admin.port in ${this.defaults.file}, or turn it off with admin.enabled: false`)),
       );
+      server.listen(port, host);
     });
-    this.server = server;
+    this.server = admin;
     return this.url as string;
   }
 
   get url(): string | undefined {
-    const addr = this.server?.address() as AddressInfo | null | undefined;
+    const addr = this.server?.server.address() as AddressInfo | null | undefined;
     if (!addr) return undefined;
     const h = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     return `http://${h}:${addr.port}`;
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    const done = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await done;
+  /** Drains like the public API (src/http/draining-server.ts): what is in flight finishes within `graceMs`, then is cut. */
+  async close(graceMs = 0): Promise<void> {
+    await this.server?.drain(graceMs);
   }
 }

@@ -58,6 +58,6 @@ export const controlFeature: Feature<ControlPlane> = {
   async install(host) {
     const control = new ControlPlane(host);
     await control.start();
-    return { api: control, close: () => control.close() };
+    return { api: control, drain: (graceMs) => control.stopAdmin(graceMs), close: () => control.close() };
   },
 };

@@ -187,6 +187,11 @@ export class ControlPlane {
     return this.admin.url;
   }
 
+  /** Drains the admin server like the API: what is in flight finishes within `graceMs`. */
+  stopAdmin(graceMs: number): Promise<void> {
+    return this.admin.close(graceMs);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

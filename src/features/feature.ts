@@ -49,6 +49,8 @@ export interface InstalledFeature<Api> {
   hooks?: OperationHooks[];
   /** Routers mounted on the admin side. */
   adminRouters?: AdminRouter[];
+  /** Run at the start of shutdown, with the public server's drain: a feature's own server stops taking requests and finishes those in flight within `graceMs`. */
+  drain?: (graceMs: number) => Promise<void>;
   /** Run on close, in the reverse order of installation, before adapters and the store close. */
   close?: () => Promise<void>;
 }

@@ -1,8 +1,30 @@
 /** `ficus start`: loads the config, starts the gateway, prints where everything is, stops on SIGTERM/SIGINT. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { ConfigError, ConfigErrors } from '../../config/config-error.ts';
 import { Gateway } from '../../gateway.ts';
+
+const PORT_RANGE = 'a whole number from 0 to 65535 (0: any free port)';
+
+/** `--port`: checked by commander before anything starts. */
+function parsePort(value: string): string {
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw new InvalidArgumentError(`not a port: use ${PORT_RANGE}`);
+  return value.trim();
+}
+
+/** PORT and FICUS_ADMIN_PORT (read by ficus.yaml), checked before anything starts, each named. */
+function checkPortVariables(env: Record<string, string | undefined>, portFlag: boolean): void {
+  const errors: ConfigError[] = [];
+  for (const name of portFlag ? ['FICUS_ADMIN_PORT'] : ['PORT', 'FICUS_ADMIN_PORT']) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) {
+      errors.push(new ConfigError('environment', name, `${JSON.stringify(value)} is not a port`, `set ${name} to ${PORT_RANGE}, or unset it`));
+    }
+  }
+  if (errors.length > 0) throw new ConfigErrors(errors);
+}
 
 export function register(program: Command): void {
   program
@@ -10,13 +32,14 @@ export function register(program: Command): void {
     .description('start the gateway (with --sample, the bundled simulated legacy estate too)')
     .option('-c, --config <file>', 'gateway config file', 'ficus.yaml')
     .option('-r, --root <dir>', 'project folder (openapi.yaml, adapters/)', '.')
-    .option('-p, --port <port>', 'port to listen on (default: $PORT, then server.port, then 8080)')
+    .option('-p, --port <port>', 'port to listen on (default: $PORT, then server.port, then 8080)', parsePort)
     .option('--host <host>', 'address to listen on')
     .option('--sample', 'also start the sample legacy estate and point the adapters at it', false)
     .option('--grace <ms>', 'how long shutdown waits for in-flight requests', '10000')
     .action(async (opts: { config: string; root: string; port?: string; host?: string; sample: boolean; grace: string }) => {
       const root = resolve(opts.root);
       const env: Record<string, string | undefined> = { ...process.env };
+      checkPortVariables(env, opts.port !== undefined);
       let estate: { stop(): Promise<void>; components: { name: string; url?: string }[] } | undefined;
       if (opts.sample) {
         const { startSampleEstate } = await import('../../../sample/estate.ts');
@@ -37,15 +60,15 @@ export function register(program: Command): void {
         await estate?.stop();
         throw err;
       }
-      const url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
-      if (gateway.config.gateway.admin.enabled) {
-        try {
-          await gateway.control.listen();
-        } catch (err) {
-          await gateway.close(0);
-          await estate?.stop();
-          throw err;
-        }
+      // A port in use (or any listen error): say which address and what to do, stop everything started, fail.
+      let url: string;
+      try {
+        url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
+        if (gateway.config.gateway.admin.enabled) await gateway.control.listen();
+      } catch (err) {
+        await gateway.close(0);
+        await estate?.stop();
+        throw err;
       }
       const lines = [await gateway.banner(url)];
       if (estate) lines.push('', '  Sample estate:', ...estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
@@ -64,5 +87,12 @@ export function register(program: Command): void {
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
+      // Run by an npm script (npm start): stop when npm goes, also when it could pass no signal on (killed).
+      if (process.env.npm_lifecycle_event) {
+        const parent = process.ppid;
+        setInterval(() => {
+          if (process.ppid !== parent) void stop('parent process exited');
+        }, 1_000).unref();
+      }
     });
 }

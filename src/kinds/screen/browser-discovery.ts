@@ -1,9 +1,12 @@
 /**
  * Which browser the screen kind drives: the configured executable, else FICUS_CHROMIUM, else the
- * system's Chromium where distributions put it (Debian: /usr/bin/chromium). Nothing is downloaded.
+ * system's Chromium where distributions put it (Debian: /usr/bin/chromium), else the Chromium that
+ * Playwright downloaded (`npx playwright-core install chromium`, which scripts/setup.sh runs where
+ * apt-get cannot be used). Nothing is downloaded here.
  * The flags are those a headless browser on a closed network needs (and, as root, no sandbox).
  */
 import { accessSync, constants, existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 
 export const SYSTEM_BROWSERS: readonly string[] = [
   '/usr/bin/chromium',
@@ -50,7 +53,18 @@ export function findBrowser(configured: string | undefined, env: Readonly<Record
     return { ok: true, path: fromEnv, how: 'FICUS_CHROMIUM' };
   }
   for (const path of SYSTEM_BROWSERS) if (executable(path)) return { ok: true, path, how: 'found on this system' };
+  const downloaded = playwrightDownload();
+  if (downloaded && executable(downloaded)) return { ok: true, path: downloaded, how: "Playwright's download" };
   return { ok: false, reason: `no Chromium found (looked at ${SYSTEM_BROWSERS.join(', ')})`, fix };
+}
+
+/** Where `npx playwright-core install chromium` puts its Chromium (whether it is there or not). */
+function playwrightDownload(): string | undefined {
+  try {
+    return chromium.executablePath();
+  } catch {
+    return undefined; // a platform Playwright has no build for
+  }
 }
 
 /** Root cannot use Chromium's sandbox; everyone else keeps it. */

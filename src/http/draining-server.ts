@@ -1,0 +1,94 @@
+/**
+ * An HTTP server that shuts down gracefully (the public API and the admin server both use it):
+ * once `drain()` starts it takes no new connection, closes idle kept-alive connections at once, and
+ * takes no new request on a connection that was busy: every answer still to be sent carries
+ * `Connection: close` and ends its connection, and a request that arrives after the signal is not
+ * served but refused (503 problem, `Connection: close`). The requests in flight finish with their
+ * real answers; `drain()` resolves as soon as they have, or cuts what is left at the grace limit.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { PROBLEM_CONTENT_TYPE, Problem, ProblemType } from '../problem.ts';
+
+export interface DrainingServer {
+  readonly server: Server;
+  /** True once `drain()` was called. */
+  readonly draining: boolean;
+  /** Requests being served now. */
+  readonly inFlight: number;
+  /** Stops taking requests, lets those in flight finish within `graceMs`, then cuts what is left. */
+  drain(graceMs: number): Promise<void>;
+}
+
+/** Answers a request that arrived after the shutdown began: it must not be served. */
+export type RefuseRequest = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function drainingServer(handler: RequestListener, refuse: RefuseRequest): DrainingServer {
+  let draining = false;
+  let drained: Promise<void> | undefined;
+  const inFlight = new Set<ServerResponse>();
+
+  /** This answer says `Connection: close`, and its connection ends once it is sent. */
+  const lastOnItsConnection = (res: ServerResponse) => {
+    if (!res.headersSent) {
+      // Node then writes `Connection: close` and ends the connection after the answer.
+      res.shouldKeepAlive = false;
+    } else {
+      // The head already went out as keep-alive: end the connection once the answer is complete.
+      const socket = res.socket; // detached from the response by the time 'finish' is emitted
+      res.once('finish', () => socket?.destroySoon());
+    }
+  };
+
+  const server = createServer((req, res) => {
+    if (draining) {
+      res.shouldKeepAlive = false;
+      refuse(req, res);
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    handler(req, res);
+  });
+
+  return {
+    server,
+    get draining() {
+      return draining;
+    },
+    get inFlight() {
+      return inFlight.size;
+    },
+    drain(graceMs: number): Promise<void> {
+      if (drained) return drained;
+      draining = true;
+      let timer: NodeJS.Timeout | undefined;
+      drained = new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const res of inFlight) lastOnItsConnection(res);
+        server.closeIdleConnections();
+        timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      }).finally(() => clearTimeout(timer));
+      return drained;
+    },
+  };
+}
+
+/** The answer to a request that arrived after the shutdown began: not served, 503, `Connection: close`. */
+export function refuseWhileShuttingDown(req: IncomingMessage, res: ServerResponse): void {
+  const given = req.headers['x-request-id'];
+  const requestId = typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+  const problem = new Problem(503, ProblemType.shuttingDown, 'This gateway instance is shutting down', {
+    detail: 'the request was not served; send it again (to another instance, or once this one is back)',
+  });
+  const body = JSON.stringify(problem.toBody(requestId, req.url));
+  req.resume();
+  res.writeHead(503, {
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+    'retry-after': '1',
+    'x-request-id': requestId,
+  });
+  res.end(body);
+}
