@@ -81,7 +81,7 @@ export class Gateway {
     const state = config.gateway.state;
     const store = await openStore(
       state.driver === 'sqlite'
-        ? { driver: 'sqlite', file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
+        ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
         : state,
     );
     try {
@@ -160,6 +160,11 @@ export class Gateway {
 
   async readiness(): Promise<ReadinessReport> {
     const adapters: ReadinessReport['adapters'] = {};
+    // The state store too: without it no write can be taken (idempotency keys, outbox).
+    const storePing = this.store.ping(3_000).then(
+      () => ({ ok: true }),
+      (err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }),
+    );
     await Promise.all(
       this.adapters.map(async (a) => {
         let report;
@@ -175,7 +180,8 @@ export class Gateway {
         adapters[a.name] = { kind: a.kind, ...report };
       }),
     );
-    return { ready: Object.values(adapters).every((a) => a.ok), adapters };
+    const stateStore = await storePing;
+    return { ready: stateStore.ok && Object.values(adapters).every((a) => a.ok), adapters, stateStore };
   }
 
   /** Starts listening; resolves with the base URL. */

@@ -20,7 +20,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Problem, ProblemType, problems } from '../problem.ts';
 import { isBackendFailure } from '../resilience/binding-policy.ts';
 import type { Backend, BoundBinding, Route, RouteObserver, RouteTable } from '../routing/route-table.ts';
-import type { SqlStore } from '../state/sql-store.ts';
+import { OutageLog, type SqlStore } from '../state/sql-store.ts';
 import { buildAdminApp } from './admin-app.ts';
 import { parseAdminTokens, type AdminTokens } from './admin-tokens.ts';
 import { ControlStore, type AuditEntry, type MismatchRecord, type StoredRouteState } from './control-store.ts';
@@ -108,12 +108,14 @@ export class ControlPlane extends EventEmitter {
   private readonly fallbackCounter: Counter<'operation'>;
   private readonly modeGauge: Gauge<'operation' | 'mode'>;
   private closed = false;
+  private readonly storeOutage: OutageLog;
 
   constructor(
     readonly host: ControlPlaneHost,
     env: Env,
   ) {
     super();
+    this.storeOutage = new OutageLog(host.logger, 'route state');
     const cfg = host.config.gateway;
     this.comparator = new Comparator(host.config.contract);
     this.control = new ControlStore(host.store);
@@ -230,8 +232,9 @@ export class ControlPlane extends EventEmitter {
         const known = this.stored.get(row.operationId);
         if (route && (!known || row.version > known.version)) this.apply(route, row, 'remote');
       }
+      this.storeOutage.ok();
     } catch (err) {
-      if (!this.closed) this.host.logger.warn({ err }, 'cannot read route state from the state store');
+      if (!this.closed && !this.storeOutage.failed(err)) this.host.logger.warn({ err }, 'cannot read route state from the state store');
     }
   }
 

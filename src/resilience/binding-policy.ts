@@ -20,7 +20,7 @@ import {
   type CircuitBreakerPolicy,
   type IPolicy,
 } from 'cockatiel';
-import { Problem, ProblemType, UpstreamError, problems } from '../problem.ts';
+import { Problem, ProblemType, StateStoreUnavailable, UpstreamError, problems } from '../problem.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PolicyConfig } from './policy-config.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -47,12 +47,14 @@ export class CallerGoneError extends Error {
 /** Whether an error is a failure of the backend (as opposed to an answer such as 404 or 422). */
 export function isBackendFailure(err: unknown): boolean {
   if (err instanceof CallerGoneError) return false;
+  // The gateway's own state store failing (a kind keeping state there) is not the backend's doing.
+  if (err instanceof StateStoreUnavailable) return false;
   if (err instanceof Problem) return !err.isClientError;
   return true;
 }
 
 function isRetryableFailure(err: unknown): boolean {
-  if (err instanceof CallerGoneError) return false;
+  if (err instanceof CallerGoneError || err instanceof StateStoreUnavailable) return false;
   if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError || err instanceof BulkheadRejectedError) return false;
   if (err instanceof UpstreamError) return err.retryable;
   if (err instanceof Problem) return err.status === 503 || err.status === 504;
