@@ -5,6 +5,10 @@
  * the log has one short line per failed request (no stack traces), and everything works again once
  * the store is back.
  */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startOrdersService, type OrdersService } from '../fixtures/writes-gateway/orders-service.ts';
@@ -162,4 +166,34 @@ describe('the state store silent (blackholed)', () => {
       await gw.close();
     }
   }, 90_000);
+});
+
+describe('the SQLite state store locked by another process', () => {
+  it('a write waits for the lock without blocking the event loop, or gives up with state-store-unavailable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ficus-state-lock-'));
+    const file = join(dir, 'state.sqlite');
+    const store = await openStore({ driver: 'sqlite', file, busyTimeoutMs: 20_000 });
+    const holder = new Database(file);
+    try {
+      await store.run('CREATE TABLE t (id INTEGER)');
+      holder.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const write = store.run('INSERT INTO t (id) VALUES (1)').finally(() => (settled = true));
+      // A timer set after the write started fires while it waits: the loop is free.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(settled).toBe(false);
+      holder.exec('COMMIT');
+      expect(await write).toEqual({ changes: 1 });
+
+      const impatient = await openStore({ driver: 'sqlite', file, busyTimeoutMs: 100 });
+      holder.exec('BEGIN IMMEDIATE');
+      await expect(impatient.run('INSERT INTO t (id) VALUES (2)')).rejects.toMatchObject({ status: 503, typeName: 'state-store-unavailable' });
+      holder.exec('COMMIT');
+      await impatient.close();
+    } finally {
+      holder.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
