@@ -49,9 +49,14 @@ interface Installed {
   apis: Map<string, unknown>;
 }
 
-/** Every adapter's health check, 3 s at most each; sets `ficus_adapter_up`. */
-async function adapterReadiness(adapters: readonly RunningAdapter[], metrics: GatewayMetrics): Promise<ReadinessReport> {
+/** Every adapter's health check and the state store's, 3 s at most each; sets `ficus_adapter_up`. */
+async function adapterReadiness(adapters: readonly RunningAdapter[], metrics: GatewayMetrics, store: SqlStore): Promise<ReadinessReport> {
   const report: ReadinessReport['adapters'] = {};
+  // The state store too: without it no write can be taken (idempotency keys, outbox).
+  const storePing = store.ping(3_000).then(
+    () => ({ ok: true }),
+    (err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }),
+  );
   await Promise.all(
     adapters.map(async (a) => {
       let r;
@@ -73,7 +78,8 @@ async function adapterReadiness(adapters: readonly RunningAdapter[], metrics: Ga
       report[a.name] = { kind: a.kind, ...r };
     }),
   );
-  return { ready: Object.values(report).every((a) => a.ok), adapters: report };
+  const stateStore = await storePing;
+  return { ready: stateStore.ok && Object.values(report).every((a) => a.ok), adapters: report, stateStore };
 }
 
 /**
@@ -171,7 +177,7 @@ export class Gateway {
     const state = config.gateway.state;
     const store = await openStore(
       state.driver === 'sqlite'
-        ? { driver: 'sqlite', file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
+        ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
         : state,
     );
     const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], apis: new Map() };
@@ -212,7 +218,7 @@ export class Gateway {
         metrics,
         routes,
         store,
-        readiness: () => adapterReadiness(running, metrics),
+        readiness: () => adapterReadiness(running, metrics, store),
         adminRouters: installed.adminRouters,
         featureApi: <T>(name: string) => installed.apis.get(name) as T | undefined,
       };
@@ -278,7 +284,7 @@ export class Gateway {
   }
 
   readiness(): Promise<ReadinessReport> {
-    return adapterReadiness(this.adapters, this.metrics);
+    return adapterReadiness(this.adapters, this.metrics, this.store);
   }
 
   /** Starts listening; resolves with the base URL. */

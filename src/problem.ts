@@ -42,6 +42,7 @@ export const ProblemType = {
   upstreamAuth: 'upstream-credentials',
   circuitOpen: 'circuit-open',
   overloaded: 'overloaded',
+  stateStoreUnavailable: 'state-store-unavailable',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   internal: 'internal',
@@ -103,6 +104,9 @@ export class Problem extends Error {
   }
 }
 
+/** Seconds a caller is asked to wait before retrying after a 503 that names no better time. */
+export const RETRY_AFTER_SECONDS = 2;
+
 export const problems = {
   notFound: (detail: string) => new Problem(404, ProblemType.notFound, 'Not found', { detail }),
   unprocessable: (detail: string, errors?: FieldError[]) =>
@@ -111,10 +115,10 @@ export const problems = {
     new Problem(400, ProblemType.validation, 'The request does not match the contract', { detail, errors }),
   conflict: (detail: string) => new Problem(409, ProblemType.conflict, 'Conflict', { detail }),
   upstreamTimeout: (detail: string) => new Problem(504, ProblemType.upstreamTimeout, 'The backend did not answer in time', { detail }),
-  upstreamUnavailable: (detail: string, retryAfterSeconds?: number) =>
+  upstreamUnavailable: (detail: string, retryAfterSeconds = RETRY_AFTER_SECONDS) =>
     new Problem(503, ProblemType.upstreamUnavailable, 'The backend is unavailable', {
       detail,
-      headers: retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) },
+      headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
   upstreamError: (detail: string) => new Problem(502, ProblemType.upstreamError, 'The backend failed', { detail }),
   internal: (detail: string) => new Problem(500, ProblemType.internal, 'Internal error', { detail }),
@@ -141,5 +145,17 @@ export class UpstreamError extends Error {
     if (this.status === 504) return problems.upstreamTimeout(this.message);
     if (this.status === 503) return problems.upstreamUnavailable(this.message);
     return problems.upstreamError(this.message);
+  }
+}
+
+/**
+ * The gateway's own state store (idempotency keys, outbox, route modes) cannot be reached or did not
+ * answer in time. A 503 with Retry-After for the caller; not a failure of any backend, so the
+ * policies neither retry it nor count it against a circuit breaker.
+ */
+export class StateStoreUnavailable extends Problem {
+  constructor(detail: string, cause?: unknown) {
+    super(503, ProblemType.stateStoreUnavailable, 'The gateway cannot reach its state store', { detail, cause, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
+    this.name = 'StateStoreUnavailable';
   }
 }

@@ -46,10 +46,23 @@ export const gatewayConfigSchema = z
     /** Where run-time state lives: a SQLite file (default), or PostgreSQL shared by several instances. */
     state: z
       .discriminatedUnion('driver', [
-        z.object({ driver: z.literal('sqlite'), file: z.string().default('var/ficus-state.sqlite') }).strict(),
-        z.object({ driver: z.literal('postgres'), url: z.string(), poolSize: z.coerce.number().int().min(1).default(10) }).strict(),
+        z.object({
+          driver: z.literal('sqlite'),
+          file: z.string().default('var/ficus-state.sqlite'),
+          /** How long a statement waits (without blocking) for a lock another process holds on the file. */
+          busyTimeoutMs: z.coerce.number().int().min(0).default(5_000),
+        }).strict(),
+        z.object({
+          driver: z.literal('postgres'),
+          url: z.string(),
+          poolSize: z.coerce.number().int().min(1).default(10),
+          /** How long getting a connection may take. */
+          connectTimeoutMs: z.coerce.number().int().min(1).default(3_000),
+          /** How long a statement may run (server side; this side waits 1 s more for its answer). */
+          statementTimeoutMs: z.coerce.number().int().min(1).default(5_000),
+        }).strict(),
       ])
-      .default({ driver: 'sqlite', file: 'var/ficus-state.sqlite' }),
+      .default({ driver: 'sqlite', file: 'var/ficus-state.sqlite', busyTimeoutMs: 5_000 }),
     /** The admin API and migration dashboard, on their own port (src/control). */
     admin: adminConfigSchema.prefault({}),
     /** Idempotency keys, the durable outbox and the dead-letter queue (src/writes). */

@@ -38,27 +38,37 @@ export class StatePropagation {
   private async listen(): Promise<void> {
     const pool = this.store.pgPool;
     if (!pool || this.closed) return;
+    let client: pg.PoolClient | undefined;
     try {
-      const client = await pool.connect();
+      client = await pool.connect();
+      const c = client;
       client.on('notification', (msg) => {
         if (msg.channel === NOTIFY_CHANNEL) this.onChange(msg.payload || undefined);
       });
       client.on('error', (err) => {
-        this.logger.warn({ err }, 'the route-state listener lost its connection; reconnecting');
-        this.drop(client, err);
+        this.logger.warn({ error: err.message }, 'the route-state listener lost its connection; reconnecting');
+        this.drop(c, err);
       });
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
       this.client = client;
       this.onChange(); // catch up on anything missed while not listening
     } catch (err) {
-      this.logger.warn({ err }, 'cannot listen for route-state changes; retrying in 1 s (polling meanwhile)');
-      this.scheduleReconnect();
+      this.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'cannot listen for route-state changes; retrying in 1 s (polling meanwhile)');
+      // A client that failed its LISTEN (a query timeout, say) goes back broken, not kept for ever.
+      if (client) this.drop(client, err instanceof Error ? err : new Error(String(err)));
+      else this.scheduleReconnect();
     }
   }
 
+  private readonly dropped = new WeakSet<pg.PoolClient>();
+
   private drop(client: pg.PoolClient, err: Error): void {
     if (this.client === client) this.client = undefined;
-    client.release(err);
+    // Once only: the 'error' event and the failed LISTEN may both report one broken connection.
+    if (!this.dropped.has(client)) {
+      this.dropped.add(client);
+      client.release(err);
+    }
     this.scheduleReconnect();
   }
 

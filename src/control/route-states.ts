@@ -9,6 +9,7 @@ import { Gauge } from 'prom-client';
 import type { FeatureHost } from '../features/feature.ts';
 import { Problem, ProblemType, problems } from '../problem.ts';
 import type { Route } from '../routing/route-table.ts';
+import { OutageLog } from '../state/sql-store.ts';
 import { ControlStore, type StoredRouteState } from './control-store.ts';
 import { StatePropagation } from './propagation.ts';
 import { stateRefusal, stateText, type StateSpec } from './route-config.ts';
@@ -29,6 +30,7 @@ export class RouteStates extends EventEmitter {
   private readonly modeGauge: Gauge<'operation' | 'mode'>;
   private propagation: StatePropagation | undefined;
   private closed = false;
+  private readonly storeOutage: OutageLog;
 
   constructor(
     private readonly host: FeatureHost,
@@ -38,6 +40,7 @@ export class RouteStates extends EventEmitter {
     private readonly ignoreChanged: (operationId: string) => void,
   ) {
     super();
+    this.storeOutage = new OutageLog(host.logger, 'route state');
     this.control = new ControlStore(host.store);
     this.modeGauge = new Gauge({ name: 'ficus_route_mode', help: 'The mode each route is in (1 for its mode), with canary_percent as the value for canary', labelNames: ['operation', 'mode'], registers: [host.metrics.registry] });
     for (const route of host.routes.all()) this.configIgnore.set(route.operationId, host.config.gateway.routes[route.operationId]?.compare?.ignore ?? []);
@@ -113,8 +116,9 @@ export class RouteStates extends EventEmitter {
         const known = this.stored.get(row.operationId);
         if (route && (!known || row.version > known.version)) this.apply(route, row, 'remote');
       }
+      this.storeOutage.ok();
     } catch (err) {
-      if (!this.closed) this.host.logger.warn({ err }, 'cannot read route state from the state store');
+      if (!this.closed && !this.storeOutage.failed(err)) this.host.logger.warn({ err }, 'cannot read route state from the state store');
     }
   }
 

@@ -26,6 +26,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface ReadinessReport {
   ready: boolean;
   adapters: Record<string, { kind: string; ok: boolean; detail?: string }>;
+  /** The gateway's state store (idempotency keys, outbox, route modes): writes fail while it is down. */
+  stateStore?: { ok: boolean; detail?: string };
 }
 
 /**
@@ -189,12 +191,15 @@ export function buildApp(deps: AppDeps): Express {
   app.get('/readyz', async (_req, res, next) => {
     try {
       const report = await deps.readiness();
+      const stateStore = report.stateStore ? { stateStore: report.stateStore } : {};
       if (report.ready) {
-        res.json({ status: 'ready', adapters: report.adapters });
+        res.json({ status: 'ready', adapters: report.adapters, ...stateStore });
         return;
       }
       const down = Object.entries(report.adapters).filter(([, a]) => !a.ok).map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
-      sendProblem(res, new Problem(503, ProblemType.upstreamUnavailable, 'Not ready: some adapters are down', { detail: down.join('; '), extensions: { adapters: report.adapters } }));
+      if (report.stateStore && !report.stateStore.ok) down.unshift(`state store: ${report.stateStore.detail ?? 'down'}`);
+      const title = report.stateStore && !report.stateStore.ok ? 'Not ready: the state store is down' : 'Not ready: some adapters are down';
+      sendProblem(res, new Problem(503, report.stateStore && !report.stateStore.ok ? ProblemType.stateStoreUnavailable : ProblemType.upstreamUnavailable, title, { detail: down.join('; '), extensions: { adapters: report.adapters, ...stateStore } }));
     } catch (err) {
       next(err);
     }

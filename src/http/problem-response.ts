@@ -1,7 +1,7 @@
 /** Turns any error into an RFC 9457 problem response; knows the errors of Express, body-parser and the validator. */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../observability/logger.ts';
-import { PROBLEM_CONTENT_TYPE, Problem, ProblemType, type FieldError } from '../problem.ts';
+import { PROBLEM_CONTENT_TYPE, Problem, ProblemType, RETRY_AFTER_SECONDS, type FieldError } from '../problem.ts';
 
 interface ValidatorError {
   code?: string;
@@ -61,6 +61,8 @@ export function sendProblem(res: Response, problem: Problem): void {
   const requestId = res.locals.requestId as string | undefined;
   res.locals.problem = problem;
   for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+  // Every 503 tells the caller when to try again (RFC 9110 §10.2.3), even where its maker did not.
+  if (problem.status === 503 && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.toBody(requestId, res.req.originalUrl)));
 }
 

@@ -22,7 +22,7 @@ import {
   type CircuitBreakerPolicy,
   type IPolicy,
 } from 'cockatiel';
-import { Problem, ProblemType, UpstreamError, problems } from '../problem.ts';
+import { Problem, ProblemType, StateStoreUnavailable, UpstreamError, problems } from '../problem.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Bulkhead, BulkheadRejected } from './bulkhead.ts';
 import { DEFAULT_QUEUE_TIMEOUT_MS, type PolicyConfig } from './policy-config.ts';
@@ -52,12 +52,14 @@ export function isBackendFailure(err: unknown): boolean {
   if (err instanceof CallerGoneError) return false;
   // Too many callers waiting (here or in a backend's own pool) is load, not the backend failing.
   if (err instanceof Problem && err.typeName === ProblemType.overloaded) return false;
+  // The gateway's own state store failing (a kind keeping state there) is not the backend's doing.
+  if (err instanceof StateStoreUnavailable) return false;
   if (err instanceof Problem) return !err.isClientError;
   return true;
 }
 
 function isRetryableFailure(err: unknown): boolean {
-  if (err instanceof CallerGoneError) return false;
+  if (err instanceof CallerGoneError || err instanceof StateStoreUnavailable) return false;
   if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) return false;
   // An overloaded backend pool: the caller is told when to come back (Retry-After), not queued again.
   if (err instanceof Problem && err.typeName === ProblemType.overloaded) return false;

@@ -4,7 +4,7 @@
  */
 import type { ModeName } from '../config/gateway-config.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
-import { problems } from '../problem.ts';
+import { StateStoreUnavailable, problems } from '../problem.ts';
 import type { Backend, BoundBinding, Route } from './route-table.ts';
 
 export interface Dispatched {
@@ -32,7 +32,8 @@ export async function callBackend(route: Route, backend: Backend, req: Operation
     return { result, backend, adapter: binding.adapter };
   } catch (err) {
     route.observer?.called(route, backend, performance.now() - start, err);
-    if (err !== null && typeof err === 'object' && !failedOn.has(err)) failedOn.set(err, { backend, adapter: binding.adapter });
+    // (The state store failing under a kind that keeps state there is not the adapter's failure.)
+    if (err !== null && typeof err === 'object' && !failedOn.has(err) && !(err instanceof StateStoreUnavailable)) failedOn.set(err, { backend, adapter: binding.adapter });
     throw err;
   }
 }

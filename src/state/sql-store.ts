@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StateStoreUnavailable } from '../problem.ts';
 
 export type SqlParam = string | number | bigint | boolean | null | Buffer;
 
@@ -24,13 +26,67 @@ export interface SqlStore extends SqlExecutor {
   /** Applies each step once, in order, remembering what was applied under `component`. */
   migrate(component: string, steps: readonly string[]): Promise<void>;
   close(): Promise<void>;
+  /** A trivial statement within `timeoutMs`; throws StateStoreUnavailable when the store cannot answer. */
+  ping(timeoutMs: number): Promise<void>;
   /** A description for logs: the file or the database (never a password). */
   readonly where: string;
   /** The PostgreSQL pool, for features that need LISTEN/NOTIFY; undefined on SQLite. */
   readonly pgPool?: pg.Pool;
 }
 
-export type StateConfig = { driver: 'sqlite'; file: string } | { driver: 'postgres'; url: string; poolSize?: number };
+export type StateConfig =
+  | { driver: 'sqlite'; file: string; busyTimeoutMs?: number }
+  | { driver: 'postgres'; url: string; poolSize?: number; connectTimeoutMs?: number; statementTimeoutMs?: number };
+
+/** Defaults of the state store's limits (ficus.yaml `state:`). */
+export const STATE_DEFAULTS = { connectTimeoutMs: 3_000, statementTimeoutMs: 5_000, busyTimeoutMs: 5_000 } as const;
+
+// pg's SQLSTATE classes that say the connection or the server, not the statement, failed:
+// 08 connection exception, 53 insufficient resources, 57 operator intervention (57014: statement
+// timeout, 57P01: admin shutdown, ...), 58 system error.
+const PG_UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58']);
+
+/**
+ * The error a state-store call throws: a StateStoreUnavailable when the store could not be reached
+ * or did not answer in time (any pg error without a SQLSTATE is about the connection: reset,
+ * refused, "Connection terminated", connect or query timeout), the error itself when the statement
+ * was refused (a unique violation, say, which the features act on).
+ */
+/**
+ * Logs a state store's outage once, in one line without a stack trace, however often a poll loop
+ * meets it; and once more when the store answers again.
+ */
+export class OutageLog {
+  private failures = 0;
+  constructor(private readonly logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void }, private readonly what: string) {}
+
+  /** Whether `err` was an outage (and so handled here). */
+  failed(err: unknown): boolean {
+    if (!(err instanceof StateStoreUnavailable)) return false;
+    if (this.failures++ === 0) this.logger.warn({ error: err.detail }, `${this.what}: the state store is unavailable; retrying quietly until it answers`);
+    return true;
+  }
+
+  ok(): void {
+    if (this.failures === 0) return;
+    this.logger.info({ failedAttempts: this.failures }, `${this.what}: the state store answers again`);
+    this.failures = 0;
+  }
+}
+
+export function storeError(err: unknown, where: string): unknown {
+  if (err instanceof StateStoreUnavailable) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  if (err instanceof pg.DatabaseError) {
+    if (typeof code === 'string' && !PG_UNAVAILABLE_CLASSES.has(code.slice(0, 2))) return err;
+  } else if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    if (!/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM|INTERRUPT)/.test(code)) return err;
+  } else if (!(err instanceof Error) || err.name === 'TypeError' || err.name === 'RangeError') {
+    return err;
+  }
+  return new StateStoreUnavailable(`the state store (${where}) did not answer: ${typeof code === 'string' ? `${code}: ` : ''}${message}`, err);
+}
 
 /** Rewrites `?` placeholders (outside quoted strings) to `$1`, `$2`, … */
 export function toPgPlaceholders(sql: string): string {
@@ -89,27 +145,47 @@ class SqliteStore implements SqlStore {
   private inTx = false;
   readonly where: string;
 
-  constructor(file: string) {
+  constructor(file: string, private readonly busyTimeoutMs: number = STATE_DEFAULTS.busyTimeoutMs) {
     if (file !== ':memory:') {
       mkdirSync(dirname(file), { recursive: true });
       privateFile(file, true);
     }
-    this.db = new Database(file);
+    // No busy timeout in SQLite itself: it would wait for a lock held by another process by
+    // sleeping on the event loop, stalling every request. `unlocked` waits without blocking.
+    this.db = new Database(file, { timeout: 0 });
+    this.where = `sqlite:${file}`;
     this.db.pragma('journal_mode = WAL');
     // SQLite gives the -wal and -shm files the database file's mode; ones left by an older run are made private too.
     if (file !== ':memory:') for (const f of [`${file}-wal`, `${file}-shm`]) if (existsSync(f)) privateFile(f, false);
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.where = `sqlite:${file}`;
+  }
+
+  /**
+   * Runs a synchronous statement at once; while another process holds the file's lock (SQLITE_BUSY)
+   * tries again after a pause that grows to 50 ms, for `busyTimeoutMs` at most, then gives up with
+   * StateStoreUnavailable. The event loop stays free meanwhile.
+   */
+  private async unlocked<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(50, pause * 2)) {
+      try {
+        return fn();
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'string' || !/^SQLITE_(BUSY|LOCKED)/.test(code)) throw storeError(err, this.where);
+        if (Date.now() >= deadline) throw storeError(err, this.where);
+      }
+      await sleep(pause);
+    }
   }
 
   private direct(): SqlExecutor {
     const db = this.db;
     return {
       dialect: 'sqlite',
-      all: async <T>(sql: string, params: readonly SqlParam[] = []) => db.prepare(sql).all(...sqliteParams(params)) as T[],
-      get: async <T>(sql: string, params: readonly SqlParam[] = []) => db.prepare(sql).get(...sqliteParams(params)) as T | undefined,
-      run: async (sql: string, params: readonly SqlParam[] = []) => ({ changes: db.prepare(sql).run(...sqliteParams(params)).changes }),
+      all: <T>(sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => db.prepare(sql).all(...sqliteParams(params)) as T[]),
+      get: <T>(sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => db.prepare(sql).get(...sqliteParams(params)) as T | undefined),
+      run: (sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => ({ changes: db.prepare(sql).run(...sqliteParams(params)).changes })),
     };
   }
 
@@ -132,13 +208,18 @@ class SqliteStore implements SqlStore {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.mutex.lock(async () => {
       this.inTx = true;
-      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        await this.unlocked(() => this.db.exec('BEGIN IMMEDIATE'));
+      } catch (err) {
+        this.inTx = false;
+        throw err;
+      }
       try {
         const out = await fn(this.direct());
-        this.db.exec('COMMIT');
+        await this.unlocked(() => this.db.exec('COMMIT'));
         return out;
       } catch (err) {
-        this.db.exec('ROLLBACK');
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
       } finally {
         this.inTx = false;
@@ -151,6 +232,10 @@ class SqliteStore implements SqlStore {
     await this.transaction((tx) => migrate(tx, component, steps));
   }
 
+  async ping(): Promise<void> {
+    await this.outside((x) => x.get('SELECT 1 AS ok'));
+  }
+
   async close(): Promise<void> {
     await this.mutex.lock(async () => this.db.close());
   }
@@ -161,56 +246,121 @@ class PostgresStore implements SqlStore {
   readonly pgPool: pg.Pool;
   readonly where: string;
 
-  constructor(url: string, poolSize: number) {
-    this.pgPool = new pg.Pool({ connectionString: url, max: poolSize });
+  constructor(url: string, poolSize: number, limits: { connectTimeoutMs: number; statementTimeoutMs: number }) {
+    this.pgPool = new pg.Pool({
+      connectionString: url,
+      max: poolSize,
+      // Every call is bounded: connecting, the statement on the server, and the wait for its answer
+      // on this side (which also covers a network that silently drops packets: the server's own
+      // timeout cannot reach us then). The client-side limit is a little longer, so that the
+      // server's cancel wins when it can be heard.
+      connectionTimeoutMillis: limits.connectTimeoutMs,
+      statement_timeout: limits.statementTimeoutMs,
+      idle_in_transaction_session_timeout: limits.statementTimeoutMs * 2,
+      query_timeout: limits.statementTimeoutMs + 1_000,
+      keepAlive: true,
+    });
     this.pgPool.on('error', () => undefined); // idle client errors surface on the next query
     const u = new URL(url);
     this.where = `postgres://${u.host}${u.pathname}`;
   }
 
-  static executor(q: pg.Pool | pg.PoolClient): SqlExecutor {
+  static executor(q: pg.Pool | pg.PoolClient, where: string): SqlExecutor {
+    const run = async (sql: string, params: readonly SqlParam[]) => {
+      try {
+        return await q.query(toPgPlaceholders(sql), [...params]);
+      } catch (err) {
+        throw storeError(err, where);
+      }
+    };
     return {
       dialect: 'postgres',
-      all: async <T>(sql: string, params: readonly SqlParam[] = []) => (await q.query(toPgPlaceholders(sql), [...params])).rows as T[],
-      get: async <T>(sql: string, params: readonly SqlParam[] = []) => (await q.query(toPgPlaceholders(sql), [...params])).rows[0] as T | undefined,
-      run: async (sql: string, params: readonly SqlParam[] = []) => ({ changes: (await q.query(toPgPlaceholders(sql), [...params])).rowCount ?? 0 }),
+      all: async <T>(sql: string, params: readonly SqlParam[] = []) => (await run(sql, params)).rows as T[],
+      get: async <T>(sql: string, params: readonly SqlParam[] = []) => (await run(sql, params)).rows[0] as T | undefined,
+      run: async (sql: string, params: readonly SqlParam[] = []) => ({ changes: (await run(sql, params)).rowCount ?? 0 }),
     };
   }
 
   all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
-    return PostgresStore.executor(this.pgPool).all<T>(sql, params);
+    return PostgresStore.executor(this.pgPool, this.where).all<T>(sql, params);
   }
   get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
-    return PostgresStore.executor(this.pgPool).get<T>(sql, params);
+    return PostgresStore.executor(this.pgPool, this.where).get<T>(sql, params);
   }
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
-    return PostgresStore.executor(this.pgPool).run(sql, params);
+    return PostgresStore.executor(this.pgPool, this.where).run(sql, params);
+  }
+
+  /**
+   * A client checked out of the pool for `fn`. It is ours to watch while we hold it: pg emits 'error'
+   * on it when its connection breaks (a reset, the server gone), and an 'error' event nobody listens
+   * to ends the process. A client whose connection broke, or that may still be inside a transaction,
+   * goes back with the error, so that the pool destroys it instead of handing it out again.
+   */
+  private async withClient<T>(fn: (client: pg.PoolClient, isBroken: () => boolean) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pgPool.connect();
+    } catch (err) {
+      throw storeError(err, this.where);
+    }
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost ??= err);
+    client.on('error', onError);
+    let failure: unknown;
+    try {
+      return await fn(client, () => lost !== undefined);
+    } catch (err) {
+      failure = err;
+      throw lost ? storeError(lost, this.where) : err;
+    } finally {
+      const broken = lost ?? (failure instanceof StateStoreUnavailable ? failure : undefined);
+      // A broken client keeps our listener: a late 'error' from its dying socket is still heard.
+      if (!broken) client.off('error', onError);
+      client.release(broken);
+    }
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await this.pgPool.connect();
-    try {
-      await client.query('BEGIN');
-      const out = await fn(PostgresStore.executor(client));
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    return this.withClient(async (client) => {
+      const tx = PostgresStore.executor(client, this.where);
+      await tx.run('BEGIN');
+      try {
+        const out = await fn(tx);
+        await tx.run('COMMIT');
+        return out;
+      } catch (err) {
+        // A rollback that fails leaves the client unusable: it is released with that error.
+        await tx.run('ROLLBACK').catch((e: unknown) => {
+          throw e instanceof StateStoreUnavailable ? e : err;
+        });
+        throw err;
+      }
+    });
   }
 
   async migrate(component: string, steps: readonly string[]): Promise<void> {
     // One instance at a time: an advisory lock keeps two gateways starting together from racing.
-    const client = await this.pgPool.connect();
+    await this.withClient(async (client, isBroken) => {
+      const x = PostgresStore.executor(client, this.where);
+      await x.run('SELECT pg_advisory_lock(81723)');
+      try {
+        await migrate(x, component, steps);
+      } finally {
+        if (!isBroken()) await x.run('SELECT pg_advisory_unlock(81723)').catch(() => undefined);
+      }
+    });
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new StateStoreUnavailable(`the state store (${this.where}) did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      await client.query('SELECT pg_advisory_lock(81723)');
-      await migrate(PostgresStore.executor(client), component, steps);
+      await Promise.race([this.get('SELECT 1 AS ok'), timeout]);
     } finally {
-      await client.query('SELECT pg_advisory_unlock(81723)').catch(() => undefined);
-      client.release();
+      clearTimeout(timer);
     }
   }
 
@@ -230,8 +380,11 @@ async function migrate(x: SqlExecutor, component: string, steps: readonly string
 }
 
 export async function openStore(config: StateConfig): Promise<SqlStore> {
-  if (config.driver === 'sqlite') return new SqliteStore(config.file);
-  const store = new PostgresStore(config.url, config.poolSize ?? 10);
+  if (config.driver === 'sqlite') return new SqliteStore(config.file, config.busyTimeoutMs ?? STATE_DEFAULTS.busyTimeoutMs);
+  const store = new PostgresStore(config.url, config.poolSize ?? 10, {
+    connectTimeoutMs: config.connectTimeoutMs ?? STATE_DEFAULTS.connectTimeoutMs,
+    statementTimeoutMs: config.statementTimeoutMs ?? STATE_DEFAULTS.statementTimeoutMs,
+  });
   await store.get('SELECT 1 AS ok'); // fail at start-up, not on the first request
   return store;
 }

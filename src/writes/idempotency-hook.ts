@@ -6,7 +6,7 @@
  */
 import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
-import { Problem } from '../problem.ts';
+import { Problem, StateStoreUnavailable } from '../problem.ts';
 import type { Route } from '../routing/route-table.ts';
 import { fingerprint } from './canonical-json.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
@@ -83,8 +83,12 @@ export function idempotencyHook(opts: IdempotencyHookOptions): OperationHooks {
         }
         throw err;
       }
-      if (dispatched.result.status >= 500) await opts.store.abandon(op, key);
-      else await opts.store.finish(op, key, fromDispatched(dispatched));
+      // The backend has answered (and may have written): that answer is the caller's even if the
+      // state store cannot keep it now. The key stays in flight until its lease runs out.
+      if (dispatched.result.status >= 500) await opts.store.abandon(op, key).catch(() => undefined);
+      else await opts.store.finish(op, key, fromDispatched(dispatched)).catch((err: unknown) => {
+        if (!(err instanceof StateStoreUnavailable)) throw err;
+      });
       return dispatched;
     },
   };

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.ts';
 import { Problem, ProblemType } from '../problem.ts';
 import { dispatch } from '../routing/dispatch.ts';
 import type { RouteTable } from '../routing/route-table.ts';
+import { OutageLog } from '../state/sql-store.ts';
 import type { DeadReason } from './dead-letter-store.ts';
 import type { AttemptError, OutboxEntry, OutboxStore } from './outbox-store.ts';
 import type { WritesMetrics } from './writes-metrics.ts';
@@ -49,8 +50,11 @@ export class OutboxWorker {
   private ticking = false;
   private again = false;
   private stopped = false;
+  private readonly outage: OutageLog;
 
-  constructor(private readonly opts: OutboxWorkerOptions) {}
+  constructor(private readonly opts: OutboxWorkerOptions) {
+    this.outage = new OutageLog(opts.logger, 'outbox worker');
+  }
 
   start(): void {
     this.stopped = false;
@@ -68,7 +72,10 @@ export class OutboxWorker {
     }
     this.ticking = true;
     void this.tick()
-      .catch((err: unknown) => this.opts.logger.error({ err }, 'outbox worker: could not read the outbox'))
+      .then(() => this.outage.ok())
+      .catch((err: unknown) => {
+        if (!this.outage.failed(err)) this.opts.logger.error({ err }, 'outbox worker: could not read the outbox');
+      })
       .finally(() => {
         this.ticking = false;
         if (this.again) {

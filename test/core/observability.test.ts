@@ -44,7 +44,7 @@ describe('health, readiness and the API reference', () => {
     expect(await (await fetch(`${gw.url}/healthz`)).json()).toEqual({ status: 'up' });
     const ready = await fetch(`${gw.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', adapters: { upstream: { kind: 'http', ok: true } } });
+    expect(await ready.json()).toEqual({ status: 'ready', adapters: { upstream: { kind: 'http', ok: true } }, stateStore: { ok: true } });
   });
 
   it('serves the API reference page and the contract it reads, without any CDN', async () => {

@@ -1,23 +1,31 @@
 /**
  * A TCP proxy on a free loopback port in front of a legacy system, to make it slow or down without
  * touching it: `pass` forwards, `slow` delays every chunk (both ways) by `delayMs` after it arrived, `down` cuts every
- * connection and drops new ones at once. Order of bytes is kept in every mode.
+ * connection and drops new ones at once, `blackhole` accepts connections and forwards nothing either
+ * way (a network that silently loses packets) until the mode changes. `reset()` aborts every open
+ * connection with a TCP RST (the peer sees ECONNRESET) and keeps the mode. Order of bytes is kept in
+ * every mode.
  */
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type ProxyMode = 'pass' | 'slow' | 'down';
+export type ProxyMode = 'pass' | 'slow' | 'down' | 'blackhole';
 
 export interface TcpProxy {
   port: number;
   mode: ProxyMode;
   delayMs: number;
   setMode(mode: ProxyMode): void;
+  /** Resets (RST) every connection open now; new ones are served as the mode says. */
+  reset(): void;
+  /** Connections accepted so far. */
+  readonly accepted: number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   // Each chunk goes on `delay` after it arrived (in slow mode), never before the chunk ahead of it:
   // after a switch back to pass, a connection is slow for at most one more delay, not for the sum
   // of the delays of everything queued while it was slow.
@@ -51,8 +59,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       client.destroy();
       return;
     }
+    accepted++;
     const upstream = connect(targetPort, targetHost);
     for (const s of [client, upstream]) {
+      if (proxy.mode === 'blackhole') s.pause();
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
       s.on('error', () => {
@@ -70,9 +80,20 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     port: (server.address() as AddressInfo).port,
     mode: 'pass',
     delayMs: 2_000,
+    get accepted() {
+      return accepted;
+    },
     setMode(mode) {
       proxy.mode = mode;
       if (mode === 'down') for (const s of sockets) s.destroy();
+      // Paused sockets read nothing: whatever either side sends stays in the kernel's buffers.
+      for (const s of sockets) {
+        if (mode === 'blackhole') s.pause();
+        else s.resume();
+      }
+    },
+    reset() {
+      for (const s of sockets) s.resetAndDestroy();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { GatewayMetrics } from '../../src/observability/metrics.ts';
+import { StateStoreUnavailable, UpstreamError, type Problem } from '../../src/problem.ts';
+import { BindingPolicy } from '../../src/resilience/binding-policy.ts';
 import { BASE_POLICY, mergePolicy } from '../../src/resilience/policy-config.ts';
 import { RetryBudget } from '../../src/resilience/retry-budget.ts';
 
@@ -28,5 +31,38 @@ describe('policy merging', () => {
     expect(p.retry).toEqual({ ...BASE_POLICY.retry, maxRetries: 1, budget: { ratio: 0.5, minPerSecond: BASE_POLICY.retry.budget.minPerSecond } });
     expect(p.concurrency).toEqual({ limit: 2, queue: BASE_POLICY.concurrency.queue });
     expect(p.circuitBreaker).toEqual(BASE_POLICY.circuitBreaker);
+  });
+});
+
+describe('503 answers and the state store under a binding policy', () => {
+  const policyOf = (consecutiveFailures: number) =>
+    new BindingPolicy(mergePolicy(BASE_POLICY, { retry: { maxRetries: 2 }, circuitBreaker: { consecutiveFailures } }), { adapter: 'mainframe-files', operation: 'createOrder', retryable: true, metrics: new GatewayMetrics() });
+  const signal = new AbortController().signal;
+
+  it('a backend that is unavailable (before any circuit opens) is answered 503 with Retry-After', async () => {
+    const policy = policyOf(50);
+    const err = (await policy.execute(async () => Promise.reject(new UpstreamError('connection refused', { status: 503 })), signal).catch((e: unknown) => e)) as Problem;
+    expect(err.status).toBe(503);
+    expect(err.typeName).toBe('upstream-unavailable');
+    expect(err.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
+  });
+
+  it('the state store failing under a kind is a 503 state-store-unavailable: not retried, not counted by the breaker', async () => {
+    const policy = policyOf(2);
+    let calls = 0;
+    for (let i = 0; i < 5; i++) {
+      const err = (await policy
+        .execute(async () => {
+          calls++;
+          throw new StateStoreUnavailable('the state store (postgres://127.0.0.1/state) did not answer: ECONNRESET');
+        }, signal)
+        .catch((e: unknown) => e)) as Problem;
+      expect(err.status).toBe(503);
+      expect(err.typeName).toBe('state-store-unavailable');
+      expect(err.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
+      expect(err.detail).not.toContain('mainframe-files');
+    }
+    expect(calls).toBe(5);
+    expect(policy.circuitState).toBe('closed');
   });
 });

@@ -186,7 +186,8 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       let rows: Row[];
       try {
         const driver = deps.driver();
-        rows = driver.querySync ? driver.querySync(text, values, { signal: req.signal }) : await driver.query(text, values, { signal: req.signal });
+        // (undefined from querySync: the database is locked; `query` waits for it without blocking.)
+        rows = driver.querySync?.(text, values, { signal: req.signal }) ?? (await driver.query(text, values, { signal: req.signal }));
       } catch (err) {
         throw failed(err, start);
       }

@@ -20,9 +20,10 @@ export interface DbDriver {
   query(sql: string, values: readonly SqlValue[], opts: QueryOptions): Promise<Row[]>;
   /**
    * The same, run at once, for a driver whose statements run synchronously (better-sqlite3): the
-   * kind calls it instead of `query` and saves the promise; errors are thrown, not rejected.
+   * kind calls it first and saves the promise; errors are thrown, not rejected. Undefined when it
+   * cannot run at once without blocking (the database is locked): the kind then calls `query`.
    */
-  querySync?(sql: string, values: readonly SqlValue[], opts: QueryOptions): Row[];
+  querySync?(sql: string, values: readonly SqlValue[], opts: QueryOptions): Row[] | undefined;
   /** Streams a statement's rows; breaking out of the loop stops the query and frees the connection. */
   stream(sql: string, values: readonly SqlValue[], opts: QueryOptions): AsyncIterable<Row>;
   /** A trivial query within `timeoutMs`; throws when the database cannot be reached. */

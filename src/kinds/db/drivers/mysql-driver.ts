@@ -65,11 +65,16 @@ export class MysqlDriver implements DbDriver {
     let finished = false;
     const onAbort = () => rows.destroy(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
     opts.signal.addEventListener('abort', onAbort, { once: true });
+    // A fatal error (a reset connection) of a command without a callback goes to the connection, not
+    // to the row stream, which would wait for ever: end the stream with it.
+    const onLost = (err: Error) => rows.destroy(err);
+    core.on('error', onLost);
     try {
       for await (const row of rows) yield row as Row;
       finished = true;
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
+      core.off('error', onLost);
       // A result not read to its end cannot be abandoned on a MySQL connection: drop the connection.
       if (finished) conn.release();
       else conn.destroy();

@@ -67,10 +67,17 @@ export class PostgresDriver implements DbDriver {
 
   async *stream(sql: string, values: readonly SqlValue[], opts: QueryOptions): AsyncIterable<Row> {
     const client = await abortable(this.pool.connect(), opts.signal);
+    // A checked-out client is the caller's to watch: pg emits 'error' on it when its connection
+    // breaks (a reset, the server gone) even between reads, and an 'error' event nobody listens to
+    // ends the process. The error is kept and thrown by the next read.
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost ??= err);
+    client.on('error', onError);
     let broken = false;
     const cursor = client.query(new Cursor<Row>(sql, values as unknown[]));
     try {
       for (;;) {
+        if (lost) throw lost;
         const rows = await abortable(cursor.read(this.settings.fetchSize), opts.signal);
         if (rows.length === 0) break;
         for (const r of rows) yield r;
@@ -79,8 +86,12 @@ export class PostgresDriver implements DbDriver {
       broken = true;
       throw err;
     } finally {
-      if (!broken) await cursor.close().catch(() => (broken = true));
-      client.release(broken);
+      if (!broken && !lost) await cursor.close().catch(() => (broken = true));
+      broken ||= lost !== undefined;
+      // A broken client is destroyed by the pool (released with an error) and keeps our listener,
+      // so that a late 'error' from its dying socket is still heard.
+      if (!broken) client.off('error', onError);
+      client.release(broken ? (lost ?? new Error('the stream was not read to its end')) : undefined);
     }
   }
 
