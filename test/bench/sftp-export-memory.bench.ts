@@ -89,9 +89,10 @@ async function child(root: string, scenario: string): Promise<void> {
   // The first load may take longer than a request's timeout (504): ask again until it is served.
   const untilServed = async (path: string) => {
     const t0 = performance.now();
-    for (let i = 0; i < 200 && performance.now() - t0 < 600_000; i++) {
+    for (let i = 0; i < 600 && performance.now() - t0 < 600_000; i++) {
       const r = await timed(path);
       if (r.status === 200) return { status: r.status, ms: performance.now() - t0, tries: i + 1 };
+      await new Promise((res) => setTimeout(res, 1_000)); // 504 (timeout) or 503 (open circuit): later
     }
     throw new Error(`${path}: not served within 600 s`);
   };
