@@ -184,11 +184,11 @@ export class LoadedExport {
 
   /** No operation serves it any more: close the local copy once the reads under way are done. */
   retire(graceMs = 0): void {
-    this.retired = true;
     if (graceMs > 0) {
       setTimeout(() => this.retire(), graceMs).unref();
       return;
     }
+    this.retired = true;
     if (this.reading > 0 || this.closed) return;
     this.closed = true;
     void this.handle.close().catch(() => undefined);
@@ -244,11 +244,12 @@ export class ExportFiles {
     return out;
   }
 
-  release(data: LoadedExport): void {
+  /** One user fewer; the last one closes the local copy after `graceMs` (requests may still read it). */
+  release(data: LoadedExport, graceMs = RETIRE_GRACE_MS): void {
     data.users--;
     if (data.users > 0) return;
     this.loaded.delete(data.id);
-    data.retire(RETIRE_GRACE_MS);
+    data.retire(graceMs);
   }
 
   private refuse(id: string, reason: string): void {
@@ -439,7 +440,7 @@ export class ExportReader {
 
   /** Lets go of the snapshot (the adapter is closing). */
   close(): void {
-    if (this.snapshot) this.files.release(this.snapshot.data);
+    if (this.snapshot) this.files.release(this.snapshot.data, 0);
     this.snapshot = undefined;
   }
 
