@@ -12,6 +12,8 @@ import type { DecodedRecord } from './record-codec.ts';
 export interface DecodedRow {
   recordNo: number;
   offset: number;
+  /** The record's length in bytes (without its newline). */
+  length: number;
   type: string;
   role: RecordRole;
   value: DecodedRecord;
@@ -161,7 +163,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
         trailerProblems += problems.length;
         batch.problems.push(...problems);
       }
-      batch.rows.push({ recordNo, offset, type: type.name, role: type.role, value });
+      batch.rows.push({ recordNo, offset, length: len, type: type.name, role: type.role, value });
     } catch (err) {
       if (checking && type.role === 'detail') check.see(type, undefined);
       if (type.role === 'trailer') {
@@ -211,7 +213,7 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
               recordNo++;
               sum.records++;
               sum.good++;
-              batch.rows.push({ recordNo, offset: base + pos, type: name, role: 'detail', value });
+              batch.rows.push({ recordNo, offset: base + pos, length: L, type: name, role: 'detail', value });
             }
             pos += L;
             if (batch.rows.length >= BATCH) {

@@ -83,13 +83,20 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
   it('moves to a newer complete export, and skips a newer one that is incomplete', async () => {
     const changed = mf.catalogue.map((p) => (p.sku === 'HW-1042' ? { ...p, stockQuantity: 999 } : p));
     const name = writeProductExport(mf.root, changed, { at: new Date(Date.UTC(2026, 10, 25, 22, 0, 0)) });
-    let res = await fetch(`${gw.url}/products/HW-1042`);
+    // The previous export is served while the newer one loads; then the newer one.
+    let res = await until(async () => {
+      const r = await fetch(`${gw.url}/products/HW-1042`);
+      return r.headers.get('x-data-source') === name ? r : (await r.arrayBuffer(), undefined);
+    });
     expect(((await res.json()) as { stockQuantity: number }).stockQuantity).toBe(999);
-    expect(res.headers.get('x-data-source')).toBe(name);
     // A newer file cut short (the exporter died): no trailer, so the last complete one is served.
     const at = new Date(Date.UTC(2026, 10, 26, 22, 0, 0));
     const bytes = encodeProductExport(changed.map((p) => ({ ...p, stockQuantity: 1 })), at, 99);
     writeFileSync(join(mf.root, 'exports', exportFileName(at, 99)), bytes.subarray(0, bytes.length - 160));
+    await until(async () => {
+      await (await fetch(`${gw.url}/products/HW-1042`)).arrayBuffer();
+      return gw.logLines.some((l) => l.msg === 'export file skipped' && l.file === exportFileName(at, 99)) || undefined;
+    });
     res = await fetch(`${gw.url}/products/HW-1042`);
     expect(((await res.json()) as { stockQuantity: number }).stockQuantity).toBe(999);
     expect(res.headers.get('x-data-source')).toBe(name);

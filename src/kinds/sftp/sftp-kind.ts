@@ -24,7 +24,7 @@ import { LayoutFileError, loadRecordFileSpec, type RecordFileSpec } from '../../
 import { registerCodePages } from '../../records/code-pages.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
 import { fieldMapSchema, toContract, type FieldMap } from './field-map.ts';
-import { ExportReader, globToRegExp, type ExportSnapshot } from './export-reader.ts';
+import { ExportFiles, ExportReader, globToRegExp, type ExportSnapshot } from './export-reader.ts';
 import { HostKeyError, KnownHosts } from './known-hosts.ts';
 import { MIGRATIONS, RequestReply, type RequestConfig } from './request-reply.ts';
 import { ConnectionLost, SftpPool } from './sftp-pool.ts';
@@ -62,6 +62,17 @@ const connectionSchema = z
   .strict()
   .refine((c) => (c.password ?? '') !== '' || (c.privateKey ?? '') !== '', { message: 'give a password or a privateKey (from the environment)', path: ['password'] });
 
+const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/;
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+
+/** `500MB` (decimal), `2GiB` (binary) or a number of bytes. */
+export function sizeInBytes(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = SIZE.exec(v);
+  if (!m) throw new Error(`not a size: ${v}`);
+  return Math.floor(Number(m[1]) * UNITS[m[2] ?? 'B']);
+}
+
 const readSchema = z
   .object({
     dir: z.string().optional(),
@@ -75,6 +86,11 @@ const readSchema = z
     refreshMs: z.coerce.number().int().min(0).default(30_000),
     asOf: z.object({ date: z.string(), time: z.string().optional() }).strict().optional(),
     fallback: z.coerce.number().int().min(0).max(20).default(3),
+    /** The largest export file read: bytes, or a size such as `500MB` or `2GiB`; a larger file is refused with an error naming it. */
+    maxFileSize: z
+      .union([z.number().int().min(1), z.string().regex(SIZE, 'a size such as 500MB, 2GiB or a number of bytes')])
+      .default('2GiB')
+      .transform((v) => ({ bytes: sizeInBytes(v), text: String(v) })),
     /** item: one record by key (404 when absent); page: `{ items, nextCursor }`. Default: item when the path has a parameter. */
     as: z.enum(['item', 'page']).optional(),
   })
@@ -165,6 +181,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
   private readonly pool: SftpPool;
   private readonly rr: RequestReply;
   private readonly readers: ExportReader[] = [];
+  /** Export files loaded once for every read binding of this adapter. */
+  private readonly exportFiles = new ExportFiles();
   private readonly specs = new Map<string, RecordFileSpec>();
 
   constructor(private readonly ctx: AdapterContext<SftpConnection>) {
@@ -239,8 +257,21 @@ class SftpAdapter implements Adapter<SftpBinding> {
     if (as === 'item' && (!param || !pathParams.includes(param))) b.fail('read.param', `${b.operation.operationId} has no path parameter ${param ?? ''}`, `use one of: ${pathParams.join(', ') || '(none: use as: page)'}`);
     const reader = new ExportReader(
       this.pool,
-      { dir: read.dir ?? this.ctx.connection.folders.exports, pattern: globToRegExp(read.pattern), spec, record, key: read.key, refreshMs: read.refreshMs, asOf: read.asOf, fallback: read.fallback },
+      {
+        dir: read.dir ?? this.ctx.connection.folders.exports,
+        pattern: globToRegExp(read.pattern),
+        spec,
+        record,
+        key: read.key,
+        refreshMs: read.refreshMs,
+        asOf: read.asOf,
+        fallback: read.fallback,
+        maxBytes: read.maxFileSize.bytes,
+        maxBytesText: read.maxFileSize.text,
+        adapter: this.ctx.name,
+      },
       this.ctx.logger.child({ operation: b.operation.operationId }),
+      this.exportFiles,
     );
     this.readers.push(reader);
     let last: ExportSnapshot | undefined;
@@ -263,7 +294,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
     if (as === 'item') {
       return async (req) => {
         const s = await snapshot(req.signal);
-        const rec = s.byKey.get(String(req.pathParams[param!]));
+        const rec = await s.get(String(req.pathParams[param!]));
         if (!rec) throw problems.notFound(`no record with ${read.key} ${String(req.pathParams[param!])} in the export ${s.file}`);
         return { status: 200, body: toContract(rec, map), headers: freshness(s) };
       };
@@ -280,12 +311,11 @@ class SftpAdapter implements Adapter<SftpBinding> {
         if (m[1] !== s.file) {
           // A newer export came in: continue after the last key seen, in the new file.
           const lastKey = m[1].split('\0')[1];
-          start = lastKey ? s.records.findIndex((r) => String(r[read.key]) > lastKey) : 0;
-          if (start < 0) start = s.records.length;
+          start = lastKey ? await s.indexAfter(lastKey) : 0;
         }
       }
-      const page = s.records.slice(start, start + limit);
-      const next = start + limit < s.records.length ? Buffer.from(`${s.file}:${start + limit}`, 'utf8').toString('base64url') : null;
+      const page = await s.page(start, limit);
+      const next = start + limit < s.count ? Buffer.from(`${s.file}:${start + limit}`, 'utf8').toString('base64url') : null;
       return { status: 200, body: { items: page.map((r) => toContract(r, map)), nextCursor: next }, headers: freshness(s) };
     };
   }
@@ -354,6 +384,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
   }
 
   async close(): Promise<void> {
+    for (const r of this.readers) r.close();
+    this.exportFiles.close();
     await this.rr.stop();
     await this.pool.close();
   }
