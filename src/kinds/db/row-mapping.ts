@@ -283,23 +283,17 @@ function compileNode(spec: unknown, key: string, columns: Set<string>): Node[] {
 type ObjectBuilder = (row: Row) => Record<string, unknown>;
 
 /**
- * Binds a list of fields (nested objects included) to the row's actual keys: the field names and
- * their functions in two arrays, made once; per row, one loop that fills a fresh object.
+ * Binds a list of fields (nested objects included) to the row's actual keys. Per row, a copy of a
+ * template object that has every field already (all of one shape, made in one step, much quicker
+ * than adding properties one by one), then one loop that sets the fields' values in it.
  */
 function bindNodes(list: Node[], keys: ReadonlyMap<string, string>): ObjectBuilder {
   const names = list.map((n) => n.name);
   const fns: FieldFn[] = list.map((n) => (n.plan ? n.plan(keys) : bindNodes(n.children!, keys)));
-  if (names.includes('__proto__')) {
-    // A contract field named `__proto__` (JSON allows it): assigning it would set the object's
-    // prototype instead, so it is defined as an own property, as JSON.parse makes it.
-    return (row) => {
-      const obj: Record<string, unknown> = {};
-      for (let i = 0; i < fns.length; i++) Object.defineProperty(obj, names[i], { value: fns[i](row), enumerable: true, writable: true, configurable: true });
-      return obj;
-    };
-  }
+  // Own properties, `__proto__` included (JSON allows a field of that name): set, it stays a field.
+  const template: Record<string, unknown> = Object.fromEntries(names.map((name) => [name, null]));
   return (row) => {
-    const obj: Record<string, unknown> = {};
+    const obj = { ...template };
     for (let i = 0; i < fns.length; i++) obj[names[i]] = fns[i](row);
     return obj;
   };
