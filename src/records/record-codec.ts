@@ -9,6 +9,7 @@ import { formatLegacyDate, parseLegacyDate, DATE_DIGITS } from './dates.ts';
 import { FieldError, FieldFault } from './errors.ts';
 import type { FieldItem, GroupItem, Item, RecordLayout } from './layout.ts';
 import { makeNumberDecoder, makeNumberEncoder } from './numbers.ts';
+import { generateDecoder, type ItemDecoder, type ValueDecoder } from './generated-decoder.ts';
 
 export type DecodedRecord = Record<string, unknown>;
 
@@ -23,6 +24,8 @@ export interface EncodeResult {
 export interface RecordCodec {
   layout: RecordLayout;
   page: CodePage;
+  /** Whether `decode` is the generated decoder (generated-decoder.ts) rather than the plain one. */
+  generated: boolean;
   /** Decodes the record at `start` (the buffer may hold more after it). */
   decode(buf: Buffer, start?: number): DecodedRecord;
   encode(value: DecodedRecord): EncodeResult;
@@ -30,7 +33,6 @@ export interface RecordCodec {
   lengthAt(buf: Buffer, start: number): number;
 }
 
-type ValueDecoder = (buf: Buffer, at: number) => unknown;
 type ValueEncoder = (buf: Buffer, at: number, value: unknown, report: (msg: string) => void) => void;
 type Decoder = (buf: Buffer, at: number, out: DecodedRecord, rs: number) => void;
 type Encoder = (buf: Buffer, at: number, value: DecodedRecord, rs: number, report: (msg: string) => void, prefix: string) => void;
@@ -244,6 +246,30 @@ interface Compiled {
   encoders: Encoder[];
 }
 
+/** What compiling a layout's items takes: the page, the OCCURS DEPENDING ON counter and table, whether to generate decoders. */
+interface Compiling {
+  page: CodePage;
+  count: ((buf: Buffer, rs: number) => number) | undefined;
+  countOf: Item | undefined;
+  generate: boolean;
+}
+
+/** The generated decoder of these items (generated-decoder.ts), or undefined for the plain one. */
+function generated(items: readonly Item[], c: Compiling): ItemDecoder | undefined {
+  if (!c.generate) return undefined;
+  const { page } = c;
+  return generateDecoder(items, {
+    page,
+    field: (item) => makeFieldDecoder(item, page),
+    item: (item) => {
+      const one = compileOne(item, c);
+      return (buf, at, rs) => one.decode(buf, at, rs);
+    },
+    badByte: (b, at) => badByte(page, b, at),
+    fault,
+  });
+}
+
 function countReader(layout: RecordLayout, page: CodePage): ((buf: Buffer, rs: number) => number) | undefined {
   if (!layout.odo) return undefined;
   const { counter, counterOffset, item } = layout.odo;
@@ -263,12 +289,13 @@ function countReader(layout: RecordLayout, page: CodePage): ((buf: Buffer, rs: n
   };
 }
 
-function compileItems(items: readonly Item[], page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): Compiled {
+function compileItems(items: readonly Item[], c: Compiling): Compiled {
+  const { page } = c;
   const decoders: Decoder[] = [];
   const encoders: Encoder[] = [];
   for (const item of items) {
     const alternatives = items.filter((x) => x.redefines && x.redefines.toUpperCase() === item.label.toUpperCase());
-    const one = compileOne(item, page, count, countOf);
+    const one = compileOne(item, c);
     const name = item.name;
     const path = name || item.label;
     // Decoding: a REDEFINES item is decoded instead of the original when its `when` holds.
@@ -315,163 +342,13 @@ function compileItems(items: readonly Item[], page: CodePage, count: ((buf: Buff
   return { decoders, encoders };
 }
 
-type ItemDecoder = (buf: Buffer, at: number, rs: number) => unknown;
-
-/** The value of a one-byte field for each of the 256 bytes; undefined where decoding the byte throws. */
-function byteTable(dec: ValueDecoder): unknown[] {
-  const table: unknown[] = new Array(256);
-  const one = Buffer.alloc(1);
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0; // most bytes are faults for a digit: no stack traces for those
-  try {
-    for (let b = 0; b < 256; b++) {
-      one[0] = b;
-      try {
-        table[b] = dec(one, 0);
-      } catch {
-        table[b] = undefined;
-      }
-    }
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-  return table;
-}
-
-/** Text fields that are read straight into a run of text, sliced into strings once per record. */
-const INLINE_TEXT_MIN = 4;
-/** Text fields further apart than this are read into separate runs. */
-const RUN_GAP = 256;
-/** `ucs2Slice` reads UTF-16 little-endian; a Uint16Array holds the platform's order. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const FAST_UCS2 = typeof (Buffer.prototype as unknown as { ucs2Slice?: Slice }).ucs2Slice === 'function' && LITTLE_ENDIAN;
-
-/**
- * How the text fields of a generated decoder become strings: `identity` (latin1, ascii: the bytes
- * are the characters), `latin1` (a page whose characters all fit in latin1, EBCDIC mostly: translate
- * byte by byte), `ucs2` (the others: translate to UTF-16 code units), or not inline at all.
- */
-function textMode(page: CodePage): 'identity' | 'latin1' | 'ucs2' | undefined {
-  if (!FAST_SLICE) return undefined;
-  if (page.name === 'latin1' || page.name === 'ascii') return 'identity';
-  if (page.latin1Only) return 'latin1';
-  return FAST_UCS2 ? 'ucs2' : undefined;
-}
-
-/**
- * The fast path for a group of items that are all decoded unconditionally (no REDEFINES choice):
- * a function generated for this layout that decodes every item and builds the object with one
- * literal, so that every property store has a fixed name and every record the same shape. That is
- * several times quicker than filling an object field by field through one shared closure.
- *
- * Text fields of four characters or more are not decoded one by one: their bytes (blanks trimmed,
- * checked as they go, in field order) are translated into a scratch buffer at their own offsets,
- * the buffer is read as one string per run of nearby fields, and each field's value is a substring
- * of it. One-byte fields (a flag, a status, a digit) are looked up in a table of their 256 values,
- * made by the field's own decoder. Every other item is decoded by its closure. Faults come out in
- * field order as before: no string is made until every field has been read.
- *
- * The function takes (buf, at, rs) inside a record, and (buf, start) as a record's decoder.
- */
-function generateDecoder(items: readonly Item[], page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): ItemDecoder | undefined {
-  const plain = items.filter((i) => i.name);
-  const conditional = items.some((i) => i.redefines);
-  if (conditional || plain.length === 0) return undefined;
-  const K: unknown[] = [];
-  const konst = (v: unknown): string => `K${K.push(v) - 1}`;
-  const all = definesAll(page);
-  const mode = textMode(page);
-  const body: string[] = [];
-  const values: string[] = [];
-  // Runs of inline text: [from, to) offsets in the group.
-  const runs: { from: number; to: number }[] = [];
-  const runOf = new Map<number, number>();
-  for (let k = 0; k < plain.length; k++) {
-    const item = plain[k];
-    if (mode && item.kind === 'field' && !item.occurs && item.pic.kind === 'alnum' && !item.date && !(item.conditions && item.conditions.length > 0) && item.pic.length >= INLINE_TEXT_MIN && item.size === item.pic.length) {
-      const last = runs[runs.length - 1];
-      if (last && item.offset >= last.to && item.offset - last.to <= RUN_GAP) last.to = item.offset + item.size;
-      else runs.push({ from: item.offset, to: item.offset + item.size });
-      runOf.set(k, runs.length - 1);
-    }
-  }
-  const end = runs.length > 0 ? runs[runs.length - 1].to : 0;
-  // The scratch buffer, indexed by offset in the group; for ucs2, the same memory as 16-bit units.
-  const scratch = mode === 'latin1' ? Buffer.alloc(end) : mode === 'ucs2' ? Buffer.alloc(end * 2) : undefined;
-  const S = scratch && runs.length > 0 ? konst(mode === 'ucs2' ? new Uint16Array(scratch.buffer, scratch.byteOffset, end) : scratch) : '';
-  const SB = mode === 'ucs2' && runs.length > 0 ? konst(scratch) : '';
-  const TABLE = mode === 'latin1' ? konst(page.toLatin1) : mode === 'ucs2' ? konst(page.decode) : '';
-  const V = all ? '' : konst(page.valid);
-  const BAD = all ? '' : konst((b: number, at: number) => badByte(page, b, at));
-  const space = page.space;
-  for (let k = 0; k < plain.length; k++) {
-    const item = plain[k];
-    const off = item.offset;
-    const run = runOf.get(k);
-    if (run !== undefined && item.kind === 'field') {
-      const size = item.size;
-      body.push(`    i = ${k};`);
-      if (item.justify === 'right') {
-        body.push(`    let s${k} = at + ${off}; const e${k} = s${k} + ${size};`, `    while (s${k} < e${k} && buf[s${k}] === ${space}) s${k}++;`);
-      } else {
-        body.push(`    const s${k} = at + ${off}; let e${k} = s${k} + ${size};`, `    while (e${k} > s${k} && buf[e${k} - 1] === ${space}) e${k}--;`);
-      }
-      const check = all ? '' : `if (${V}[b] === 0) throw ${BAD}(b, p); `;
-      if (mode !== 'identity') body.push(`    for (let p = s${k}; p < e${k}; p++) { const b = buf[p]; ${check}${S}[p - at] = ${TABLE}[b]; }`);
-      else if (!all) body.push(`    for (let p = s${k}; p < e${k}; p++) { const b = buf[p]; ${check}}`);
-      const from = runs[run].from;
-      values.push(`T${run}.substring(s${k} - at - ${from}, e${k} - at - ${from})`);
-    } else if (item.kind === 'field' && !item.occurs && item.size === 1) {
-      const dec = makeFieldDecoder(item, page);
-      body.push(`    i = ${k}; let v${k} = ${konst(byteTable(dec))}[buf[at + ${off}]];`, `    if (v${k} === undefined) v${k} = ${konst(dec)}(buf, at + ${off});`);
-      values.push(`v${k}`);
-    } else if (item.kind === 'field' && !item.occurs) {
-      body.push(`    i = ${k}; const v${k} = ${konst(makeFieldDecoder(item, page))}(buf, at + ${off});`);
-      values.push(`v${k}`);
-    } else {
-      const one = compileOne(item, page, count, countOf);
-      body.push(`    i = ${k}; const v${k} = ${konst((buf: Buffer, at: number, rs: number) => one.decode(buf, at, rs))}(buf, at + ${off}, rs);`);
-      values.push(`v${k}`);
-    }
-  }
-  body.push('    i = -1;');
-  runs.forEach((r, n) =>
-    body.push(
-      mode === 'identity'
-        ? `    const T${n} = buf.latin1Slice(at + ${r.from}, at + ${r.to});`
-        : mode === 'latin1'
-          ? `    const T${n} = ${S}.latin1Slice(${r.from}, ${r.to});`
-          : `    const T${n} = ${SB}.ucs2Slice(${r.from * 2}, ${r.to * 2});`,
-    ),
-  );
-  const onError = (err: unknown, i: number, at: number, rs: number): unknown => {
-    if (i < 0 || err instanceof FieldError) return err;
-    const item = plain[i];
-    return fault(err, item.name, item.label, (err instanceof FieldFault ? err.at : at + item.offset) - rs);
-  };
-  const source = [
-    // The constants as bindings of the enclosing function, not array loads in every loop.
-    ...K.map((_v, n) => `const K${n} = K[${n}];`),
-    'return function decode(buf, at = 0, rs = at) {',
-    '  let i = -1;',
-    '  try {',
-    ...body,
-    `    return { ${plain.map((item, k) => `${JSON.stringify(item.name)}: ${values[k]}`).join(', ')} };`,
-    '  } catch (err) {',
-    '    throw E(err, i, at, rs);',
-    '  }',
-    '};',
-  ].join('\n');
-  // Generated from the layout's own names (JSON-quoted), offsets and sizes, and the page's space byte only.
-  return new Function('K', 'E', source)(K, onError) as ItemDecoder;
-}
-
 interface OneCodec {
   decode(buf: Buffer, at: number, rs: number): unknown;
   encode(buf: Buffer, at: number, value: unknown, rs: number, report: (msg: string) => void, path: string): void;
 }
 
-function compileOne(item: Item, page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): OneCodec {
+function compileOne(item: Item, c: Compiling): OneCodec {
+  const { page, count, countOf } = c;
   let single: OneCodec;
   if (item.kind === 'field') {
     const dec = makeFieldDecoder(item, page);
@@ -494,7 +371,7 @@ function compileOne(item: Item, page: CodePage, count: ((buf: Buffer, rs: number
       },
     };
   } else {
-    single = compileGroup(item, page, count, countOf);
+    single = compileGroup(item, c);
   }
   const occurs = item.occurs;
   if (!occurs) return single;
@@ -529,11 +406,11 @@ function compileOne(item: Item, page: CodePage, count: ((buf: Buffer, rs: number
   };
 }
 
-function compileGroup(group: GroupItem, page: CodePage, count: ((buf: Buffer, rs: number) => number) | undefined, countOf: Item | undefined): OneCodec {
-  const inner = compileItems(group.children, page, count, countOf);
+function compileGroup(group: GroupItem, c: Compiling): OneCodec {
+  const inner = compileItems(group.children, c);
   const { decoders, encoders } = inner;
   const label = group.name || group.label;
-  const fast = generateDecoder(group.children, page, count, countOf);
+  const fast = generated(group.children, c);
   return {
     decode(buf, at, rs) {
       if (fast) {
@@ -559,18 +436,28 @@ function compileGroup(group: GroupItem, page: CodePage, count: ((buf: Buffer, rs
   };
 }
 
+export interface CompileOptions {
+  /**
+   * Use the generated decoder (generated-decoder.ts) where it applies; default true. It is not used,
+   * whatever this says, where the process refuses code generation from strings.
+   */
+  generatedDecoder?: boolean;
+}
+
 /** Compiles `layout` for the code page `encoding` (see code-pages.ts for the names). */
-export function compileRecord(layout: RecordLayout, encoding: string): RecordCodec {
+export function compileRecord(layout: RecordLayout, encoding: string, options: CompileOptions = {}): RecordCodec {
   const page = codePage(encoding);
   const count = countReader(layout, page);
-  const { decoders, encoders } = compileItems(layout.items, page, count, layout.odo?.item);
+  const c: Compiling = { page, count, countOf: layout.odo?.item, generate: options.generatedDecoder ?? true };
+  const { decoders, encoders } = compileItems(layout.items, c);
   const odo = layout.odo;
   const odoOffset = odo ? layout.length - odo.item.size * odo.item.occurs!.max : 0;
   const counterEncoder = odo ? makeNumberEncoder(odo.counter, page) : undefined;
-  const fast = generateDecoder(layout.items, page, count, layout.odo?.item);
+  const fast = generated(layout.items, c);
   return {
     layout,
     page,
+    generated: fast !== undefined,
     // The generated decoder takes (buf, start) too, the record starting at `start` (0 by default).
     decode: fast
       ? (fast as (buf: Buffer, start?: number) => DecodedRecord)

@@ -4,14 +4,18 @@
  *   npm run bench -- test/bench/records-decode.bench.ts
  * Prints the rate of the record codec alone and of the whole streaming file reader (splitting,
  * record types, trailer checks) over an in-memory file, and the load average before and after
- * (rates are per CPU-second of this process; a loaded machine still lowers them).
+ * (rates are per CPU-second of this process; a loaded machine still lowers them). Also the codec
+ * with its plain decoder, what runs where code generation from strings is refused.
  */
 import { cpus, loadavg } from 'node:os';
+import { compileRecord, type RecordCodec } from '../../src/records/record-codec.ts';
 import { decodeRecordStream } from '../../src/records/record-file.ts';
 import { benchRecord, benchSpec } from './records-layout.ts';
 
 const spec = benchSpec();
 const codec = spec.types[0].codec;
+if (!codec.generated) throw new Error('the bench codec should use the generated decoder');
+const plainCodec = compileRecord(codec.layout, codec.page.name, { generatedDecoder: false });
 if (codec.layout.length !== 200) throw new Error(`bench record is ${codec.layout.length} bytes, not 200`);
 
 const DISTINCT = 50_000;
@@ -33,7 +37,7 @@ function timed<T>(fn: () => T): { value: T; wall: number; cpu: number } {
   return { value, wall: (performance.now() - w0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 
-function codecRate(seconds: number): { wall: number; cpu: number } {
+function codecRate(seconds: number, codec: RecordCodec): { wall: number; cpu: number } {
   const r = timed(() => {
     const end = performance.now() + seconds * 1000;
     let n = 0;
@@ -69,9 +73,14 @@ async function streamRate(records: number): Promise<{ wall: number; cpu: number 
 
 const load = () => `${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`;
 console.log(`load average before: ${load()}`);
-codecRate(1); // warm up
+codecRate(1, codec); // warm up
+codecRate(1, plainCodec);
 const rates: { wall: number; cpu: number }[] = [];
-for (let r = 0; r < 5; r++) rates.push(codecRate(2));
+const plainRates: { wall: number; cpu: number }[] = [];
+for (let r = 0; r < 5; r++) {
+  rates.push(codecRate(2, codec));
+  plainRates.push(codecRate(2, plainCodec));
+}
 const stream: { wall: number; cpu: number }[] = [];
 for (let r = 0; r < 3; r++) stream.push(await streamRate(2_000_000));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -79,9 +88,10 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const line = (what: string, xs: { wall: number; cpu: number }[]) =>
   console.log(`${what} ${fmt(median(xs.map((x) => x.cpu)))} records per CPU-second, ${fmt(median(xs.map((x) => x.wall)))} records per wall-second (median of ${xs.length} runs)`);
 line('record codec:    ', rates);
+line('  plain decoder: ', plainRates);
 line('streaming reader:', stream);
 console.log(`load average after: ${load()}`);
-for (const [what, xs] of [['record codec', rates], ['streaming reader', stream]] as const) {
+for (const [what, xs] of [['record codec', rates], ['record codec, plain decoder', plainRates], ['streaming reader', stream]] as const) {
   const got = median(xs.map((x) => x.cpu));
   console.log(`target: 500,000 records/s on one core (${what}, CPU time): ${got >= 500_000 ? 'MET' : 'NOT MET'} (${fmt(got)})`);
 }

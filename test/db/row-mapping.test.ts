@@ -103,6 +103,15 @@ describe('row mapping', () => {
     expect(() => fresh.map({ STAT: 'A' })).toThrow(/the query's rows have no column DT \(they have: STAT\)/);
   });
 
+  it('gives a contract field named __proto__ as an own property, as JSON.parse does, not as the prototype', () => {
+    // The mapping as the YAML/JSON loaders give it: `__proto__` an ordinary key.
+    const m = compileMapping(JSON.parse('{"id": {"column": "ID", "as": "integer"}, "__proto__": {"city": "CITY"}}'));
+    const out = m.map({ ID: '7', CITY: 'Lyon  ' });
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out)).toEqual(['id', '__proto__']);
+    expect(JSON.stringify(out)).toBe('{"id":7,"__proto__":{"city":"Lyon"}}');
+  });
+
   it('refuses a mapping that cannot work, naming the key', () => {
     const attempt = (spec: unknown) => {
       try {
