@@ -4,7 +4,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { clientErrorHandler } from '../http/app.ts';
 import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from '../http/draining-server.ts';
+import type { Logger } from '../observability/logger.ts';
 
 export class AdminServer {
   private server: DrainingServer | undefined;
@@ -12,12 +14,15 @@ export class AdminServer {
   constructor(
     private readonly buildApp: () => Express,
     private readonly defaults: { port: number; host: string; file: string },
+    private readonly logger: Logger,
   ) {}
 
   /** Starts listening; resolves with its URL. */
   async listen(port = this.defaults.port, host = this.defaults.host): Promise<string> {
     const admin = drainingServer(this.buildApp(), refuseWhileShuttingDown);
     const server = admin.server;
+    // Requests Node's parser refuses get a problem+json answer here too, as on the public side.
+    server.on('clientError', clientErrorHandler(this.logger));
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (err: NodeJS.ErrnoException) =>

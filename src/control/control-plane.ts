@@ -68,7 +68,7 @@ export class ControlPlane {
       redactor: redactorFor(host, host.env),
       outcome: (operation, outcome) => shadowOutcomes.inc({ operation, outcome }),
     });
-    this.admin = new AdminServer(() => buildAdminApp(this), { port: cfg.admin.port, host: cfg.admin.host, file: host.config.file });
+    this.admin = new AdminServer(() => buildAdminApp(this), { port: cfg.admin.port, host: cfg.admin.host, file: host.config.file }, host.logger.child({ component: 'admin' }));
   }
 
   /** The route state store's tables and rows (audit, mismatches). */

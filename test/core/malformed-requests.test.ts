@@ -20,9 +20,9 @@ afterAll(async () => {
 });
 
 /** Sends raw bytes on a fresh loopback connection; resolves with what came back once the gateway closes it (bounded). */
-function raw(bytes: string | Buffer): Promise<string> {
+function raw(bytes: string | Buffer, to = port): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(to, '127.0.0.1');
     let text = '';
     const timer = setTimeout(() => {
       socket.destroy();
@@ -89,5 +89,13 @@ describe('requests Node cannot parse', () => {
     expect(r.headers).toMatch(/content-type: application\/problem\+json/);
     expect(r.body).toMatchObject({ status: 431 });
     expect(String(r.body.detail)).toMatch(/header/i);
+  });
+
+  it('answers a malformed request to the admin server with problem+json too', async () => {
+    const adminPort = Number(new URL(await gw.gateway.control.listen(0, '127.0.0.1')).port);
+    const r = problemOf(await raw('GET /routes HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n', adminPort));
+    expect(r.status).toBe(400);
+    expect(r.headers).toMatch(/content-type: application\/problem\+json/);
+    expect(r.body).toMatchObject({ type: 'https://ficus.dev/problems/validation', status: 400 });
   });
 });
