@@ -119,7 +119,7 @@ export class ControlPlane extends EventEmitter {
     this.control = new ControlStore(host.store);
     this.tokens = parseAdminTokens(env.FICUS_ADMIN_TOKENS);
     const registers = [host.metrics.registry];
-    this.shadowOutcomes = new Counter({ name: 'ficus_shadow_comparisons_total', help: 'Shadow calls by outcome: match, mismatch, modern_failed, dropped, skipped_unsafe', labelNames: ['operation', 'outcome'], registers });
+    this.shadowOutcomes = new Counter({ name: 'ficus_shadow_comparisons_total', help: 'Shadow calls by outcome: match, mismatch, modern_failed, legacy_failed, dropped, skipped_unsafe', labelNames: ['operation', 'outcome'], registers });
     this.fallbackCounter = new Counter({ name: 'ficus_route_fallbacks_total', help: 'Calls answered by legacy because modern failed (canary and fallback modes)', labelNames: ['operation'], registers });
     this.modeGauge = new Gauge({ name: 'ficus_route_mode', help: 'The mode each route is in (1 for its mode), with canary_percent as the value for canary', labelNames: ['operation', 'mode'], registers });
     this.shadow = new ShadowRunner({

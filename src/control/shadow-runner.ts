@@ -7,7 +7,9 @@
  * they can be ignored with one command. Mismatches are written to the state store in batches (every
  * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path.
  *
- * Problem answers (4xx/5xx) are compared by status only: their text is diagnostic, not data.
+ * Problem answers (4xx) are compared by status only: their text is diagnostic, not data. When either
+ * side fails (5xx: an error, a timeout, an open circuit), nothing is compared: the failure is counted
+ * (`modernFailed`, `legacyFailed`) and never held against modern's match rate.
  */
 import type { Comparator, CompareInput } from '../compare/comparator.ts';
 import { noisyPaths } from '../compare/comparator.ts';
@@ -31,7 +33,7 @@ export interface ShadowRunnerDeps {
   concurrency: number;
   ignoreOf(operationId: string): readonly string[];
   /** Counts each comparison's outcome (metrics). */
-  outcome(operationId: string, outcome: 'match' | 'mismatch' | 'modern_failed' | 'dropped' | 'skipped_unsafe'): void;
+  outcome(operationId: string, outcome: 'match' | 'mismatch' | 'modern_failed' | 'legacy_failed' | 'dropped' | 'skipped_unsafe'): void;
 }
 
 export function requestLine(route: Route, req: OperationRequest): string {
@@ -64,6 +66,14 @@ export class ShadowRunner {
     if (!route.operation.safe && !route.options.sideEffectFree) {
       this.deps.shadow.skippedUnsafe(op);
       this.deps.outcome(op, 'skipped_unsafe');
+      return;
+    }
+    // Legacy failed (5xx: an error, a timeout, an open circuit, a full queue; on a busy machine too):
+    // there is no answer to hold modern's against, so it is not a comparison, and it is not a
+    // mismatch that would hold a route back at its gate. Counted apart, like modern's failures.
+    if (legacy.status >= 500) {
+      this.deps.shadow.legacyFailed(op);
+      this.deps.outcome(op, 'legacy_failed');
       return;
     }
     const sample = route.options.shadowSample ?? 100;
