@@ -55,7 +55,7 @@ async function untilOpen(call: Caller, limit = 20): Promise<{ failures: Call[]; 
   throw new Error(`the circuit did not open after ${limit} calls: ${JSON.stringify(failures.map((f) => [f.status, f.type]))}`);
 }
 
-async function untilClosed(call: Caller, timeoutMs = 15_000): Promise<number> {
+async function untilClosed(call: Caller, timeoutMs = 30_000): Promise<number> {
   const t = performance.now();
   while (performance.now() - t < timeoutMs) {
     if (ok(await call())) return performance.now() - t;
@@ -79,7 +79,8 @@ async function exercise(name: string, call: Caller, timeoutMs: number, faults: {
       expect(Number(c.retryAfter)).toBeGreaterThanOrEqual(1);
     }
     if (fault === 'slow') for (const f of failures) expect(f.ms).toBeGreaterThanOrEqual(timeoutMs * 0.9);
-    expect(median(open.map((c) => c.ms))).toBeLessThan(100);
+    // Fast: the open circuit answers without waiting for the backend's timeout (a bound with room for a busy machine).
+    expect(median(open.map((c) => c.ms))).toBeLessThan(timeoutMs / 2);
     await faults.heal();
     const closedAfter = await untilClosed(call);
     lines.push(
