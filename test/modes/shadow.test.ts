@@ -17,7 +17,7 @@ describe('shadow mode', () => {
     legacy = await startBackend();
     modern = await startBackend({ driftEvery: 5 });
     g = await startMigrationGateway({
-      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url, MODERN_TIMEOUT_MS: '3000' },
+      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url },
       routes: {
         getCustomer: { mode: 'shadow' },
         listCustomers: { mode: 'shadow', compare: { ignore: ['$.items[*].vip'] } },
