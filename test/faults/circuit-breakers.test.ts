@@ -68,7 +68,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Slow, back, down, back: checks and prints what callers saw. */
 async function exercise(name: string, call: Caller, timeoutMs: number, faults: { slow(): Promise<void>; down(): Promise<void>; heal(): Promise<void> }) {
-  await untilClosed(call, 30_000); // up and answering (the first call may start a browser or a connection pool)
+  await untilClosed(call, 60_000); // up and answering (the first call may start a browser or a connection pool)
   const lines: string[] = [];
   for (const fault of ['slow', 'down'] as const) {
     await faults[fault]();
@@ -160,20 +160,22 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
     cleanups.push(() => estate.stop());
     const proxy = await startTcpProxy(Number(new URL(estate.legacy.url).port));
     cleanups.push(() => proxy.close());
+    // Chromium on a busy 2-core machine can take seconds per page: timeouts of 3-4 s, and "slow" is 8 s.
+    proxy.delayMs = 8_000;
     writeFileSync(
       join(estate.dir, 'ficus.yaml'),
       stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'silent' }, state: { driver: 'sqlite', file: ':memory:' }, admin: { enabled: false }, policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } } }),
     );
     const gw = await Gateway.create({
       root: estate.dir,
-      env: { ...estate.env, LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`, BILLING_UI_PAGES: '2', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '1500', BILLING_UI_NAVIGATION_MS: '1200', BILLING_UI_ACTION_MS: '1200' },
+      env: { ...estate.env, LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`, BILLING_UI_PAGES: '2', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '4000', BILLING_UI_NAVIGATION_MS: '3000', BILLING_UI_ACTION_MS: '3000' },
       logger: memoryLogger('silent').logger,
       processMetrics: false,
     });
     cleanups.push(() => gw.close(500));
     const base = await gw.listen(0, '127.0.0.1');
-    await exercise('legacy web app', caller(`${base}/accounts/A000123`), 1200, proxyFaults(proxy));
-  }, 120_000);
+    await exercise('legacy web app', caller(`${base}/accounts/A000123`), 3000, proxyFaults(proxy));
+  }, 180_000);
 });
 
 function proxyFaults(proxy: TcpProxy) {
