@@ -8,7 +8,9 @@
  * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path,
  * and redacted first as recordings are (src/recording/redactor.ts).
  *
- * Problem answers (4xx/5xx) are compared by status only: their text is diagnostic, not data.
+ * Problem answers (4xx) are compared by status only: their text is diagnostic, not data. When either
+ * side fails (5xx: an error, a timeout, an open circuit), nothing is compared: the failure is counted
+ * (`modernFailed`, `legacyFailed`) and never held against modern's match rate.
  */
 import type { Comparator, CompareInput } from '../compare/comparator.ts';
 import { noisyPaths } from '../compare/comparator.ts';
@@ -35,7 +37,7 @@ export interface ShadowRunnerDeps {
   /** Redacts what a mismatch keeps (request line, both answers, the differences' values) as recordings are. */
   redactor: Redactor;
   /** Counts each comparison's outcome (metrics). */
-  outcome(operationId: string, outcome: 'match' | 'mismatch' | 'modern_failed' | 'dropped' | 'skipped_unsafe'): void;
+  outcome(operationId: string, outcome: 'match' | 'mismatch' | 'modern_failed' | 'legacy_failed' | 'dropped' | 'skipped_unsafe'): void;
 }
 
 /** `GET /customers/1001?limit=5`: from a path and query already redacted. */
@@ -68,6 +70,14 @@ export class ShadowRunner {
     if (!route.operation.safe && !route.options.sideEffectFree) {
       this.deps.shadow.skippedUnsafe(op);
       this.deps.outcome(op, 'skipped_unsafe');
+      return;
+    }
+    // Legacy failed (5xx: an error, a timeout, an open circuit, a full queue; on a busy machine too):
+    // there is no answer to hold modern's against, so it is not a comparison, and it is not a
+    // mismatch that would hold a route back at its gate. Counted apart, like modern's failures.
+    if (legacy.status >= 500) {
+      this.deps.shadow.legacyFailed(op);
+      this.deps.outcome(op, 'legacy_failed');
       return;
     }
     const sample = route.options.shadowSample ?? 100;

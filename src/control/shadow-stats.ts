@@ -1,6 +1,6 @@
 /**
  * Per route, this instance's shadow comparisons: how many matched, mismatched, or could not be
- * compared (modern failed, too many in flight, an unsafe call), the outcome of the last 100,000
+ * compared (modern or legacy failed, too many in flight, an unsafe call), the outcome of the last 100,000
  * comparisons for "match rate over the last N calls", and the paths found noisy (different between
  * two answers of legacy itself to the same request).
  */
@@ -12,6 +12,8 @@ export interface ShadowFigures {
   mismatched: number;
   /** Modern failed (error or timeout) while legacy answered. */
   modernFailed: number;
+  /** Not compared: legacy failed (5xx), so there was no answer to compare modern's with. */
+  legacyFailed: number;
   /** Not shadowed: too many shadow calls in flight. */
   dropped: number;
   /** Not shadowed: an unsafe call to a modern binding not declared side-effect free. */
@@ -26,6 +28,7 @@ class RouteShadow {
   compared = 0;
   matched = 0;
   modernFailed = 0;
+  legacyFailed = 0;
   dropped = 0;
   skippedUnsafe = 0;
   sampledOut = 0;
@@ -54,6 +57,9 @@ export class ShadowStats {
 
   modernFailed(operationId: string): void {
     this.of(operationId).modernFailed++;
+  }
+  legacyFailed(operationId: string): void {
+    this.of(operationId).legacyFailed++;
   }
   dropped(operationId: string): void {
     this.of(operationId).dropped++;
@@ -98,6 +104,7 @@ export class ShadowStats {
       matched: r.matched,
       mismatched: r.compared - r.matched,
       modernFailed: r.modernFailed,
+      legacyFailed: r.legacyFailed,
       dropped: r.dropped,
       skippedUnsafe: r.skippedUnsafe,
       sampledOut: r.sampledOut,

@@ -200,9 +200,11 @@ describe('speed', () => {
     const b = page(true);
     for (let i = 0; i < 50; i++) comparator.compare('listCustomers', a, b);
     const n = 500;
-    const t = performance.now();
+    // CPU time of this process, not wall time: other processes on a busy machine do not count against it.
+    const t = process.cpuUsage();
     for (let i = 0; i < n; i++) comparator.compare('listCustomers', a, b, { ignore: ['$.items[*].updatedAt'] });
-    const perCall = (performance.now() - t) / n;
+    const used = process.cpuUsage(t);
+    const perCall = (used.user + used.system) / 1000 / n;
     expect(comparator.compare('listCustomers', a, b).differences).toHaveLength(1);
     expect(perCall).toBeLessThan(5);
   });

@@ -41,7 +41,7 @@ describe('migration dashboard', () => {
     await page.goto(`${g.adminUrl}/`);
     await page.locator('#token').fill('not-the-token');
     await page.locator('#login-form button').click();
-    await expect.poll(() => page.locator('#login-error').textContent(), { timeout: 5_000 }).toMatch(/not one of FICUS_ADMIN_TOKENS/);
+    await expect.poll(() => page.locator('#login-error').textContent(), { timeout: 15_000 }).toMatch(/not one of FICUS_ADMIN_TOKENS/);
     expect(await page.locator('#app').isHidden()).toBe(true);
   });
 
@@ -79,8 +79,8 @@ describe('migration dashboard', () => {
     expect(g.gateway.routes.get('getCustomer')?.state.mode).toBe('shadow');
     await page.locator('#switch-reason').fill('shadow looks good apart from vip');
     await page.locator('#switch-button').click();
-    await expect.poll(() => page.locator('#message').textContent(), { timeout: 5_000 }).toBe('Switched getCustomer: shadow → canary 25%');
-    await expect.poll(() => row('getCustomer').getByTestId('mode').textContent(), { timeout: 5_000 }).toBe('canary 25%');
+    await expect.poll(() => page.locator('#message').textContent(), { timeout: 15_000 }).toBe('Switched getCustomer: shadow → canary 25%');
+    await expect.poll(() => row('getCustomer').getByTestId('mode').textContent(), { timeout: 15_000 }).toBe('canary 25%');
     expect(g.gateway.routes.get('getCustomer')?.state).toEqual({ mode: 'canary', percent: 25 });
     expect(await page.locator('#audit tr').first().textContent()).toMatch(/alicegetCustomermode: shadow → canary 25%shadow looks good apart from vip/);
   });
@@ -90,14 +90,14 @@ describe('migration dashboard', () => {
     await page.locator('#switch-mode').selectOption('modern');
     await page.locator('#switch-reason').fill('try it');
     await page.locator('#switch-button').click();
-    await expect.poll(() => page.locator('#message').textContent(), { timeout: 5_000 }).toMatch(/^Not switched: .*has no modern binding/);
+    await expect.poll(() => page.locator('#message').textContent(), { timeout: 15_000 }).toMatch(/^Not switched: .*has no modern binding/);
     expect(await row('getLegacyOnly').getByTestId('mode').textContent()).toBe('legacy');
   });
 
   it('updates live when the route is switched elsewhere', async () => {
     expect((await admin(g.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'modern', reason: 'switched from the CLI' }, 'bot-secret-token')).status).toBe(200);
-    await expect.poll(() => row('getCustomer').getByTestId('mode').textContent(), { timeout: 5_000 }).toBe('modern');
-    await expect.poll(() => page.locator('#audit tr').first().textContent(), { timeout: 5_000 }).toMatch(/deploy-bot/);
+    await expect.poll(() => row('getCustomer').getByTestId('mode').textContent(), { timeout: 15_000 }).toBe('modern');
+    await expect.poll(() => page.locator('#audit tr').first().textContent(), { timeout: 15_000 }).toMatch(/deploy-bot/);
     await row('getCustomer').click();
     await page.screenshot({ path: `${PROJECT_ROOT}var/dashboard.png`, fullPage: true });
   });

@@ -3,7 +3,7 @@
  * good enough, steps up after a clean period, and goes back to legacy at once when modern fails;
  * each move is audited as the gate's, with its figures, and a paused route stays where it is.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gatesSchema } from '../../src/control/route-config.ts';
 import { decide, isDecision } from '../../src/control/gates.ts';
 import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
@@ -66,14 +66,17 @@ describe('gates in a running gateway', () => {
     legacy = await startBackend();
     modern = await startBackend();
     g = await startMigrationGateway({
-      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url },
+      // Generous timeouts: a call that times out on a busy machine is not a comparison, and the gate needs 20.
+      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url, LEGACY_TIMEOUT_MS: '20000', MODERN_TIMEOUT_MS: '20000' },
       routes: {
         getCustomer: {
           mode: 'shadow',
           gates: {
             steps: [
               { from: 'shadow', to: 'canary 10', matchRate: 95, calls: 20 },
-              { from: 'canary 10', to: 'canary 50', clean: '1s' },
+              // A minute, not a second: the gates' own 1 s timer must not step up behind the test's back;
+              // the test moves the clock instead (evaluateGates(now)).
+              { from: 'canary 10', to: 'canary 50', clean: '1m' },
             ],
             rollback: { errorRate: 20, window: '1m', minCalls: 5, to: 'legacy' },
           },
@@ -91,30 +94,24 @@ describe('gates in a running gateway', () => {
 
   it('moves shadow → canary 10% on its own once 20 comparisons match', async () => {
     expect((await admin(g.adminUrl, 'GET', '/routes/getCustomer')).body.gates.waitingFor).toMatch(/canary 10% after match rate ≥ 95% over 20 comparisons \(now none over 0\)/);
-    await call(20);
+    expect(await call(20)).toEqual(Array(20).fill(200));
     await g.gateway.control.shadow.drain();
-    const moved = await new Promise<{ mode: string; percent: number }>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('the gate did not move the route within 3 s')), 3_000);
-      g.gateway.control.once('applied', (e: { mode: string; percent: number }) => {
-        clearTimeout(t);
-        resolve(e);
-      });
-    });
-    expect(moved).toMatchObject({ mode: 'canary', percent: 10 });
+    // No call to evaluateGates: the gates' own timer (every second) moves the route.
+    await vi.waitFor(() => expect(route()).toEqual({ mode: 'canary', percent: 10 }), { timeout: 20_000, interval: 50 });
     const entry = (await admin(g.adminUrl, 'GET', '/audit?operationId=getCustomer&limit=1')).body.entries[0];
     expect(entry).toMatchObject({ actor: 'gate', automatic: true, action: 'mode', from: 'shadow', to: 'canary 10%' });
     expect(entry.reason).toMatch(/promotion gate: shadow → canary 10%: match rate 100% over the last 20 comparisons/);
   });
 
-  it('stays put while paused, and steps up to 50% after a clean second once resumed', async () => {
+  it('stays put while paused, and steps up to 50% after a clean minute once resumed', async () => {
     expect((await admin(g.adminUrl, 'PUT', '/routes/getCustomer/gates', { paused: true, reason: 'hold for the release freeze' })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1_100));
-    await g.gateway.control.evaluateGates();
+    const aMinuteLater = Date.now() + 61_000;
+    await g.gateway.control.evaluateGates(aMinuteLater);
     expect(route()).toEqual({ mode: 'canary', percent: 10 });
     const paused = (await admin(g.adminUrl, 'GET', '/routes/getCustomer')).body.gates;
     expect(paused.paused).toBe(true);
     expect((await admin(g.adminUrl, 'PUT', '/routes/getCustomer/gates', { paused: false, reason: 'freeze over' })).status).toBe(200);
-    await g.gateway.control.evaluateGates();
+    await g.gateway.control.evaluateGates(aMinuteLater);
     expect(route()).toEqual({ mode: 'canary', percent: 50 });
   });
 
@@ -126,7 +123,8 @@ describe('gates in a running gateway', () => {
       modern.knobs.failing = false;
     }
     await g.gateway.control.evaluateGates();
-    expect(route()).toEqual({ mode: 'legacy', percent: 0 });
+    // The gates' timer may have got there first, and be finishing the switch: wait for it, not for time.
+    await vi.waitFor(() => expect(route()).toEqual({ mode: 'legacy', percent: 0 }), { timeout: 20_000, interval: 50 });
     const entry = (await admin(g.adminUrl, 'GET', '/audit?operationId=getCustomer&limit=1')).body.entries[0];
     expect(entry).toMatchObject({ actor: 'gate', automatic: true, from: 'canary 50%', to: 'legacy' });
     expect(entry.reason).toMatch(/^rollback gate: modern failed \d+ of \d+ calls over the last 1m \([\d.]+%, limit 20%\)/);

@@ -21,7 +21,9 @@ describe('two gateway processes on one PostgreSQL', () => {
     legacy = await startBackend();
     modern = await startBackend();
     db = await createDatabase('ficus_control_test');
-    config = writeConfig({ state: { driver: 'postgres', url: db.url }, routes: { getCustomer: { mode: 'legacy' } } });
+    // The safety-net poll once a minute (not every 2 s): within these tests' bounds only LISTEN/NOTIFY
+    // (or the catch-up on listening again) can bring a switch, so generous bounds still prove it.
+    config = writeConfig({ state: { driver: 'postgres', url: db.url }, admin: { pollMs: 60_000 }, routes: { getCustomer: { mode: 'legacy' } } });
     env = { LEGACY_URL: legacy.url, MODERN_URL: modern.url };
     running.push(...(await Promise.all([startGatewayProcess(config, env), startGatewayProcess(config, env)])));
   }, 90_000);
@@ -40,7 +42,7 @@ describe('two gateway processes on one PostgreSQL', () => {
     for (;;) {
       const r = await admin(p.adminUrl, 'GET', '/routes/getCustomer');
       if (r.body.state === state) return Date.parse(r.body.appliedAt) - since;
-      if (Date.now() - since > 10_000) throw new Error(`instance ${p.adminUrl} still says ${r.body.state}, not ${state}`);
+      if (Date.now() - since > 30_000) throw new Error(`instance ${p.adminUrl} still says ${r.body.state}, not ${state}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -66,7 +68,7 @@ describe('two gateway processes on one PostgreSQL', () => {
       const r = await admin(from.adminUrl, 'PUT', '/routes/getCustomer/mode', { ...step, reason: `step ${i}` });
       expect(r.status).toBe(200);
       const took = await seen(to, r.body.to, start);
-      expect(took).toBeLessThan(1_000);
+      expect(took).toBeLessThan(10_000); // typically well under a second; the next poll is a minute away
     }
     // Both instances now send callers to the same backend.
     const answers = await Promise.all(running.map(async (p) => (await fetch(`${p.url}/customers/1001`)).headers.get('ficus-backend')));
@@ -76,7 +78,7 @@ describe('two gateway processes on one PostgreSQL', () => {
     expect(log.map((e: { reason: string }) => e.reason)).toEqual(['step 4', 'step 3', 'step 2', 'step 1', 'step 0']);
   });
 
-  it('keeps propagating when the listening connection is cut (poll meanwhile, then listens again)', async () => {
+  it('keeps propagating when the listening connection is cut (catches up when it listens again)', async () => {
     const [a, b] = running;
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
@@ -86,7 +88,7 @@ describe('two gateway processes on one PostgreSQL', () => {
       let start = Date.now();
       let r = await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'shadow', reason: 'while B is deaf' });
       expect(r.status).toBe(200);
-      expect(await seen(b, 'shadow', start)).toBeLessThan(3_000); // the 2 s safety-net poll
+      expect(await seen(b, 'shadow', start)).toBeLessThan(20_000); // B catches up when it listens again (1 s later)
       // Both listen again within a second or two.
       for (let i = 0; i < 100; i++) {
         const listening = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
@@ -95,7 +97,7 @@ describe('two gateway processes on one PostgreSQL', () => {
       }
       start = Date.now();
       r = await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'legacy', reason: 'B hears again' });
-      expect(await seen(b, 'legacy', start)).toBeLessThan(1_000);
+      expect(await seen(b, 'legacy', start)).toBeLessThan(10_000);
     } finally {
       await client.end();
     }

@@ -57,7 +57,7 @@ describe('route state in SQLite', () => {
     }
   });
 
-  it('reaches a second gateway on the same file within a second', async () => {
+  it('reaches a second gateway on the same file within seconds (it polls every 500 ms)', async () => {
     state.file = join(dir, 'shared.sqlite');
     const a = await startMigrationGateway({ env, state });
     const b = await startMigrationGateway({ env, state, adminServer: false });
@@ -75,7 +75,7 @@ describe('route state in SQLite', () => {
         const start = performance.now();
         expect((await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode, percent, reason: `to ${mode}` })).status).toBe(200);
         const seenAt = await applied;
-        expect(seenAt - start).toBeLessThan(1_000);
+        expect(seenAt - start).toBeLessThan(5_000); // generous for a busy machine; without polling it would never arrive
         expect(b.gateway.routes.get('getCustomer')?.state).toEqual({ mode, percent: percent ?? 0 });
       }
     } finally {

@@ -149,14 +149,14 @@ describe('SQL Server failures', () => {
   });
 
   it('a statement past its timeout is cancelled (an attention to the server): 504 problem', async () => {
-    const tds = await startTdsServer({ onQuery: (q) => crm(q, { delayMs: 1_500 }) });
+    const tds = await startTdsServer({ onQuery: (q) => crm(q, { delayMs: 20_000 }) });
     const gw = await startGateway(ROOT, env(tds, 'Secret-123', { CRM_DB_STATEMENT_TIMEOUT_MS: '300' }));
     try {
       const start = Date.now();
       const r = await getJson(`${gw.url}/customers/1001`);
       expect(r.status).toBe(504);
       expect(r.body.detail).toContain('ran past its timeout');
-      expect(Date.now() - start).toBeLessThan(1_400);
+      expect(Date.now() - start).toBeLessThan(10_000); // 300 ms timeout, a 20 s statement: generous, still tells them apart
       expect(tds.attentions).toBeGreaterThan(0);
     } finally {
       await gw.close();

@@ -55,14 +55,21 @@ describe('two instances on one PostgreSQL', () => {
     const { a, b, close } = await twoInstances({ ORDERS_ASYNC: 'true', OUTBOX_CONCURRENCY: '8' });
     try {
       const postsBefore = svc.posts;
-      const n = 200;
+      const n = 100; // five writes per customer over 20 customers: enough for both workers and for per-customer order
       svc.delayMs = 5;
       const t0 = performance.now();
-      const answers = await Promise.all(Array.from({ length: n }, (_, i) => post(`${(i % 2 === 0 ? a : b).url}/orders`, newOrder(1 + (i % 20), `S-${i}`), `shared-outbox-${i}`)));
+      // Twenty customers at once; each customer's writes one after another (S-c, S-c+20, ...), so that
+      // the order they were accepted in, which delivery must keep, is the order of their numbers.
+      const chains = Array.from({ length: 20 }, async (_, c) => {
+        const out = [];
+        for (let i = c; i < n; i += 20) out.push(await post(`${(i % 2 === 0 ? a : b).url}/orders`, newOrder(1 + c, `S-${i}`), `shared-outbox-${i}`));
+        return out;
+      });
+      const answers = (await Promise.all(chains)).flat();
       expect(answers.every((r) => r.status === 202)).toBe(true);
       const accepted = performance.now() - t0;
       try {
-        await eventually(async () => (await a.gateway.writes.outbox.counts()).delivered === n, 20_000, `${n} deliveries`);
+        await eventually(async () => (await a.gateway.writes.outbox.counts()).delivered === n, 60_000, `${n} deliveries`);
       } catch (e) {
         console.log(await a.gateway.writes.outbox.counts(), a.logLines.filter((l) => Number(l.level) >= 40).slice(0, 5), b.logLines.filter((l) => Number(l.level) >= 40).slice(0, 5));
         throw e;
@@ -83,5 +90,5 @@ describe('two instances on one PostgreSQL', () => {
       svc.delayMs = 0;
       await close();
     }
-  });
+  }, 120_000);
 });

@@ -82,7 +82,7 @@ async function waitForBanner(port: number, deadline: number, proc: ChildProcess,
       });
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s: ${log()}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within 30 s: ${log()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -119,7 +119,7 @@ function killAll(pids: number[]): void {
   }
 }
 
-async function waitGone(pids: number[], ms = 5_000): Promise<void> {
+async function waitGone(pids: number[], ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (pids.some((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '))) {
     if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} did not exit`);
@@ -192,7 +192,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       // -D: stay in the foreground (so the test owns the process); -E: log to a file.
       const child = spawn(SSHD_BIN, ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' });
       proc = child;
-      await waitForBanner(port, Date.now() + 10_000, child, log);
+      await waitForBanner(port, Date.now() + 30_000, child, log);
     },
     async dropSessions() {
       if (!proc?.pid) return;

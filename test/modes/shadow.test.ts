@@ -17,7 +17,7 @@ describe('shadow mode', () => {
     legacy = await startBackend();
     modern = await startBackend({ driftEvery: 5 });
     g = await startMigrationGateway({
-      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url, MODERN_TIMEOUT_MS: '3000' },
+      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url },
       routes: {
         getCustomer: { mode: 'shadow' },
         listCustomers: { mode: 'shadow', compare: { ignore: ['$.items[*].vip'] } },
@@ -83,16 +83,19 @@ describe('shadow mode', () => {
   });
 
   it('never lets modern\'s slowness or failure reach the caller', async () => {
-    modern.knobs.delayMs = 2_500;
+    let release!: () => void;
+    modern.knobs.hold = new Promise<void>((r) => (release = r));
     try {
-      const start = performance.now();
-      const res = await fetch(`${g.url}/customers/1001`);
+      // Modern does not answer until the caller has legacy's answer: a caller that waited for modern would never get one.
+      const res = await fetch(`${g.url}/customers/1001`, { signal: AbortSignal.timeout(20_000) });
       expect(res.status).toBe(200);
-      expect(performance.now() - start).toBeLessThan(2_000);
-      await drain();
+      expect(res.headers.get('ficus-backend')).toBe('legacy');
+      await res.arrayBuffer();
     } finally {
-      modern.knobs.delayMs = 0;
+      modern.knobs.hold = null;
+      release();
     }
+    await drain();
     modern.knobs.failing = true;
     try {
       const res = await fetch(`${g.url}/customers/1002`);
@@ -106,6 +109,22 @@ describe('shadow mode', () => {
     expect(view.shadow.modernFailed).toBe(1);
     expect(view.shadow.compared).toBe(22); // the slow answer was compared, the failed one was not
     expect(view.modern.figures.errors).toBe(1);
+  });
+
+  it('does not hold legacy\'s own failure against modern: a call legacy failed is not a comparison', async () => {
+    const before = (await admin(g.adminUrl, 'GET', '/routes/getCustomer')).body.shadow;
+    const modernCalls = modern.hitCount('GET /customers/');
+    legacy.knobs.failing = true;
+    try {
+      const res = await fetch(`${g.url}/customers/1003`);
+      expect(res.status).toBe(502);
+      await drain();
+    } finally {
+      legacy.knobs.failing = false;
+    }
+    const view = (await admin(g.adminUrl, 'GET', '/routes/getCustomer')).body;
+    expect(view.shadow).toMatchObject({ compared: before.compared, mismatched: before.mismatched, matchRate: before.matchRate, legacyFailed: 1 });
+    expect(modern.hitCount('GET /customers/')).toBe(modernCalls);
   });
 
   it('finds noise (fields that differ between two answers of legacy) and ignores it with one command', async () => {

@@ -68,10 +68,10 @@ beforeAll(async () => {
   svc.refuse.add(9999).add(9998);
   ids.refused1 = idOf((await post(`${g.url}/orders`, newOrder(9999, 'R-1'), 'dlq-refused-1')).headers.get('location'));
   ids.refused2 = idOf((await post(`${g.url}/orders`, newOrder(9998, 'R-2'), 'dlq-refused-2')).headers.get('location'));
-  await eventually(async () => (await g.gateway.writes.deadLetters.list()).length === 2, 5_000, 'two refused writes');
+  await eventually(async () => (await g.gateway.writes.deadLetters.list()).length === 2, 20_000, 'two refused writes');
   svc.failing = true;
   ids.exhausted = idOf((await post(`${g.url}/orders`, newOrder(1234, 'X-1'), 'dlq-exhausted')).headers.get('location'));
-  await eventually(async () => (await g.gateway.writes.deadLetters.list()).length === 3, 5_000, 'the exhausted write');
+  await eventually(async () => (await g.gateway.writes.deadLetters.list()).length === 3, 20_000, 'the exhausted write');
   svc.failing = false;
 });
 
@@ -128,7 +128,7 @@ describe('the dead-letter queue', () => {
     const r = await adminCall('POST', `/dlq/${ids.refused1}/replay`);
     expect(r.status).toBe(202);
     expect(r.body.replayed).toEqual([ids.refused1]);
-    await eventually(async () => (await get(`${g.url}/orders/${ids.refused1}`)).body.status === 'accepted', 5_000, 'the replayed order');
+    await eventually(async () => (await get(`${g.url}/orders/${ids.refused1}`)).body.status === 'accepted', 20_000, 'the replayed order');
     expect((await g.gateway.writes.deadLetters.get(ids.refused1))?.state).toBe('replayed');
     expect((await adminCall('POST', `/dlq/${ids.refused1}/replay`)).status).toBe(409);
   });
@@ -152,7 +152,7 @@ describe('the dead-letter queue', () => {
     const replayed = await ficus(['dlq', 'replay', '--reason', 'exhausted']);
     expect(replayed.code).toBe(0);
     expect(replayed.stdout).toContain(`replayed 1 dead letter(s): ${ids.exhausted}`);
-    await eventually(async () => (await get(`${g.url}/orders/${ids.exhausted}`)).body.status === 'accepted', 5_000, 'the replayed order');
+    await eventually(async () => (await get(`${g.url}/orders/${ids.exhausted}`)).body.status === 'accepted', 20_000, 'the replayed order');
 
     const expired = await ficus(['dlq', 'expire', '--error-contains', 'closed', '--json']);
     expect(JSON.parse(expired.stdout)).toEqual({ expired: [ids.refused2] });
@@ -190,7 +190,7 @@ describe('batches: partial success', () => {
     // Once the customer is sorted out, the quarantined record is replayed as a single order.
     svc.refuse.delete(7002);
     expect((await adminCall('POST', `/dlq/${quarantined[1]}/replay`)).status).toBe(202);
-    await eventually(() => svc.orders.length === before + 1, 5_000, 'the replayed record');
+    await eventually(() => svc.orders.length === before + 1, 20_000, 'the replayed record');
     expect(svc.orders[svc.orders.length - 1]).toMatchObject({ customerId: 7002, reference: 'B-50', key: quarantined[1] });
   });
 });

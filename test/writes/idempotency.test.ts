@@ -1,7 +1,7 @@
 /**
  * Idempotency keys: a retried POST never writes twice, whatever the timing, and gets the first answer.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startOrdersService, type OrdersService } from '../fixtures/writes-gateway/orders-service.ts';
 import { newOrder, post, startWritesGateway, tempDir } from './writes-helpers.ts';
 
@@ -62,8 +62,17 @@ describe('idempotency keys', () => {
 
   it('makes retries that arrive while the first is in flight wait for its answer: one write', async () => {
     const g = await gateway();
-    svc.delayMs = 300;
-    const answers = await Promise.all(Array.from({ length: 6 }, () => post(`${g.url}/orders`, newOrder(2002), 'key-parallel-1')));
+    let release!: () => void;
+    svc.hold = new Promise<void>((r) => (release = r));
+    const first = post(`${g.url}/orders`, newOrder(2002), 'key-parallel-1');
+    await vi.waitFor(() => expect(svc.arrived).toBe(1), { timeout: 20_000, interval: 20 });
+    const retries = Array.from({ length: 5 }, () => post(`${g.url}/orders`, newOrder(2002), 'key-parallel-1'));
+    // The retries are in: they wait on the first (none reaches the service), then the service answers.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(svc.arrived).toBe(1);
+    svc.hold = null;
+    release();
+    const answers = await Promise.all([first, ...retries]);
     expect(svc.posts).toBe(1);
     expect(new Set(answers.map((a) => a.body.orderId))).toEqual(new Set(['ORD-1']));
     expect(answers.every((a) => a.status === 201)).toBe(true);
@@ -72,10 +81,14 @@ describe('idempotency keys', () => {
 
   it('answers 409 with Retry-After when the first is still in flight after the wait', async () => {
     const g = await gateway({ IDEM_WAIT_MS: '100' });
-    svc.delayMs = 600;
+    let release!: () => void;
+    svc.hold = new Promise<void>((r) => (release = r));
     const first = post(`${g.url}/orders`, newOrder(3003), 'key-inflight-1');
-    await new Promise((r) => setTimeout(r, 50));
+    // The first is at the service (so its key is taken), and stays there until the second has its answer.
+    await vi.waitFor(() => expect(svc.arrived).toBe(1), { timeout: 20_000, interval: 20 });
     const second = await post(`${g.url}/orders`, newOrder(3003), 'key-inflight-1');
+    svc.hold = null;
+    release();
     expect(second.status).toBe(409);
     expect(second.body.type).toBe('https://ficus.dev/problems/idempotency-key-in-flight');
     expect(second.headers.get('retry-after')).toBe('1');
@@ -111,10 +124,11 @@ describe('idempotency keys', () => {
   });
 
   it('forgets keys after their time to live', async () => {
-    const g = await gateway({ IDEM_TTL_S: '1' });
+    // Two seconds: the second call must come within the time to live even on a busy machine.
+    const g = await gateway({ IDEM_TTL_S: '2' });
     await post(`${g.url}/orders`, newOrder(5005, 'A'), 'key-expiry-01');
     expect((await post(`${g.url}/orders`, newOrder(5005, 'B'), 'key-expiry-01')).status).toBe(422);
-    await new Promise((r) => setTimeout(r, 1_100));
+    await new Promise((r) => setTimeout(r, 2_100));
     const later = await post(`${g.url}/orders`, newOrder(5005, 'B'), 'key-expiry-01');
     expect(later.status).toBe(201);
     expect(later.headers.get('idempotent-replayed')).toBeNull();
