@@ -41,8 +41,6 @@ export const PROBLEMS = {
   validation: { type: 'validation', status: 400, title: 'The request does not match the contract' },
   /** The body is not JSON, or does not decompress as its Content-Encoding says. */
   malformedJson: { type: 'malformed-json', status: 400, title: 'The request body is not valid JSON' },
-  /** Node's HTTP parser refused the request (a malformed request line or header). */
-  malformedRequest: { type: 'malformed-request', status: 400, title: 'The request is not valid HTTP' },
   unauthorized: { type: 'unauthorized', status: 401, title: 'Unauthorized' },
   forbidden: { type: 'forbidden', status: 403, title: 'Forbidden' },
   /** The route exists; the thing asked for does not. */

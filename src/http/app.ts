@@ -43,7 +43,7 @@ export function clientErrorHandler(logger: Logger): (err: Error & { code?: strin
           ? new Problem(PROBLEMS.requestHeadersTooLarge, { detail: 'the request headers are larger than the server accepts; send fewer or shorter headers' })
           : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? new Problem(PROBLEMS.requestTimeout, { detail: 'the request was not received in time' })
-            : new Problem(PROBLEMS.malformedRequest, { detail: `the request is not valid HTTP (${err.code ?? 'parse error'})` });
+            : new Problem(PROBLEMS.validation, { detail: `the request is not valid HTTP (${err.code ?? 'parse error'})` });
       const body = JSON.stringify(problem.toBody());
       const reason = problem.status === 431 ? 'Request Header Fields Too Large' : problem.status === 408 ? 'Request Timeout' : 'Bad Request';
       socket.end(`HTTP/1.1 ${problem.status} ${reason}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
