@@ -66,8 +66,8 @@ export const PROBLEMS = {
   /** The caller hung up before its request was read (499, as nginx says it): logged, never sent. */
   clientClosedRequest: { type: 'client-closed-request', status: 499, title: 'The caller closed the connection' },
   /**
-   * A backend's 4xx answer that no other type fits (410, 429, ...): relayed with the backend's own
-   * status (see `backendRefused`), so 400 here is only the usual case.
+   * A backend's 4xx answer that no other type fits (410, 429, ...): always relayed with the backend's
+   * own status (see `backendRefused`); 400 is only its nominal status.
    */
   upstreamRefused: { type: 'upstream-refused', status: 400, title: 'The backend refused the request' },
   internal: { type: 'internal', status: 500, title: 'Internal error' },
@@ -90,16 +90,18 @@ export const PROBLEMS = {
 
 /** The name of a catalogue entry (`notFound`), as code refers to it. */
 export type ProblemName = keyof typeof PROBLEMS;
+/** One entry of the catalogue. */
+export type ProblemEntry = (typeof PROBLEMS)[ProblemName];
 /** A problem type as callers see it (`not-found`): the last part of the type URI. */
-export type ProblemTypeName = (typeof PROBLEMS)[ProblemName]['type'];
+export type ProblemTypeName = ProblemEntry['type'];
 
 /** Every problem type of the catalogue. */
 export const PROBLEM_TYPES = Object.values(PROBLEMS).map((p) => p.type) as [ProblemTypeName, ...ProblemTypeName[]];
 
-const BY_TYPE = new Map<string, (typeof PROBLEMS)[ProblemName]>(Object.values(PROBLEMS).map((p) => [p.type, p]));
+const BY_TYPE = new Map<string, ProblemEntry>(Object.values(PROBLEMS).map((p) => [p.type, p]));
 
 /** The catalogue entry of a type, if the type is one. */
-export function problemOfType(type: string): (typeof PROBLEMS)[ProblemName] | undefined {
+export function problemOfType(type: string): ProblemEntry | undefined {
   return BY_TYPE.get(type);
 }
 
@@ -125,7 +127,7 @@ export class Problem extends Error {
   readonly extensions: Record<string, unknown>;
 
   /** The one way to build a problem: `new Problem(PROBLEMS.notFound, { detail: 'no customer 42' })`. */
-  constructor(problem: (typeof PROBLEMS)[ProblemName], init: ProblemInit = {}) {
+  constructor(problem: ProblemEntry, init: ProblemInit = {}) {
     super(init.detail ?? problem.title, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'Problem';
     this.status = problem.status;
@@ -180,7 +182,7 @@ function withStatus(problem: Problem, status: number): Problem {
 }
 
 /** The backend statuses that have a type of their own; any other is `upstream-refused`. */
-const BACKEND_STATUS: Partial<Record<number, (typeof PROBLEMS)[ProblemName]>> = {
+const BACKEND_STATUS: Partial<Record<number, ProblemEntry>> = {
   400: PROBLEMS.validation,
   401: PROBLEMS.unauthorized,
   403: PROBLEMS.forbidden,
