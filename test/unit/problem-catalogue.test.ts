@@ -85,6 +85,8 @@ describe('the problem catalogue', () => {
         if (!types.has(t)) unknown.push(`${file}: typeName compared with '${t}'`);
       }
       for (const m of text.matchAll(/problems\/([a-z-]+)/g)) if (!types.has(m[1])) unknown.push(`${file}: problems/${m[1]}`);
+      // A problem written down by hand (an attempt record, a stored answer): status and type as literals.
+      for (const m of text.matchAll(/status:\s*\d{3},\s*type(?:Name)?:\s*['"]([^'"]+)['"]/g)) unknown.push(`${file}: type '${m[1]}' written as a literal; use PROBLEMS`);
     }
     expect(unknown).toEqual([]);
   });
