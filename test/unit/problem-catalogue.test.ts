@@ -5,7 +5,11 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { clientErrorHandler } from '../../src/http/app.ts';
+import { toProblem } from '../../src/http/problem-response.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 import { PROBLEMS, PROBLEM_TYPES, Problem, backendRefused, problemOfType, storedProblem } from '../../src/problem.ts';
 import { writesConfigSchema } from '../../src/writes/writes-config.ts';
 
@@ -142,5 +146,27 @@ describe('writes.outbox.queueOn', () => {
     const r = writesConfigSchema.safeParse({ outbox: { queueOn: ['circuit-open', 'upstream-down'] } });
     expect(r.success).toBe(false);
     expect(r.error?.issues[0].path).toEqual(['outbox', 'queueOn', 1]);
+  });
+});
+
+describe('situations whose status is not the contract check’s 400 have a type of their own', () => {
+  const refusedByParser = (code: string) => {
+    const socket = Object.assign(new PassThrough(), { bytesWritten: 0 }); // a socket nothing was written on yet
+    clientErrorHandler(createLogger({ level: 'silent' }))(Object.assign(new Error(code), { code }), socket);
+    const written = String(socket.read() ?? '');
+    const [head, body] = written.split('\r\n\r\n');
+    return { head, body: JSON.parse(body) as Record<string, unknown> };
+  };
+
+  it('a request that did not arrive in time: 408 request-timeout; headers too large: 431 request-headers-too-large', () => {
+    const late = refusedByParser('HPE_REQUEST_TIMEOUT');
+    expect(late.head).toMatch(/^HTTP\/1\.1 408 Request Timeout/);
+    expect(late.body).toMatchObject({ type: `${TYPE_BASE}request-timeout`, status: 408, title: PROBLEMS.requestTimeout.title });
+    expect(refusedByParser('HPE_HEADER_OVERFLOW').body).toMatchObject({ type: `${TYPE_BASE}request-headers-too-large`, status: 431 });
+    expect(refusedByParser('HPE_INVALID_HEADER_TOKEN').body).toMatchObject({ type: `${TYPE_BASE}validation`, status: 400 });
+  });
+
+  it('a caller that hung up mid-body: 499 client-closed-request (logged, never sent)', () => {
+    expect(toProblem(Object.assign(new Error('request aborted'), { type: 'request.aborted', status: 400 }))).toMatchObject({ status: 499, typeName: 'client-closed-request' });
   });
 });
