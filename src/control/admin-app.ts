@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { Problem, ProblemType } from '../problem.ts';
+import { PROBLEMS, Problem } from '../problem.ts';
 import { problemHandler } from '../http/problem-response.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { gatesBodySchema, ignoreBodySchema, parseBody, switchBodySchema } from './switch-request.ts';
@@ -21,7 +21,7 @@ function intQuery(req: Request, name: string, def: number, max: number): number 
   if (raw === undefined) return def;
   const n = Number(raw);
   if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1 || n > max) {
-    throw new Problem(400, ProblemType.validation, 'The request does not match the admin API', { detail: `query.${name}: a whole number from 1 to ${max}`, errors: [{ field: `query.${name}`, message: `a whole number from 1 to ${max}` }] });
+    throw new Problem(PROBLEMS.validation, { detail: `query.${name}: a whole number from 1 to ${max}`, errors: [{ field: `query.${name}`, message: `a whole number from 1 to ${max}` }] });
   }
   return n;
 }
@@ -53,17 +53,17 @@ export function buildAdminApp(cp: ControlPlane): Express {
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const challenge = { 'WWW-Authenticate': 'Bearer realm="ficus-admin"' };
     if (cp.tokens.names.length === 0) {
-      next(new Problem(401, ProblemType.unauthorized, 'The admin API has no tokens', { detail: 'no admin tokens are configured: set FICUS_ADMIN_TOKENS=name:token,... where the gateway runs', headers: challenge }));
+      next(new Problem(PROBLEMS.unauthorized, { detail: 'no admin tokens are configured: set FICUS_ADMIN_TOKENS=name:token,... where the gateway runs', headers: challenge }));
       return;
     }
     if (!m) {
-      next(new Problem(401, ProblemType.unauthorized, 'Authentication required', { detail: 'send Authorization: Bearer <token> with a token from FICUS_ADMIN_TOKENS', headers: challenge }));
+      next(new Problem(PROBLEMS.unauthorized, { detail: 'send Authorization: Bearer <token> with a token from FICUS_ADMIN_TOKENS', headers: challenge }));
       return;
     }
     const name = cp.tokens.nameOf(m[1]);
     if (!name) {
       logger.warn({ path: req.path, requestId: res.locals.requestId }, 'admin request with an unknown token');
-      next(new Problem(401, ProblemType.unauthorized, 'Unknown token', { detail: 'the bearer token is not one of FICUS_ADMIN_TOKENS', headers: challenge }));
+      next(new Problem(PROBLEMS.unauthorized, { detail: 'unknown token: the bearer token is not one of FICUS_ADMIN_TOKENS', headers: challenge }));
       return;
     }
     res.locals.actor = name;
@@ -125,7 +125,7 @@ export function buildAdminApp(cp: ControlPlane): Express {
   // Other features' admin routers (all installed before the admin server starts), each at its prefix.
   for (const r of cp.host.adminRouters) app.use(r.prefix, r.router);
 
-  app.use((req, _res, next) => next(new Problem(404, ProblemType.routeNotFound, 'No such admin endpoint', { detail: `${req.method} ${req.path} is not part of the admin API (see /openapi.yaml)` })));
+  app.use((req, _res, next) => next(new Problem(PROBLEMS.routeNotFound, { detail: `${req.method} ${req.path} is not part of the admin API (see /openapi.yaml)` })));
   app.use(problemHandler(logger));
   return app;
 }

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { Gauge } from 'prom-client';
 import type { FeatureHost } from '../features/feature.ts';
-import { Problem, ProblemType, problems } from '../problem.ts';
+import { PROBLEMS, Problem, problems } from '../problem.ts';
 import type { Route } from '../routing/route-table.ts';
 import { OutageLog } from '../state/sql-store.ts';
 import { ControlStore, type StoredRouteState } from './control-store.ts';
@@ -150,7 +150,7 @@ export class RouteStates extends EventEmitter {
 
   routeOrThrow(operationId: string): Route {
     const route = this.host.routes.get(operationId);
-    if (!route) throw new Problem(404, ProblemType.notFound, 'No such route', { detail: `no operation "${operationId}" in ${this.host.config.gateway.contract}; known: ${this.host.routes.all().map((r) => r.operationId).join(', ')}` });
+    if (!route) throw new Problem(PROBLEMS.notFound, { detail: `no operation "${operationId}" in ${this.host.config.gateway.contract}; known: ${this.host.routes.all().map((r) => r.operationId).join(', ')}` });
     return route;
   }
 
@@ -190,7 +190,7 @@ export class RouteStates extends EventEmitter {
       }
       if (expectVersion !== undefined) return { changed: false, before: current, after: current };
     }
-    throw new Problem(409, ProblemType.conflict, 'The route is being changed by someone else', { detail: `route ${operationId} changed five times while this switch was tried; try again` });
+    throw new Problem(PROBLEMS.conflict, { detail: `route ${operationId} changed five times while this switch was tried; try again` });
   }
 
   /** Switches a route's mode (a person through the admin API, or a gate). 4xx problems for what cannot be done; nothing changes then. */
@@ -198,7 +198,7 @@ export class RouteStates extends EventEmitter {
     const route = this.routeOrThrow(operationId);
     const target = { mode: body.mode, percent: body.mode === 'canary' ? (body.percent ?? 0) : 0 };
     const why = this.refusal(route, target);
-    if (why) throw new Problem(409, ProblemType.conflict, 'This route cannot take that mode', { detail: why, errors: [{ field: 'body.mode', message: why }] });
+    if (why) throw new Problem(PROBLEMS.conflict, { detail: why, errors: [{ field: 'body.mode', message: why }] });
     const r = await this.change(
       operationId,
       { actor, automatic: opts.automatic ?? false, action: 'mode', reason: body.reason, from: stateText, to: stateText },
@@ -213,7 +213,7 @@ export class RouteStates extends EventEmitter {
   async setIgnore(operationId: string, body: IgnoreBody, actor: string, noisy: string[]): Promise<void> {
     this.routeOrThrow(operationId);
     if (body.noisy && noisy.length === 0 && body.add.length === 0 && body.remove.length === 0) {
-      throw new Problem(409, ProblemType.conflict, 'No noisy paths found yet', { detail: `no noise has been seen on ${operationId} by this instance yet: noise is found when a shadow mismatch is checked against a second legacy answer` });
+      throw new Problem(PROBLEMS.conflict, { detail: `no noise has been seen on ${operationId} by this instance yet: noise is found when a shadow mismatch is checked against a second legacy answer` });
     }
     const list = (ignore: string[]) => JSON.stringify([...ignore].sort());
     await this.change(
@@ -228,7 +228,7 @@ export class RouteStates extends EventEmitter {
 
   async setGatesPaused(operationId: string, body: GatesBody, actor: string): Promise<void> {
     this.routeOrThrow(operationId);
-    if (!this.gatesOf(operationId)) throw new Problem(409, ProblemType.conflict, 'This route has no gates', { detail: `${operationId} has no gates in ${this.host.config.file} (routes.${operationId}.gates)` });
+    if (!this.gatesOf(operationId)) throw new Problem(PROBLEMS.conflict, { detail: `${operationId} has no gates in ${this.host.config.file} (routes.${operationId}.gates)` });
     const text = (r: StoredRouteState) => (r.gatesPaused ? 'paused' : 'active');
     await this.change(operationId, { actor, automatic: false, action: 'gates', reason: body.reason, from: text, to: text }, (cur) => (cur.gatesPaused === body.paused ? undefined : { ...cur, gatesPaused: body.paused }));
   }

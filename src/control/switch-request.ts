@@ -1,6 +1,6 @@
 /** The body of a mode switch, an ignore-rule change and a gate pause, checked with clear field errors. */
 import { z } from 'zod';
-import { Problem, ProblemType, type FieldError } from '../problem.ts';
+import { PROBLEMS, Problem, type FieldError } from '../problem.ts';
 import { MODE_NAMES, jsonPathSchema } from './route-config.ts';
 
 const reason = z.string({ error: 'a reason is required: say why (it goes into the audit log)' }).trim().min(3, 'a reason is required: say why, in a few words (at least 3 characters)').max(500);
@@ -34,7 +34,7 @@ export const gatesBodySchema = z.object({ paused: z.boolean({ error: 'paused mus
 export type GatesBody = z.infer<typeof gatesBodySchema>;
 
 function invalid(detail: string, errors: FieldError[]): Problem {
-  return new Problem(400, ProblemType.validation, 'The request does not match the admin API', { detail, errors });
+  return new Problem(PROBLEMS.validation, { detail, errors });
 }
 
 /** Parses a body with a schema; a 400 problem naming each wrong field otherwise. */

@@ -11,7 +11,7 @@ import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import { PROBLEM_CONTENT_TYPE, Problem, ProblemType } from '../problem.ts';
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, Problem } from '../problem.ts';
 import { backendOfError, dispatch, type Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
@@ -40,10 +40,10 @@ export function clientErrorHandler(logger: Logger): (err: Error & { code?: strin
     if (err.code !== 'ECONNRESET' && socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
       const problem =
         err.code === 'HPE_HEADER_OVERFLOW'
-          ? new Problem(431, ProblemType.validation, 'Request header fields too large', { detail: 'the request headers are larger than the server accepts; send fewer or shorter headers' })
+          ? new Problem(PROBLEMS.requestHeadersTooLarge, { detail: 'the request headers are larger than the server accepts; send fewer or shorter headers' })
           : err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-            ? new Problem(408, ProblemType.validation, 'Request timeout', { detail: 'the request was not received in time' })
-            : new Problem(400, ProblemType.validation, 'Bad request', { detail: `the request is not valid HTTP (${err.code ?? 'parse error'})` });
+            ? new Problem(PROBLEMS.requestTimeout, { detail: 'the request was not received in time' })
+            : new Problem(PROBLEMS.validation, { detail: `the request is not valid HTTP (${err.code ?? 'parse error'})` });
       const body = JSON.stringify(problem.toBody());
       const reason = problem.status === 431 ? 'Request Header Fields Too Large' : problem.status === 408 ? 'Request Timeout' : 'Bad Request';
       socket.end(`HTTP/1.1 ${problem.status} ${reason}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -157,11 +157,11 @@ export function buildApp(deps: AppDeps): Express {
       return;
     }
     if (found.kind === 'method-not-allowed') {
-      next(new Problem(405, ProblemType.methodNotAllowed, 'Method not allowed', { detail: `${req.method} is not an operation of ${req.path}; allowed: ${found.allow.join(', ')}`, headers: { Allow: found.allow.join(', ') } }));
+      next(new Problem(PROBLEMS.methodNotAllowed, { detail: `${req.method} is not an operation of ${req.path}; allowed: ${found.allow.join(', ')}`, headers: { Allow: found.allow.join(', ') } }));
       return;
     }
     if (found.kind === 'bad-path') {
-      next(new Problem(400, ProblemType.validation, 'The request does not match the contract', { detail: found.detail }));
+      next(new Problem(PROBLEMS.validation, { detail: found.detail }));
       return;
     }
     const { route, check } = found.target;
@@ -198,8 +198,7 @@ export function buildApp(deps: AppDeps): Express {
       }
       const down = Object.entries(report.adapters).filter(([, a]) => !a.ok).map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
       if (report.stateStore && !report.stateStore.ok) down.unshift(`state store: ${report.stateStore.detail ?? 'down'}`);
-      const title = report.stateStore && !report.stateStore.ok ? 'Not ready: the state store is down' : 'Not ready: some adapters are down';
-      sendProblem(res, new Problem(503, report.stateStore && !report.stateStore.ok ? ProblemType.stateStoreUnavailable : ProblemType.upstreamUnavailable, title, { detail: down.join('; '), extensions: { adapters: report.adapters, ...stateStore } }));
+      sendProblem(res, new Problem(report.stateStore && !report.stateStore.ok ? PROBLEMS.stateStoreUnavailable : PROBLEMS.upstreamUnavailable, { detail: `not ready: ${down.join('; ')}`, extensions: { adapters: report.adapters, ...stateStore } }));
     } catch (err) {
       next(err);
     }
@@ -244,7 +243,7 @@ export function buildApp(deps: AppDeps): Express {
         if (violations.length > 0) {
           for (const v of violations) metrics.contractViolations.inc({ operation: route.operationId, direction: 'response', field: v.field });
           logger.warn({ requestId: opReq.requestId, operation: route.operationId, backend: dispatched.backend, adapter: dispatched.adapter, violations }, 'backend response breaks the contract');
-          throw new Problem(502, ProblemType.upstreamContractViolation, 'The backend answered with a response that breaks the contract', {
+          throw new Problem(PROBLEMS.upstreamContractViolation, {
             detail: `${dispatched.adapter} answered ${route.operationId} with: ${violations.map((v) => `${v.field} ${v.message}`).join('; ')}`,
             errors: violations,
           });
@@ -294,7 +293,7 @@ export function buildApp(deps: AppDeps): Express {
   }
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {
-    next(new Problem(404, ProblemType.routeNotFound, 'No such route'));
+    next(new Problem(PROBLEMS.routeNotFound));
   });
   app.use(problemHandler(logger));
   return app;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { PROBLEM_CONTENT_TYPE, Problem, ProblemType } from '../problem.ts';
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, Problem } from '../problem.ts';
 
 export interface DrainingServer {
   readonly server: Server;
@@ -78,7 +78,7 @@ export function drainingServer(handler: RequestListener, refuse: RefuseRequest):
 export function refuseWhileShuttingDown(req: IncomingMessage, res: ServerResponse): void {
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
-  const problem = new Problem(503, ProblemType.shuttingDown, 'This gateway instance is shutting down', {
+  const problem = new Problem(PROBLEMS.shuttingDown, {
     detail: 'the request was not served; send it again (to another instance, or once this one is back)',
   });
   const body = JSON.stringify(problem.toBody(requestId, req.url));

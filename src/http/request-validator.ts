@@ -8,7 +8,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { Contract, ContractOperation, JsonSchema } from '../contract/contract.ts';
-import { Problem, ProblemType, type FieldError } from '../problem.ts';
+import { PROBLEMS, Problem, type FieldError } from '../problem.ts';
 import { ajvPathToField } from './response-validator.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -119,7 +119,7 @@ export class OperationRequestCheck {
       }
     }
     if (errors.length > 0) {
-      throw new Problem(400, ProblemType.validation, 'The request does not match the contract', { detail: errors.map((x) => `${x.field}: ${x.message}`).join('; '), errors });
+      throw new Problem(PROBLEMS.validation, { detail: errors.map((x) => `${x.field}: ${x.message}`).join('; '), errors });
     }
     return { pathParams: path, query };
   }
@@ -136,7 +136,7 @@ export function requestAjvs(): { coercing: Ajv2020; strict: Ajv2020 } {
 
 /** 415 for a body that is not JSON where the operation takes JSON. */
 export function unsupportedMedia(contentType: string | undefined): Problem {
-  return new Problem(415, ProblemType.unsupportedMediaType, 'Unsupported media type', {
+  return new Problem(PROBLEMS.unsupportedMediaType, {
     detail: `the request body is ${contentType ? `of type ${contentType}` : 'without a Content-Type'}; send application/json`,
   });
 }

@@ -7,12 +7,12 @@
  */
 import express, { type Router } from 'express';
 import { sendProblem } from '../http/problem-response.ts';
-import { Problem, ProblemType } from '../problem.ts';
+import { PROBLEMS, Problem } from '../problem.ts';
 import { parseDurationMs } from './recording-config.ts';
 import { MAX_RECORDING_MS, RecordingStartError, type Recorder } from './recorder.ts';
 
 function bad(detail: string, field: string): Problem {
-  return new Problem(400, ProblemType.validation, 'The request does not match the contract', { detail, errors: [{ field, message: detail }] });
+  return new Problem(PROBLEMS.validation, { detail, errors: [{ field, message: detail }] });
 }
 
 export function recordingAdminRouter(recorder: Recorder): Router {
@@ -52,7 +52,7 @@ export function recordingAdminRouter(recorder: Recorder): Router {
       recorder.start(operationId, sample, forMs);
     } catch (err) {
       if (!(err instanceof RecordingStartError)) throw err;
-      sendProblem(res, err.field ? bad(err.message, err.field) : new Problem(404, ProblemType.notFound, 'Not found', { detail: err.message }));
+      sendProblem(res, err.field ? bad(err.message, err.field) : new Problem(PROBLEMS.notFound, { detail: err.message }));
       return;
     }
     res.json(recorder.status().routes.find((r) => r.operationId === operationId));

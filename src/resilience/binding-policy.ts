@@ -22,7 +22,7 @@ import {
   type CircuitBreakerPolicy,
   type IPolicy,
 } from 'cockatiel';
-import { Problem, ProblemType, StateStoreUnavailable, UpstreamError, problems } from '../problem.ts';
+import { PROBLEMS, Problem, StateStoreUnavailable, UpstreamError, problems } from '../problem.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Bulkhead, BulkheadRejected } from './bulkhead.ts';
 import { DEFAULT_QUEUE_TIMEOUT_MS, type PolicyConfig } from './policy-config.ts';
@@ -51,7 +51,7 @@ export class CallerGoneError extends Error {
 export function isBackendFailure(err: unknown): boolean {
   if (err instanceof CallerGoneError) return false;
   // Too many callers waiting (here or in a backend's own pool) is load, not the backend failing.
-  if (err instanceof Problem && err.typeName === ProblemType.overloaded) return false;
+  if (err instanceof Problem && err.typeName === PROBLEMS.overloaded.type) return false;
   // The gateway's own state store failing (a kind keeping state there) is not the backend's doing.
   if (err instanceof StateStoreUnavailable) return false;
   if (err instanceof Problem) return !err.isClientError;
@@ -62,7 +62,7 @@ function isRetryableFailure(err: unknown): boolean {
   if (err instanceof CallerGoneError || err instanceof StateStoreUnavailable) return false;
   if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) return false;
   // An overloaded backend pool: the caller is told when to come back (Retry-After), not queued again.
-  if (err instanceof Problem && err.typeName === ProblemType.overloaded) return false;
+  if (err instanceof Problem && err.typeName === PROBLEMS.overloaded.type) return false;
   if (err instanceof UpstreamError) return err.retryable;
   if (err instanceof Problem) return err.status === 503 || err.status === 504;
   return err instanceof TaskCancelledError;
@@ -268,13 +268,13 @@ export class BindingPolicy {
     if (err instanceof TaskCancelledError) return problems.upstreamTimeout(`${where} did not answer within ${this.config.timeoutMs} ms`);
     if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) {
       const waitMs = Math.max(0, this.openedAt + this.config.circuitBreaker.halfOpenAfterMs - Date.now());
-      return new Problem(503, ProblemType.circuitOpen, 'The backend is failing; calls are paused', {
+      return new Problem(PROBLEMS.circuitOpen, {
         detail: `the circuit breaker of ${where} is open after repeated failures`,
         headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) },
       });
     }
     if (err instanceof BulkheadRejected) {
-      return new Problem(503, ProblemType.overloaded, 'Too many calls waiting for this backend', {
+      return new Problem(PROBLEMS.overloaded, {
         detail:
           err.why === 'full'
             ? `${where} allows ${this.config.concurrency.limit} calls at once and ${this.config.concurrency.queue} waiting`

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { OperationHooks } from '../http/app.ts';
 import type { Logger } from '../observability/logger.ts';
+import { PROBLEMS } from '../problem.ts';
 import type { DeadLetter, DeadLetterStore } from './dead-letter-store.ts';
 import { idempotencyKeyOf } from './idempotency-hook.ts';
 import { storedRequest } from './outbox-hooks.ts';
@@ -44,7 +45,7 @@ export function batchHook(opts: { config: WritesConfig; deadLetters: DeadLetterS
           idemKey: id,
           request: { ...base, operationId: batch.replayAs ?? route.operationId, method: 'POST', body: item, headers: { ...base.headers, [opts.idempotencyHeader.toLowerCase()]: id } },
           reason: 'quarantined' as const,
-          errors: reasons.map((reason) => ({ attempt: 1, at: new Date(now).toISOString(), status: 422, type: 'unprocessable', error: reason })),
+          errors: reasons.map((reason) => ({ attempt: 1, at: new Date(now).toISOString(), status: PROBLEMS.unprocessable.status, type: PROBLEMS.unprocessable.type, error: reason })),
           attempts: 1,
           acceptedAt: now,
           deadAt: now,

@@ -12,7 +12,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { sendProblem, toProblem } from '../http/problem-response.ts';
-import { Problem, ProblemType } from '../problem.ts';
+import { PROBLEMS, Problem } from '../problem.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './dead-letter-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 
@@ -50,7 +50,7 @@ function parseFilter(input: unknown, where: 'query' | 'body'): DeadLetterFilter 
   const r = filterSchema.safeParse(input ?? {});
   if (!r.success) {
     const errors = r.error.issues.map((i) => ({ field: `${where}.${i.path.join('.') || '(root)'}`, message: i.message }));
-    throw new Problem(400, ProblemType.validation, 'The filter is not valid', { detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors });
+    throw new Problem(PROBLEMS.validation, { detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors });
   }
   const f = r.data;
   return { state: f.state, operation: f.operation, reason: f.reason, olderThanSeconds: f.olderThan, errorContains: f.errorContains, ids: f.ids, limit: f.limit };
@@ -91,7 +91,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
   };
   const requireFilter = (f: DeadLetterFilter) => {
     if (!f.operation && !f.reason && f.olderThanSeconds === undefined && !f.errorContains && !f.ids) {
-      throw new Problem(400, ProblemType.validation, 'Say which dead letters', {
+      throw new Problem(PROBLEMS.validation, {
         detail: 'give at least one of operation, reason, olderThan, errorContains, ids (to act on every dead letter, use olderThan: 0)',
         errors: [{ field: 'body', message: 'no filter given' }],
       });
@@ -139,7 +139,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
   );
   const one = async (id: string): Promise<DeadLetter> => {
     const d = await deps.deadLetters.get(id);
-    if (!d) throw new Problem(404, ProblemType.notFound, 'No such dead letter', { detail: `no dead letter has id "${id}"; \`ficus dlq list\` shows them` });
+    if (!d) throw new Problem(PROBLEMS.notFound, { detail: `no dead letter has id "${id}"; \`ficus dlq list\` shows them` });
     return d;
   };
   router.get(
@@ -153,9 +153,9 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     '/:id/replay',
     wrap(async (req, res) => {
       const d = await one(String(req.params.id));
-      if (d.state !== 'dead') throw new Problem(409, ProblemType.conflict, 'The dead letter is not waiting', { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be replayed` });
+      if (d.state !== 'dead') throw new Problem(PROBLEMS.conflict, { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be replayed` });
       const out = await deps.deadLetters.replay({ ids: [d.id] }, deps.replayTarget);
-      if (out.skipped.length > 0) throw new Problem(409, ProblemType.conflict, 'The dead letter cannot be replayed', { detail: out.skipped[0].why });
+      if (out.skipped.length > 0) throw new Problem(PROBLEMS.conflict, { detail: `dead letter ${d.id} cannot be replayed: ${out.skipped[0].why}` });
       deps.onReplayed();
       res.status(202).json(out);
     }),
@@ -164,7 +164,7 @@ export function dlqRouter(deps: DlqRouterDeps): Router {
     '/:id/expire',
     wrap(async (req, res) => {
       const d = await one(String(req.params.id));
-      if (d.state !== 'dead') throw new Problem(409, ProblemType.conflict, 'The dead letter is not waiting', { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be expired` });
+      if (d.state !== 'dead') throw new Problem(PROBLEMS.conflict, { detail: `dead letter ${d.id} is ${d.state ?? 'gone'}; only dead ones can be expired` });
       res.json({ expired: await deps.deadLetters.expire({ ids: [d.id] }) });
     }),
   );

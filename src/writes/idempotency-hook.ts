@@ -6,7 +6,7 @@
  */
 import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
-import { Problem, StateStoreUnavailable } from '../problem.ts';
+import { PROBLEMS, Problem, StateStoreUnavailable } from '../problem.ts';
 import type { Route } from '../routing/route-table.ts';
 import { fingerprint } from './canonical-json.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
@@ -14,8 +14,6 @@ import { fromDispatched, fromProblem, replay } from './stored-response.ts';
 import type { WritesMetrics } from './writes-metrics.ts';
 
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
-export const KEY_REUSED = 'idempotency-key-reused';
-export const KEY_IN_FLIGHT = 'idempotency-key-in-flight';
 
 export interface IdempotencyHookOptions {
   store: IdempotencyStore;
@@ -56,13 +54,13 @@ export function idempotencyHook(opts: IdempotencyHookOptions): OperationHooks {
         }
         if (begun.outcome === 'mismatch') {
           opts.metrics.idempotencyConflicts.inc({ operation: op, conflict: 'reused' });
-          throw new Problem(422, KEY_REUSED, 'The idempotency key was already used for a different request', {
+          throw new Problem(PROBLEMS.idempotencyKeyReused, {
             detail: `${opts.header} "${key}" was first used on ${op} with another body or parameters; use a new key for a new request`,
           });
         }
         if (Date.now() - started >= opts.inFlightWaitMs || req.signal.aborted) {
           opts.metrics.idempotencyConflicts.inc({ operation: op, conflict: 'in_flight' });
-          throw new Problem(409, KEY_IN_FLIGHT, 'A request with this idempotency key is still in flight', {
+          throw new Problem(PROBLEMS.idempotencyKeyInFlight, {
             detail: `the first request with ${opts.header} "${key}" has not finished; retry after a moment to get its answer`,
             headers: { 'Retry-After': '1' },
           });

@@ -10,7 +10,7 @@ import type { Contract, ContractOperation, JsonSchema } from '../contract/contra
 import type { OperationHooks } from '../http/app.ts';
 import { storableHeaderNames, storableHeaders } from '../http/stored-headers.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
-import { Problem } from '../problem.ts';
+import { PROBLEMS, Problem } from '../problem.ts';
 import type { Dispatched } from '../routing/dispatch.ts';
 import type { Route } from '../routing/route-table.ts';
 import { idempotencyKeyOf } from './idempotency-hook.ts';
@@ -78,7 +78,7 @@ export function queueHook(opts: OutboxHookOptions): OperationHooks {
   const { contract, config, outbox, metrics } = opts;
   const queue = async (route: Route, req: OperationRequest, routeConfig: WriteRouteConfig, why: 'async' | 'down'): Promise<Dispatched> => {
     const status = routeConfig.status;
-    if (!status) throw new Problem(500, 'internal', 'Internal error', { detail: `writes.routes.${route.operationId} has no status resource` });
+    if (!status) throw new Problem(PROBLEMS.internal, { detail: `writes.routes.${route.operationId} has no status resource` });
     const id = randomUUID();
     const request = storedRequest(req, route.operation, [opts.idempotencyHeader]);
     await outbox.enqueue({ id, operation: route.operationId, idemKey: idempotencyKeyOf(route, req, opts.idempotencyHeader), orderingKey: orderingKeyOf(routeConfig.orderingKey, req), request });

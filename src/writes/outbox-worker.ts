@@ -8,7 +8,7 @@
 import { halfJitterGenerator } from 'cockatiel';
 import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
-import { Problem, ProblemType } from '../problem.ts';
+import { PROBLEMS, Problem, backendRefused } from '../problem.ts';
 import { dispatch } from '../routing/dispatch.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { OutageLog } from '../state/sql-store.ts';
@@ -128,7 +128,7 @@ export class OutboxWorker {
         }
         return;
       }
-      err = new Problem(d.result.status, ProblemType.unprocessable, 'The backend refused the write', { detail: JSON.stringify(d.result.body ?? null) });
+      err = backendRefused(d.result.status, { detail: `the backend refused the write: ${JSON.stringify(d.result.body ?? null)}` });
     } catch (e) {
       err = e;
     }
@@ -140,7 +140,7 @@ export class OutboxWorker {
       return;
     }
     const now = Date.now();
-    if (info.type === ProblemType.circuitOpen) {
+    if (info.type === PROBLEMS.circuitOpen.type) {
       // Nothing was tried: wait for the circuit to let a trial call through, without spending an attempt.
       const waitMs = Math.max(info.retryAfterMs ?? config.initialDelayMs, config.initialDelayMs);
       if (now - entry.createdAt + waitMs <= config.maxAgeSeconds * 1000) {

@@ -4,7 +4,7 @@
  */
 import type { Dispatched } from '../routing/dispatch.ts';
 import type { Backend } from '../routing/route-table.ts';
-import { Problem, type FieldError } from '../problem.ts';
+import { storedProblem, type Problem, type FieldError } from '../problem.ts';
 
 export type StoredResponse =
   | { kind: 'result'; status: number; headers: Record<string, string>; body: unknown; backend: Backend; adapter: string }
@@ -30,7 +30,7 @@ export function fromProblem(p: Problem): StoredResponse {
 /** Gives a stored answer back: a Dispatched, or throws the stored problem. `extraHeaders` are added to either. */
 export function replay(s: StoredResponse, extraHeaders: Record<string, string>): Dispatched {
   if (s.kind === 'problem') {
-    throw new Problem(s.status, s.typeName, s.title, { detail: s.detail, errors: s.errors, headers: { ...s.headers, ...extraHeaders }, extensions: s.extensions });
+    throw storedProblem(s.typeName, s.status, { detail: s.detail, errors: s.errors, headers: { ...s.headers, ...extraHeaders }, extensions: s.extensions });
   }
   return { result: { status: s.status, headers: { ...s.headers, ...extraHeaders }, body: s.body }, backend: s.backend, adapter: s.adapter };
 }

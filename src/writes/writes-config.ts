@@ -3,6 +3,7 @@
  * the dead-letter queue, and which routes write through the outbox.
  */
 import { z } from 'zod';
+import { PROBLEM_TYPES } from '../problem.ts';
 
 const ms = z.coerce.number().int().min(1);
 /** true/false, also as a string (from an environment variable). */
@@ -83,7 +84,7 @@ export const writesConfigSchema = z
         /** How long one delivery attempt may hold a write before another worker may take it over. */
         leaseMs: ms.default(30_000),
         /** Problem types of a synchronous call that mean "the legacy system is down or slow": the write is queued instead. */
-        queueOn: z.array(z.string()).default(['circuit-open', 'upstream-unavailable', 'upstream-timeout', 'overloaded']),
+        queueOn: z.array(z.enum(PROBLEM_TYPES)).default(['circuit-open', 'upstream-unavailable', 'upstream-timeout', 'overloaded']),
         /** On shutdown, how long in-flight deliveries may take before they are handed back to the outbox. */
         graceMs: z.coerce.number().int().min(0).default(5_000),
       })

@@ -98,10 +98,10 @@ describe('ficus routes', () => {
       await ficus(['routes', 'set', 'getLegacyOnly', '--mode', 'modern', '--reason', 'cannot'], env),
     ];
     expect(results.map((r) => r.code)).toEqual([4, 4, 4, 4]);
-    expect(results[2].stderr).toMatch(/404 No such route: no operation "getNothing"/);
+    expect(results[2].stderr).toMatch(/404 Not found: no operation "getNothing"/);
     expect(results[3].stderr).toMatch(/409 .*has no modern binding/);
-    expect(results[0].stderr).toMatch(/400 The request does not match the admin API: body\.percent: percent must be from 0 to 100[\s\S]*nothing was changed/);
-    expect(results[1].stderr).toMatch(/401 Unknown token/);
+    expect(results[0].stderr).toMatch(/400 The request does not match the contract: body\.percent: percent must be from 0 to 100[\s\S]*nothing was changed/);
+    expect(results[1].stderr).toMatch(/401 Unauthorized: unknown token/);
     expect(g.gateway.routes.get('getCustomer')?.state).toEqual({ mode: 'canary', percent: 10 });
   });
 

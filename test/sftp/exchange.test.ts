@@ -165,7 +165,8 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
     expect(again).toEqual(first);
     expect(mf.job.ordersDecided).toBe(decided);
     expect(mf.job.filesProcessed).toBe(files); // not even written again
-    await expect(call({ ...body, customerId: 1003 })).rejects.toMatchObject({ status: 409, detail: `the Idempotency-Key ${k} was used before with a different request body` });
+    // The same answer as the writes' idempotency hook gives for a reused key (test/writes/idempotency.test.ts).
+    await expect(call({ ...body, customerId: 1003 })).rejects.toMatchObject({ status: 422, typeName: 'idempotency-key-reused', detail: `the Idempotency-Key ${k} was used before with a different request body` });
   });
 
   it('the batch job answers an order id it has seen with the original outcome (its control file)', async () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BindingPolicy, waitInQueue } from '../../src/resilience/binding-policy.ts';
 import { BASE_POLICY, mergePolicy, type PolicyOverrides } from '../../src/resilience/policy-config.ts';
 import { GatewayMetrics } from '../../src/observability/metrics.ts';
-import { Problem } from '../../src/problem.ts';
+import { PROBLEMS, Problem } from '../../src/problem.ts';
 
 const policy = (o: PolicyOverrides) =>
   new BindingPolicy(mergePolicy(BASE_POLICY, { circuitBreaker: { consecutiveFailures: 2 } }, o), { adapter: 'a', operation: 'op', retryable: true, metrics: new GatewayMetrics() });
@@ -66,7 +66,7 @@ describe('waiting for capacity', () => {
     const overloaded = () =>
       p.execute(async () => {
         calls++;
-        throw new Problem(503, 'overloaded', 'Too many calls waiting', { headers: { 'Retry-After': '1' } });
+        throw new Problem(PROBLEMS.overloaded, { headers: { 'Retry-After': '1' } });
       }, never);
     for (let i = 0; i < 4; i++) expect(await outcome(overloaded())).toMatchObject({ status: 503, type: 'overloaded' });
     expect(calls).toBe(4);

@@ -143,7 +143,7 @@ describe('the dead-letter queue', () => {
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: ids.exhausted, reason: 'exhausted' });
     const unknown = await ficus(['dlq', 'show', 'nope-nope']);
     expect(unknown.code).toBe(4);
-    expect(unknown.stderr).toContain('No such dead letter');
+    expect(unknown.stderr).toContain('404 Not found: no dead letter has id "nope-nope"');
     const usage = await ficus(['dlq', 'replay']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('say which dead letters');

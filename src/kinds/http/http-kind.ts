@@ -6,7 +6,7 @@
 import { Agent, request, errors as undiciErrors } from 'undici';
 import { z } from 'zod';
 import { defineKind, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
-import { Problem, ProblemType, UpstreamError } from '../../problem.ts';
+import { Problem, UpstreamError, backendRefused } from '../../problem.ts';
 
 const connectionSchema = z
   .object({
@@ -43,15 +43,6 @@ type HttpConnection = z.infer<typeof connectionSchema>;
 type HttpBinding = z.infer<typeof bindingSchema>;
 
 const PATH_PARAM = /\{([^}]+)\}/g;
-
-function statusToProblemType(status: number): string {
-  if (status === 404) return ProblemType.notFound;
-  if (status === 409) return ProblemType.conflict;
-  if (status === 422) return ProblemType.unprocessable;
-  if (status === 401) return ProblemType.unauthorized;
-  if (status === 403) return ProblemType.forbidden;
-  return ProblemType.validation;
-}
 
 async function readJson(body: { text(): Promise<string> }, status: number, where: string): Promise<unknown> {
   const text = await body.text();
@@ -142,8 +133,8 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       if (res.statusCode >= 400) {
         const p = (parsed ?? {}) as { title?: unknown; detail?: unknown; message?: unknown };
-        const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : `${this.name} answered ${res.statusCode}`;
-        throw new Problem(res.statusCode, statusToProblemType(res.statusCode), typeof p.title === 'string' ? p.title : 'The backend refused the request', { detail });
+        const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : typeof p.title === 'string' ? p.title : `${this.name} answered ${res.statusCode}`;
+        throw backendRefused(res.statusCode, { detail });
       }
       return { status: res.statusCode, body: parsed, headers: outHeaders };
     };

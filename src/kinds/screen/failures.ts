@@ -5,7 +5,7 @@
  * that no longer looks as the flow expects is a 502 that is not retried.
  */
 import { errors as playwrightErrors } from 'playwright-core';
-import { Problem, ProblemType, UpstreamError } from '../../problem.ts';
+import { PROBLEMS, Problem, UpstreamError } from '../../problem.ts';
 import { MappingError } from './output-mapping.ts';
 import { PoolClosed } from './browser-pool.ts';
 import { QueueFull, QueueTimeout } from './permits.ts';
@@ -35,7 +35,7 @@ export function toFailure(err: unknown, ctx: FailureContext): Problem | Upstream
   if (err instanceof ScreenInputRefused) return inputRefusedProblem(ctx.adapter, err);
   if (err instanceof LegacyLoginRefused) return loginRefusedProblem(ctx.adapter, err.words, ctx.credentialsHint);
   if (err instanceof QueueFull || err instanceof QueueTimeout) {
-    return new Problem(503, ProblemType.overloaded, 'Too many calls waiting for the legacy screens', { detail: `${where}: ${err.message}`, headers: { 'Retry-After': '1' } });
+    return new Problem(PROBLEMS.overloaded, { detail: `${where}: ${err.message}`, headers: { 'Retry-After': '1' } });
   }
   if (err instanceof PoolClosed) return new UpstreamError(`${where}: the gateway is shutting down`, { status: 503, retryable: false, code: 'pool_closed' });
   if (err instanceof SessionExpired) return new UpstreamError(`${where}: the legacy app ended the session again right after signing on`, { code: 'session_lost' });

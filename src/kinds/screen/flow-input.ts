@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { OperationRequest } from '../kind.ts';
-import { Problem, ProblemType, type FieldError } from '../../problem.ts';
+import { PROBLEMS, Problem, type FieldError } from '../../problem.ts';
 
 /** `flowField: where` with where one of `path.<name>`, `query.<name>`, `body.<name>` or `body`. */
 export type InputMap = Record<string, string>;
@@ -56,8 +56,8 @@ export function checkInput<I>(schema: z.ZodType<I>, input: Record<string, unknow
     const field = first === undefined ? 'body' : [sources[first] ?? first, ...rest].join('.');
     return { field, message: issue.message };
   });
-  throw new Problem(422, ProblemType.unprocessable, 'The legacy screen cannot take these values', {
-    detail: `${adapter}: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+  throw new Problem(PROBLEMS.unprocessable, {
+    detail: `${adapter}: the legacy screen cannot take these values: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
     errors,
     extensions: { source: adapter },
   });

@@ -4,7 +4,7 @@
  * a 502 about the gateway's own legacy credentials (never the caller's), a session the legacy app
  * ended is renewed by the pool and never reaches the caller.
  */
-import { Problem, ProblemType, type FieldError } from '../../problem.ts';
+import { PROBLEMS, Problem, type FieldError } from '../../problem.ts';
 
 /** The screen said there is no such record. */
 export class ScreenNotFound extends Error {
@@ -63,11 +63,11 @@ export class ScreenChanged extends Error {
 }
 
 export function notFoundProblem(adapter: string, words: string): Problem {
-  return new Problem(404, ProblemType.notFound, 'Not found', { detail: words, extensions: { source: adapter } });
+  return new Problem(PROBLEMS.notFound, { detail: words, extensions: { source: adapter } });
 }
 
 export function refusedProblem(adapter: string, err: ScreenRefused): Problem {
-  return new Problem(422, ProblemType.unprocessable, 'The legacy system refused the request', {
+  return new Problem(PROBLEMS.unprocessable, {
     detail: err.words.join(' '),
     errors: err.fields.length > 0 ? err.fields : err.words.map((w) => ({ field: 'body', message: w })),
     extensions: { source: adapter, legacyMessages: err.words },
@@ -75,7 +75,7 @@ export function refusedProblem(adapter: string, err: ScreenRefused): Problem {
 }
 
 export function inputRefusedProblem(adapter: string, err: ScreenInputRefused): Problem {
-  return new Problem(422, ProblemType.legacyRefused, 'The legacy screen cannot hold this value as given', {
+  return new Problem(PROBLEMS.legacyRefused, {
     detail: `${adapter}: ${err.field}: ${err.reason}`,
     errors: [{ field: err.field, message: err.reason }],
     extensions: { source: adapter },
@@ -83,7 +83,7 @@ export function inputRefusedProblem(adapter: string, err: ScreenInputRefused): P
 }
 
 export function loginRefusedProblem(adapter: string, words: string, credentialsHint: string): Problem {
-  return new Problem(502, ProblemType.upstreamAuth, "The gateway's credentials for the legacy system were refused", {
+  return new Problem(PROBLEMS.upstreamCredentials, {
     detail: `${adapter}: the legacy sign-on screen refused the gateway's own credentials (${credentialsHint}) and said: "${words}". This is not the caller's fault; the gateway's operator must correct them.`,
     extensions: { source: adapter },
   });

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logger.ts';
-import { Problem, ProblemType, UpstreamError, problems } from '../../problem.ts';
+import { PROBLEMS, Problem, UpstreamError, problems } from '../../problem.ts';
 import { describeProblem, FieldError } from '../../records/errors.ts';
 import type { RecordFileSpec } from '../../records/layout-file.ts';
 import { decodeRecordFile, RecordFileWriter } from '../../records/record-file.ts';
@@ -344,7 +344,7 @@ export class RequestReply {
     // Remember the requests before writing, so that a crash after the write still finds them.
     const existing = await this.rowsOf(accepted.map((i) => ids[i]));
     if (existing.some((r) => r.request_hash !== requestHash)) {
-      throw new Problem(409, ProblemType.conflict, 'Idempotency key reused', { detail: `the ${c.id.header} ${key} was used before with a different request body` });
+      throw new Problem(PROBLEMS.idempotencyKeyReused, { detail: `the ${c.id.header} ${key} was used before with a different request body` });
     }
     for (const i of accepted) {
       if (existing.some((r) => r.id === ids[i])) continue;
@@ -383,7 +383,7 @@ export class RequestReply {
     if (order.status === 'accepted') return { status: 201, body: order, headers };
     if (order.status === 'pending') return { status: 202, body: order, headers };
     const rej = order.rejection as { code: string; reason: string } | undefined;
-    throw new Problem(422, ProblemType.unprocessable, 'The legacy system refused the request', {
+    throw new Problem(PROBLEMS.unprocessable, {
       detail: rej ? `${rej.code}: ${rej.reason}` : `the order ${fileId} ${String(order.status)}`,
       extensions: { orderId: fileId, rejection: rej },
       headers,
