@@ -1,5 +1,6 @@
 /** The schema of ficus.yaml (the gateway) and of adapters/<name>/adapter.yaml (one adapter). */
 import { z } from 'zod';
+import { sizeBytes } from './units.ts';
 import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
@@ -33,7 +34,7 @@ export const gatewayConfigSchema = z
         port: port.default(8080),
         host: z.string().default('0.0.0.0'),
         /** Largest request body accepted, e.g. `1mb`, `100kb` (413 past it). */
-        bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/i, 'a size such as 100kb or 1mb').default('1mb'),
+        bodyLimit: sizeBytes.prefault('1MiB'),
         /** Serve the API reference page at /docs. */
         docs: z.boolean().default(true),
       })

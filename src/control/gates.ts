@@ -7,7 +7,7 @@
  * (audited, with the figures in the reason). Each instance judges from its own traffic; the switch
  * itself is a compare-and-set on the shared row, so two instances never make the same move twice.
  */
-import { formatDuration } from './durations.ts';
+import { formatDuration } from '../config/units.ts';
 import { stateText, type GatesConfig, type StateSpec } from './route-config.ts';
 
 export interface GateFigures {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parsePath } from '../compare/json-path.ts';
-import { DURATION, parseDuration } from './durations.ts';
+import { durationMs } from '../config/units.ts';
 
 export const MODE_NAMES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 
@@ -51,7 +51,7 @@ const stateSpec = z
   .refine((s) => parseStateText(s) !== undefined, 'a route state: legacy, shadow, canary <percent>, fallback or modern (e.g. "canary 10")')
   .transform((s) => parseStateText(s) as StateSpec);
 
-const duration = z.string().regex(DURATION, 'a duration such as 30s, 5m or 1h').transform((s) => parseDuration(s) as number);
+const duration = durationMs;
 
 export const jsonPathSchema = z.string().superRefine((p, ctx) => {
   try {

@@ -8,7 +8,7 @@
 import express, { type Router } from 'express';
 import { sendProblem } from '../http/problem-response.ts';
 import { PROBLEMS, Problem } from '../problem.ts';
-import { parseDurationMs } from './recording-config.ts';
+import { parseDurationMs } from '../config/units.ts';
 import { MAX_RECORDING_MS, RecordingStartError, type Recorder } from './recorder.ts';
 
 function bad(detail: string, field: string): Problem {

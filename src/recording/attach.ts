@@ -10,7 +10,7 @@ import type { Env } from '../config/env.ts';
 import type { CheckedConfig, Feature, FeatureHost, InstalledFeature } from '../features/feature.ts';
 import { recordingAdminRouter } from './admin-router.ts';
 import { Recorder } from './recorder.ts';
-import { parseDurationMs, parseSize, type RecordingConfig } from './recording-config.ts';
+import type { RecordingConfig } from './recording-config.ts';
 import { DEV_RECORDING_KEY, Redactor } from './redactor.ts';
 import { SegmentFiles } from './segment-files.ts';
 
@@ -55,7 +55,7 @@ async function attachRecording(gateway: FeatureHost): Promise<InstalledFeature<R
   const recorder = new Recorder({
     contract: gateway.config.contract,
     redactor: redactorFor(gateway, env),
-    files: new SegmentFiles({ dir, maxFileBytes: parseSize(rc.maxFileSize) as number, rollEveryMs: parseDurationMs(rc.rollEvery) as number }),
+    files: new SegmentFiles({ dir, maxFileBytes: rc.maxFileSize, rollEveryMs: rc.rollEvery }),
     logger: gateway.logger.child({ component: 'recorder' }),
     queueLimit: rc.queueLimit,
     initial: rc.routes,

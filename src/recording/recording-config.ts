@@ -5,19 +5,7 @@
 import { z } from 'zod';
 import { parsePath } from '../compare/json-path.ts';
 
-const SIZE = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)$/i;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseSize(text: string): number | undefined {
-  const m = SIZE.exec(text.trim());
-  return m ? Math.round(Number(m[1]) * UNIT[m[2].toLowerCase()]) : undefined;
-}
-
-export function parseDurationMs(text: string): number | undefined {
-  const m = DURATION.exec(text.trim());
-  return m ? Math.round(Number(m[1]) * UNIT[m[2]]) : undefined;
-}
+import { durationMs, sizeBytes } from '../config/units.ts';
 
 /** A JSON path into an exchange: `$.request.body.x`, `$.response.body.items[*].phone`, `$.request.query.ssn`. */
 export const exchangePathSchema = z.string().superRefine((p, ctx) => {
@@ -52,9 +40,9 @@ export const recordingConfigSchema = z
     /** Request headers kept besides Accept, Content-Type, Accept-Language and the contract's header parameters. */
     headers: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name')).default([]),
     /** A file rolls when it reaches this size (e.g. 10mb). */
-    maxFileSize: z.string().refine((s) => parseSize(s) !== undefined, 'a size such as 512kb or 10mb').default('10mb'),
+    maxFileSize: sizeBytes.prefault('10MiB'),
     /** ... or when it is this old (e.g. 1h). */
-    rollEvery: z.string().refine((s) => parseDurationMs(s) !== undefined, 'a duration such as 30m or 1h').default('1h'),
+    rollEvery: durationMs.prefault('1h'),
     /** Exchanges waiting to be written; past this, new ones are dropped and counted. */
     queueLimit: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   })

@@ -12,27 +12,13 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { sendProblem, toProblem } from '../http/problem-response.ts';
+import { durationMs } from '../config/units.ts';
 import { PROBLEMS, Problem } from '../problem.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './dead-letter-store.ts';
 import type { OutboxStore } from './outbox-store.ts';
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** `90`, `90s`, `15m`, `2h`, `3d` → seconds. */
-export function parseDurationSeconds(text: string): number | undefined {
-  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
-  return m ? Number(m[1]) * UNITS[m[2] || 's'] : undefined;
-}
-
-const duration = z.union([z.number().int().min(0), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const s = parseDurationSeconds(v);
-  if (s === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a duration such as 90s, 15m, 2h or 3d' });
-    return z.NEVER;
-  }
-  return s;
-});
+/** A duration (src/config/units.ts) in whole seconds. */
+const duration = durationMs.transform((ms) => Math.round(ms / 1000));
 
 const filterSchema = z
   .object({

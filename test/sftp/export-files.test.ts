@@ -149,7 +149,7 @@ describe('export files of the mainframe adapter', () => {
     const problem = (await res.json()) as { type: string; detail: string };
     expect(problem.detail).toContain('mainframe-files');
     expect(problem.detail).toContain(name);
-    expect(problem.detail).toContain('2560 bytes, more than the limit of 2KB (read.maxFileSize of adapter mainframe-files)');
+    expect(problem.detail).toContain('2560 bytes, more than the limit of 2kB (read.maxFileSize of adapter mainframe-files)');
     expect(downloads).toEqual([]);
   });
 
@@ -161,7 +161,7 @@ describe('export files of the mainframe adapter', () => {
     await vi.waitFor(
       async () => {
         await get('/products/HW-1042');
-        expect(gw!.logLines.some((l) => l.msg === 'export file skipped' && l.file === big && String(l.reason).includes('limit of 4KB'))).toBe(true);
+        expect(gw!.logLines.some((l) => l.msg === 'export file skipped' && l.file === big && String(l.reason).includes('limit of 4kB'))).toBe(true);
       },
       { timeout: 10_000, interval: 20 },
     );

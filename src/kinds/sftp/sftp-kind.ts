@@ -18,6 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { ConfigError } from '../../config/config-error.ts';
+import { formatSize, sizeBytes } from '../../config/units.ts';
 import { defineKind, type AdapterContext, type Adapter, type BindContext, type OperationHandler } from '../kind.ts';
 import { problems, UpstreamError } from '../../problem.ts';
 import { LayoutFileError, loadRecordFileSpec, type RecordFileSpec } from '../../records/layout-file.ts';
@@ -62,16 +63,6 @@ const connectionSchema = z
   .strict()
   .refine((c) => (c.password ?? '') !== '' || (c.privateKey ?? '') !== '', { message: 'give a password or a privateKey (from the environment)', path: ['password'] });
 
-const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/;
-const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
-
-/** `500MB` (decimal), `2GiB` (binary) or a number of bytes. */
-export function sizeInBytes(v: number | string): number {
-  if (typeof v === 'number') return v;
-  const m = SIZE.exec(v);
-  if (!m) throw new Error(`not a size: ${v}`);
-  return Math.floor(Number(m[1]) * UNITS[m[2] ?? 'B']);
-}
 
 const readSchema = z
   .object({
@@ -87,10 +78,7 @@ const readSchema = z
     asOf: z.object({ date: z.string(), time: z.string().optional() }).strict().optional(),
     fallback: z.coerce.number().int().min(0).max(20).default(3),
     /** The largest export file read: bytes, or a size such as `500MB` or `2GiB`; a larger file is refused with an error naming it. */
-    maxFileSize: z
-      .union([z.number().int().min(1), z.string().regex(SIZE, 'a size such as 500MB, 2GiB or a number of bytes')])
-      .default('2GiB')
-      .transform((v) => ({ bytes: sizeInBytes(v), text: String(v) })),
+    maxFileSize: sizeBytes.prefault('2GiB'),
     /** item: one record by key (404 when absent); page: `{ items, nextCursor }`. Default: item when the path has a parameter. */
     as: z.enum(['item', 'page']).optional(),
   })
@@ -266,8 +254,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
         refreshMs: read.refreshMs,
         asOf: read.asOf,
         fallback: read.fallback,
-        maxBytes: read.maxFileSize.bytes,
-        maxBytesText: read.maxFileSize.text,
+        maxBytes: read.maxFileSize,
+        maxBytesText: formatSize(read.maxFileSize),
         adapter: this.ctx.name,
       },
       this.ctx.logger.child({ operation: b.operation.operationId }),
