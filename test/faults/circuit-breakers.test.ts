@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { Gateway } from '../../src/gateway.ts';
 import { PROJECT_ROOT, memoryLogger } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/wait.ts';
 import { createLegacyDatabase } from '../db/legacy-databases.ts';
 import { makeProject, startMainframe } from '../sftp/support.ts';
 import { screenEstate } from '../fixtures/screen-project.ts';
@@ -64,11 +65,8 @@ async function untilOpen(call: Caller, limit = 20): Promise<{ failures: Call[]; 
 
 async function untilClosed(call: Caller, timeoutMs = 30_000): Promise<number> {
   const t = performance.now();
-  while (performance.now() - t < timeoutMs) {
-    if (ok(await call())) return performance.now() - t;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the circuit did not close within ${timeoutMs} ms of the system coming back`);
+  await eventually(async () => ok(await call()), timeoutMs, 'the circuit to close after the system came back', 100);
+  return performance.now() - t;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
 import { startGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/wait.ts';
 import type { ScreenAdapter } from '../../src/kinds/screen/screen-adapter.ts';
 import { mainProcess } from '../../src/kinds/screen/process-tree.ts';
 
@@ -19,13 +20,7 @@ const get = async (path: string) => {
   return { status: r.status, headers: r.headers, body: (await r.json()) as Record<string, any> };
 };
 
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what?: string) => eventually(check, undefined, what, 20);
 
 beforeAll(async () => {
   estate = await screenEstate(
