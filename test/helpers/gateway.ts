@@ -30,6 +30,8 @@ export interface StartGatewayOptions {
   features?: GatewayOptions['features'];
   /** Also start the admin server on a free loopback port (default false). */
   adminServer?: boolean;
+  /** Start only these adapters (the rest of the project's are left out). */
+  onlyAdapters?: GatewayOptions['onlyAdapters'];
 }
 
 export interface StartedGateway {
@@ -46,9 +48,16 @@ export interface StartedGateway {
 /** The one way tests start an in-process gateway: over `root`, with `env`, on free loopback ports, its log kept in memory. */
 export async function startGateway(root: string, env: Record<string, string | undefined>, opts: StartGatewayOptions = {}): Promise<StartedGateway> {
   const { logger, lines } = memoryLogger(opts.level ?? 'info');
-  const gateway = await Gateway.create({ root, file: opts.file, env, logger, processMetrics: false, features: opts.features });
-  const url = await gateway.listen(0, '127.0.0.1');
-  const adminUrl = opts.adminServer ? await gateway.control.listen(0, '127.0.0.1') : '';
+  const gateway = await Gateway.create({ root, file: opts.file, env, logger, processMetrics: false, features: opts.features, onlyAdapters: opts.onlyAdapters });
+  let url: string;
+  let adminUrl: string;
+  try {
+    url = await gateway.listen(0, '127.0.0.1');
+    adminUrl = opts.adminServer ? await gateway.control.listen(0, '127.0.0.1') : '';
+  } catch (err) {
+    await gateway.close(0);
+    throw err;
+  }
   return { gateway, url, adminUrl, logLines: lines, close: (graceMs = 1_000) => gateway.close(graceMs) };
 }
 
