@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { Agent, request } from 'undici';
+import { createTempDatabase } from '../helpers/databases.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/writes-gateway/', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -96,11 +97,8 @@ async function main(): Promise<void> {
   const { startOrdersService } = await import('../fixtures/writes-gateway/orders-service.ts');
   const svc = await startOrdersService();
   const tmp = mkdtempSync(join(tmpdir(), 'ficus-writes-bench-'));
-  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await admin.connect();
-  const dbName = `ficus_writes_bench_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const pgUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
+  const stateDb = await createTempDatabase('postgres', 'ficus_writes_bench');
+  const pgUrl = stateDb.url;
   const out: string[] = [];
   try {
     for (const store of ['sqlite', 'postgres'] as const) {
@@ -149,8 +147,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await svc.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await stateDb.drop();
     rmSync(tmp, { recursive: true, force: true });
   }
   out.push(`load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (on ${(await import('node:os')).cpus().length} cores)`);

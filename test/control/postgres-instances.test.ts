@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type Backend } from '../fixtures/migration-gateway/backends.ts';
 import { admin, writeConfig } from '../fixtures/migration-gateway/harness.ts';
 import { createDatabase, startGatewayProcess, type GatewayProcess } from '../fixtures/migration-gateway/processes.ts';
+import { eventually } from '../helpers/wait.ts';
 
 describe('two gateway processes on one PostgreSQL', () => {
   let legacy: Backend;
@@ -39,12 +40,16 @@ describe('two gateway processes on one PostgreSQL', () => {
    * clock) it put it in force, by its own account (so that a slow poll does not count).
    */
   async function seen(p: GatewayProcess, state: string, since: number): Promise<number> {
-    for (;;) {
-      const r = await admin(p.adminUrl, 'GET', '/routes/getCustomer');
-      if (r.body.state === state) return Date.parse(r.body.appliedAt) - since;
-      if (Date.now() - since > 30_000) throw new Error(`instance ${p.adminUrl} still says ${r.body.state}, not ${state}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const r = await eventually(
+      async () => {
+        const r = await admin(p.adminUrl, 'GET', '/routes/getCustomer');
+        return r.body.state === state && r;
+      },
+      30_000,
+      `instance ${p.adminUrl} to say ${state}`,
+      10,
+    );
+    return Date.parse(r.body.appliedAt) - since;
   }
 
   it('says in its banner where the admin API is and how switches propagate', () => {
@@ -90,11 +95,12 @@ describe('two gateway processes on one PostgreSQL', () => {
       expect(r.status).toBe(200);
       expect(await seen(b, 'shadow', start)).toBeLessThan(20_000); // B catches up when it listens again (1 s later)
       // Both listen again within a second or two.
-      for (let i = 0; i < 100; i++) {
-        const listening = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
-        if (listening.rows[0].n === 2) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await eventually(
+        async () => (await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")).rows[0].n === 2,
+        undefined,
+        'both instances to listen again',
+        100,
+      );
       start = Date.now();
       r = await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'legacy', reason: 'B hears again' });
       expect(await seen(b, 'legacy', start)).toBeLessThan(10_000);

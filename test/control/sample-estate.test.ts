@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { legacyCrmComponent } from '../../sample/legacy-crm/component.ts';
 import { startModernCustomers, type RunningService } from '../../sample/modern-customers/server.ts';
-import { Gateway } from '../../src/gateway.ts';
+import type { Gateway } from '../../src/gateway.ts';
 import { canaryBackend } from '../../src/routing/modes/canary.ts';
 import { ADMIN_TOKENS, admin } from '../fixtures/migration-gateway/harness.ts';
-import { memoryLogger, PROJECT_ROOT } from '../helpers/gateway.ts';
+import { PROJECT_ROOT, startGateway } from '../helpers/gateway.ts';
 
 describe('migrating the sample estate\'s customers', () => {
   let dir: string;
@@ -46,16 +46,7 @@ describe('migrating the sample estate\'s customers', () => {
         },
       }),
     );
-    gateway = await Gateway.create({
-      root: PROJECT_ROOT,
-      file,
-      onlyAdapters: ['crm-db', 'customers-service'],
-      env: { ...process.env, ...crm.env, CUSTOMERS_SERVICE_URL: modern.url, FICUS_ADMIN_TOKENS: ADMIN_TOKENS },
-      logger: memoryLogger('silent').logger,
-      processMetrics: false,
-    });
-    url = await gateway.listen(0, '127.0.0.1');
-    adminUrl = await gateway.control.listen(0, '127.0.0.1');
+    ({ gateway, url, adminUrl } = await startGateway(PROJECT_ROOT, { ...process.env, ...crm.env, CUSTOMERS_SERVICE_URL: modern.url, FICUS_ADMIN_TOKENS: ADMIN_TOKENS }, { file, onlyAdapters: ['crm-db', 'customers-service'], level: 'silent', adminServer: true }));
   });
   afterAll(async () => {
     await gateway?.close(1_000);

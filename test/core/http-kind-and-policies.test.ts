@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, startGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/wait.ts';
 import { startUpstream } from '../fixtures/upstream-server.ts';
 
 const ROOT = join(FIXTURES, 'http-gateway');
@@ -84,10 +85,7 @@ describe('the http kind against a real local service', () => {
         return { status: r.status, body: (await r.json()) as { type?: string } };
       }),
     );
-    const until = async (cond: () => boolean) => {
-      const deadline = Date.now() + 20_000;
-      while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    };
+    const until = (cond: () => boolean) => eventually(cond, undefined, undefined, 5);
     // With 4 held upstream and 2 queued, the other 4 are refused without waiting for anything.
     await until(() => upstream.control.held.length === 4 && rejectedEarly === 4);
     expect(upstream.control.held).toHaveLength(4);
@@ -135,8 +133,7 @@ describe('callers that go away', () => {
       for (let i = 0; i < 5; i++) {
         const caller = new AbortController();
         const call = fetch(`${gw.url}/flaky`, { signal: caller.signal }).catch((e: unknown) => e);
-        const deadline = Date.now() + 20_000;
-        while (upstream.control.held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        await eventually(() => upstream.control.held.length > 0, undefined, 'the upstream call to be held', 5);
         caller.abort();
         await call;
         upstream.control.held.splice(0);

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seed, type LegacyEngine } from '../../sample/legacy-crm/seed.ts';
 import type { LegacyCustomerRow } from '../../sample/legacy-crm/legacy-rows.ts';
+import { createTempDatabase } from '../helpers/databases.ts';
 
-export const PG_ADMIN_URL = process.env.FICUS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const MYSQL_ADMIN_URL = process.env.FICUS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
+export { MYSQL_ADMIN_URL, PG_ADMIN_URL } from '../helpers/databases.ts';
 
 export interface LegacyDatabase {
   engine: LegacyEngine;
@@ -22,54 +22,19 @@ export interface LegacyDatabase {
   drop(): Promise<void>;
 }
 
-function withDatabase(adminUrl: string, name: string): string {
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 export async function createLegacyDatabase(engine: LegacyEngine, rows?: LegacyCustomerRow[]): Promise<LegacyDatabase> {
-  const name = `ficus_crm_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'ficus-crm-'));
     const file = join(dir, 'crm.sqlite');
     await seed('sqlite', file, rows);
     return { engine, target: file, env: { CRM_DB_DRIVER: 'sqlite', CRM_DB_FILE: file }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  if (engine === 'postgres') {
-    const { default: pg } = await import('pg');
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = withDatabase(PG_ADMIN_URL, name);
-    await seed('postgres', url, rows);
-    return {
-      engine,
-      target: url,
-      env: { CRM_DB_DRIVER: 'postgres', CRM_DB_URL: url },
-      drop: async () => {
-        const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-        await c.connect();
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await c.end();
-      },
-    };
+  const db = await createTempDatabase(engine, 'ficus_crm');
+  try {
+    await seed(engine, db.url, rows);
+  } catch (err) {
+    await db.drop();
+    throw err;
   }
-  const { default: mysql } = await import('mysql2/promise');
-  const admin = await mysql.createConnection({ uri: MYSQL_ADMIN_URL });
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = withDatabase(MYSQL_ADMIN_URL, name);
-  await seed('mysql', url, rows);
-  return {
-    engine,
-    target: url,
-    env: { CRM_DB_DRIVER: 'mysql', CRM_DB_URL: url },
-    drop: async () => {
-      const c = await mysql.createConnection({ uri: MYSQL_ADMIN_URL });
-      await c.query(`DROP DATABASE IF EXISTS ${name}`);
-      await c.end();
-    },
-  };
+  return { engine, target: db.url, env: { CRM_DB_DRIVER: engine, CRM_DB_URL: db.url }, drop: db.drop };
 }

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { Gateway } from '../../src/gateway.ts';
-import { PROJECT_ROOT, memoryLogger } from '../helpers/gateway.ts';
+import { PROJECT_ROOT, startGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/wait.ts';
 import { createLegacyDatabase } from '../db/legacy-databases.ts';
 import { makeProject, startMainframe } from '../sftp/support.ts';
 import { screenEstate } from '../fixtures/screen-project.ts';
@@ -64,11 +64,8 @@ async function untilOpen(call: Caller, limit = 20): Promise<{ failures: Call[]; 
 
 async function untilClosed(call: Caller, timeoutMs = 30_000): Promise<number> {
   const t = performance.now();
-  while (performance.now() - t < timeoutMs) {
-    if (ok(await call())) return performance.now() - t;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the circuit did not close within ${timeoutMs} ms of the system coming back`);
+  await eventually(async () => ok(await call()), timeoutMs, 'the circuit to close after the system came back', 100);
+  return performance.now() - t;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -117,9 +114,9 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
     );
     const url = new URL(db.env.CRM_DB_URL);
     url.port = String(proxy.port);
-    const gw = await Gateway.create({ root, env: { CRM_DB_DRIVER: 'postgres', CRM_DB_URL: url.toString(), CRM_DB_TIMEOUT_MS: '500', CRM_DB_STATEMENT_TIMEOUT_MS: '400' }, logger: memoryLogger('silent').logger, processMetrics: false });
+    const gw = await startGateway(root, { CRM_DB_DRIVER: 'postgres', CRM_DB_URL: url.toString(), CRM_DB_TIMEOUT_MS: '500', CRM_DB_STATEMENT_TIMEOUT_MS: '400' }, { level: 'silent' });
     cleanups.push(() => gw.close(500));
-    const base = await gw.listen(0, '127.0.0.1');
+    const base = gw.url;
     await exercise('legacy database', caller(`${base}/customers/1001`), 500, proxyFaults(proxy));
   }, 90_000);
 
@@ -134,14 +131,9 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
     cleanups.push(() => project.dispose());
     const knownHosts = join(project.root, 'known_hosts');
     writeFileSync(knownHosts, sshd.hostKeyLine.replace(`]:${sshd.port} `, `]:${proxy.port} `) + '\n');
-    const gw = await Gateway.create({
-      root: project.root,
-      env: { ...mainframe.env, MAINFRAME_SFTP_PORT: String(proxy.port), MAINFRAME_SFTP_KNOWN_HOSTS: knownHosts, MAINFRAME_REPLY_TIMEOUT_MS: '200' },
-      logger: memoryLogger('silent').logger,
-      processMetrics: false,
-    });
+    const gw = await startGateway(project.root, { ...mainframe.env, MAINFRAME_SFTP_PORT: String(proxy.port), MAINFRAME_SFTP_KNOWN_HOSTS: knownHosts, MAINFRAME_REPLY_TIMEOUT_MS: '200' }, { level: 'silent' });
     cleanups.push(() => gw.close(500));
-    const base = await gw.listen(0, '127.0.0.1');
+    const base = gw.url;
     const sku = mainframe.catalogue.find((p) => p.status === 'active')?.sku ?? '';
     let n = 0;
     const call = caller(`${base}/orders`, () => ({
@@ -173,14 +165,9 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
       join(estate.dir, 'ficus.yaml'),
       stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'silent' }, state: { driver: 'sqlite', file: ':memory:' }, admin: { enabled: false }, policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } } }),
     );
-    const gw = await Gateway.create({
-      root: estate.dir,
-      env: { ...estate.env, LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`, BILLING_UI_PAGES: '2', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '4000', BILLING_UI_NAVIGATION_MS: '3000', BILLING_UI_ACTION_MS: '3000' },
-      logger: memoryLogger('silent').logger,
-      processMetrics: false,
-    });
+    const gw = await startGateway(estate.dir, { ...estate.env, LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`, BILLING_UI_PAGES: '2', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '4000', BILLING_UI_NAVIGATION_MS: '3000', BILLING_UI_ACTION_MS: '3000' }, { level: 'silent' });
     cleanups.push(() => gw.close(500));
-    const base = await gw.listen(0, '127.0.0.1');
+    const base = gw.url;
     await exercise('legacy web app', caller(`${base}/accounts/A000123`), 3000, proxyFaults(proxy));
   }, 180_000);
 });

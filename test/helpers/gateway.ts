@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Gateway } from '../../src/gateway.ts';
+import { Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -21,11 +21,44 @@ export function memoryLogger(level = 'info') {
   return { logger: createLogger({ level, destination: stream }), lines };
 }
 
-export async function startGateway(root: string, env: Record<string, string | undefined>, opts: { level?: string } = {}) {
+export interface StartGatewayOptions {
+  /** The level of the in-memory logger (default info). */
+  level?: string;
+  /** The config file (default the root's ficus.yaml). */
+  file?: string;
+  /** Features of the test's own, installed after the built-in ones. */
+  features?: GatewayOptions['features'];
+  /** Also start the admin server on a free loopback port (default false). */
+  adminServer?: boolean;
+  /** Start only these adapters (the rest of the project's are left out). */
+  onlyAdapters?: GatewayOptions['onlyAdapters'];
+}
+
+export interface StartedGateway {
+  gateway: Gateway;
+  /** The public side, on a free loopback port. */
+  url: string;
+  /** The admin server's URL, or '' when it was not started. */
+  adminUrl: string;
+  logLines: Record<string, unknown>[];
+  /** Closes the gateway, letting calls in flight finish for up to `graceMs` (default 1 s). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The one way tests start an in-process gateway: over `root`, with `env`, on free loopback ports, its log kept in memory. */
+export async function startGateway(root: string, env: Record<string, string | undefined>, opts: StartGatewayOptions = {}): Promise<StartedGateway> {
   const { logger, lines } = memoryLogger(opts.level ?? 'info');
-  const gateway = await Gateway.create({ root, env, logger, processMetrics: false });
-  const url = await gateway.listen(0, '127.0.0.1');
-  return { gateway, url, logLines: lines, close: () => gateway.close(1_000) };
+  const gateway = await Gateway.create({ root, file: opts.file, env, logger, processMetrics: false, features: opts.features, onlyAdapters: opts.onlyAdapters });
+  let url: string;
+  let adminUrl: string;
+  try {
+    url = await gateway.listen(0, '127.0.0.1');
+    adminUrl = opts.adminServer ? await gateway.control.listen(0, '127.0.0.1') : '';
+  } catch (err) {
+    await gateway.close(0);
+    throw err;
+  }
+  return { gateway, url, adminUrl, logLines: lines, close: (graceMs = 1_000) => gateway.close(graceMs) };
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;

@@ -143,11 +143,8 @@ describe('recording switched on in ficus.yaml', () => {
   it('records the configured routes from start-up and redacts the configured paths', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ficus-cfgrec-'));
     const svc = await startModernCustomers();
-    const { Gateway } = await import('../../src/gateway.ts');
-    const { memoryLogger } = await import('../helpers/gateway.ts');
-    const gateway = await Gateway.create({ root: ROOT, file: 'ficus-recording-on.yaml', env: { CUSTOMERS_SERVICE_URL: svc.url, RECORDING_DIR: dir }, logger: memoryLogger('warn').logger, processMetrics: false });
+    const { gateway, url } = await startGateway(ROOT, { CUSTOMERS_SERVICE_URL: svc.url, RECORDING_DIR: dir }, { file: 'ficus-recording-on.yaml', level: 'warn' });
     try {
-      const url = await gateway.listen(0, '127.0.0.1');
       await (await fetch(`${url}/customers?limit=3`)).arrayBuffer();
       await (await fetch(`${url}/customers/1001`)).arrayBuffer();
       await gateway.recorder.flush();

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Gateway } from '../../src/gateway.ts';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
 import { PROJECT_ROOT, memoryLogger, startGateway } from '../helpers/gateway.ts';
@@ -81,10 +81,14 @@ describe('browser rotation', () => {
       }
       expect(pool.stats().browsersRotated).toBeGreaterThanOrEqual(1);
       expect(pool.browser!.pid).not.toBe(first);
-      const current = new Set(pool.browserProcesses());
-      const deadline = Date.now() + 10_000;
-      while (pool.leftoverProcesses().some((pid) => !current.has(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(pool.leftoverProcesses().filter((pid) => !current.has(pid))).toEqual([]);
+      // Every process left is the current browser's. Which browser is current is read at each check:
+      // a rotation still under way (they run in the background) replaces it, and the current browser
+      // may start more processes of its own meanwhile.
+      const notCurrent = () => {
+        const current = new Set(pool.browserProcesses());
+        return pool.leftoverProcesses().filter((pid) => !current.has(pid));
+      };
+      await vi.waitFor(() => expect(notCurrent()).toEqual([]), { timeout: 30_000, interval: 50 });
       expect(e.legacy.stats.logins).toBe(1); // the new browsers carry the session
     } finally {
       await gw.close();

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
 import { startGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/wait.ts';
 import type { ScreenAdapter } from '../../src/kinds/screen/screen-adapter.ts';
 import { mainProcess } from '../../src/kinds/screen/process-tree.ts';
 
@@ -19,13 +20,7 @@ const get = async (path: string) => {
   return { status: r.status, headers: r.headers, body: (await r.json()) as Record<string, any> };
 };
 
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what?: string) => eventually(check, undefined, what, 20);
 
 beforeAll(async () => {
   estate = await screenEstate(
@@ -59,12 +54,13 @@ describe('the browser pool', () => {
     const before = pool.browser!;
     const oldProcesses = pool.browserProcesses();
     expect(oldProcesses.length).toBeGreaterThan(1);
-    estate.legacy.setDelay(1_500);
+    // The legacy app holds these two until their browser goes away: in flight however slow the machine.
+    estate.legacy.setHang(/no=A00003[01]/);
     const inFlight = [get('/accounts/A000030'), get('/accounts/A000031')];
-    await until(() => estate.legacy.stats.inFlight >= 2);
+    await until(() => estate.legacy.stats.inFlight >= 2, 'both requests at the legacy app');
     for (const pid of oldProcesses) kill(pid);
     const failed = await Promise.all(inFlight);
-    estate.legacy.setDelay(5);
+    estate.legacy.setHang(undefined);
     for (const r of failed) {
       expect(r.status).toBe(502);
       expect(r.body.detail).toMatch(/browser went away/);
@@ -78,20 +74,20 @@ describe('the browser pool', () => {
     expect(pool.stats().crashes).toBe(1);
     expect(pool.browser!.generation).toBeGreaterThan(before.generation);
     expect(pool.browser!.pid).not.toBe(before.pid);
-    await until(() => oldProcesses.every((pid) => !isAlive(pid)));
+    await until(() => oldProcesses.every((pid) => !isAlive(pid)), 'the old browser processes to exit');
   });
 
   it('a hung browser is found out by its probe, killed and replaced; only the request in flight fails', async () => {
     const pool = adapter.pool!;
     const before = pool.browser!;
-    estate.legacy.setDelay(800);
+    estate.legacy.setHang(/no=A000040/); // in flight until its browser is replaced, however slow the machine
     const inFlight = get('/accounts/A000040');
-    await until(() => estate.legacy.stats.inFlight >= 1);
+    await until(() => estate.legacy.stats.inFlight >= 1, 'the request at the legacy app');
     const main = mainProcess(pool.browserProcesses())!;
     expect(main).toBe(before.pid);
     process.kill(main, 'SIGSTOP');
     const r = await inFlight;
-    estate.legacy.setDelay(5);
+    estate.legacy.setHang(undefined);
     expect(r.status).toBe(502);
     expect(r.body.detail).toMatch(/browser went away/);
     const next = await get('/accounts/A000041');
@@ -99,11 +95,12 @@ describe('the browser pool', () => {
     expect(next.body.accountId).toBe('A000041');
     expect(pool.stats().hungReplaced).toBe(1);
     expect(pool.browser!.pid).not.toBe(before.pid);
-    await until(() => !isAlive(main));
+    await until(() => !isAlive(main), 'the hung browser to exit');
   });
 
   it('waiting callers are bounded: past the queue they get a 503 with Retry-After at once, and the rest are served', async () => {
-    estate.legacy.setDelay(1_000);
+    // Each answer takes 3 s, so all eight arrive while the first are served, even on a loaded machine.
+    estate.legacy.setDelay(3_000);
     try {
       const nos = Array.from({ length: 8 }, (_, i) => `A${String(50 + i).padStart(6, '0')}`);
       const results = await Promise.all(nos.map((no) => get(`/accounts/${no}`)));
