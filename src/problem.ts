@@ -121,6 +121,8 @@ export const problems = {
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
   upstreamError: (detail: string) => new Problem(502, ProblemType.upstreamError, 'The backend failed', { detail }),
+  /** The backend refused the gateway's own credentials (every kind: 502, not retried; the operator must fix them). */
+  upstreamCredentials: (detail: string) => new Problem(502, ProblemType.upstreamAuth, "The backend refused the gateway's credentials", { detail }),
   internal: (detail: string) => new Problem(500, ProblemType.internal, 'Internal error', { detail }),
 };
 
@@ -132,16 +134,20 @@ export class UpstreamError extends Error {
   readonly status: 502 | 503 | 504;
   readonly retryable: boolean;
   readonly code: string;
+  /** The backend refused the gateway's own credentials: 502 `upstream-credentials`, not retried. */
+  readonly credentials: boolean;
 
-  constructor(message: string, opts: { status?: 502 | 503 | 504; retryable?: boolean; code?: string; cause?: unknown } = {}) {
+  constructor(message: string, opts: { status?: 502 | 503 | 504; retryable?: boolean; code?: string; cause?: unknown; credentials?: boolean } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'UpstreamError';
-    this.status = opts.status ?? 502;
-    this.retryable = opts.retryable ?? true;
+    this.credentials = opts.credentials ?? false;
+    this.status = this.credentials ? 502 : (opts.status ?? 502);
+    this.retryable = this.credentials ? false : (opts.retryable ?? true);
     this.code = opts.code ?? 'upstream_error';
   }
 
   toProblem(): Problem {
+    if (this.credentials) return problems.upstreamCredentials(this.message);
     if (this.status === 504) return problems.upstreamTimeout(this.message);
     if (this.status === 503) return problems.upstreamUnavailable(this.message);
     return problems.upstreamError(this.message);
