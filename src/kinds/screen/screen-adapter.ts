@@ -4,6 +4,8 @@
  * browser), a page from the pool, the session brought up to date, the flow run (once more after a
  * fresh sign-on if the legacy app ended the session), its result checked and mapped.
  */
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import type { Adapter, AdapterContext, BindContext, HealthReport, OperationHandler, OperationRequest } from '../kind.ts';
 import { UpstreamError } from '../../problem.ts';
 import { browserArgs, type BrowserFound } from './browser-discovery.ts';
@@ -208,11 +210,30 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
   async health(): Promise<HealthReport> {
     if (!this.browser.ok) return { ok: false, detail: `no browser: ${this.browser.reason}; ${this.browser.fix}` };
     if (this.session.refusal !== undefined) return { ok: false, detail: `the legacy app refused the gateway's credentials: "${this.session.refusal}"` };
+    const unreachable = await this.legacyUnreachable();
+    if (unreachable !== undefined) return { ok: false, detail: `the legacy app cannot be reached: ${unreachable}` };
     const b = this.pool?.browser;
     if (!b) return { ok: false, detail: this.startError ? `browser not running: ${this.startError}` : 'browser not running yet' };
     const alive = await this.pool?.probe();
     if (!alive) return { ok: false, detail: 'the browser did not answer a probe' };
     return { ok: true, detail: `Chromium ${b.version} (pid ${b.pid ?? '?'})${this.startError ? `; warm-up: ${this.startError}` : ''}` };
+  }
+
+  /**
+   * Why the legacy app does not answer a plain GET of its base URL within 2 s (any status under 500
+   * is an answer), or undefined when it does: the browser being up says nothing about the backend.
+   * A connection of its own (no keep-alive), so nothing is left open.
+   */
+  private legacyUnreachable(): Promise<string | undefined> {
+    const url = new URL(this.conn.baseUrl);
+    const get = url.protocol === 'https:' ? httpsGet : httpGet;
+    return new Promise((resolve) => {
+      const req = get(url, { agent: false, signal: AbortSignal.timeout(2_000) }, (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 500 ? undefined : `${url.origin} answered ${res.statusCode}`);
+      });
+      req.on('error', (err: Error & { code?: string }) => resolve(`${url.origin}: ${err.name === 'AbortError' ? 'no answer within 2 s' : (err.code ?? err.message)}`));
+    });
   }
 
   async close(): Promise<void> {
