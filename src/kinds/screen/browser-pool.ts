@@ -5,7 +5,7 @@
  * probe) replaced by a new one, so that only the requests in flight at that moment fail.
  */
 import { randomUUID } from 'node:crypto';
-import { chromium, type APIResponse, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from '../../observability/logger.ts';
 import { waitInQueue } from '../../resilience/binding-policy.ts';
 import { Permits } from './permits.ts';
@@ -119,24 +119,6 @@ export class PoolClosed extends Error {
     super('the browser pool is shut down');
     this.name = 'PoolClosed';
   }
-}
-
-/**
- * Chromium sends a request again, a form's POST included, when the connection closes without an
- * answer (ERR_EMPTY_RESPONSE): a write would reach the legacy app twice. Requests other than GET and
- * HEAD are sent from here instead, once (no retry, no redirect followed: the page follows it), with
- * the context's cookies; a failure shows the page a failed request, as Chromium would.
- */
-async function sendWritesOnce(route: Route): Promise<void> {
-  const method = route.request().method();
-  if (method === 'GET' || method === 'HEAD') return route.fallback();
-  let response: APIResponse;
-  try {
-    response = await route.fetch({ maxRetries: 0, maxRedirects: 0 });
-  } catch {
-    return route.abort('connectionfailed').catch(() => undefined);
-  }
-  await route.fulfill({ response }).catch(() => undefined);
 }
 
 export class BrowserPool {
@@ -375,7 +357,6 @@ export class BrowserPool {
     const context = await b.browser.newContext({ storageState: session.state, javaScriptEnabled: true, serviceWorkers: 'block' });
     context.setDefaultTimeout(this.opts.actionTimeoutMs);
     context.setDefaultNavigationTimeout(this.opts.navigationTimeoutMs);
-    await context.route(() => true, sendWritesOnce);
     // DOM snapshots only: a screencast would cost every flow time; the evidence has its own screenshot.
     if (this.opts.trace) await context.tracing.start({ screenshots: false, snapshots: true });
     const page = await context.newPage();
