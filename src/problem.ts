@@ -172,6 +172,8 @@ export const problems = {
   upstreamUnavailable: (detail: string, retryAfterSeconds = RETRY_AFTER_SECONDS) =>
     new Problem(PROBLEMS.upstreamUnavailable, { detail, headers: { 'Retry-After': String(retryAfterSeconds) } }),
   upstreamError: (detail: string) => new Problem(PROBLEMS.upstreamError, { detail }),
+  /** The backend refused the gateway's own credentials (every kind: 502, not retried; the operator must fix them). */
+  upstreamCredentials: (detail: string) => new Problem(PROBLEMS.upstreamCredentials, { detail }),
   internal: (detail: string) => new Problem(PROBLEMS.internal, { detail }),
 };
 
@@ -218,16 +220,20 @@ export class UpstreamError extends Error {
   readonly status: 502 | 503 | 504;
   readonly retryable: boolean;
   readonly code: string;
+  /** The backend refused the gateway's own credentials: 502 `upstream-credentials`, not retried. */
+  readonly credentials: boolean;
 
-  constructor(message: string, opts: { status?: 502 | 503 | 504; retryable?: boolean; code?: string; cause?: unknown } = {}) {
+  constructor(message: string, opts: { status?: 502 | 503 | 504; retryable?: boolean; code?: string; cause?: unknown; credentials?: boolean } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'UpstreamError';
-    this.status = opts.status ?? 502;
-    this.retryable = opts.retryable ?? true;
+    this.credentials = opts.credentials ?? false;
+    this.status = this.credentials ? 502 : (opts.status ?? 502);
+    this.retryable = this.credentials ? false : (opts.retryable ?? true);
     this.code = opts.code ?? 'upstream_error';
   }
 
   toProblem(): Problem {
+    if (this.credentials) return problems.upstreamCredentials(this.message);
     if (this.status === 504) return problems.upstreamTimeout(this.message);
     if (this.status === 503) return problems.upstreamUnavailable(this.message);
     return problems.upstreamError(this.message);

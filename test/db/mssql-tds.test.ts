@@ -132,12 +132,13 @@ describe('crm-db on SQL Server (mssql driver against the TDS test server)', () =
 });
 
 describe('SQL Server failures', () => {
-  it('a refused login: 503 problem, /readyz names the adapter and the reason', async () => {
+  it('a refused login: 502 upstream-credentials problem, /readyz names the adapter and the reason', async () => {
     const tds = await startTdsServer({ onQuery: (q) => crm(q) });
     const gw = await startGateway(ROOT, env(tds, 'wrong-password'));
     try {
       const r = await getJson(`${gw.url}/customers/1001`);
-      expect(r.status).toBe(503);
+      expect(r.status).toBe(502);
+      expect(r.body.type).toBe('https://ficus.dev/problems/upstream-credentials');
       const ready = await getJson(`${gw.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(ready.body.adapters['crm-db'].detail).toContain("Login failed for user 'sa'");

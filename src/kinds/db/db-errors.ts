@@ -1,7 +1,8 @@
 /**
  * What a driver's error means for the caller: the database cannot be reached (503, retried), the
  * statement ran past its timeout (504, not retried: it would only load the database more), or the
- * database refused the statement (502, not retried). The policy turns these into problems.
+ * database refused the statement (502, not retried), or the database refused the gateway's credentials
+ * (502 `upstream-credentials`, not retried, as in every kind). The policy turns these into problems.
  */
 import { UpstreamError } from '../../problem.ts';
 
@@ -34,7 +35,7 @@ export function classifyDbError(err: unknown, where: string): unknown {
     return new UpstreamError(`${where}: the statement ran past its timeout (${message})`, { status: 504, retryable: false, code: 'statement_timeout', cause: err });
   }
   if (AUTH_CODES.has(code) && !(code === 'ELOGIN' && /connect|socket/i.test(message))) {
-    return new UpstreamError(`${where}: the database refused the gateway's credentials (${message})`, { status: 503, retryable: false, code: 'db_auth', cause: err });
+    return new UpstreamError(`${where}: the database refused the gateway's credentials (${message})`, { credentials: true, code: 'db_auth', cause: err });
   }
   if (UNREACHABLE_CODES.has(code) || isConnectionError || /timeout exceeded when trying to connect|Connection terminated|connect ETIMEDOUT/i.test(message) || code.startsWith('08')) {
     return new UpstreamError(`${where}: the database cannot be reached (${code || message})`, { status: 503, retryable: true, code: code || 'db_unreachable', cause: err });

@@ -80,8 +80,12 @@ class DbAdapter implements Adapter<DbBinding> {
     }
   }
 
-  async close(): Promise<void> {
-    await this.driver.close();
+  private closing: Promise<void> | undefined;
+
+  /** Idempotent: the drivers' pools refuse a second end. */
+  close(): Promise<void> {
+    this.closing ??= this.driver.close();
+    return this.closing;
   }
 }
 

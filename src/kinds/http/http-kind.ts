@@ -95,6 +95,8 @@ class HttpAdapter implements Adapter<HttpBinding> {
     const where = `${this.name} ${method} ${template}`;
     const forward = b.forwardHeaders.map((h) => h.toLowerCase());
     const returned = b.returnHeaders.map((h) => h.toLowerCase());
+    // A 401 is about the caller's credentials only when the caller's are passed on; else the gateway's were refused.
+    const callerCredentials = forward.includes('authorization') || forward.includes('cookie');
 
     return async (req: OperationRequest) => {
       const path = template.replace(PATH_PARAM, (_m, name: string) => encodeURIComponent(String(req.pathParams[name])));
@@ -131,6 +133,9 @@ class HttpAdapter implements Adapter<HttpBinding> {
       } catch (err) {
         throw networkError(err, where);
       }
+      if (res.statusCode === 401 && !callerCredentials) {
+        throw new UpstreamError(`${where} refused the gateway's credentials (401; check connection.headers)`, { credentials: true, code: 'http_401' });
+      }
       if (res.statusCode >= 400) {
         const p = (parsed ?? {}) as { title?: unknown; detail?: unknown; message?: unknown };
         const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : typeof p.title === 'string' ? p.title : `${this.name} answered ${res.statusCode}`;
@@ -151,8 +156,12 @@ class HttpAdapter implements Adapter<HttpBinding> {
     }
   }
 
-  async close() {
-    await this.agent.close();
+  private closing: Promise<void> | undefined;
+
+  /** Idempotent: a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= this.agent.close();
+    return this.closing;
   }
 }
 

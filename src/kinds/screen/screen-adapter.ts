@@ -4,6 +4,9 @@
  * browser), a page from the pool, the session brought up to date, the flow run (once more after a
  * fresh sign-on if the legacy app ended the session), its result checked and mapped.
  */
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import type { APIResponse, Route } from 'playwright-core';
 import type { Adapter, AdapterContext, BindContext, HealthReport, OperationHandler, OperationRequest } from '../kind.ts';
 import { UpstreamError } from '../../problem.ts';
 import { browserArgs, type BrowserFound } from './browser-discovery.ts';
@@ -18,6 +21,27 @@ import { SessionExpired } from './screen-errors.ts';
 import type { ScreenBinding, ScreenConnection } from './screen-kind.ts';
 import { registerPoolMetrics } from './screen-metrics.ts';
 import { SessionKeeper } from './session.ts';
+
+const ANY_URL = () => true;
+
+/**
+ * Chromium sends a request again, a form's POST included, when the connection closes without an
+ * answer (ERR_EMPTY_RESPONSE): a write would reach the legacy app twice. While a flow of an unsafe
+ * operation runs, requests other than GET and HEAD are sent from here instead, once (no retry, no
+ * redirect followed: the page follows it), with the context's cookies; a failure shows the page a
+ * failed request, as Chromium would. (Only then: intercepting every request costs reads time.)
+ */
+async function sendWritesOnce(route: Route): Promise<void> {
+  const method = route.request().method();
+  if (method === 'GET' || method === 'HEAD') return route.fallback();
+  let response: APIResponse;
+  try {
+    response = await route.fetch({ maxRetries: 0, maxRedirects: 0 });
+  } catch {
+    return route.abort('connectionfailed').catch(() => undefined);
+  }
+  await route.fulfill({ response }).catch(() => undefined);
+}
 
 /** For a value a flow types: the request field it came from (the flow's input, by value). */
 function fieldsOf(input: unknown, sources: Record<string, string>): (value: string) => string | undefined {
@@ -93,7 +117,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
     return async (req: OperationRequest) => {
       const { input, sources } = buildInput(req, b.input);
       const checked = checkInput(flow.input, input, sources, this.ctx.name);
-      const raw = await this.runFlow(flow, checked, req, { ...failure, fieldOf: fieldsOf(checked, sources) });
+      const raw = await this.runFlow(flow, checked, req, { ...failure, fieldOf: fieldsOf(checked, sources) }, !ctx.operation.safe);
       const out = flow.output.safeParse(raw);
       if (!out.success) {
         const what = out.error.issues.map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`).join('; ');
@@ -107,7 +131,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
     };
   }
 
-  private runFlow(flow: AnyFlow, input: unknown, req: OperationRequest, failure: FailureContext): Promise<unknown> {
+  private runFlow(flow: AnyFlow, input: unknown, req: OperationRequest, failure: FailureContext, writes: boolean): Promise<unknown> {
     const pool = this.pool;
     if (!pool) {
       const reason = this.browser.ok ? 'no browser' : `${this.browser.reason}; ${this.browser.fix}`;
@@ -122,6 +146,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
         };
         req.signal.addEventListener('abort', onAbort, { once: true });
         try {
+          if (writes) await slot.page.route(ANY_URL, sendWritesOnce);
           if (this.pool && this.conn.evidence.trace && this.conn.evidence.keep > 0) {
             await slot.context.tracing.startChunk({ title: req.requestId });
             tracing = true;
@@ -151,6 +176,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           }
           throw problem;
         } finally {
+          if (writes) await slot.page.unroute(ANY_URL, sendWritesOnce).catch(() => undefined);
           req.signal.removeEventListener('abort', onAbort);
           if (tracing && !req.signal.aborted) slot.broken = true;
         }
@@ -208,11 +234,30 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
   async health(): Promise<HealthReport> {
     if (!this.browser.ok) return { ok: false, detail: `no browser: ${this.browser.reason}; ${this.browser.fix}` };
     if (this.session.refusal !== undefined) return { ok: false, detail: `the legacy app refused the gateway's credentials: "${this.session.refusal}"` };
+    const unreachable = await this.legacyUnreachable();
+    if (unreachable !== undefined) return { ok: false, detail: `the legacy app cannot be reached: ${unreachable}` };
     const b = this.pool?.browser;
     if (!b) return { ok: false, detail: this.startError ? `browser not running: ${this.startError}` : 'browser not running yet' };
     const alive = await this.pool?.probe();
     if (!alive) return { ok: false, detail: 'the browser did not answer a probe' };
     return { ok: true, detail: `Chromium ${b.version} (pid ${b.pid ?? '?'})${this.startError ? `; warm-up: ${this.startError}` : ''}` };
+  }
+
+  /**
+   * Why the legacy app does not answer a plain GET of its base URL within 2 s (any status under 500
+   * is an answer), or undefined when it does: the browser being up says nothing about the backend.
+   * A connection of its own (no keep-alive), so nothing is left open.
+   */
+  private legacyUnreachable(): Promise<string | undefined> {
+    const url = new URL(this.conn.baseUrl);
+    const get = url.protocol === 'https:' ? httpsGet : httpGet;
+    return new Promise((resolve) => {
+      const req = get(url, { agent: false, signal: AbortSignal.timeout(2_000) }, (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 500 ? undefined : `${url.origin} answered ${res.statusCode}`);
+      });
+      req.on('error', (err: Error & { code?: string }) => resolve(`${url.origin}: ${err.name === 'AbortError' ? 'no answer within 2 s' : (err.code ?? err.message)}`));
+    });
   }
 
   async close(): Promise<void> {

@@ -158,6 +158,15 @@ function exportAgeGauge(metrics: GatewayMetrics): { sources: Map<string, () => D
   return hit;
 }
 
+/** Whether the server refused the gateway's user, password or key (ssh2's client-authentication level, under the pool's wrapping). */
+function refusedCredentials(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++, e = e.cause) {
+    if ((e as { level?: unknown }).level === 'client-authentication') return true;
+  }
+  return false;
+}
+
 function privateKeyOf(value: string | undefined, root: string): string | undefined {
   if (!value) return undefined;
   if (value.includes('PRIVATE KEY')) return value.replace(/\\n/g, '\n');
@@ -275,6 +284,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
         return last;
       } catch (err) {
         if (err instanceof HostKeyError) throw new UpstreamError(err.message, { status: 502, retryable: false, code: 'sftp_host_key' });
+        if (refusedCredentials(err)) throw new UpstreamError(`${this.ctx.name}: ${(err as Error).message}`, { credentials: true, code: 'sftp_auth' });
         if (err instanceof ConnectionLost) throw new UpstreamError(err.message, { status: 503, code: 'sftp_connection' });
         throw new UpstreamError(`${this.ctx.name}: ${err instanceof Error ? err.message : String(err)}`, { status: 503, code: 'sftp_export' });
       }
