@@ -53,4 +53,10 @@ kindConformance({
     createThing: 'sftp writes are request/reply exchanges with the mainframe batch job (test/sftp/exchange.test.ts); not wired into this run',
   },
   policy: { timeoutMs: 10_000 },
+  skip: {
+    // The suite's case warms the adapter with one call, then stalls the network: an sftp read after
+    // the first is answered from the export's indexed local copy, and the refresh that goes to the
+    // server runs for every operation in the background, so no caller's call is held to abort.
+    'aborted call': 'reads after the first are served from the local copy of the export; the network is only touched by the shared background refresh',
+  },
 });
