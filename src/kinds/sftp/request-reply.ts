@@ -12,7 +12,7 @@
  * for the same reply; one that was never written completely is written again under the same ids,
  * which the legacy job de-duplicates.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../../observability/logger.ts';
 import { Problem, ProblemType, UpstreamError, problems } from '../../problem.ts';
 import { describeProblem, FieldError } from '../../records/errors.ts';
@@ -273,8 +273,8 @@ export class RequestReply {
     await refresh();
     while (open.size > 0 && Date.now() < deadline && !signal.aborted) {
       await new Promise<void>((resolve) => {
-        const wake = () => resolve();
-        const t = setTimeout(wake, Math.min(deadline - Date.now(), this.pollIntervalMs * 4));
+        // Whatever ends the wait (a reply, the timer, the caller leaving) takes every listener back.
+        const t = setTimeout(() => done(), Math.min(deadline - Date.now(), this.pollIntervalMs * 4));
         const done = () => {
           clearTimeout(t);
           for (const id of ids) this.waiters.get(id)?.delete(onWake);
@@ -388,13 +388,19 @@ export class RequestReply {
     });
   }
 
-  /** Writes under a temporary name and renames, so the legacy job never sees half a file. */
+  /**
+   * Writes under a temporary name and renames, so the legacy job never sees half a file. The
+   * temporary name is this attempt's own: two writes of the same file may overlap (a call its
+   * caller gave up on still runs while the outbox or a retry delivers the order again, or another
+   * instance does), and with a shared name the second write would open (and truncate) the very file
+   * the first one is renaming into place, publishing it half-written.
+   */
   private async writeFile(name: string, data: Buffer, signal: AbortSignal): Promise<void> {
     const dir = this.folders.inbound;
-    const temp = `${dir}/${name}.part`;
     try {
       await this.pool.use(
         async (s) => {
+          const temp = `${dir}/${name}.${randomBytes(6).toString('hex')}.part`;
           await s.write(temp, data);
           try {
             await s.rename(temp, `${dir}/${name}`);
@@ -404,6 +410,7 @@ export class RequestReply {
               await s.remove(temp).catch(() => undefined);
               return;
             }
+            await s.remove(temp).catch(() => undefined);
             throw err;
           }
         },
