@@ -23,7 +23,7 @@ import type { SqlStore } from '../../state/sql-store.ts';
 import type { OperationRequest, OperationResult } from '../kind.ts';
 import { toContract, toRecord, type FieldMap } from './field-map.ts';
 import { deriveId } from './order-ids.ts';
-import { ConnectionLost, isNoSuchFile, type SftpPool } from './sftp-pool.ts';
+import { ConnectionLost, isNoSuchFile, type SftpPool, type SftpSession } from './sftp-pool.ts';
 
 export interface ReplyConfig {
   spec: RecordFileSpec;
@@ -157,16 +157,23 @@ export class RequestReply {
         if (!(await this.hasPending())) return;
         this.counts.polls++;
         const patterns = [...new Map(this.configs.map((c) => [c.reply.file, c])).values()].map((c) => ({ re: templateToRegExp(c.reply.file), config: c }));
-        const files = await this.pool.use((s) => s.list(this.folders.replies), { idempotent: true });
-        for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
-          for (const p of patterns) {
-            const m = p.re.exec(f.name);
-            if (m) {
-              await this.applyReplyFile(f.name, m[1], p.config);
-              break;
+        // One session for the whole look (list, then read and move each reply): a poll does not queue
+        // for a connection once per file behind the writes, which would let replies pile up under load.
+        await this.pool.use(
+          async (s) => {
+            const files = await s.list(this.folders.replies);
+            for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+              for (const p of patterns) {
+                const m = p.re.exec(f.name);
+                if (m) {
+                  await this.applyReplyFile(s, f.name, m[1], p.config);
+                  break;
+                }
+              }
             }
-          }
-        }
+          },
+          { idempotent: true },
+        );
         this.lastPollError = undefined;
       } catch (err) {
         this.lastPollError = err instanceof Error ? err.message : String(err);
@@ -178,11 +185,11 @@ export class RequestReply {
     return this.polling;
   }
 
-  private async applyReplyFile(name: string, fileId: string, fallback: RequestConfig): Promise<void> {
+  private async applyReplyFile(s: SftpSession, name: string, fileId: string, fallback: RequestConfig): Promise<void> {
     const path = `${this.folders.replies}/${name}`;
     let bytes: Buffer;
     try {
-      bytes = await this.pool.use((s) => s.read(path), { idempotent: true });
+      bytes = await s.read(path);
     } catch (err) {
       if (isNoSuchFile(err)) return; // another gateway instance took it
       throw err;
@@ -201,7 +208,7 @@ export class RequestReply {
     }
     if (summary.bad > 0 || !summary.complete) {
       const reason = summary.problems.map(describeProblem).join('\n');
-      await this.moveAside(name, this.folders.quarantine, `${reason}\n`);
+      await this.moveAside(s, name, this.folders.quarantine, `${reason}\n`);
       this.counts.quarantined++;
       this.logger.error({ file: name, problems: summary.problems.length }, `reply file quarantined: ${summary.problems[0] ? describeProblem(summary.problems[0]) : 'incomplete'}`);
     } else {
@@ -210,7 +217,7 @@ export class RequestReply {
         if (row.status !== 'pending' || seen.has(row.id)) continue;
         await this.finish(row.id, 'failed', { rejection: { code: 'NO-REPLY', reason: `the reply file ${name} has no record for this order` } }, now);
       }
-      await this.moveAside(name, this.folders.archive);
+      await this.moveAside(s, name, this.folders.archive);
       this.counts.applied++;
     }
   }
@@ -240,26 +247,29 @@ export class RequestReply {
     for (const wake of this.waiters.get(id) ?? []) wake();
   }
 
-  private async moveAside(name: string, folder: string, reason?: string): Promise<void> {
-    await this.pool.use(
-      async (s) => {
-        await s.mkdirs(folder);
-        let target = `${folder}/${name}`;
-        if (await s.exists(target)) target = `${folder}/${name}.${Date.now()}`;
-        try {
-          await s.rename(`${this.folders.replies}/${name}`, target);
-        } catch (err) {
-          if (!(await s.exists(`${this.folders.replies}/${name}`))) return; // moved by another instance
-          throw err;
-        }
-        if (reason !== undefined) {
-          // Under a temporary name, then renamed: nobody sees a half-written reason.
-          await s.write(`${target}.reason.txt.part`, Buffer.from(reason));
-          await s.rename(`${target}.reason.txt.part`, `${target}.reason.txt`);
-        }
-      },
-      { idempotent: true },
-    );
+  /** Moves a reply file aside: one rename in the usual case; the folder is made, or another name chosen, when that fails. */
+  private async moveAside(s: SftpSession, name: string, folder: string, reason?: string): Promise<void> {
+    const from = `${this.folders.replies}/${name}`;
+    let target = `${folder}/${name}`;
+    try {
+      await s.rename(from, target);
+    } catch (err) {
+      if (err instanceof ConnectionLost) throw err;
+      if (!(await s.exists(from))) return; // moved by another instance
+      await s.mkdirs(folder);
+      if (await s.exists(target)) target = `${folder}/${name}.${Date.now()}`;
+      try {
+        await s.rename(from, target);
+      } catch (again) {
+        if (!(await s.exists(from))) return;
+        throw again;
+      }
+    }
+    if (reason !== undefined) {
+      // Under a temporary name, then renamed: nobody sees a half-written reason.
+      await s.write(`${target}.reason.txt.part`, Buffer.from(reason));
+      await s.rename(`${target}.reason.txt.part`, `${target}.reason.txt`);
+    }
   }
 
   /** Waits until every id is decided, the timeout passes, or the caller goes away. */
