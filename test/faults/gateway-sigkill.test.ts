@@ -140,17 +140,19 @@ describe('the order storm: gateway killed and SFTP server stopped mid-delivery',
     // Every caller's status resource resolves, to the mainframe's acceptance.
     const pending = new Set(outcomes.map((o) => o.location));
     const notAccepted: string[] = [];
+    const lastSeen = new Map<string, string>();
     while (pending.size > 0 && Date.now() < deadline) {
       await pool([...pending], 16, async (loc) => {
         const res = await fetch(`${url}${loc}`);
         const body = (await res.json()) as { status?: string };
+        lastSeen.set(loc, `${res.status} ${JSON.stringify(body)}`);
         if (res.status !== 200 || !body.status || body.status === 'pending') return;
         if (body.status !== 'accepted') notAccepted.push(`${loc}: ${JSON.stringify(body)}`);
         pending.delete(loc);
       });
       if (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
     }
-    expect(pending.size).toBe(0);
+    expect([...pending].map((loc) => `${loc}: ${lastSeen.get(loc) ?? 'no answer'}`)).toEqual([]);
     expect(notAccepted).toEqual([]);
     const orders = controlFileOrders(mainframe.root);
     expect(orders.length).toBe(ORDERS);

@@ -33,7 +33,7 @@ describe('SFTP server stopped and restarted under load', () => {
     const sshd = mainframe.sshd!;
     const skus = mainframe.catalogue.filter((p) => p.status === 'active').map((p) => p.sku);
     const t0 = performance.now();
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 240_000;
     let posting = true;
     let taken = 0;
     let queuedSince = 0;
@@ -78,10 +78,12 @@ describe('SFTP server stopped and restarted under load', () => {
     const pending = new Set(outcomes.map((o) => o.location));
     const statuses = new Map<string, string>();
     const notAccepted: string[] = [];
+    const lastSeen = new Map<string, string>();
     while (pending.size > 0 && Date.now() < deadline) {
       await pool([...pending], 16, async (loc) => {
         const res = await fetch(`${url}${loc}`);
         const body = (await res.json()) as { status?: string };
+        lastSeen.set(loc, `${res.status} ${JSON.stringify(body)}`);
         if (res.status === 200 && body.status && body.status !== 'pending') {
           statuses.set(loc, body.status);
           if (body.status !== 'accepted') notAccepted.push(`${loc}: ${JSON.stringify(body)}`);
@@ -91,7 +93,7 @@ describe('SFTP server stopped and restarted under load', () => {
       if (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
     }
     const resolvedMs = performance.now() - t0;
-    expect(pending.size).toBe(0);
+    expect([...pending].map((loc) => `${loc}: ${lastSeen.get(loc) ?? 'no answer'}`)).toEqual([]);
     // No good order is turned into a rejection by the outages (nor by the retries).
     expect(notAccepted).toEqual([]);
     expect([...statuses.values()].every((s) => s === 'accepted')).toBe(true);
@@ -110,5 +112,5 @@ describe('SFTP server stopped and restarted under load', () => {
     );
     expect(outages.length).toBe(3);
     expect(resent).toBe(ORDERS / 5);
-  }, 180_000);
+  }, 300_000);
 });
