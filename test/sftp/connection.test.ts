@@ -4,6 +4,7 @@
  * server restart.
  */
 import { writeFileSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KnownHosts } from '../../src/kinds/sftp/known-hosts.ts';
@@ -39,6 +40,14 @@ beforeAll(async () => {
   sshd = await startSshd();
   writeFileSync(join(sshd.root, 'hello.txt'), 'hello');
 });
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 afterAll(async () => {
   for (const p of pools) await p.close();
   await sshd?.dispose();
@@ -104,6 +113,31 @@ describe('connections', () => {
     expect(p.stats).toMatchObject({ open: 0, connects: 1 });
     expect(await p.use((s) => s.read('hello.txt'))).toEqual(Buffer.from('hello'));
     expect(p.stats.connects).toBe(2);
+  });
+
+  it('are not lost when a caller waiting for one leaves while it is being made for it', async () => {
+    const p = pool({ maxConnections: 1 });
+    let drop!: () => void;
+    const dropped = new Promise<void>((r) => (drop = r));
+    // The only connection breaks under its call: the slot is freed and a connection is made for the next waiter...
+    const first = p.use(async (s) => {
+      await s.list('.');
+      await dropped;
+      throw new ConnectionLost('the connection dropped under the call');
+    });
+    await until(() => p.stats.open === 1);
+    const caller = new AbortController();
+    const waiting = p.use((s) => s.list('.'), { signal: caller.signal });
+    await until(() => p.stats.waiting === 1);
+    drop();
+    await expect(first).rejects.toThrow(ConnectionLost);
+    // ...whose caller leaves while it is being made.
+    caller.abort(new Error('the caller went away'));
+    await expect(waiting).rejects.toThrow('the caller went away');
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    // The connection made for it serves the next call: the pool's only slot is not lost.
+    expect(await p.use((s) => s.read('hello.txt'), { signal: AbortSignal.timeout(10_000) })).toEqual(Buffer.from('hello'));
+    expect(p.stats.open).toBe(1);
   });
 
   it('are re-opened after the server drops them', async () => {

@@ -12,7 +12,7 @@
  * for the same reply; one that was never written completely is written again under the same ids,
  * which the legacy job de-duplicates.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../../observability/logger.ts';
 import { PROBLEMS, Problem, UpstreamError, problems } from '../../problem.ts';
 import { describeProblem, FieldError } from '../../records/errors.ts';
@@ -23,7 +23,7 @@ import type { SqlStore } from '../../state/sql-store.ts';
 import type { OperationRequest, OperationResult } from '../kind.ts';
 import { toContract, toRecord, type FieldMap } from './field-map.ts';
 import { deriveId } from './order-ids.ts';
-import { ConnectionLost, isNoSuchFile, type SftpPool } from './sftp-pool.ts';
+import { ConnectionLost, isNoSuchFile, type SftpPool, type SftpSession } from './sftp-pool.ts';
 
 export interface ReplyConfig {
   spec: RecordFileSpec;
@@ -157,16 +157,23 @@ export class RequestReply {
         if (!(await this.hasPending())) return;
         this.counts.polls++;
         const patterns = [...new Map(this.configs.map((c) => [c.reply.file, c])).values()].map((c) => ({ re: templateToRegExp(c.reply.file), config: c }));
-        const files = await this.pool.use((s) => s.list(this.folders.replies), { idempotent: true });
-        for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
-          for (const p of patterns) {
-            const m = p.re.exec(f.name);
-            if (m) {
-              await this.applyReplyFile(f.name, m[1], p.config);
-              break;
+        // One session for the whole look (list, then read and move each reply): a poll does not queue
+        // for a connection once per file behind the writes, which would let replies pile up under load.
+        await this.pool.use(
+          async (s) => {
+            const files = await s.list(this.folders.replies);
+            for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+              for (const p of patterns) {
+                const m = p.re.exec(f.name);
+                if (m) {
+                  await this.applyReplyFile(s, f.name, m[1], p.config);
+                  break;
+                }
+              }
             }
-          }
-        }
+          },
+          { idempotent: true },
+        );
         this.lastPollError = undefined;
       } catch (err) {
         this.lastPollError = err instanceof Error ? err.message : String(err);
@@ -178,11 +185,11 @@ export class RequestReply {
     return this.polling;
   }
 
-  private async applyReplyFile(name: string, fileId: string, fallback: RequestConfig): Promise<void> {
+  private async applyReplyFile(s: SftpSession, name: string, fileId: string, fallback: RequestConfig): Promise<void> {
     const path = `${this.folders.replies}/${name}`;
     let bytes: Buffer;
     try {
-      bytes = await this.pool.use((s) => s.read(path), { idempotent: true });
+      bytes = await s.read(path);
     } catch (err) {
       if (isNoSuchFile(err)) return; // another gateway instance took it
       throw err;
@@ -201,7 +208,7 @@ export class RequestReply {
     }
     if (summary.bad > 0 || !summary.complete) {
       const reason = summary.problems.map(describeProblem).join('\n');
-      await this.moveAside(name, this.folders.quarantine, `${reason}\n`);
+      await this.moveAside(s, name, this.folders.quarantine, `${reason}\n`);
       this.counts.quarantined++;
       this.logger.error({ file: name, problems: summary.problems.length }, `reply file quarantined: ${summary.problems[0] ? describeProblem(summary.problems[0]) : 'incomplete'}`);
     } else {
@@ -210,7 +217,7 @@ export class RequestReply {
         if (row.status !== 'pending' || seen.has(row.id)) continue;
         await this.finish(row.id, 'failed', { rejection: { code: 'NO-REPLY', reason: `the reply file ${name} has no record for this order` } }, now);
       }
-      await this.moveAside(name, this.folders.archive);
+      await this.moveAside(s, name, this.folders.archive);
       this.counts.applied++;
     }
   }
@@ -240,28 +247,31 @@ export class RequestReply {
     for (const wake of this.waiters.get(id) ?? []) wake();
   }
 
-  private async moveAside(name: string, folder: string, reason?: string): Promise<void> {
-    await this.pool.use(
-      async (s) => {
-        await s.mkdirs(folder);
-        let target = `${folder}/${name}`;
-        if (await s.exists(target)) target = `${folder}/${name}.${Date.now()}`;
-        try {
-          await s.rename(`${this.folders.replies}/${name}`, target);
-        } catch (err) {
-          if (!(await s.exists(`${this.folders.replies}/${name}`))) return; // moved by another instance
-          throw err;
-        }
-        if (reason !== undefined) {
-          // A quarantined file holds customers' data: readable by the transfer user only, as its reason.
-          await s.chmod(target, 0o600);
-          // Under a temporary name, then renamed: nobody sees a half-written reason.
-          await s.write(`${target}.reason.txt.part`, Buffer.from(reason), 0o600);
-          await s.rename(`${target}.reason.txt.part`, `${target}.reason.txt`);
-        }
-      },
-      { idempotent: true },
-    );
+  /** Moves a reply file aside: one rename in the usual case; the folder is made, or another name chosen, when that fails. */
+  private async moveAside(s: SftpSession, name: string, folder: string, reason?: string): Promise<void> {
+    const from = `${this.folders.replies}/${name}`;
+    let target = `${folder}/${name}`;
+    try {
+      await s.rename(from, target);
+    } catch (err) {
+      if (err instanceof ConnectionLost) throw err;
+      if (!(await s.exists(from))) return; // moved by another instance
+      await s.mkdirs(folder);
+      if (await s.exists(target)) target = `${folder}/${name}.${Date.now()}`;
+      try {
+        await s.rename(from, target);
+      } catch (again) {
+        if (!(await s.exists(from))) return;
+        throw again;
+      }
+    }
+    if (reason !== undefined) {
+      // A quarantined file holds customers' data: readable by the transfer user only, as its reason.
+      await s.chmod(target, 0o600);
+      // Under a temporary name, then renamed: nobody sees a half-written reason.
+      await s.write(`${target}.reason.txt.part`, Buffer.from(reason), 0o600);
+      await s.rename(`${target}.reason.txt.part`, `${target}.reason.txt`);
+    }
   }
 
   /** Waits until every id is decided, the timeout passes, or the caller goes away. */
@@ -275,8 +285,8 @@ export class RequestReply {
     await refresh();
     while (open.size > 0 && Date.now() < deadline && !signal.aborted) {
       await new Promise<void>((resolve) => {
-        const wake = () => resolve();
-        const t = setTimeout(wake, Math.min(deadline - Date.now(), this.pollIntervalMs * 4));
+        // Whatever ends the wait (a reply, the timer, the caller leaving) takes every listener back.
+        const t = setTimeout(() => done(), Math.min(deadline - Date.now(), this.pollIntervalMs * 4));
         const done = () => {
           clearTimeout(t);
           for (const id of ids) this.waiters.get(id)?.delete(onWake);
@@ -390,13 +400,19 @@ export class RequestReply {
     });
   }
 
-  /** Writes under a temporary name and renames, so the legacy job never sees half a file. */
+  /**
+   * Writes under a temporary name and renames, so the legacy job never sees half a file. The
+   * temporary name is this attempt's own: two writes of the same file may overlap (a call its
+   * caller gave up on still runs while the outbox or a retry delivers the order again, or another
+   * instance does), and with a shared name the second write would open (and truncate) the very file
+   * the first one is renaming into place, publishing it half-written.
+   */
   private async writeFile(name: string, data: Buffer, signal: AbortSignal): Promise<void> {
     const dir = this.folders.inbound;
-    const temp = `${dir}/${name}.part`;
     try {
       await this.pool.use(
         async (s) => {
+          const temp = `${dir}/${name}.${randomBytes(6).toString('hex')}.part`;
           await s.write(temp, data);
           try {
             await s.rename(temp, `${dir}/${name}`);
@@ -406,6 +422,7 @@ export class RequestReply {
               await s.remove(temp).catch(() => undefined);
               return;
             }
+            await s.remove(temp).catch(() => undefined);
             throw err;
           }
         },

@@ -256,18 +256,35 @@ export class SftpPool {
         throw err;
       }
     }
+    if (signal?.aborted) throw signal.reason;
     return new Promise<SftpSession>((resolve, reject) => {
-      const waiter = { resolve, reject };
-      this.waiting.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const i = this.waiting.indexOf(waiter);
-          if (i >= 0) this.waiting.splice(i, 1);
-          reject(signal.reason);
+      // A caller that leaves stops waiting at once. If a connection was already being made for it
+      // (pump), that connection goes back to the pool when it comes, instead of being lost with its
+      // slot; and the abort listener is taken back however the wait ends.
+      let settled = false;
+      const onAbort = () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        if (settled) return;
+        settled = true;
+        reject(signal!.reason);
+      };
+      const waiter = {
+        resolve: (session: SftpSession) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (settled) return this.release(session);
+          settled = true;
+          resolve(session);
         },
-        { once: true },
-      );
+        reject: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (settled) return;
+          settled = true;
+          reject(err);
+        },
+      };
+      this.waiting.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
