@@ -175,11 +175,7 @@ export class Gateway {
     const logger = opts.logger ?? createLogger({ level: config.gateway.log.level });
     const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true });
     const state = config.gateway.state;
-    const store = await openStore(
-      state.driver === 'sqlite'
-        ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) }
-        : state,
-    );
+    const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
     const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], apis: new Map() };
     let running: RunningAdapter[] = [];
     try {
@@ -339,7 +335,9 @@ export class Gateway {
       `  API reference         ${baseUrl}/docs`,
       `  Metrics               ${baseUrl}/metrics`,
       `  Health / readiness    ${baseUrl}/healthz  ${baseUrl}/readyz`,
-      ...(this.control?.adminUrl ? [`  Admin API, dashboard  ${this.control.adminUrl}/  (tokens: ${this.control.tokens.names.length > 0 ? this.control.tokens.names.join(', ') : 'none; set FICUS_ADMIN_TOKENS'})`] : []),
+      ...(this.control?.adminUrl
+        ? [`  Admin API, dashboard  ${this.control.adminUrl}/  (tokens: ${this.control.tokens.names.length > 0 ? this.control.tokens.names.join(', ') : 'none; set FICUS_ADMIN_TOKENS'})`]
+        : []),
       '',
       '  Adapters:',
       ...this.adapters.map((a) => {
@@ -348,7 +346,12 @@ export class Gateway {
       }),
       '',
       '  Routes:',
-      ...this.routes.all().map((r) => `    ${r.operation.method.toUpperCase().padEnd(6)} ${r.operation.path.padEnd(36)} ${r.operationId.padEnd(22)} ${r.state.mode === 'canary' ? `canary ${r.state.percent}%` : r.state.mode}  (legacy: ${r.legacy?.adapter ?? '-'}, modern: ${r.modern?.adapter ?? '-'})`),
+      ...this.routes
+        .all()
+        .map(
+          (r) =>
+            `    ${r.operation.method.toUpperCase().padEnd(6)} ${r.operation.path.padEnd(36)} ${r.operationId.padEnd(22)} ${r.state.mode === 'canary' ? `canary ${r.state.percent}%` : r.state.mode}  (legacy: ${r.legacy?.adapter ?? '-'}, modern: ${r.modern?.adapter ?? '-'})`,
+        ),
     ];
     return lines.join('\n');
   }

@@ -169,8 +169,7 @@ export const problems = {
   validation: (detail: string, errors: FieldError[]) => new Problem(PROBLEMS.validation, { detail, errors }),
   conflict: (detail: string) => new Problem(PROBLEMS.conflict, { detail }),
   upstreamTimeout: (detail: string) => new Problem(PROBLEMS.upstreamTimeout, { detail }),
-  upstreamUnavailable: (detail: string, retryAfterSeconds = RETRY_AFTER_SECONDS) =>
-    new Problem(PROBLEMS.upstreamUnavailable, { detail, headers: { 'Retry-After': String(retryAfterSeconds) } }),
+  upstreamUnavailable: (detail: string, retryAfterSeconds = RETRY_AFTER_SECONDS) => new Problem(PROBLEMS.upstreamUnavailable, { detail, headers: { 'Retry-After': String(retryAfterSeconds) } }),
   upstreamError: (detail: string) => new Problem(PROBLEMS.upstreamError, { detail }),
   /** The backend refused the gateway's own credentials (every kind: 502, not retried; the operator must fix them). */
   upstreamCredentials: (detail: string) => new Problem(PROBLEMS.upstreamCredentials, { detail }),

@@ -59,7 +59,10 @@ export function sampleCustomers(count = SAMPLE_CUSTOMER_COUNT, seed = 20240501):
     const updated = new Date(Date.UTC(2020 + Math.floor(r() * 5), Math.floor(r() * 12), 1 + Math.floor(r() * 28), Math.floor(r() * 24), Math.floor(r() * 60), Math.floor(r() * 60)));
     const lines = [`${1 + Math.floor(r() * 200)} ${pick(STREETS)}`];
     if (r() < 0.3) lines.push(`Unit ${1 + Math.floor(r() * 40)}`);
-    const slug = name.toLowerCase().replace(/[^a-z]+/g, '-').replace(/^-|-$/g, '');
+    const slug = name
+      .toLowerCase()
+      .replace(/[^a-z]+/g, '-')
+      .replace(/^-|-$/g, '');
     out.push({
       id,
       name,

@@ -87,7 +87,13 @@ export function seedAccounts(): LegacyAccount[] {
       const issuedOn = isoDay(start, i * 30 + Math.floor(rnd() * 5));
       const age = invoiceCount - i;
       const status: InvoiceStatus = age > 3 ? 'Paid' : rnd() < 0.5 ? 'Open' : rnd() < 0.5 ? 'Overdue' : 'Paid';
-      invoices.push({ invoiceNo: `INV-${no.slice(1)}-${String(i + 1).padStart(3, '0')}`, issuedOn, dueOn: isoDay(new Date(`${issuedOn}T00:00:00Z`), 30), amountCents: 1_000 + Math.floor(rnd() * 250_000), status });
+      invoices.push({
+        invoiceNo: `INV-${no.slice(1)}-${String(i + 1).padStart(3, '0')}`,
+        issuedOn,
+        dueOn: isoDay(new Date(`${issuedOn}T00:00:00Z`), 30),
+        amountCents: 1_000 + Math.floor(rnd() * 250_000),
+        status,
+      });
     }
     const status: AccountStatus = n % 17 === 0 ? 'Closed' : invoices.some((i) => i.status === 'Overdue') ? 'Overdue' : 'Open';
     const balanceCents = invoices.filter((i) => i.status !== 'Paid').reduce((s, i) => s + i.amountCents, 0);
@@ -116,6 +122,8 @@ export function legacyDate(iso: string): string {
 export function legacyMoney(cents: number): string {
   const sign = cents < 0 ? '-' : '';
   const abs = Math.abs(cents);
-  const whole = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const whole = Math.floor(abs / 100)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return `${sign}${whole}.${String(abs % 100).padStart(2, '0')}`;
 }

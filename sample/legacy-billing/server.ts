@@ -226,7 +226,10 @@ ${gotoForm}`,
       const p = Math.min(Math.max(1, Number(url.searchParams.get('page') ?? '1') || 1), pages);
       const rows = a.invoices
         .slice((p - 1) * invoicePageSize, p * invoicePageSize)
-        .map((i) => `<tr><td>${esc(i.invoiceNo)}</td><td>${legacyDate(i.issuedOn)}</td><td>${legacyDate(i.dueOn)}</td><td class="num">${legacyMoney(i.amountCents)}</td><td>${i.status.toUpperCase()}</td></tr>`)
+        .map(
+          (i) =>
+            `<tr><td>${esc(i.invoiceNo)}</td><td>${legacyDate(i.issuedOn)}</td><td>${legacyDate(i.dueOn)}</td><td class="num">${legacyMoney(i.amountCents)}</td><td>${i.status.toUpperCase()}</td></tr>`,
+        )
         .join('\n');
       return page(
         res,
@@ -251,7 +254,13 @@ ${pager(p, pages, `/account/invoices?no=${encodeURIComponent(a.accountNo)}`)}`,
       if (!a) return page(res, 'Change address', inquiryForm(no), [{ kind: 'error', text: `Account ${no} not found.` }]);
       const v = { line1: form.get('line1') ?? '', line2: form.get('line2') ?? '', city: form.get('city') ?? '', postal: form.get('postal') ?? '' };
       const errors = validateAddress(a, v);
-      if (errors.length > 0) return page(res, 'Change address', addressForm(a.accountNo, v), errors.map((text) => ({ kind: 'error', text })));
+      if (errors.length > 0)
+        return page(
+          res,
+          'Change address',
+          addressForm(a.accountNo, v),
+          errors.map((text) => ({ kind: 'error', text })),
+        );
       a.address = { line1: v.line1.trim(), line2: v.line2.trim(), city: v.city.trim(), postalCode: v.postal.trim().toUpperCase() };
       stats.addressChanges++;
       return redirect(res, `/account?no=${encodeURIComponent(a.accountNo)}&changed=1`);

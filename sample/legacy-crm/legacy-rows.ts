@@ -6,8 +6,21 @@
 import { sampleCustomers, type SampleCustomer } from '../data/customers.ts';
 
 export const CUSTMAST_COLUMNS = [
-  'CUST_NO', 'CUST_NM', 'EMAIL_ADDR', 'STAT_CD', 'VIP_FLG', 'CR_LMT', 'CRT_DT', 'ADDR_LINE1', 'ADDR_LINE2', 'ADDR_LINE3',
-  'CITY_NM', 'POST_CD', 'CNTRY_CD', 'LAST_UPD_DT', 'LAST_UPD_TM',
+  'CUST_NO',
+  'CUST_NM',
+  'EMAIL_ADDR',
+  'STAT_CD',
+  'VIP_FLG',
+  'CR_LMT',
+  'CRT_DT',
+  'ADDR_LINE1',
+  'ADDR_LINE2',
+  'ADDR_LINE3',
+  'CITY_NM',
+  'POST_CD',
+  'CNTRY_CD',
+  'LAST_UPD_DT',
+  'LAST_UPD_TM',
 ] as const;
 export type LegacyCustomerRow = Record<(typeof CUSTMAST_COLUMNS)[number], string | number>;
 

@@ -60,10 +60,11 @@ export function startBatchJob(opts: BatchJobOptions): BatchJob {
   const ctlFile = join(control, 'ORDB100.CTL');
   const decided = new Map<string, Outcome>();
   if (existsSync(ctlFile)) {
-    for (const line of readFileSync(ctlFile, 'utf8').split('\n')) if (line.trim()) {
-      const o = JSON.parse(line) as Outcome;
-      decided.set(o.orderId, o);
-    }
+    for (const line of readFileSync(ctlFile, 'utf8').split('\n'))
+      if (line.trim()) {
+        const o = JSON.parse(line) as Outcome;
+        decided.set(o.orderId, o);
+      }
   }
   let nextNo = decided.size + 1;
   const orderSpec = loadRecordFileSpec(join(MAINFRAME_LAYOUTS, 'orders.yaml'));
@@ -102,7 +103,10 @@ export function startBatchJob(opts: BatchJobOptions): BatchJob {
       else if (p.status === 'discontinued') outcome = { orderId, status: 'rejected', code: 'E103', reason: `PRODUCT ${p.sku} DISCONTINUED` };
       if (outcome) break;
     }
-    outcome ??= hashFraction(orderId) < job.rejectRate ? { orderId, status: 'rejected', code: 'E201', reason: 'CUSTOMER ON CREDIT HOLD' } : { orderId, status: 'accepted', mfOrderNo: `M${String(nextNo++).padStart(9, '0')}` };
+    outcome ??=
+      hashFraction(orderId) < job.rejectRate
+        ? { orderId, status: 'rejected', code: 'E201', reason: 'CUSTOMER ON CREDIT HOLD' }
+        : { orderId, status: 'accepted', mfOrderNo: `M${String(nextNo++).padStart(9, '0')}` };
     decided.set(orderId, outcome);
     appendFileSync(ctlFile, JSON.stringify(outcome) + '\n');
     ordersDecided++;
@@ -145,7 +149,10 @@ export function startBatchJob(opts: BatchJobOptions): BatchJob {
     const now = new Date();
     const reply = encodeRecordFile(replySpec, [
       { type: 'header', value: { rhFileId: fileId, rhProcessedDate: now.toISOString().slice(0, 10), rhProcessedTime: Number(now.toISOString().slice(11, 19).replace(/:/g, '')) } },
-      ...outcomes.map((o) => ({ type: 'detail', value: { rrOrderId: o.orderId, rrStatus: o.status, rrMfOrderNo: o.mfOrderNo ?? '', rrRejectCode: o.code ?? '', rrRejectReason: (o.reason ?? '').slice(0, 48) } })),
+      ...outcomes.map((o) => ({
+        type: 'detail',
+        value: { rrOrderId: o.orderId, rrStatus: o.status, rrMfOrderNo: o.mfOrderNo ?? '', rrRejectCode: o.code ?? '', rrRejectReason: (o.reason ?? '').slice(0, 48) },
+      })),
       { type: 'trailer', value: { rtAcceptedCount: outcomes.filter((o) => o.status === 'accepted').length } },
     ]).bytes;
     const target = join(outbound, `REPLY.${fileId}.DAT`);

@@ -30,7 +30,10 @@ export async function startMainframe(opts: MainframeOptions) {
   let tick = 0;
   const exporter = setInterval(() => {
     tick++;
-    writeProductExport(root, catalogue.map((p, i) => ({ ...p, stockQuantity: Math.max(0, p.stockQuantity + ((i + tick) % 5) - 2) })));
+    writeProductExport(
+      root,
+      catalogue.map((p, i) => ({ ...p, stockQuantity: Math.max(0, p.stockQuantity + ((i + tick) % 5) - 2) })),
+    );
   }, opts.exportIntervalMs ?? 3_600_000);
   exporter.unref();
   const job = startBatchJob({ root, catalogue, replyDelayMs: opts.replyDelayMs ?? 300, rejectRate: opts.rejectRate ?? 0.1 });

@@ -27,7 +27,15 @@ export function encodeProductExport(products: readonly CatalogueProduct[], at: D
     { type: 'header', value: { phExtractDate: date, phExtractTime: time, phExtractSeq: sequence, phSystemId: 'PRDEXP01' } },
     ...products.map((p) => ({
       type: 'detail',
-      value: { prSku: p.sku, prDescription: p.description, prUnitPrice: p.unitPrice, prCurrency: p.currency, prStockQty: p.stockQuantity, prStatus: STATUS_CODES[p.status], prLastChanged: p.lastChangedOn },
+      value: {
+        prSku: p.sku,
+        prDescription: p.description,
+        prUnitPrice: p.unitPrice,
+        prCurrency: p.currency,
+        prStockQty: p.stockQuantity,
+        prStatus: STATUS_CODES[p.status],
+        prLastChanged: p.lastChangedOn,
+      },
     })),
     { type: 'trailer', value: {} },
   ]).bytes;
@@ -48,7 +56,9 @@ export function writeProductExport(root: string, products: readonly CataloguePro
   writeFileSync(join(dir, `${name}.part`), encodeProductExport(products, at, seq));
   renameSync(join(dir, `${name}.part`), join(dir, name));
   const keep = opts.keep ?? 3;
-  const all = readdirSync(dir).filter((f) => /^PRODUCTS\..*\.DAT$/.test(f)).sort();
+  const all = readdirSync(dir)
+    .filter((f) => /^PRODUCTS\..*\.DAT$/.test(f))
+    .sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) unlinkSync(join(dir, old));
   return name;
 }

@@ -206,7 +206,7 @@ export class Comparator {
       return `{${parts.join(',')}}`;
     }
     const c = comparable(v, info);
-    return typeof c === 'number' ? String(c) : JSON.stringify(c) ?? 'undefined';
+    return typeof c === 'number' ? String(c) : (JSON.stringify(c) ?? 'undefined');
   }
 }
 

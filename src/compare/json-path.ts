@@ -86,7 +86,6 @@ export class IgnoreSet {
     return this.patterns.length === 0;
   }
 
-
   /** The state at the root: every pattern alive at depth 0. */
   root(): IgnoreState {
     const alive = this.patterns.map((_, i) => i);

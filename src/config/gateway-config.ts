@@ -40,28 +40,35 @@ export const gatewayConfigSchema = z
       })
       .strict()
       .prefault({}),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
     /** Policy overrides applied to every binding, over each kind's defaults. */
     policy: policyOverridesSchema.optional(),
     routes: z.record(z.string(), routeConfigSchema).default({}),
     /** Where run-time state lives: a SQLite file (default), or PostgreSQL shared by several instances. */
     state: z
       .discriminatedUnion('driver', [
-        z.object({
-          driver: z.literal('sqlite'),
-          file: z.string().default('var/ficus-state.sqlite'),
-          /** How long a statement waits (without blocking) for a lock another process holds on the file. */
-          busyTimeoutMs: z.coerce.number().int().min(0).default(5_000),
-        }).strict(),
-        z.object({
-          driver: z.literal('postgres'),
-          url: z.string(),
-          poolSize: z.coerce.number().int().min(1).default(10),
-          /** How long getting a connection may take. */
-          connectTimeoutMs: z.coerce.number().int().min(1).default(3_000),
-          /** How long a statement may run (server side; this side waits 1 s more for its answer). */
-          statementTimeoutMs: z.coerce.number().int().min(1).default(5_000),
-        }).strict(),
+        z
+          .object({
+            driver: z.literal('sqlite'),
+            file: z.string().default('var/ficus-state.sqlite'),
+            /** How long a statement waits (without blocking) for a lock another process holds on the file. */
+            busyTimeoutMs: z.coerce.number().int().min(0).default(5_000),
+          })
+          .strict(),
+        z
+          .object({
+            driver: z.literal('postgres'),
+            url: z.string(),
+            poolSize: z.coerce.number().int().min(1).default(10),
+            /** How long getting a connection may take. */
+            connectTimeoutMs: z.coerce.number().int().min(1).default(3_000),
+            /** How long a statement may run (server side; this side waits 1 s more for its answer). */
+            statementTimeoutMs: z.coerce.number().int().min(1).default(5_000),
+          })
+          .strict(),
       ])
       .default({ driver: 'sqlite', file: 'var/ficus-state.sqlite', busyTimeoutMs: 5_000 }),
     /** The admin API and migration dashboard, on their own port (src/control). */

@@ -205,7 +205,9 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   /** Operations listed by adapter files that have mistakes, or whose route settings had to be left out: not reported again. */
   const unsure = new Set<string>(removed.filter((k) => k.startsWith('routes.')).map((k) => k.split('.')[1]));
   const folders = existsSync(adaptersRoot)
-    ? readdirSync(adaptersRoot).filter((d) => statSync(join(adaptersRoot, d)).isDirectory() && existsSync(join(adaptersRoot, d, 'adapter.yaml'))).sort()
+    ? readdirSync(adaptersRoot)
+        .filter((d) => statSync(join(adaptersRoot, d)).isDirectory() && existsSync(join(adaptersRoot, d, 'adapter.yaml')))
+        .sort()
     : [];
   for (const name of folders) {
     if (opts.onlyAdapters && !opts.onlyAdapters.includes(name)) continue;
@@ -308,7 +310,9 @@ function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: Adapte
   const errors: ConfigError[] = [];
   for (const operationId of Object.keys(gateway.routes)) {
     if (!contract.has(operationId)) {
-      errors.push(new ConfigError(display, `routes.${operationId}`, `operation "${operationId}" is not in ${gateway.contract}`, `use an operationId of the contract: ${contract.operationIds.join(', ')}`));
+      errors.push(
+        new ConfigError(display, `routes.${operationId}`, `operation "${operationId}" is not in ${gateway.contract}`, `use an operationId of the contract: ${contract.operationIds.join(', ')}`),
+      );
     }
   }
   const plans: RoutePlan[] = [];
@@ -320,27 +324,62 @@ function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: Adapte
       const chosen = routeConfig[role];
       if (chosen !== undefined) {
         if (!candidates.includes(chosen)) {
-          errors.push(new ConfigError(display, `routes.${op.operationId}.${role}`, `adapter "${chosen}" is not a ${role} adapter serving ${op.operationId}`, candidates.length > 0 ? `use one of: ${candidates.join(', ')}` : `add ${op.operationId} to the operations of a ${role} adapter, or remove this key`));
+          errors.push(
+            new ConfigError(
+              display,
+              `routes.${op.operationId}.${role}`,
+              `adapter "${chosen}" is not a ${role} adapter serving ${op.operationId}`,
+              candidates.length > 0 ? `use one of: ${candidates.join(', ')}` : `add ${op.operationId} to the operations of a ${role} adapter, or remove this key`,
+            ),
+          );
         }
         return chosen;
       }
       if (candidates.length > 1) {
-        errors.push(new ConfigError(display, `routes.${op.operationId}.${role}`, `${candidates.length} ${role} adapters serve ${op.operationId} (${candidates.join(', ')})`, `say which one: routes.${op.operationId}.${role}: <adapter>`));
+        errors.push(
+          new ConfigError(
+            display,
+            `routes.${op.operationId}.${role}`,
+            `${candidates.length} ${role} adapters serve ${op.operationId} (${candidates.join(', ')})`,
+            `say which one: routes.${op.operationId}.${role}: <adapter>`,
+          ),
+        );
       }
       return candidates[0];
     };
     const legacy = pick('legacy');
     const modern = pick('modern');
     if (!legacy && !modern) {
-      errors.push(new ConfigError(gateway.contract, `paths.${op.path}.${op.method}`, `operation "${op.operationId}" is served by no adapter`, `add "${op.operationId}" under operations: in an adapter's adapter.yaml (${gateway.adaptersDir}/<name>/adapter.yaml)`));
+      errors.push(
+        new ConfigError(
+          gateway.contract,
+          `paths.${op.path}.${op.method}`,
+          `operation "${op.operationId}" is served by no adapter`,
+          `add "${op.operationId}" under operations: in an adapter's adapter.yaml (${gateway.adaptersDir}/<name>/adapter.yaml)`,
+        ),
+      );
       continue;
     }
     const mode: ModeName = routeConfig.mode ?? (legacy ? 'legacy' : 'modern');
     if (mode !== 'legacy' && !modern) {
-      errors.push(new ConfigError(display, `routes.${op.operationId}.mode`, `mode ${mode} needs a modern backend, and no modern adapter serves ${op.operationId}`, `use mode: legacy, or add ${op.operationId} to a modern adapter`));
+      errors.push(
+        new ConfigError(
+          display,
+          `routes.${op.operationId}.mode`,
+          `mode ${mode} needs a modern backend, and no modern adapter serves ${op.operationId}`,
+          `use mode: legacy, or add ${op.operationId} to a modern adapter`,
+        ),
+      );
     }
     if (mode !== 'modern' && !legacy) {
-      errors.push(new ConfigError(display, `routes.${op.operationId}.mode`, `mode ${mode} needs a legacy backend, and no legacy adapter serves ${op.operationId}`, `use mode: modern, or add ${op.operationId} to a legacy adapter`));
+      errors.push(
+        new ConfigError(
+          display,
+          `routes.${op.operationId}.mode`,
+          `mode ${mode} needs a legacy backend, and no legacy adapter serves ${op.operationId}`,
+          `use mode: modern, or add ${op.operationId} to a legacy adapter`,
+        ),
+      );
     }
     plans.push({ operationId: op.operationId, legacy, modern, mode });
   }

@@ -42,11 +42,20 @@ export function zodToConfigErrors(error: z.ZodError, schema: z.ZodType, file: st
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeysAt(schema, issue.path);
       for (const k of issue.keys) {
-        out.push(new ConfigError(file, key === '' ? k : `${key}.${k}`, `unknown key "${k}"`, `remove it or correct its spelling${allowed ? `; the keys allowed here are: ${allowed.join(', ')}` : ''}`));
+        out.push(
+          new ConfigError(file, key === '' ? k : `${key}.${k}`, `unknown key "${k}"`, `remove it or correct its spelling${allowed ? `; the keys allowed here are: ${allowed.join(', ')}` : ''}`),
+        );
       }
     } else if (issue.code === 'invalid_type') {
       const missing = issue.message.includes('received undefined');
-      out.push(new ConfigError(file, key, missing ? `required key is missing (expected ${issue.expected})` : issue.message, missing ? `add ${key.split('.').pop()}: <${issue.expected}>` : `give a value of type ${issue.expected}`));
+      out.push(
+        new ConfigError(
+          file,
+          key,
+          missing ? `required key is missing (expected ${issue.expected})` : issue.message,
+          missing ? `add ${key.split('.').pop()}: <${issue.expected}>` : `give a value of type ${issue.expected}`,
+        ),
+      );
     } else if (issue.code === 'invalid_value') {
       out.push(new ConfigError(file, key, issue.message, `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`));
     } else {

@@ -71,9 +71,7 @@ export class Contract {
             required: p.required === true,
             schema: (this.derefDeep(p.schema ?? {}) ?? {}) as JsonSchema,
           })),
-          requestBodySchema: bodyContent?.['application/json']?.schema === undefined
-            ? undefined
-            : (this.derefDeep(bodyContent['application/json'].schema) as JsonSchema),
+          requestBodySchema: bodyContent?.['application/json']?.schema === undefined ? undefined : (this.derefDeep(bodyContent['application/json'].schema) as JsonSchema),
           responses,
           raw: op,
         });

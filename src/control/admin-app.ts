@@ -71,9 +71,18 @@ export function buildAdminApp(cp: ControlPlane): Express {
   });
   app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
 
-  app.get('/overview', wrap(async (_req, res) => void res.json(await cp.overview())));
-  app.get('/routes', wrap(async (_req, res) => void res.json({ routes: await cp.routeViews() })));
-  app.get('/routes/:operationId', wrap(async (req, res) => void res.json(await cp.routeView(cp.routeOrThrow(String(req.params.operationId))))));
+  app.get(
+    '/overview',
+    wrap(async (_req, res) => void res.json(await cp.overview())),
+  );
+  app.get(
+    '/routes',
+    wrap(async (_req, res) => void res.json({ routes: await cp.routeViews() })),
+  );
+  app.get(
+    '/routes/:operationId',
+    wrap(async (req, res) => void res.json(await cp.routeView(cp.routeOrThrow(String(req.params.operationId))))),
+  );
   app.put(
     '/routes/:operationId/mode',
     wrap(async (req, res) => {

@@ -26,7 +26,11 @@ export class AdminServer {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new Error(`the admin server cannot listen on ${host}:${port} (${err.code ?? err.message}): choose another port with FICUS_ADMIN_PORT or admin.port in ${this.defaults.file}, or turn it off with admin.enabled: false`)),
+        reject(
+          new Error(
+            `the admin server cannot listen on ${host}:${port} (${err.code ?? err.message}): choose another port with FICUS_ADMIN_PORT or admin.port in ${this.defaults.file}, or turn it off with admin.enabled: false`,
+          ),
+        ),
       );
       server.listen(port, host);
     });

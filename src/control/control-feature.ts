@@ -19,7 +19,10 @@ function checkConfig(config: CheckedConfig, env: Env): ConfigError[] {
     const key = `routes.${plan.operationId}`;
     if (rc.gates) {
       rc.gates.steps.forEach((s, i) => {
-        for (const [which, target] of [['from', s.from], ['to', s.to]] as const) {
+        for (const [which, target] of [
+          ['from', s.from],
+          ['to', s.to],
+        ] as const) {
           const why = stateRefusal(route, target);
           if (why) errors.push(new ConfigError(config.file, `${key}.gates.steps[${i}].${which}`, why, `use a state this route can take (${possibleStates(route)})`));
         }
@@ -38,7 +41,14 @@ function checkConfig(config: CheckedConfig, env: Env): ConfigError[] {
       // Headers may be any the callers send (a client id set by a proxy); path and query parameters must be the operation's.
       if (where !== 'header' && !params.some((p) => p.in === where && p.name === name)) {
         const known = params.filter((p) => p.in === 'path' || p.in === 'query').map((p) => `${p.in}.${p.name}`);
-        errors.push(new ConfigError(config.file, `${key}.canary.key`, `${plan.operationId} has no ${where} parameter "${name}"`, known.length > 0 ? `use one of: ${known.join(', ')}, or header.<name>` : 'use header.<name> (this operation has no path or query parameters)'));
+        errors.push(
+          new ConfigError(
+            config.file,
+            `${key}.canary.key`,
+            `${plan.operationId} has no ${where} parameter "${name}"`,
+            known.length > 0 ? `use one of: ${known.join(', ')}, or header.<name>` : 'use header.<name> (this operation has no path or query parameters)',
+          ),
+        );
       }
     }
   }

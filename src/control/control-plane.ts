@@ -45,8 +45,18 @@ export class ControlPlane {
     this.comparator = new Comparator(host.config.contract);
     this.tokens = parseAdminTokens(host.env.FICUS_ADMIN_TOKENS);
     const registers = [host.metrics.registry];
-    const shadowOutcomes = new Counter({ name: 'ficus_shadow_comparisons_total', help: 'Shadow calls by outcome: match, mismatch, modern_failed, legacy_failed, dropped, skipped_unsafe', labelNames: ['operation', 'outcome'], registers });
-    this.fallbackCounter = new Counter({ name: 'ficus_route_fallbacks_total', help: 'Calls answered by legacy because modern failed (canary and fallback modes)', labelNames: ['operation'], registers });
+    const shadowOutcomes = new Counter({
+      name: 'ficus_shadow_comparisons_total',
+      help: 'Shadow calls by outcome: match, mismatch, modern_failed, legacy_failed, dropped, skipped_unsafe',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.fallbackCounter = new Counter({
+      name: 'ficus_route_fallbacks_total',
+      help: 'Calls answered by legacy because modern failed (canary and fallback modes)',
+      labelNames: ['operation'],
+      registers,
+    });
     const gates = new Map<string, GatesConfig>();
     for (const [op, rc] of Object.entries(cfg.routes)) if (rc.gates && host.routes.get(op)) gates.set(op, rc.gates);
     this.states = new RouteStates(

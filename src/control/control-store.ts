@@ -160,11 +160,28 @@ export class ControlStore {
       where.push('id < ?');
       params.push(opts.beforeId);
     }
-    const rows = await this.store.all<{ id: number | string; at: string; actor: string; automatic: number; operation_id: string; action: string; from_state: string | null; to_state: string | null; reason: string }>(
-      `SELECT * FROM ficus_route_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${Math.floor(opts.limit)}`,
-      params,
-    );
-    return rows.map((r) => ({ id: Number(r.id), at: r.at, actor: r.actor, automatic: Number(r.automatic) === 1, operationId: r.operation_id, action: r.action, from: r.from_state, to: r.to_state, reason: r.reason }));
+    const rows = await this.store.all<{
+      id: number | string;
+      at: string;
+      actor: string;
+      automatic: number;
+      operation_id: string;
+      action: string;
+      from_state: string | null;
+      to_state: string | null;
+      reason: string;
+    }>(`SELECT * FROM ficus_route_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${Math.floor(opts.limit)}`, params);
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: r.at,
+      actor: r.actor,
+      automatic: Number(r.automatic) === 1,
+      operationId: r.operation_id,
+      action: r.action,
+      from: r.from_state,
+      to: r.to_state,
+      reason: r.reason,
+    }));
   }
 
   /** Saves mismatches in one transaction, then keeps only the latest `keep` of each route they touch. */
@@ -187,10 +204,18 @@ export class ControlStore {
   }
 
   async mismatches(operationId: string, limit: number): Promise<MismatchRecord[]> {
-    const rows = await this.store.all<{ id: number | string; operation_id: string; at: string; request_id: string; request: string; legacy_status: number; modern_status: number; differences: string; legacy_body: string | null; modern_body: string | null }>(
-      `SELECT * FROM ficus_shadow_mismatch WHERE operation_id = ? ORDER BY id DESC LIMIT ${Math.floor(limit)}`,
-      [operationId],
-    );
+    const rows = await this.store.all<{
+      id: number | string;
+      operation_id: string;
+      at: string;
+      request_id: string;
+      request: string;
+      legacy_status: number;
+      modern_status: number;
+      differences: string;
+      legacy_body: string | null;
+      modern_body: string | null;
+    }>(`SELECT * FROM ficus_shadow_mismatch WHERE operation_id = ? ORDER BY id DESC LIMIT ${Math.floor(limit)}`, [operationId]);
     return rows.map((r) => ({
       id: Number(r.id),
       operationId: r.operation_id,

@@ -61,7 +61,12 @@ export function decide(gates: GatesConfig, current: { mode: string; percent: num
     const limit = rb?.errorRate ?? 0;
     const rate = w.calls === 0 ? 0 : (w.errors / w.calls) * 100;
     if (inState >= step.clean && rate <= limit) met.push(`clean for ${formatDuration(step.clean)} (modern failed ${w.errors} of ${w.calls} calls, limit ${pct(limit)})`);
-    else waiting.push(inState < step.clean ? `${formatDuration(step.clean)} clean in ${stateText(current)} (${formatDuration(Math.max(0, Math.round((step.clean - inState) / 1000)) * 1000)} to go)` : `modern's error rate ${pct(rate)} to fall to ${pct(limit)}`);
+    else
+      waiting.push(
+        inState < step.clean
+          ? `${formatDuration(step.clean)} clean in ${stateText(current)} (${formatDuration(Math.max(0, Math.round((step.clean - inState) / 1000)) * 1000)} to go)`
+          : `modern's error rate ${pct(rate)} to fall to ${pct(limit)}`,
+      );
   }
   if (waiting.length > 0) return { waitingFor: `${stateText(step.to)} after ${waiting.join(' and ')}` };
   return { kind: 'promote', to: step.to, reason: `promotion gate: ${stateText(step.from)} → ${stateText(step.to)}: ${met.join('; ')}` };

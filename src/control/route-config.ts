@@ -105,7 +105,10 @@ export const migrationRouteKeys = {
   canary: z
     .object({
       /** The sticky key: `path.<param>`, `header.<name>` or `query.<name>`; the same key always gets the same backend. */
-      key: z.string().regex(/^(path|header|query)\.[A-Za-z0-9_.-]+$/, 'path.<param>, header.<name> or query.<name>').optional(),
+      key: z
+        .string()
+        .regex(/^(path|header|query)\.[A-Za-z0-9_.-]+$/, 'path.<param>, header.<name> or query.<name>')
+        .optional(),
       /** A failed modern call is answered by legacy instead. */
       fallbackToLegacy: z.boolean().default(false),
     })

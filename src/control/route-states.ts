@@ -42,7 +42,12 @@ export class RouteStates extends EventEmitter {
     super();
     this.storeOutage = new OutageLog(host.logger, 'route state');
     this.control = new ControlStore(host.store);
-    this.modeGauge = new Gauge({ name: 'ficus_route_mode', help: 'The mode each route is in (1 for its mode), with canary_percent as the value for canary', labelNames: ['operation', 'mode'], registers: [host.metrics.registry] });
+    this.modeGauge = new Gauge({
+      name: 'ficus_route_mode',
+      help: 'The mode each route is in (1 for its mode), with canary_percent as the value for canary',
+      labelNames: ['operation', 'mode'],
+      registers: [host.metrics.registry],
+    });
     for (const route of host.routes.all()) this.configIgnore.set(route.operationId, host.config.gateway.routes[route.operationId]?.compare?.ignore ?? []);
   }
 
@@ -87,9 +92,23 @@ export class RouteStates extends EventEmitter {
     const gates = this.gatesOf(route.operationId);
     let row = await this.control.get(route.operationId);
     if (!row) {
-      const fresh: StoredRouteState = { operationId: route.operationId, mode: seed.mode, percent: seed.percent, ignore: [], gatesPaused: gates?.paused ?? false, seed: seedText, version: 1, changedAt: now, changedBy: 'config' };
+      const fresh: StoredRouteState = {
+        operationId: route.operationId,
+        mode: seed.mode,
+        percent: seed.percent,
+        ignore: [],
+        gatesPaused: gates?.paused ?? false,
+        seed: seedText,
+        version: 1,
+        changedAt: now,
+        changedBy: 'config',
+      };
       await this.host.store.transaction(async (tx) => {
-        if (await this.control.insert(fresh, tx)) await this.control.audit({ at: now, actor: 'config', automatic: true, operationId: route.operationId, action: 'config', from: null, to: seedText, reason: `initial state from ${this.host.config.file}` }, tx);
+        if (await this.control.insert(fresh, tx))
+          await this.control.audit(
+            { at: now, actor: 'config', automatic: true, operationId: route.operationId, action: 'config', from: null, to: seedText, reason: `initial state from ${this.host.config.file}` },
+            tx,
+          );
       });
       row = (await this.control.get(route.operationId)) as StoredRouteState;
     } else if (row.seed !== seedText) {
@@ -97,7 +116,19 @@ export class RouteStates extends EventEmitter {
       const next: StoredRouteState = { ...row, mode: seed.mode, percent: seed.percent, seed: seedText, version: row.version + 1, changedAt: now, changedBy: 'config' };
       const updated = await this.host.store.transaction(async (tx) => {
         if (!(await this.control.update(next, before.version, tx))) return false;
-        await this.control.audit({ at: now, actor: 'config', automatic: true, operationId: route.operationId, action: 'config', from: stateText(before), to: seedText, reason: `${this.host.config.file} now starts this route in ${seedText} (it said ${before.seed})` }, tx);
+        await this.control.audit(
+          {
+            at: now,
+            actor: 'config',
+            automatic: true,
+            operationId: route.operationId,
+            action: 'config',
+            from: stateText(before),
+            to: seedText,
+            reason: `${this.host.config.file} now starts this route in ${seedText} (it said ${before.seed})`,
+          },
+          tx,
+        );
         await this.control.notify(route.operationId, tx);
         return true;
       });
@@ -150,7 +181,13 @@ export class RouteStates extends EventEmitter {
 
   routeOrThrow(operationId: string): Route {
     const route = this.host.routes.get(operationId);
-    if (!route) throw new Problem(PROBLEMS.notFound, { detail: `no operation "${operationId}" in ${this.host.config.gateway.contract}; known: ${this.host.routes.all().map((r) => r.operationId).join(', ')}` });
+    if (!route)
+      throw new Problem(PROBLEMS.notFound, {
+        detail: `no operation "${operationId}" in ${this.host.config.gateway.contract}; known: ${this.host.routes
+          .all()
+          .map((r) => r.operationId)
+          .join(', ')}`,
+      });
     return route;
   }
 
@@ -205,7 +242,8 @@ export class RouteStates extends EventEmitter {
       (cur) => (cur.mode === target.mode && cur.percent === target.percent ? undefined : { ...cur, mode: target.mode, percent: target.percent, changedAt: new Date().toISOString(), changedBy: actor }),
       opts.expectVersion,
     );
-    if (r.changed) this.host.logger.info({ operation: operationId, from: stateText(r.before), to: stateText(r.after), actor, reason: body.reason, automatic: opts.automatic ?? false }, 'route mode switched');
+    if (r.changed)
+      this.host.logger.info({ operation: operationId, from: stateText(r.before), to: stateText(r.after), actor, reason: body.reason, automatic: opts.automatic ?? false }, 'route mode switched');
     return r;
   }
 
@@ -213,24 +251,24 @@ export class RouteStates extends EventEmitter {
   async setIgnore(operationId: string, body: IgnoreBody, actor: string, noisy: string[]): Promise<void> {
     this.routeOrThrow(operationId);
     if (body.noisy && noisy.length === 0 && body.add.length === 0 && body.remove.length === 0) {
-      throw new Problem(PROBLEMS.conflict, { detail: `no noise has been seen on ${operationId} by this instance yet: noise is found when a shadow mismatch is checked against a second legacy answer` });
+      throw new Problem(PROBLEMS.conflict, {
+        detail: `no noise has been seen on ${operationId} by this instance yet: noise is found when a shadow mismatch is checked against a second legacy answer`,
+      });
     }
     const list = (ignore: string[]) => JSON.stringify([...ignore].sort());
-    await this.change(
-      operationId,
-      { actor, automatic: false, action: 'ignore', reason: body.reason, from: (r) => list(r.ignore), to: (r) => list(r.ignore) },
-      (cur) => {
-        const next = [...new Set([...cur.ignore, ...body.add, ...noisy])].filter((p) => !body.remove.includes(p));
-        return list(next) === list(cur.ignore) ? undefined : { ...cur, ignore: next.sort() };
-      },
-    );
+    await this.change(operationId, { actor, automatic: false, action: 'ignore', reason: body.reason, from: (r) => list(r.ignore), to: (r) => list(r.ignore) }, (cur) => {
+      const next = [...new Set([...cur.ignore, ...body.add, ...noisy])].filter((p) => !body.remove.includes(p));
+      return list(next) === list(cur.ignore) ? undefined : { ...cur, ignore: next.sort() };
+    });
   }
 
   async setGatesPaused(operationId: string, body: GatesBody, actor: string): Promise<void> {
     this.routeOrThrow(operationId);
     if (!this.gatesOf(operationId)) throw new Problem(PROBLEMS.conflict, { detail: `${operationId} has no gates in ${this.host.config.file} (routes.${operationId}.gates)` });
     const text = (r: StoredRouteState) => (r.gatesPaused ? 'paused' : 'active');
-    await this.change(operationId, { actor, automatic: false, action: 'gates', reason: body.reason, from: text, to: text }, (cur) => (cur.gatesPaused === body.paused ? undefined : { ...cur, gatesPaused: body.paused }));
+    await this.change(operationId, { actor, automatic: false, action: 'gates', reason: body.reason, from: text, to: text }, (cur) =>
+      cur.gatesPaused === body.paused ? undefined : { ...cur, gatesPaused: body.paused },
+    );
   }
 
   async close(): Promise<void> {

@@ -114,8 +114,13 @@ export class RouteViews {
       gates: gates
         ? {
             paused: row?.gatesPaused ?? false,
-            steps: gates.steps.map((s) => `${stateText(s.from)} → ${stateText(s.to)} when ${[s.matchRate !== undefined ? `match rate ≥ ${s.matchRate}% over ${s.calls} comparisons` : '', s.clean !== undefined ? `clean for ${s.clean / 1000}s` : ''].filter(Boolean).join(' and ')}`),
-            rollback: gates.rollback ? `→ ${stateText(gates.rollback.to)} when modern's error rate over ${gates.rollback.window / 1000}s passes ${gates.rollback.errorRate}% (at least ${gates.rollback.minCalls} calls)` : null,
+            steps: gates.steps.map(
+              (s) =>
+                `${stateText(s.from)} → ${stateText(s.to)} when ${[s.matchRate !== undefined ? `match rate ≥ ${s.matchRate}% over ${s.calls} comparisons` : '', s.clean !== undefined ? `clean for ${s.clean / 1000}s` : ''].filter(Boolean).join(' and ')}`,
+            ),
+            rollback: gates.rollback
+              ? `→ ${stateText(gates.rollback.to)} when modern's error rate over ${gates.rollback.window / 1000}s passes ${gates.rollback.errorRate}% (at least ${gates.rollback.minCalls} calls)`
+              : null,
             waitingFor,
           }
         : null,

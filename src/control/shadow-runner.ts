@@ -113,11 +113,14 @@ export class ShadowRunner {
     // Only the latest `mismatchesKept` of a route are kept anyway: no need to hold more in memory.
     if (this.batch.length > this.deps.mismatchesKept * 4) {
       const perRoute = new Map<string, number>();
-      this.batch = this.batch.reverse().filter((x) => {
-        const n = (perRoute.get(x.operationId) ?? 0) + 1;
-        perRoute.set(x.operationId, n);
-        return n <= this.deps.mismatchesKept;
-      }).reverse();
+      this.batch = this.batch
+        .reverse()
+        .filter((x) => {
+          const n = (perRoute.get(x.operationId) ?? 0) + 1;
+          perRoute.set(x.operationId, n);
+          return n <= this.deps.mismatchesKept;
+        })
+        .reverse();
     }
     this.flushTimer ??= setTimeout(() => void this.flush(), 250);
   }

@@ -196,9 +196,17 @@ export function buildApp(deps: AppDeps): Express {
         res.json({ status: 'ready', adapters: report.adapters, ...stateStore });
         return;
       }
-      const down = Object.entries(report.adapters).filter(([, a]) => !a.ok).map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
+      const down = Object.entries(report.adapters)
+        .filter(([, a]) => !a.ok)
+        .map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
       if (report.stateStore && !report.stateStore.ok) down.unshift(`state store: ${report.stateStore.detail ?? 'down'}`);
-      sendProblem(res, new Problem(report.stateStore && !report.stateStore.ok ? PROBLEMS.stateStoreUnavailable : PROBLEMS.upstreamUnavailable, { detail: `not ready: ${down.join('; ')}`, extensions: { adapters: report.adapters, ...stateStore } }));
+      sendProblem(
+        res,
+        new Problem(report.stateStore && !report.stateStore.ok ? PROBLEMS.stateStoreUnavailable : PROBLEMS.upstreamUnavailable, {
+          detail: `not ready: ${down.join('; ')}`,
+          extensions: { adapters: report.adapters, ...stateStore },
+        }),
+      );
     } catch (err) {
       next(err);
     }

@@ -27,7 +27,10 @@ export function toProblem(err: unknown): Problem {
     return new Problem(PROBLEMS.clientClosedRequest, { detail: 'the caller went away before sending its whole body' });
   }
   if (e.type === 'request.size.invalid') {
-    return new Problem(PROBLEMS.validation, { detail: `the request body is incomplete: ${e.message ?? 'request size did not match content length'}`, errors: [{ field: 'body', message: e.message ?? 'request size did not match content length' }] });
+    return new Problem(PROBLEMS.validation, {
+      detail: `the request body is incomplete: ${e.message ?? 'request size did not match content length'}`,
+      errors: [{ field: 'body', message: e.message ?? 'request size did not match content length' }],
+    });
   }
   if (typeof e.code === 'string' && e.code.startsWith('Z_') && status === 400) {
     // zlib's errors: a body sent with content-encoding gzip/deflate/br that does not decompress.
@@ -45,7 +48,10 @@ export function sendProblem(res: Response, problem: Problem): void {
   for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
   // Every 503 tells the caller when to try again (RFC 9110 §10.2.3), even where its maker did not.
   if (problem.status === 503 && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.toBody(requestId, res.req.originalUrl)));
+  res
+    .status(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problem.toBody(requestId, res.req.originalUrl)));
 }
 
 export function problemHandler(logger: Logger): ErrorRequestHandler {

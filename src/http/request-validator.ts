@@ -62,7 +62,12 @@ export class OperationRequestCheck {
   readonly takesBody: boolean;
   private readonly bodyRequired: boolean;
 
-  constructor(readonly operation: ContractOperation, contract: Contract, coercing: Ajv2020, strict: Ajv2020) {
+  constructor(
+    readonly operation: ContractOperation,
+    contract: Contract,
+    coercing: Ajv2020,
+    strict: Ajv2020,
+  ) {
     const params = operation.parameters;
     const pathParams = params.filter((p) => p.in === 'path');
     this.path = pathParams.length > 0 ? coercing.compile(objectSchema(pathParams, true)) : undefined;
@@ -101,7 +106,11 @@ export class OperationRequestCheck {
     }
     if (!this.query(query)) {
       for (const e of fieldErrors('query', this.query.errors)) {
-        errors.push(e.message === 'must NOT have additional properties' ? { field: e.field, message: `is not a query parameter of ${this.operation.operationId} (it takes: ${this.queryNames.join(', ') || 'none'})` } : e);
+        errors.push(
+          e.message === 'must NOT have additional properties'
+            ? { field: e.field, message: `is not a query parameter of ${this.operation.operationId} (it takes: ${this.queryNames.join(', ') || 'none'})` }
+            : e,
+        );
       }
     }
 

@@ -48,7 +48,12 @@ export class ResponseValidator {
     }
     if (validate(result.body)) return [];
     return (validate.errors ?? []).map((e) => {
-      const extra = e.keyword === 'additionalProperties' ? `.${String((e.params as { additionalProperty?: string }).additionalProperty)}` : e.keyword === 'required' ? `.${String((e.params as { missingProperty?: string }).missingProperty)}` : '';
+      const extra =
+        e.keyword === 'additionalProperties'
+          ? `.${String((e.params as { additionalProperty?: string }).additionalProperty)}`
+          : e.keyword === 'required'
+            ? `.${String((e.params as { missingProperty?: string }).missingProperty)}`
+            : '';
       return { field: ajvPathToField('response', e.instancePath) + extra, message: e.message ?? e.keyword };
     });
   }

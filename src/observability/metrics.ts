@@ -22,12 +22,34 @@ export class GatewayMetrics {
     const registers = [this.registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'ficus_process_' });
     this.requests = new Counter({ name: 'ficus_http_requests_total', help: 'Requests answered, by operation, backend and status', labelNames: ['operation', 'backend', 'status'], registers });
-    this.requestDuration = new Histogram({ name: 'ficus_http_request_duration_seconds', help: 'Time from request to response, by operation and backend', labelNames: ['operation', 'backend'], buckets: LATENCY_BUCKETS, registers });
+    this.requestDuration = new Histogram({
+      name: 'ficus_http_request_duration_seconds',
+      help: 'Time from request to response, by operation and backend',
+      labelNames: ['operation', 'backend'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.inFlight = new Gauge({ name: 'ficus_http_in_flight_requests', help: 'Requests being served now', registers });
-    this.adapterCalls = new Histogram({ name: 'ficus_adapter_call_duration_seconds', help: 'Calls to adapters (each attempt), by outcome', labelNames: ['adapter', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.adapterCalls = new Histogram({
+      name: 'ficus_adapter_call_duration_seconds',
+      help: 'Calls to adapters (each attempt), by outcome',
+      labelNames: ['adapter', 'operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.adapterErrors = new Counter({ name: 'ficus_adapter_errors_total', help: 'Failed adapter calls, by reason', labelNames: ['adapter', 'operation', 'reason'], registers });
-    this.circuitState = new Gauge({ name: 'ficus_circuit_state', help: 'Circuit breaker state per binding: 0 closed, 1 open, 2 half-open, 3 isolated', labelNames: ['adapter', 'operation'], registers });
-    this.contractViolations = new Counter({ name: 'ficus_contract_violations_total', help: 'Requests or responses that broke the contract, by field', labelNames: ['operation', 'direction', 'field'], registers });
+    this.circuitState = new Gauge({
+      name: 'ficus_circuit_state',
+      help: 'Circuit breaker state per binding: 0 closed, 1 open, 2 half-open, 3 isolated',
+      labelNames: ['adapter', 'operation'],
+      registers,
+    });
+    this.contractViolations = new Counter({
+      name: 'ficus_contract_violations_total',
+      help: 'Requests or responses that broke the contract, by field',
+      labelNames: ['operation', 'direction', 'field'],
+      registers,
+    });
     this.retries = new Counter({ name: 'ficus_adapter_retries_total', help: 'Retried adapter calls', labelNames: ['adapter', 'operation'], registers });
     this.adapterUp = new Gauge({ name: 'ficus_adapter_up', help: 'Last health check of each adapter: 1 up, 0 down', labelNames: ['adapter', 'kind'], registers });
   }

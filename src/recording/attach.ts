@@ -37,7 +37,8 @@ function checkConfig(config: CheckedConfig): ConfigError[] {
   const rc = config.gateway.recording as RecordingConfig;
   const errors: ConfigError[] = [];
   for (const op of Object.keys(rc.routes)) {
-    if (!config.contract.has(op)) errors.push(new ConfigError(config.file, `recording.routes.${op}`, `operation "${op}" is not in the contract`, `use an operationId of the contract: ${config.contract.operationIds.join(', ')}`));
+    if (!config.contract.has(op))
+      errors.push(new ConfigError(config.file, `recording.routes.${op}`, `operation "${op}" is not in the contract`, `use an operationId of the contract: ${config.contract.operationIds.join(', ')}`));
   }
   return errors;
 }

@@ -122,7 +122,8 @@ export class Recorder {
     if (!this.opts.contract.has(operationId)) throw new RecordingStartError(`operation "${operationId}" is not in the contract`);
     if (!(sample > 0 && sample <= 1)) throw new RecordingStartError(`sample must be a rate above 0 and at most 1, got ${sample}`, 'body.sample');
     const now = this.now();
-    if (forMs !== undefined && !(forMs > 0 && forMs <= MAX_RECORDING_MS)) throw new RecordingStartError(`for must be a duration above 0 and at most ${MAX_RECORDING_MS / 86_400_000}d, got ${forMs} ms`, 'body.for');
+    if (forMs !== undefined && !(forMs > 0 && forMs <= MAX_RECORDING_MS))
+      throw new RecordingStartError(`for must be a duration above 0 and at most ${MAX_RECORDING_MS / 86_400_000}d, got ${forMs} ms`, 'body.for');
     const rec: RouteRecording = { sample, until: forMs === undefined ? undefined : now + forMs, source: 'admin', startedAt: now };
     const until = rec.until === undefined ? undefined : new Date(rec.until).toISOString();
     this.active.set(operationId, rec);

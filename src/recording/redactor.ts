@@ -20,7 +20,6 @@ import { scanValue } from './secret-scan.ts';
 export const DEV_RECORDING_KEY = 'ficus-development-recording-key';
 export const REDACTED_PREFIX = 'redacted:';
 
-
 export interface RedactorOptions {
   contract: Contract;
   key: string;
@@ -131,7 +130,9 @@ export class Redactor {
       query: l.request.query,
       legacyBody: legacy.body === undefined ? undefined : l.response.body,
       modernBody: modern.body === undefined ? undefined : m.response.body,
-      differences: differences.map((d) => (d.path.startsWith('$') ? { ...d, legacy: this.redactedAt(legacy.body, l.response.body, d.path, d.legacy), modern: this.redactedAt(modern.body, m.response.body, d.path, d.modern) } : d)),
+      differences: differences.map((d) =>
+        d.path.startsWith('$') ? { ...d, legacy: this.redactedAt(legacy.body, l.response.body, d.path, d.legacy), modern: this.redactedAt(modern.body, m.response.body, d.path, d.modern) } : d,
+      ),
     };
   }
 

@@ -102,7 +102,10 @@ export class SegmentFiles {
       await mkdir(dir, { recursive: true, mode: DIR_MODE });
       this.madeDirs.add(dir);
     }
-    const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const stamp = new Date(this.now())
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
     const file = join(dir, `${stamp}-${process.pid}-${String(++this.seq).padStart(4, '0')}.jsonl`);
     const fresh: Segment = { file, openedAt: this.now(), bytes: 0, entries: new Map(), dirty: false };
     this.segments.set(operationId, fresh);

@@ -118,7 +118,16 @@ export function generateDecoder(items: readonly Item[], parts: DecoderParts): It
   const runOf = new Map<number, number>();
   for (let k = 0; k < plain.length; k++) {
     const item = plain[k];
-    if (mode && item.kind === 'field' && !item.occurs && item.pic.kind === 'alnum' && !item.date && !(item.conditions && item.conditions.length > 0) && item.pic.length >= INLINE_TEXT_MIN && item.size === item.pic.length) {
+    if (
+      mode &&
+      item.kind === 'field' &&
+      !item.occurs &&
+      item.pic.kind === 'alnum' &&
+      !item.date &&
+      !(item.conditions && item.conditions.length > 0) &&
+      item.pic.length >= INLINE_TEXT_MIN &&
+      item.size === item.pic.length
+    ) {
       const last = runs[runs.length - 1];
       if (last && item.offset >= last.to && item.offset - last.to <= RUN_GAP) last.to = item.offset + item.size;
       else runs.push({ from: item.offset, to: item.offset + item.size });

@@ -70,7 +70,10 @@ interface YamlField {
 const fieldSchema: z.ZodType<YamlField> = z.lazy(() =>
   z
     .object({
-      name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/).optional(),
+      name: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_-]*$/)
+        .optional(),
       pic: z.string().optional(),
       fields: z.array(fieldSchema).optional(),
       occurs: z.union([z.number().int().min(1), z.object({ min: z.number().int().min(0).optional(), max: z.number().int().min(1), dependingOn: z.string().optional() }).strict()]).optional(),
@@ -111,7 +114,10 @@ const fileSchema = z
     name: z.string().optional(),
     encoding: z.string().default('cp037'),
     delimiter: z.enum(['none', 'lf', 'crlf']).default('none'),
-    recordType: z.object({ offset: z.number().int().min(0), length: z.number().int().min(1) }).strict().optional(),
+    recordType: z
+      .object({ offset: z.number().int().min(0), length: z.number().int().min(1) })
+      .strict()
+      .optional(),
     truncate: z.enum(['refuse', 'cut']).default('refuse'),
     pivot: z.number().int().min(0).max(99).default(50),
     records: z.record(z.string(), recordSchema).optional(),
@@ -162,7 +168,12 @@ function whenOf(w: YamlField['when']): When | undefined {
   return { field: w.field, equals: Array.isArray(w.equals) ? w.equals : [w.equals] };
 }
 
-function applyProps(field: FieldItem, p: Omit<YamlField, 'name' | 'pic' | 'fields' | 'occurs' | 'redefines'>, defaults: { pivot: number; truncate: 'refuse' | 'cut' }, where: () => LayoutFileErrorArgs): void {
+function applyProps(
+  field: FieldItem,
+  p: Omit<YamlField, 'name' | 'pic' | 'fields' | 'occurs' | 'redefines'>,
+  defaults: { pivot: number; truncate: 'refuse' | 'cut' },
+  where: () => LayoutFileErrorArgs,
+): void {
   if (p.usage !== undefined) field.usage = usageOf(p.usage);
   if (p.sign !== undefined) {
     if (!field.pic.signed) throw new LayoutFileError(...where(), `sign: ${p.sign} on an unsigned PIC ${field.pic.text}`, 'use PIC S9..., or drop sign');
@@ -185,12 +196,13 @@ function itemsFromYaml(fields: YamlField[], file: string, key: string, defaults:
     const name = f.name ?? '';
     let occurs: Item['occurs'];
     if (f.occurs !== undefined) occurs = typeof f.occurs === 'number' ? { min: f.occurs, max: f.occurs } : { min: f.occurs.min ?? f.occurs.max, max: f.occurs.max, dependingOn: f.occurs.dependingOn };
-    if (occurs && occurs.min !== occurs.max && !occurs.dependingOn) throw new LayoutFileError(file, `${at}.occurs`, `a table of ${occurs.min} to ${occurs.max} items needs dependingOn`, 'name the counter field: dependingOn: <field>');
+    if (occurs && occurs.min !== occurs.max && !occurs.dependingOn)
+      throw new LayoutFileError(file, `${at}.occurs`, `a table of ${occurs.min} to ${occurs.max} items needs dependingOn`, 'name the counter field: dependingOn: <field>');
     if (f.fields) {
       if (f.pic !== undefined) throw new LayoutFileError(file, `${at}.pic`, 'a group (with fields) has no pic', 'remove pic, or remove fields');
       return { kind: 'group', name, label, children: itemsFromYaml(f.fields, file, `${at}.fields`, defaults), occurs, redefines: f.redefines, when: whenOf(f.when), offset: 0, size: 0 } satisfies Item;
     }
-    if (f.pic === undefined) throw new LayoutFileError(file, at, `field ${label} has neither pic nor fields`, "give a picture, e.g. pic: X(10), pic: S9(7)V99, or fields: [...] for a group");
+    if (f.pic === undefined) throw new LayoutFileError(file, at, `field ${label} has neither pic nor fields`, 'give a picture, e.g. pic: X(10), pic: S9(7)V99, or fields: [...] for a group');
     let pic;
     try {
       pic = parsePic(f.pic);
@@ -199,7 +211,8 @@ function itemsFromYaml(fields: YamlField[], file: string, key: string, defaults:
     }
     const field: FieldItem = { kind: 'field', name, label, pic, usage: 'display', justify: 'left', truncate: defaults.truncate, occurs, redefines: f.redefines, offset: 0, size: 0 };
     applyProps(field, f, defaults, () => [file, at]);
-    if (pic.kind === 'alnum' && field.usage !== 'display') throw new LayoutFileError(file, `${at}.usage`, `PIC ${f.pic} cannot be ${field.usage}`, 'use a numeric picture (9, S9, V) for packed or binary fields');
+    if (pic.kind === 'alnum' && field.usage !== 'display')
+      throw new LayoutFileError(file, `${at}.usage`, `PIC ${f.pic} cannot be ${field.usage}`, 'use a numeric picture (9, S9, V) for packed or binary fields');
     return field;
   });
 }
@@ -308,19 +321,24 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
       if (!r.checks) continue;
       const t = types.find((x) => x.name === name)!;
       const counts = r.checks.counts === undefined ? types.filter((x) => x.role === 'detail').map((x) => x.name) : Array.isArray(r.checks.counts) ? r.checks.counts : [r.checks.counts];
-      for (const c of counts) if (!types.some((x) => x.name === c)) throw new LayoutFileError(file, `records.${name}.checks.counts`, `no record type ${c}`, `use one of: ${types.map((x) => x.name).join(', ')}`);
-      if (r.checks.count && !pathIn(t.codec.layout, [r.checks.count])) throw new LayoutFileError(file, `records.${name}.checks.count`, `no field ${r.checks.count} in record ${name}`, 'name a field of this record');
+      for (const c of counts)
+        if (!types.some((x) => x.name === c)) throw new LayoutFileError(file, `records.${name}.checks.counts`, `no record type ${c}`, `use one of: ${types.map((x) => x.name).join(', ')}`);
+      if (r.checks.count && !pathIn(t.codec.layout, [r.checks.count]))
+        throw new LayoutFileError(file, `records.${name}.checks.count`, `no field ${r.checks.count} in record ${name}`, 'name a field of this record');
       const sums = Object.entries(r.checks.sums).map(([field, of]) => {
         const [type, ...path] = of.split('.');
         const target = types.find((x) => x.name === type);
-        if (!target || path.length === 0 || !pathIn(target.codec.layout, path)) throw new LayoutFileError(file, `records.${name}.checks.sums.${field}`, `"${of}" is not recordType.field`, `e.g. ${types.find((x) => x.role === 'detail')?.name ?? 'detail'}.<field>`);
+        if (!target || path.length === 0 || !pathIn(target.codec.layout, path))
+          throw new LayoutFileError(file, `records.${name}.checks.sums.${field}`, `"${of}" is not recordType.field`, `e.g. ${types.find((x) => x.role === 'detail')?.name ?? 'detail'}.<field>`);
         if (!pathIn(t.codec.layout, [field])) throw new LayoutFileError(file, `records.${name}.checks.sums.${field}`, `no field ${field} in record ${name}`, 'name a field of this record');
         return { field, type, path };
       });
       t.checks = { count: r.checks.count, counts, sums };
     }
-    if (types.length > 1 && !spec.recordType) throw new LayoutFileError(file, 'recordType', `${types.length} record types but no recordType`, 'say where the record-type code is: recordType: { offset: 0, length: 1 }');
-    if (types.length > 1) for (const t of types) if (t.code === undefined) throw new LayoutFileError(file, `records.${t.name}.code`, 'missing', 'give the record-type code of this record, e.g. code: D');
+    if (types.length > 1 && !spec.recordType)
+      throw new LayoutFileError(file, 'recordType', `${types.length} record types but no recordType`, 'say where the record-type code is: recordType: { offset: 0, length: 1 }');
+    if (types.length > 1)
+      for (const t of types) if (t.code === undefined) throw new LayoutFileError(file, `records.${t.name}.code`, 'missing', 'give the record-type code of this record, e.g. code: D');
   } else {
     const layout = layoutOf(spec, spec.name ?? 'record', file, '', baseDir, defaults);
     types.push({ name: spec.name ?? 'record', role: 'detail', codec: compileRecord(layout, encoding) });
@@ -349,5 +367,9 @@ export function loadRecordFileSpec(path: string, overrides: { encoding?: string;
     }
     return recordFileSpec(raw, display, dirname(path), overrides);
   }
-  return recordFileSpec({ copybook: basename(path), ...(overrides.record === undefined ? {} : { record: overrides.record }), encoding: overrides.encoding ?? 'cp037', delimiter: overrides.delimiter ?? 'none' }, display, dirname(resolve(path)));
+  return recordFileSpec(
+    { copybook: basename(path), ...(overrides.record === undefined ? {} : { record: overrides.record }), encoding: overrides.encoding ?? 'cp037', delimiter: overrides.delimiter ?? 'none' },
+    display,
+    dirname(resolve(path)),
+  );
 }

@@ -36,7 +36,7 @@ export function parsePic(text: string): Pic {
   if (/[()]/.test(flat)) throw new PicError(`PICTURE ${text} has unbalanced parentheses`);
   if (/^[XA9]*$/.test(flat) && /[XA]/.test(flat)) return { text: raw, kind: 'alnum', length: flat.length, scale: 0, signed: false };
   const numeric = /^(S?)(9*)(?:V(9*))?$/.exec(flat);
-  if (numeric && (numeric[2].length + (numeric[3]?.length ?? 0)) > 0) {
+  if (numeric && numeric[2].length + (numeric[3]?.length ?? 0) > 0) {
     const intDigits = numeric[2].length;
     const scale = numeric[3]?.length ?? 0;
     const digits = intDigits + scale;

@@ -306,9 +306,10 @@ function compileItems(items: readonly Item[], c: Compiling): Compiled {
           if (whenOf(item, out)) out[name] = one.decode(buf, at + item.offset, rs);
         });
       }
-      if (name) encoders.push((buf, at, value, rs, report, prefix) => {
-        if (value[name] !== undefined) one.encode(buf, at + item.offset, value[name], rs, report, `${prefix}${path}`);
-      });
+      if (name)
+        encoders.push((buf, at, value, rs, report, prefix) => {
+          if (value[name] !== undefined) one.encode(buf, at + item.offset, value[name], rs, report, `${prefix}${path}`);
+        });
       continue;
     }
     const guarded = alternatives.filter((a) => a.when);
@@ -430,7 +431,8 @@ function compileGroup(group: GroupItem, c: Compiling): OneCodec {
     },
     encode(buf, at, value, rs, report, path) {
       const obj = value === undefined || value === null ? {} : value;
-      if (typeof obj !== 'object' || Array.isArray(obj)) throw new FieldError(path, group.label, at - rs, `expected an object (group ${group.label}), got ${Array.isArray(obj) ? 'an array' : typeof obj}`);
+      if (typeof obj !== 'object' || Array.isArray(obj))
+        throw new FieldError(path, group.label, at - rs, `expected an object (group ${group.label}), got ${Array.isArray(obj) ? 'an array' : typeof obj}`);
       for (const enc of encoders) enc(buf, at, obj as DecodedRecord, rs, report, `${path}.`);
     },
   };

@@ -77,7 +77,8 @@ class TrailerCheck {
     if (!checks) return out;
     if (checks.count) {
       const declared = Number(trailer[checks.count]);
-      if (declared !== this.counted) out.push({ recordNo, offset, recordType: type.name, field: checks.count, reason: `trailer says ${declared} ${checks.counts.join('/')} records; the file has ${this.counted}` });
+      if (declared !== this.counted)
+        out.push({ recordNo, offset, recordType: type.name, field: checks.count, reason: `trailer says ${declared} ${checks.counts.join('/')} records; the file has ${this.counted}` });
     }
     for (const s of checks.sums) {
       if (this.badCounted > 0) {
@@ -87,7 +88,13 @@ class TrailerCheck {
       const declared = Number(trailer[s.field]);
       const actual = this.sums.get(s.field) ?? 0;
       if (Math.abs(declared - actual) > EPS * Math.max(1, Math.abs(actual))) {
-        out.push({ recordNo, offset, recordType: type.name, field: s.field, reason: `control total ${declared} does not match the sum of ${s.type}.${s.path.join('.')} (${Math.round(actual * 1e6) / 1e6})` });
+        out.push({
+          recordNo,
+          offset,
+          recordType: type.name,
+          field: s.field,
+          reason: `control total ${declared} does not match the sum of ${s.type}.${s.path.join('.')} (${Math.round(actual * 1e6) / 1e6})`,
+        });
       }
     }
     return out;
@@ -95,7 +102,11 @@ class TrailerCheck {
 }
 
 /** Decodes a record file from a stream of chunks, yielding one batch of rows and problems per chunk. */
-export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, spec: RecordFileSpec, summary?: FileSummary): AsyncGenerator<DecodedBatch> {
+export async function* decodeRecordStream(
+  source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
+  spec: RecordFileSpec,
+  summary?: FileSummary,
+): AsyncGenerator<DecodedBatch> {
   const page = spec.types[0].codec.page;
   const nl = page.encode[0x0a];
   const cr = page.encode[0x0d];
@@ -171,7 +182,8 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
         trailerProblems++;
       }
       sum.bad++;
-      if (err instanceof FieldError) batch.problems.push({ recordNo, offset: offset + (err.field ? err.offset : 0), recordType: type.name, ...(err.field ? { field: err.field } : {}), reason: err.reason });
+      if (err instanceof FieldError)
+        batch.problems.push({ recordNo, offset: offset + (err.field ? err.offset : 0), recordType: type.name, ...(err.field ? { field: err.field } : {}), reason: err.reason });
       else batch.problems.push({ recordNo, offset, recordType: type.name, reason: err instanceof Error ? err.message : String(err) });
     }
   };
@@ -265,7 +277,12 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
       if (batch.rows.length > 0 || batch.problems.length > 0) yield batch;
     }
   } catch (err) {
-    throw new RecordFileError(`reading stopped at byte ${fileOffset + rest.length} after ${recordNo} records: ${err instanceof Error ? err.message : String(err)}`, fileOffset + rest.length, recordNo, { cause: err });
+    throw new RecordFileError(
+      `reading stopped at byte ${fileOffset + rest.length} after ${recordNo} records: ${err instanceof Error ? err.message : String(err)}`,
+      fileOffset + rest.length,
+      recordNo,
+      { cause: err },
+    );
   }
   const batch: DecodedBatch = { rows: [], problems: [] };
   if (rest.length > 0) {
@@ -278,7 +295,8 @@ export async function* decodeRecordStream(source: AsyncIterable<Buffer | Uint8Ar
       one(rest, 0, rest.length, fileOffset, batch, false); // the last record may lack its newline
     }
   }
-  if (hasTrailer && !trailerSeen) batch.problems.push({ recordNo: recordNo + 1, offset: fileOffset + rest.length, reason: `the file ends without a trailer record after ${recordNo} records (incomplete file?)` });
+  if (hasTrailer && !trailerSeen)
+    batch.problems.push({ recordNo: recordNo + 1, offset: fileOffset + rest.length, reason: `the file ends without a trailer record after ${recordNo} records (incomplete file?)` });
   sum.complete = !hasTrailer || (trailerSeen && trailerProblems === 0);
   if (batch.rows.length > 0 || batch.problems.length > 0) yield batch;
 }
@@ -293,7 +311,10 @@ function makeCodeReader(spec: RecordFileSpec, rt: { offset: number; length: numb
 }
 
 /** Decodes a whole file, keeping every row and problem in memory (small files: replies, exports). */
-export async function decodeRecordFile(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, spec: RecordFileSpec): Promise<{ rows: DecodedRow[]; summary: FileSummary }> {
+export async function decodeRecordFile(
+  source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
+  spec: RecordFileSpec,
+): Promise<{ rows: DecodedRow[]; summary: FileSummary }> {
   const summary: FileSummary = { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
   const rows: DecodedRow[] = [];
   for await (const batch of decodeRecordStream(source, spec, summary)) {

@@ -57,7 +57,9 @@ export function summaryText(run: ReplayRun, opts: { maxShown?: number } = {}): s
     lines.push('', `Differences${failing.length > maxShown ? ` (first ${maxShown} of ${failing.length})` : ''}:`);
     for (const r of failing.slice(0, maxShown)) {
       const e = r.item.exchange;
-      lines.push(`  ${r.item.file}:${r.item.line}  ${e.operationId}  ${e.request.method} ${e.request.path}${Object.keys(e.request.query).length ? '?' + new URLSearchParams(Object.entries(e.request.query).map(([k, v]) => [k, String(v)])).toString() : ''}`);
+      lines.push(
+        `  ${r.item.file}:${r.item.line}  ${e.operationId}  ${e.request.method} ${e.request.path}${Object.keys(e.request.query).length ? '?' + new URLSearchParams(Object.entries(e.request.query).map(([k, v]) => [k, String(v)])).toString() : ''}`,
+      );
       if (r.outcome === 'error') lines.push(`      error: ${r.reason ?? 'unknown'}`);
       for (const d of r.differences.slice(0, 10)) lines.push(`      ${differenceLine(d)}`);
       if (r.differences.length > 10) lines.push(`      … and ${r.differences.length - 10} more`);
@@ -75,6 +77,13 @@ export function summaryText(run: ReplayRun, opts: { maxShown?: number } = {}): s
     for (const b of run.bad.slice(0, 20)) lines.push(`  ${b.file}${b.line ? `:${b.line}` : ''}: ${b.reason}`);
     if (run.bad.length > 20) lines.push(`  … and ${run.bad.length - 20} more`);
   }
-  lines.push('', failing.length === 0 ? (run.bad.length === 0 ? 'PASS: every replayed answer matches its recording.' : 'PASS with unreadable lines (see above).') : `FAIL: ${failing.length} exchange${failing.length === 1 ? '' : 's'} differ or got no answer.`);
+  lines.push(
+    '',
+    failing.length === 0
+      ? run.bad.length === 0
+        ? 'PASS: every replayed answer matches its recording.'
+        : 'PASS with unreadable lines (see above).'
+      : `FAIL: ${failing.length} exchange${failing.length === 1 ? '' : 's'} differ or got no answer.`,
+  );
   return lines.join('\n');
 }

@@ -42,9 +42,10 @@ function exchangeSection(r: ExchangeResult, n: number): string {
   const e = r.item.exchange;
   const marked = new Set(r.differences.map((d) => d.path));
   const title = `${e.operationId} &middot; ${htmlEscape(e.request.method)} ${htmlEscape(e.request.path)}${Object.keys(e.request.query).length ? htmlEscape('?' + new URLSearchParams(Object.entries(e.request.query).map(([k, v]) => [k, String(v)])).toString()) : ''}`;
-  const diffs = r.outcome === 'error'
-    ? `<p class="err">No comparison: ${htmlEscape(r.reason ?? 'error')}</p>`
-    : `<ul>${r.differences.map((d) => `<li><code>${htmlEscape(differenceLine(d))}</code></li>`).join('')}</ul>`;
+  const diffs =
+    r.outcome === 'error'
+      ? `<p class="err">No comparison: ${htmlEscape(r.reason ?? 'error')}</p>`
+      : `<ul>${r.differences.map((d) => `<li><code>${htmlEscape(differenceLine(d))}</code></li>`).join('')}</ul>`;
   const statusLine = (s: number | undefined) => (s === undefined ? '' : `<div class="st">status ${s}</div>`);
   return `<section id="x${n}">
 <h3>${title}</h3>
@@ -66,8 +67,14 @@ export function htmlReport(run: ReplayRun): string {
       return `<tr class="${c.fail + c.error > 0 ? 'bad' : 'good'}"><td>${htmlEscape(op)}</td><td>${c.pass}</td><td>${c.fail}</td><td>${c.error}</td><td>${c.skipped}</td><td>${htmlEscape((run.noise[op] ?? []).join(', '))}</td></tr>`;
     })
     .join('\n');
-  const bad = run.bad.length === 0 ? '' : `<h2>Lines that could not be replayed</h2><ul>${run.bad.map((b) => `<li><code>${htmlEscape(`${b.file}:${b.line}`)}</code> ${htmlEscape(b.reason)}</li>`).join('')}</ul>`;
-  const verdict = failing.length === 0 ? '<p class="pass">PASS: every replayed answer matches its recording.</p>' : `<p class="fail">FAIL: ${failing.length} exchange${failing.length === 1 ? '' : 's'} differ or got no answer.</p>`;
+  const bad =
+    run.bad.length === 0
+      ? ''
+      : `<h2>Lines that could not be replayed</h2><ul>${run.bad.map((b) => `<li><code>${htmlEscape(`${b.file}:${b.line}`)}</code> ${htmlEscape(b.reason)}</li>`).join('')}</ul>`;
+  const verdict =
+    failing.length === 0
+      ? '<p class="pass">PASS: every replayed answer matches its recording.</p>'
+      : `<p class="fail">FAIL: ${failing.length} exchange${failing.length === 1 ? '' : 's'} differ or got no answer.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Ficus replay against ${htmlEscape(run.target)}</title>
 <style>
@@ -89,7 +96,10 @@ ${rows}
 ${bad}
 ${failing.length > 0 ? '<h2>Differences</h2>' : ''}
 ${failing.length > MAX_SHOWN ? `<p>The first ${MAX_SHOWN} of ${failing.length} differing exchanges are shown; the JUnit report lists them all.</p>` : ''}
-${failing.slice(0, MAX_SHOWN).map((r, i) => exchangeSection(r, i)).join('\n')}
+${failing
+  .slice(0, MAX_SHOWN)
+  .map((r, i) => exchangeSection(r, i))
+  .join('\n')}
 </body></html>
 `;
 }

@@ -3,8 +3,16 @@ import { differenceLine } from './diff-text.ts';
 import type { ReplayRun } from './replay-engine.ts';
 
 export function xmlEscape(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return (
+    s
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+  );
 }
 
 export function junitXml(run: ReplayRun): string {
@@ -38,7 +46,9 @@ export function junitXml(run: ReplayRun): string {
       const text = r.differences.map(differenceLine).join('\n');
       return `${head}>\n      <failure message="${xmlEscape(`${r.differences.length} difference${r.differences.length === 1 ? '' : 's'} from the recording`)}">${xmlEscape(text)}</failure>\n    </testcase>`;
     });
-    suites.push(`  <testsuite name="replay.${xmlEscape(op)}" tests="${results.length}" failures="${f}" errors="${e}" skipped="${s}" time="${(results.reduce((n, r) => n + r.durationMs, 0) / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`);
+    suites.push(
+      `  <testsuite name="replay.${xmlEscape(op)}" tests="${results.length}" failures="${f}" errors="${e}" skipped="${s}" time="${(results.reduce((n, r) => n + r.durationMs, 0) / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`,
+    );
   }
   if (run.bad.length > 0) {
     const cases = run.bad.map((b) => `    <testcase classname="replay.recordings" name="${xmlEscape(`${b.file}:${b.line}`)}">\n      <error message="${xmlEscape(b.reason)}"/>\n    </testcase>`);

@@ -123,7 +123,10 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
           const second = redactAnswer(item, await base.send(item.exchange.request, backend));
           // What the rules already ignore is not news: only the rest counts as noise.
           const known = baseIgnore(item, first.status >= 400 || second.status >= 400);
-          const noise = known.length === 0 ? noisyPaths(comparator, item.exchange.operationId, first, second) : [...new Set(comparator.compare(item.exchange.operationId, first, second, { ignore: known }).differences.map((d) => d.path))];
+          const noise =
+            known.length === 0
+              ? noisyPaths(comparator, item.exchange.operationId, first, second)
+              : [...new Set(comparator.compare(item.exchange.operationId, first, second, { ignore: known }).differences.map((d) => d.path))];
           if (noise.length > 0) {
             exchangeNoise.set(i, noise);
             let set = operationNoise.get(item.exchange.operationId);
@@ -158,11 +161,7 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
     } catch (err) {
       return finish({ outcome: 'error', differences: [], ignored: [], reason: `no answer: ${(err as Error).message}` });
     }
-    const ignored = [
-      ...baseIgnore(item, e.response.status >= 400 || actual.status >= 400),
-      ...(exchangeNoise.get(i) ?? []),
-      ...(operationNoise.get(e.operationId) ?? []),
-    ];
+    const ignored = [...baseIgnore(item, e.response.status >= 400 || actual.status >= 400), ...(exchangeNoise.get(i) ?? []), ...(operationNoise.get(e.operationId) ?? [])];
     const cmp = comparator.compare(e.operationId, { status: e.response.status, body: e.response.body }, actual, { ignore: ignored });
     finish({ outcome: cmp.equal ? 'pass' : 'fail', differences: cmp.differences, ignored, actual });
   });

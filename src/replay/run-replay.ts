@@ -86,7 +86,11 @@ export async function runReplay(opts: RunReplayOptions): Promise<RunReplayResult
     opts.progress?.stop();
     const keys = new Set(items.map((i) => i.exchange.key).filter((k) => k !== '' && k !== project.redactor.keyId));
     if (keys.size > 0) {
-      run.bad.push({ file: '(redaction key)', line: 0, reason: `some recordings were redacted with key ${[...keys].join(', ')} and this replay uses ${project.redactor.keyId}: redacted fields will differ; set FICUS_RECORDING_KEY to the key the recording was made with` });
+      run.bad.push({
+        file: '(redaction key)',
+        line: 0,
+        reason: `some recordings were redacted with key ${[...keys].join(', ')} and this replay uses ${project.redactor.keyId}: redacted fields will differ; set FICUS_RECORDING_KEY to the key the recording was made with`,
+      });
     }
     if (opts.junit) write(opts.junit, junitXml(run));
     if (opts.html) write(opts.html, htmlReport(run));

@@ -178,7 +178,10 @@ export class BindingPolicy {
   private readonly queueTimeoutMs: number;
   private openedAt = 0;
 
-  constructor(config: PolicyConfig, private readonly opts: BindingPolicyOptions) {
+  constructor(
+    config: PolicyConfig,
+    private readonly opts: BindingPolicyOptions,
+  ) {
     this.config = config;
     const labels = { adapter: opts.adapter, operation: opts.operation };
     this.budget = new RetryBudget(config.retry.budget.ratio, config.retry.budget.minPerSecond);

@@ -64,7 +64,10 @@ export const policyOverridesSchema: z.ZodType<PolicyOverrides> = z
         initialDelayMs: z.coerce.number().int().min(1).optional(),
         maxDelayMs: z.coerce.number().int().min(1).optional(),
         unsafe: z.boolean().optional(),
-        budget: z.object({ ratio: z.coerce.number().min(0).max(1).optional(), minPerSecond: z.coerce.number().min(0).optional() }).strict().optional(),
+        budget: z
+          .object({ ratio: z.coerce.number().min(0).max(1).optional(), minPerSecond: z.coerce.number().min(0).optional() })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),

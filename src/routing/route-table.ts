@@ -38,7 +38,7 @@ export class BoundBinding {
       else if (callerSignal.aborted) outcome = 'caller_gone';
       else {
         outcome = 'error';
-        const reason = err instanceof Error ? (err as { code?: unknown }).code ?? err.name : 'error';
+        const reason = err instanceof Error ? ((err as { code?: unknown }).code ?? err.name) : 'error';
         this.metrics.adapterErrors.inc({ adapter: this.adapter, operation: this.operationId, reason: String(reason) });
       }
       throw err;

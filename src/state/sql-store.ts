@@ -34,9 +34,7 @@ export interface SqlStore extends SqlExecutor {
   readonly pgPool?: pg.Pool;
 }
 
-export type StateConfig =
-  | { driver: 'sqlite'; file: string; busyTimeoutMs?: number }
-  | { driver: 'postgres'; url: string; poolSize?: number; connectTimeoutMs?: number; statementTimeoutMs?: number };
+export type StateConfig = { driver: 'sqlite'; file: string; busyTimeoutMs?: number } | { driver: 'postgres'; url: string; poolSize?: number; connectTimeoutMs?: number; statementTimeoutMs?: number };
 
 /** Defaults of the state store's limits (ficus.yaml `state:`). */
 export const STATE_DEFAULTS = { connectTimeoutMs: 3_000, statementTimeoutMs: 5_000, busyTimeoutMs: 5_000 } as const;
@@ -58,7 +56,10 @@ const PG_UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58']);
  */
 export class OutageLog {
   private failures = 0;
-  constructor(private readonly logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void }, private readonly what: string) {}
+  constructor(
+    private readonly logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void },
+    private readonly what: string,
+  ) {}
 
   /** Whether `err` was an outage (and so handled here). */
   failed(err: unknown): boolean {
@@ -145,7 +146,10 @@ class SqliteStore implements SqlStore {
   private inTx = false;
   readonly where: string;
 
-  constructor(file: string, private readonly busyTimeoutMs: number = STATE_DEFAULTS.busyTimeoutMs) {
+  constructor(
+    file: string,
+    private readonly busyTimeoutMs: number = STATE_DEFAULTS.busyTimeoutMs,
+  ) {
     if (file !== ':memory:') {
       mkdirSync(dirname(file), { recursive: true });
       privateFile(file, true);

@@ -54,7 +54,10 @@ export function batchHook(opts: { config: WritesConfig; deadLetters: DeadLetterS
       await opts.deadLetters.quarantine(letters);
       for (const l of letters) {
         opts.metrics.dlqArrivals.inc({ operation: route.operationId, reason: 'quarantined' });
-        opts.logger.warn({ deadLetter: l.id, operation: route.operationId, reason: 'quarantined', reasons: l.errors.map((e) => e.error), requestId: req.requestId }, 'batch record quarantined in the dead-letter queue');
+        opts.logger.warn(
+          { deadLetter: l.id, operation: route.operationId, reason: 'quarantined', reasons: l.errors.map((e) => e.error), requestId: req.requestId },
+          'batch record quarantined in the dead-letter queue',
+        );
       }
       d.result.headers = { ...(d.result.headers ?? {}), [QUARANTINED_HEADER]: letters.map((l) => l.id).join(', ') };
       return d;

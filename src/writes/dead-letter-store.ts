@@ -153,7 +153,10 @@ export class DeadLetterStore {
    * An outbox write is revived under its own id (its status resource follows it); a quarantined
    * batch record becomes a new outbox write. Returns the ids replayed.
    */
-  async replay(f: DeadLetterFilter, toRequest: (d: DeadLetter) => { operation: string; request: StoredRequest; orderingKey?: string } | undefined): Promise<{ replayed: string[]; skipped: { id: string; why: string }[] }> {
+  async replay(
+    f: DeadLetterFilter,
+    toRequest: (d: DeadLetter) => { operation: string; request: StoredRequest; orderingKey?: string } | undefined,
+  ): Promise<{ replayed: string[]; skipped: { id: string; why: string }[] }> {
     const letters = await this.list({ ...f, state: 'dead', limit: f.limit ?? 10_000 });
     const replayed: string[] = [];
     const skipped: { id: string; why: string }[] = [];

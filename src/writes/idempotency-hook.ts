@@ -84,9 +84,10 @@ export function idempotencyHook(opts: IdempotencyHookOptions): OperationHooks {
       // The backend has answered (and may have written): that answer is the caller's even if the
       // state store cannot keep it now. The key stays in flight until its lease runs out.
       if (dispatched.result.status >= 500) await opts.store.abandon(op, key).catch(() => undefined);
-      else await opts.store.finish(op, key, fromDispatched(dispatched)).catch((err: unknown) => {
-        if (!(err instanceof StateStoreUnavailable)) throw err;
-      });
+      else
+        await opts.store.finish(op, key, fromDispatched(dispatched)).catch((err: unknown) => {
+          if (!(err instanceof StateStoreUnavailable)) throw err;
+        });
       return dispatched;
     },
   };

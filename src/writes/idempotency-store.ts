@@ -6,11 +6,7 @@
 import type { SqlStore } from '../state/sql-store.ts';
 import type { StoredResponse } from './stored-response.ts';
 
-export type BeginOutcome =
-  | { outcome: 'owner' }
-  | { outcome: 'done'; response: StoredResponse }
-  | { outcome: 'mismatch' }
-  | { outcome: 'in_flight' };
+export type BeginOutcome = { outcome: 'owner' } | { outcome: 'done'; response: StoredResponse } | { outcome: 'mismatch' } | { outcome: 'in_flight' };
 
 interface Row {
   fingerprint: string;
@@ -49,10 +45,13 @@ export class IdempotencyStore {
       if (row.fingerprint !== fp) return { outcome: 'mismatch' };
       if (row.state === 'done' && row.response !== null) return { outcome: 'done', response: JSON.parse(row.response) as StoredResponse };
       if (Number(row.lease_until) < now) {
-        const taken = await this.store.run(
-          `UPDATE writes_idempotency SET owner = ?, lease_until = ? WHERE operation = ? AND idem_key = ? AND state = 'in_flight' AND lease_until < ?`,
-          [this.opts.owner, now + this.opts.leaseMs, operation, key, now],
-        );
+        const taken = await this.store.run(`UPDATE writes_idempotency SET owner = ?, lease_until = ? WHERE operation = ? AND idem_key = ? AND state = 'in_flight' AND lease_until < ?`, [
+          this.opts.owner,
+          now + this.opts.leaseMs,
+          operation,
+          key,
+          now,
+        ]);
         if (taken.changes === 1) return { outcome: 'owner' };
         continue;
       }

@@ -41,16 +41,39 @@ function checkConfig(loaded: CheckedConfig): ConfigError[] {
       errors.push(new ConfigError(file, key, `operation "${op}" is not in ${loaded.gateway.contract}`, `use an operationId of the contract: ${ops}`));
       continue;
     }
-    if (contract.operation(op).safe) errors.push(new ConfigError(file, key, `${op} is a ${contract.operation(op).method.toUpperCase()}, which writes nothing`, 'list only unsafe operations (POST, PUT, PATCH, DELETE) under writes.routes'));
-    if (r.async && !r.status) errors.push(new ConfigError(file, `${key}.async`, 'an asynchronous route needs a status resource for its 202 answers', `add ${key}.status: { operation: <a GET operation>, param: <its id path parameter> }`));
+    if (contract.operation(op).safe)
+      errors.push(
+        new ConfigError(file, key, `${op} is a ${contract.operation(op).method.toUpperCase()}, which writes nothing`, 'list only unsafe operations (POST, PUT, PATCH, DELETE) under writes.routes'),
+      );
+    if (r.async && !r.status)
+      errors.push(
+        new ConfigError(
+          file,
+          `${key}.async`,
+          'an asynchronous route needs a status resource for its 202 answers',
+          `add ${key}.status: { operation: <a GET operation>, param: <its id path parameter> }`,
+        ),
+      );
     if (r.status) {
-      if (!contract.has(r.status.operation)) errors.push(new ConfigError(file, `${key}.status.operation`, `operation "${r.status.operation}" is not in the contract`, `use a GET operation of the contract: ${ops}`));
+      if (!contract.has(r.status.operation))
+        errors.push(new ConfigError(file, `${key}.status.operation`, `operation "${r.status.operation}" is not in the contract`, `use a GET operation of the contract: ${ops}`));
       else if (!contract.operation(r.status.operation).parameters.some((p) => p.in === 'path' && p.name === r.status?.param)) {
-        const params = contract.operation(r.status.operation).parameters.filter((p) => p.in === 'path').map((p) => p.name);
-        errors.push(new ConfigError(file, `${key}.status.param`, `"${r.status.param}" is not a path parameter of ${r.status.operation}`, `use one of: ${params.join(', ') || '(it has none: pick an operation with an id in its path)'}`));
+        const params = contract
+          .operation(r.status.operation)
+          .parameters.filter((p) => p.in === 'path')
+          .map((p) => p.name);
+        errors.push(
+          new ConfigError(
+            file,
+            `${key}.status.param`,
+            `"${r.status.param}" is not a path parameter of ${r.status.operation}`,
+            `use one of: ${params.join(', ') || '(it has none: pick an operation with an id in its path)'}`,
+          ),
+        );
       }
     }
-    if (r.batch?.replayAs && !contract.has(r.batch.replayAs)) errors.push(new ConfigError(file, `${key}.batch.replayAs`, `operation "${r.batch.replayAs}" is not in the contract`, `use the operation that writes one item, e.g. one of: ${ops}`));
+    if (r.batch?.replayAs && !contract.has(r.batch.replayAs))
+      errors.push(new ConfigError(file, `${key}.batch.replayAs`, `operation "${r.batch.replayAs}" is not in the contract`, `use the operation that writes one item, e.g. one of: ${ops}`));
   }
   return errors;
 }

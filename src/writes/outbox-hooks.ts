@@ -48,7 +48,16 @@ function propertiesOf(schema: JsonSchema | undefined): Set<string> | undefined {
 }
 
 /** The body of a status answer for a write still in the outbox: the request's fields the schema allows, the id and the status. */
-export function statusBody(contract: Contract, operationId: string, httpStatus: number, status: NonNullable<WriteRouteConfig['status']>, id: string, request: StoredRequest, state: string, rejection?: { code: string; reason: string }): Record<string, unknown> {
+export function statusBody(
+  contract: Contract,
+  operationId: string,
+  httpStatus: number,
+  status: NonNullable<WriteRouteConfig['status']>,
+  id: string,
+  request: StoredRequest,
+  state: string,
+  rejection?: { code: string; reason: string },
+): Record<string, unknown> {
   const allowed = propertiesOf(contract.responseSchema(operationId, httpStatus));
   const body: Record<string, unknown> = {};
   if (request.body && typeof request.body === 'object' && !Array.isArray(request.body)) {
@@ -130,7 +139,10 @@ export function statusHook(opts: OutboxHookOptions): OperationHooks {
       if (entry.state === 'pending' || entry.state === 'delivering') return answer(route, entry, status, status.pending);
       if (entry.state === 'dead' || entry.state === 'expired') {
         const last = entry.errors[entry.errors.length - 1];
-        return answer(route, entry, status, status.failed, { code: entry.state === 'expired' ? 'EXPIRED' : last?.status && last.status < 500 ? 'REJECTED' : 'UNDELIVERABLE', reason: last?.error ?? 'the write could not be delivered' });
+        return answer(route, entry, status, status.failed, {
+          code: entry.state === 'expired' ? 'EXPIRED' : last?.status && last.status < 500 ? 'REJECTED' : 'UNDELIVERABLE',
+          reason: last?.error ?? 'the write could not be delivered',
+        });
       }
       // Delivered: the backend's own status resource knows more now (it may know the write by its own id).
       const delivered = (entry.result ?? {}) as { status?: number; body?: unknown };

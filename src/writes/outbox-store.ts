@@ -5,7 +5,7 @@
  */
 import { withoutCredentialHeaders } from '../http/stored-headers.ts';
 import type { SqlParam, SqlStore } from '../state/sql-store.ts';
-import type { DeadLetterStore} from './dead-letter-store.ts';
+import type { DeadLetterStore } from './dead-letter-store.ts';
 import { type DeadLetter, type DeadReason } from './dead-letter-store.ts';
 
 /** A write as it will be made again by the worker: the operation and the request as the gateway received it. */
@@ -118,7 +118,9 @@ export class OutboxStore {
     const now = this.now();
     const due = `((o.state = 'pending' AND o.next_attempt_at <= ?) OR (o.state = 'delivering' AND o.lease_until < ?))`;
     const candidates = await this.store.all<Row>(
-      `SELECT ${COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')} FROM writes_outbox o
+      `SELECT ${COLUMNS.split(', ')
+        .map((c) => `o.${c}`)
+        .join(', ')} FROM writes_outbox o
        WHERE ${due}
          AND (o.ordering_key IS NULL OR NOT EXISTS (
            SELECT 1 FROM writes_outbox p

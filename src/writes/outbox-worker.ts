@@ -189,7 +189,10 @@ export class OutboxWorker {
     const left = [...this.inFlight.values()];
     for (const p of left) p.abort.abort(new Error('the gateway is shutting down'));
     if (left.length > 0) {
-      const n = await this.opts.outbox.release(this.opts.owner, left.map((p) => p.entry.id));
+      const n = await this.opts.outbox.release(
+        this.opts.owner,
+        left.map((p) => p.entry.id),
+      );
       this.opts.logger.info({ handedBack: n }, 'outbox worker stopped; unfinished deliveries handed back to the outbox');
     }
     // wait for the ticking claim to settle so nothing is claimed after stop

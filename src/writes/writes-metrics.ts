@@ -18,11 +18,36 @@ export class WritesMetrics {
 
   constructor(metrics: GatewayMetrics, figures: () => Promise<QueueFigures>) {
     const registers = [metrics.registry];
-    this.idempotencyReplays = new Counter({ name: 'ficus_idempotency_replays_total', help: 'Retries answered with the stored response of their idempotency key', labelNames: ['operation'], registers });
-    this.idempotencyConflicts = new Counter({ name: 'ficus_idempotency_conflicts_total', help: 'Idempotency keys reused for another request (reused) or retried while in flight (in_flight)', labelNames: ['operation', 'conflict'], registers });
-    this.outboxAccepted = new Counter({ name: 'ficus_outbox_accepted_total', help: 'Writes committed to the outbox and answered 202, by why (async route, or legacy down)', labelNames: ['operation', 'why'], registers });
-    this.outboxDeliveries = new Counter({ name: 'ficus_outbox_deliveries_total', help: 'Outbox delivery attempts, by outcome (delivered, retry, paused, dead)', labelNames: ['operation', 'outcome'], registers });
-    this.dlqArrivals = new Counter({ name: 'ficus_dlq_arrivals_total', help: 'Writes moved to the dead-letter queue, by reason (exhausted, rejected, quarantined)', labelNames: ['operation', 'reason'], registers });
+    this.idempotencyReplays = new Counter({
+      name: 'ficus_idempotency_replays_total',
+      help: 'Retries answered with the stored response of their idempotency key',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.idempotencyConflicts = new Counter({
+      name: 'ficus_idempotency_conflicts_total',
+      help: 'Idempotency keys reused for another request (reused) or retried while in flight (in_flight)',
+      labelNames: ['operation', 'conflict'],
+      registers,
+    });
+    this.outboxAccepted = new Counter({
+      name: 'ficus_outbox_accepted_total',
+      help: 'Writes committed to the outbox and answered 202, by why (async route, or legacy down)',
+      labelNames: ['operation', 'why'],
+      registers,
+    });
+    this.outboxDeliveries = new Counter({
+      name: 'ficus_outbox_deliveries_total',
+      help: 'Outbox delivery attempts, by outcome (delivered, retry, paused, dead)',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.dlqArrivals = new Counter({
+      name: 'ficus_dlq_arrivals_total',
+      help: 'Writes moved to the dead-letter queue, by reason (exhausted, rejected, quarantined)',
+      labelNames: ['operation', 'reason'],
+      registers,
+    });
 
     // The queue gauges are read from the state store when scraped (shared by every instance on PostgreSQL).
     let last: Promise<QueueFigures> | undefined;

@@ -40,7 +40,11 @@ async function measure(label: string, a: MigrationGateway, b: MigrationGateway):
     if (r.status !== 200) throw new Error(`switch ${i}: ${r.status} ${JSON.stringify(r.body)}`);
     times.push((await applied) - start);
   }
-  console.log(`${label.padEnd(34)} p50 ${pct(times, 0.5).toFixed(1).padStart(6)} ms  p99 ${pct(times, 0.99).toFixed(1).padStart(6)} ms  max ${Math.max(...times).toFixed(1).padStart(6)} ms`);
+  console.log(
+    `${label.padEnd(34)} p50 ${pct(times, 0.5).toFixed(1).padStart(6)} ms  p99 ${pct(times, 0.99).toFixed(1).padStart(6)} ms  max ${Math.max(...times)
+      .toFixed(1)
+      .padStart(6)} ms`,
+  );
   return times;
 }
 

@@ -44,7 +44,14 @@ const randomId = () => 1001 + Math.floor(Math.random() * 3000);
 // SQLite query, which the raw variant does not pay. That cost is measured and printed apart.
 const callerSignal = new AbortController().signal;
 const request = (id: number): OperationRequest => ({
-  operationId: 'getCustomer', method: 'GET', pathParams: { customerId: id }, query: {}, headers: {}, body: undefined, requestId: 'bench', signal: callerSignal,
+  operationId: 'getCustomer',
+  method: 'GET',
+  pathParams: { customerId: id },
+  query: {},
+  headers: {},
+  body: undefined,
+  requestId: 'bench',
+  signal: callerSignal,
 });
 
 /** µs to make one AbortController (what the HTTP layer spends per request on its signal), best of 200 runs of 1,000. */
@@ -78,9 +85,27 @@ async function measure(calls: number, fn: (id: number) => Promise<unknown>): Pro
 async function kindHandler(env: Record<string, string>): Promise<{ handler: OperationHandler; close(): Promise<void> }> {
   const config = await loadConfig({ root: ROOT, env, onlyAdapters: ['crm-db'] }).catch(async () => loadConfig({ root: ROOT, env }));
   const a = config.adapters.find((x) => x.name === 'crm-db')!;
-  const adapter = await a.kind.create({ name: a.name, dir: a.dir, file: a.file, connection: a.connection, logger, metrics: new GatewayMetrics({ defaultMetrics: false }), contract: config.contract, root: config.root, store: undefined as never, env });
+  const adapter = await a.kind.create({
+    name: a.name,
+    dir: a.dir,
+    file: a.file,
+    connection: a.connection,
+    logger,
+    metrics: new GatewayMetrics({ defaultMetrics: false }),
+    contract: config.contract,
+    root: config.root,
+    store: undefined as never,
+    env,
+  });
   const b = a.bindings.find((x) => x.operationId === 'getCustomer')!;
-  const handler = await adapter.bind({ operation: config.contract.operation('getCustomer'), binding: b.binding, key: b.key, fail: (k, p) => { throw new Error(`${k}: ${p}`); } });
+  const handler = await adapter.bind({
+    operation: config.contract.operation('getCustomer'),
+    binding: b.binding,
+    key: b.key,
+    fail: (k, p) => {
+      throw new Error(`${k}: ${p}`);
+    },
+  });
   return { handler, close: () => adapter.close() };
 }
 
@@ -131,7 +156,12 @@ async function bench(engine: 'postgres' | 'sqlite'): Promise<Record<string, { mi
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { min: Math.min(...v.map((x) => x.wall)), median: median(v.map((x) => x.wall)), cpu: median(v.map((x) => x.cpu)) }]));
 }
 
-const lines: string[] = [`load average at the start: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} (${(await import('node:os')).cpus().length} CPUs)`];
+const lines: string[] = [
+  `load average at the start: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} (${(await import('node:os')).cpus().length} CPUs)`,
+];
 const signalCost = abortSignalCost();
 for (const engine of ['sqlite', 'postgres'] as const) {
   const r = await bench(engine);
@@ -140,12 +170,19 @@ for (const engine of ['sqlite', 'postgres'] as const) {
   lines.push(`  ${'variant'.padEnd(15)} ${'best batch'.padStart(12)} ${'median batch'.padStart(13)} ${'CPU/call'.padStart(10)}   overhead (best / median / CPU)`);
   for (const [name, x] of Object.entries(r)) {
     const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
-    lines.push(`  ${name.padEnd(15)} ${x.min.toFixed(1).padStart(9)} µs ${x.median.toFixed(1).padStart(10)} µs ${x.cpu.toFixed(1).padStart(7)} µs   ${name === 'raw driver' ? '' : `${pct(x.min, base.min)} / ${pct(x.median, base.median)} / +${(x.cpu - base.cpu).toFixed(1)} µs CPU`}`);
+    lines.push(
+      `  ${name.padEnd(15)} ${x.min.toFixed(1).padStart(9)} µs ${x.median.toFixed(1).padStart(10)} µs ${x.cpu.toFixed(1).padStart(7)} µs   ${name === 'raw driver' ? '' : `${pct(x.min, base.min)} / ${pct(x.median, base.median)} / +${(x.cpu - base.cpu).toFixed(1)} µs CPU`}`,
+    );
   }
   const overhead = (r['kind handler'].min - base.min) / base.min;
   lines.push(`  target: kind handler ≤ 20% over raw driver (best batches) → ${overhead <= 0.2 ? 'MET' : 'NOT MET'} (${(overhead * 100).toFixed(1)}%)`);
   lines.push(`  (were a fresh AbortSignal made per call and counted, as the HTTP layer makes one: ${(((r['kind handler'].min + signalCost - base.min) / base.min) * 100).toFixed(1)}%)`);
 }
 lines.push(`a fresh AbortSignal (made by the HTTP layer per request, not counted above): ${signalCost.toFixed(2)} µs`);
-lines.push(`load average when done: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+lines.push(
+  `load average when done: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
 process.stdout.write(lines.join('\n') + '\n');

@@ -34,7 +34,9 @@ const MB = (n: number) => (n / 1024 / 1024).toFixed(1);
 async function run(engine: 'sqlite' | 'postgres', counts: number[]): Promise<string[]> {
   const max = Math.max(...counts);
   const db = await createLegacyDatabase(engine, legacyCustomerRows(max));
-  const conn = dbConnectionSchema.parse(engine === 'sqlite' ? { driver: 'sqlite', file: db.target, fetchSize: 500 } : { driver: 'postgres', url: db.target, fetchSize: 500, statementTimeoutMs: 60_000 });
+  const conn = dbConnectionSchema.parse(
+    engine === 'sqlite' ? { driver: 'sqlite', file: db.target, fetchSize: 500 } : { driver: 'postgres', url: db.target, fetchSize: 500, statementTimeoutMs: 60_000 },
+  );
   const driver = await createDriver(conn, 'bench', PROJECT_ROOT);
   const statement = pageStatement(DIALECTS[driver.dialect], SELECT, ORDER, { after: false, offset: false });
   const signal = new AbortController().signal;
@@ -66,7 +68,9 @@ async function run(engine: 'sqlite' | 'postgres', counts: number[]): Promise<str
       const bufferedPeak = process.memoryUsage().heapUsed - base2;
       const bufferedMs = performance.now() - t1;
       if (mapped.length !== n) throw new Error(`streamed ${n} rows, buffered ${mapped.length}`);
-      out.push(`  ${String(count).padStart(7)} rows: streamed peak heap growth ${MB(peak).padStart(6)} MB in ${streamedMs.toFixed(0).padStart(5)} ms (${((n / streamedMs) * 1000).toFixed(0)} rows/s); buffered ${MB(bufferedPeak).padStart(6)} MB in ${bufferedMs.toFixed(0)} ms  [checksum ${checksum}]`);
+      out.push(
+        `  ${String(count).padStart(7)} rows: streamed peak heap growth ${MB(peak).padStart(6)} MB in ${streamedMs.toFixed(0).padStart(5)} ms (${((n / streamedMs) * 1000).toFixed(0)} rows/s); buffered ${MB(bufferedPeak).padStart(6)} MB in ${bufferedMs.toFixed(0)} ms  [checksum ${checksum}]`,
+      );
       rows.length = 0;
     }
   } finally {

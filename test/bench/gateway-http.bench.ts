@@ -20,7 +20,9 @@ import { cpuMs, hasCommand, profileByArea, startChild, stopProcess, wrk, type Ch
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
+const loadBefore = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const PATH = '/customers/1042';
 
@@ -116,20 +118,26 @@ try {
   }
   const express = results.find((x) => x.name.startsWith('Express'))!.r;
   const ficus = results.find((x) => x.name.startsWith('Ficus'))!.r;
-  console.log(`\nGET ${PATH} over loopback, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, each target in its own process, median of ${ROUNDS} rounds taken in turns (node ${process.version}, load average before: ${loadBefore})\n`);
+  console.log(
+    `\nGET ${PATH} over loopback, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, each target in its own process, median of ${ROUNDS} rounds taken in turns (node ${process.version}, load average before: ${loadBefore})\n`,
+  );
   for (const t of running) console.log(`  ${t.name}: rounds ${t.rounds.map((r) => `${r.rps.toFixed(0)}/s p50 ${r.p50ms.toFixed(2)} ms`).join(', ')}`);
   console.log('');
   console.log('| target | requests/s | p50 ms | p99 ms | throughput vs Express proxy | proxy CPU µs/request |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const { name, r } of results) {
-    console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${((r.rps / express.rps) * 100).toFixed(0)}% | ${r.cpuUsPerRequest === undefined ? '–' : r.cpuUsPerRequest.toFixed(0)} |`);
+    console.log(
+      `| ${name} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${((r.rps / express.rps) * 100).toFixed(0)}% | ${r.cpuUsPerRequest === undefined ? '–' : r.cpuUsPerRequest.toFixed(0)} |`,
+    );
   }
   const share = ficus.rps / express.rps;
   const overhead = ficus.p50ms - express.p50ms;
   console.log(`\nFicus keeps ${(share * 100).toFixed(1)}% of the bare Express proxy's throughput (target ≥ 60%): ${share >= 0.6 ? 'MET' : 'NOT MET'}`);
   console.log(`Ficus p50 overhead over the bare Express proxy: ${overhead.toFixed(3)} ms (target < 1 ms): ${overhead < 1 ? 'MET' : 'NOT MET'}`);
   if (ficus.cpuUsPerRequest !== undefined && express.cpuUsPerRequest !== undefined) {
-    console.log(`CPU per request in the proxy process: Ficus ${ficus.cpuUsPerRequest.toFixed(0)} µs, Express proxy ${express.cpuUsPerRequest.toFixed(0)} µs (ratio ${(express.cpuUsPerRequest / ficus.cpuUsPerRequest * 100).toFixed(0)}%)`);
+    console.log(
+      `CPU per request in the proxy process: Ficus ${ficus.cpuUsPerRequest.toFixed(0)} µs, Express proxy ${express.cpuUsPerRequest.toFixed(0)} µs (ratio ${((express.cpuUsPerRequest / ficus.cpuUsPerRequest) * 100).toFixed(0)}%)`,
+    );
   }
 
   // Where the time goes: Ficus again, under the V8 profiler.

@@ -31,9 +31,20 @@ console.log(`largest deviation on this key set: ${worst.toFixed(2)} points (targ
 console.log('\nover 200 key sets of 10,000 keys each:');
 console.log('setting  within 1 point  mean |off|  max |off|  binomial sd');
 for (const p of [10, 25, 50]) {
-  const offs = Array.from({ length: 200 }, (_, s) => Math.abs(share(Array.from({ length: 10_000 }, (_, i) => `set${s}:${i}`), p) - p));
-  const sd = Math.sqrt((p / 100) * (1 - p / 100) / 10_000) * 100;
-  console.log(`${String(p).padStart(6)}%  ${String(offs.filter((o) => o <= 1).length).padStart(9)}/200  ${(offs.reduce((a, o) => a + o, 0) / offs.length).toFixed(3).padStart(9)}  ${Math.max(...offs).toFixed(2).padStart(8)}  ${sd.toFixed(3).padStart(10)}`);
+  const offs = Array.from({ length: 200 }, (_, s) =>
+    Math.abs(
+      share(
+        Array.from({ length: 10_000 }, (_, i) => `set${s}:${i}`),
+        p,
+      ) - p,
+    ),
+  );
+  const sd = Math.sqrt(((p / 100) * (1 - p / 100)) / 10_000) * 100;
+  console.log(
+    `${String(p).padStart(6)}%  ${String(offs.filter((o) => o <= 1).length).padStart(9)}/200  ${(offs.reduce((a, o) => a + o, 0) / offs.length).toFixed(3).padStart(9)}  ${Math.max(...offs)
+      .toFixed(2)
+      .padStart(8)}  ${sd.toFixed(3).padStart(10)}`,
+  );
 }
 
 const t0 = performance.now();

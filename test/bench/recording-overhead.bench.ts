@@ -52,10 +52,13 @@ async function round(concurrency: number): Promise<number[]> {
   return out;
 }
 
-const results: Record<string, { off: number[]; on: number[] }> = { 'sequential': { off: [], on: [] }, '8 at a time': { off: [], on: [] } };
+const results: Record<string, { off: number[]; on: number[] }> = { sequential: { off: [], on: [] }, '8 at a time': { off: [], on: [] } };
 try {
   for (let i = 0; i < 300; i++) await one(); // warm-up
-  for (const [label, c] of [['sequential', 1], ['8 at a time', 8]] as const) {
+  for (const [label, c] of [
+    ['sequential', 1],
+    ['8 at a time', 8],
+  ] as const) {
     for (let r = 0; r < ROUNDS; r++) {
       const on = r % 2 === 1;
       if (on) gateway.recorder.start('getCustomer', 1);
@@ -72,7 +75,8 @@ try {
   console.log('');
   console.log('caller             recording  p50 ms   p90 ms   p99 ms');
   for (const [label, r] of Object.entries(results)) {
-    for (const mode of ['off', 'on'] as const) console.log(`${label.padEnd(18)} ${mode.padEnd(10)} ${pct(r[mode], 50).toFixed(3).padStart(6)}   ${pct(r[mode], 90).toFixed(3).padStart(6)}   ${pct(r[mode], 99).toFixed(3).padStart(6)}`);
+    for (const mode of ['off', 'on'] as const)
+      console.log(`${label.padEnd(18)} ${mode.padEnd(10)} ${pct(r[mode], 50).toFixed(3).padStart(6)}   ${pct(r[mode], 90).toFixed(3).padStart(6)}   ${pct(r[mode], 99).toFixed(3).padStart(6)}`);
     const delta = pct(r.on, 50) - pct(r.off, 50);
     console.log(`${label.padEnd(18)} p50 added by recording: ${delta.toFixed(3)} ms  (target < 1 ms: ${delta < 1 ? 'met' : 'NOT met'})`);
   }

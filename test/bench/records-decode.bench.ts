@@ -71,7 +71,10 @@ async function streamRate(records: number): Promise<{ wall: number; cpu: number 
   return { wall: n / ((performance.now() - start) / 1000), cpu: n / ((c.user + c.system) / 1e6) };
 }
 
-const load = () => `${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`;
+const load = () =>
+  `${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} cores`;
 console.log(`load average before: ${load()}`);
 codecRate(1, codec); // warm up
 codecRate(1, plainCodec);
@@ -91,7 +94,11 @@ line('record codec:    ', rates);
 line('  plain decoder: ', plainRates);
 line('streaming reader:', stream);
 console.log(`load average after: ${load()}`);
-for (const [what, xs] of [['record codec', rates], ['record codec, plain decoder', plainRates], ['streaming reader', stream]] as const) {
+for (const [what, xs] of [
+  ['record codec', rates],
+  ['record codec, plain decoder', plainRates],
+  ['streaming reader', stream],
+] as const) {
   const got = median(xs.map((x) => x.cpu));
   console.log(`target: 500,000 records/s on one core (${what}, CPU time): ${got >= 500_000 ? 'MET' : 'NOT MET'} (${fmt(got)})`);
 }

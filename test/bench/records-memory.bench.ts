@@ -22,7 +22,18 @@ async function decodeChild(file: string): Promise<void> {
     for (const r of batch.rows) sum += r.value.balance as number;
   }
   const c = process.cpuUsage(c0);
-  process.stdout.write(JSON.stringify({ records: summary.records, good: summary.good, bad: summary.bad, bytes: summary.bytes, maxRssKb: process.resourceUsage().maxRSS, wallS: (performance.now() - t0) / 1000, cpuS: (c.user + c.system) / 1e6, sum }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      records: summary.records,
+      good: summary.good,
+      bad: summary.bad,
+      bytes: summary.bytes,
+      maxRssKb: process.resourceUsage().maxRSS,
+      wallS: (performance.now() - t0) / 1000,
+      cpuS: (c.user + c.system) / 1e6,
+      sum,
+    }) + '\n',
+  );
 }
 
 async function main(): Promise<void> {
@@ -46,7 +57,9 @@ async function main(): Promise<void> {
     if (child.status !== 0) throw new Error(`decoder failed: ${child.stderr}`);
     const r = JSON.parse(child.stdout.trim().split('\n').pop()!) as { records: number; good: number; bad: number; maxRssKb: number; wallS: number; cpuS: number };
     const mb = r.maxRssKb / 1024;
-    console.log(`decoded ${r.good.toLocaleString('en-US')} of ${r.records.toLocaleString('en-US')} records (${r.bad} bad) in ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU (${Math.round(r.good / r.cpuS).toLocaleString('en-US')} records per CPU-second)`);
+    console.log(
+      `decoded ${r.good.toLocaleString('en-US')} of ${r.records.toLocaleString('en-US')} records (${r.bad} bad) in ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU (${Math.round(r.good / r.cpuS).toLocaleString('en-US')} records per CPU-second)`,
+    );
     console.log(`peak memory (maxRSS of the decoding process, Node runtime included): ${mb.toFixed(1)} MB`);
     console.log(`target: under 150 MB: ${mb < 150 ? 'MET' : 'NOT MET'}`);
   } finally {

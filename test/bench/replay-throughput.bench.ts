@@ -35,7 +35,23 @@ for (let i = 0; i < EXCHANGES; i++) {
   const c = customers[(i * 7919) % customers.length];
   const request = { method: 'GET', path: `/customers/${c.id}`, query: {}, headers: {}, body: null };
   const r = redactor.redact(op, 'getCustomer', request, { status: 200, headers: {}, body: c });
-  lines.push(formatExchange({ v: FORMAT_VERSION, operationId: 'getCustomer', time: new Date().toISOString(), count: 1, backend: 'modern', adapter: 'customers-service', latencyMs: 1, gateway: 'bench', key: redactor.keyId, request: r.request, response: r.response, redacted: r.redacted, findings: [] }));
+  lines.push(
+    formatExchange({
+      v: FORMAT_VERSION,
+      operationId: 'getCustomer',
+      time: new Date().toISOString(),
+      count: 1,
+      backend: 'modern',
+      adapter: 'customers-service',
+      latencyMs: 1,
+      gateway: 'bench',
+      key: redactor.keyId,
+      request: r.request,
+      response: r.response,
+      redacted: r.redacted,
+      findings: [],
+    }),
+  );
 }
 writeFileSync(join(dir, 'getCustomer.jsonl'), lines.join('\n') + '\n');
 
@@ -45,13 +61,18 @@ try {
   console.log(`replay throughput: ${EXCHANGES} getCustomer exchanges, concurrency ${CONCURRENCY}; node ${process.version}`);
   console.log('');
   console.log('against                                  exchanges/s   seconds   pass   fail  error');
-  for (const [label, against] of [['the local backend (service URL)', svc.url], ['modern, through the in-process gateway', 'modern']] as const) {
+  for (const [label, against] of [
+    ['the local backend (service URL)', svc.url],
+    ['modern, through the in-process gateway', 'modern'],
+  ] as const) {
     const t = performance.now();
     const r = await runReplay({ against, root: ROOT, env: { CUSTOMERS_SERVICE_URL: svc.url }, paths: [dir], concurrency: CONCURRENCY, logger });
     const seconds = (performance.now() - t) / 1000;
     const c = r.run.byOperation.getCustomer;
     const rate = EXCHANGES / seconds;
-    console.log(`${label.padEnd(40)} ${rate.toFixed(0).padStart(11)}   ${seconds.toFixed(2).padStart(7)}   ${String(c.pass).padStart(4)}   ${String(c.fail).padStart(4)}   ${String(c.error).padStart(4)}${label.startsWith('the local') ? `   (target >= 500/s: ${rate >= 500 ? 'met' : 'NOT met'})` : ''}`);
+    console.log(
+      `${label.padEnd(40)} ${rate.toFixed(0).padStart(11)}   ${seconds.toFixed(2).padStart(7)}   ${String(c.pass).padStart(4)}   ${String(c.fail).padStart(4)}   ${String(c.error).padStart(4)}${label.startsWith('the local') ? `   (target >= 500/s: ${rate >= 500 ? 'met' : 'NOT met'})` : ''}`,
+    );
     if (c.pass !== EXCHANGES) throw new Error(`expected every exchange to pass:\n${r.summary}`);
   }
 } finally {

@@ -75,7 +75,11 @@ await gw.close();
 await estate.stop();
 
 console.log(`screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms`);
-console.log(`  machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (gateway, legacy app, browser and this client share one Node process and the cores)`);
+console.log(
+  `  machine: ${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (gateway, legacy app, browser and this client share one Node process and the cores)`,
+);
 console.log(`  this process (gateway, legacy app, client) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
 console.log(`  flood answered in ${(floodMs / 1000).toFixed(1)} s: ${count(answers)}`);
 console.log(`  flood answer latency                 ${fmt(answers.map((a) => a.ms))}`);

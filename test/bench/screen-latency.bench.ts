@@ -87,7 +87,9 @@ for (let i = 0; i < LAUNCH + 2; i++) {
     logger: quiet,
     session: () => ({ state, version: 1 }),
   });
-  const out = (await pool.use(AbortSignal.timeout(30_000), (slot) => flow.run(new Screen(slot.page, { baseUrl: estate.legacy.url, signal: AbortSignal.timeout(30_000) }), { accountId: ids(i) }))) as { accountNo: string };
+  const out = (await pool.use(AbortSignal.timeout(30_000), (slot) => flow.run(new Screen(slot.page, { baseUrl: estate.legacy.url, signal: AbortSignal.timeout(30_000) }), { accountId: ids(i) }))) as {
+    accountNo: string;
+  };
   await pool.close();
   if (out.accountNo !== ids(i)) throw new Error('launch-per-request read the wrong account');
   if (i >= 2) launch.push(performance.now() - t);

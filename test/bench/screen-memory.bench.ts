@@ -28,7 +28,15 @@ const MAX_USES = process.env.BENCH_MAX_USES;
 const mb = (b: number) => b / 1024 / 1024;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const estate = await screenEstate({ delayMs: 0 }, { BILLING_UI_PAGES: String(CALLERS), BILLING_UI_RETRIES: '0', ...(MAX_USES ? { BILLING_UI_MAX_USES: MAX_USES } : {}), ...(process.env.BENCH_TRACE === 'off' ? { BILLING_UI_EVIDENCE_KEEP: '0' } : {}) });
+const estate = await screenEstate(
+  { delayMs: 0 },
+  {
+    BILLING_UI_PAGES: String(CALLERS),
+    BILLING_UI_RETRIES: '0',
+    ...(MAX_USES ? { BILLING_UI_MAX_USES: MAX_USES } : {}),
+    ...(process.env.BENCH_TRACE === 'off' ? { BILLING_UI_EVIDENCE_KEEP: '0' } : {}),
+  },
+);
 const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });
 const adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;
 const pool = adapter.pool!;
@@ -38,7 +46,14 @@ const started = performance.now();
 const sample = (flows: number) => {
   const procs = pool.browserProcesses();
   gc();
-  samples.push({ flows, gateway: mb(process.memoryUsage().rss), heap: mb(process.memoryUsage().heapUsed), browser: mb(procs.reduce((s, pid) => s + residentBytes(pid), 0)), processes: procs.length, seconds: (performance.now() - started) / 1000 });
+  samples.push({
+    flows,
+    gateway: mb(process.memoryUsage().rss),
+    heap: mb(process.memoryUsage().heapUsed),
+    browser: mb(procs.reduce((s, pid) => s + residentBytes(pid), 0)),
+    processes: procs.length,
+    seconds: (performance.now() - started) / 1000,
+  });
 };
 sample(0);
 let next = 0;
@@ -64,7 +79,10 @@ await estate.stop();
 
 console.log(`screen kind, memory over ${FLOWS} getAccount flows (${CALLERS} pages, ${CALLERS} callers)`);
 console.log('  flows   seconds  gateway RSS MB  gateway heap MB (after GC)  browser PSS MB  browser processes');
-for (const s of samples) console.log(`  ${String(s.flows).padStart(5)}  ${s.seconds.toFixed(1).padStart(7)}  ${s.gateway.toFixed(1).padStart(14)}  ${s.heap.toFixed(1).padStart(26)}  ${s.browser.toFixed(1).padStart(14)}  ${String(s.processes).padStart(17)}`);
+for (const s of samples)
+  console.log(
+    `  ${String(s.flows).padStart(5)}  ${s.seconds.toFixed(1).padStart(7)}  ${s.gateway.toFixed(1).padStart(14)}  ${s.heap.toFixed(1).padStart(26)}  ${s.browser.toFixed(1).padStart(14)}  ${String(s.processes).padStart(17)}`,
+  );
 const mid = Math.ceil(samples.length / 2);
 const peak = (xs: typeof samples, k: 'gateway' | 'heap' | 'browser') => Math.max(...xs.map((s) => s[k]));
 const verdict = (k: 'gateway' | 'heap' | 'browser') => {

@@ -31,8 +31,8 @@ const BIG = 'PRODUCTS.D20261126.T220000.N00002.DAT';
 const SMALL = 'PRODUCTS.D20261125.T220000.N00001.DAT';
 
 function sku(i: number): string {
-  const a = String.fromCharCode(65 + Math.floor(i / 260_000) % 26);
-  const b = String.fromCharCode(65 + Math.floor(i / 10_000) % 26);
+  const a = String.fromCharCode(65 + (Math.floor(i / 260_000) % 26));
+  const b = String.fromCharCode(65 + (Math.floor(i / 10_000) % 26));
   return `${a}${b}-${String(i % 10_000).padStart(4, '0')}`;
 }
 
@@ -48,7 +48,17 @@ function generate(file: string, mb: number): number {
     parts.length = 0;
   };
   for (let i = 0; i < n; i++) {
-    parts.push(w.record('detail', { prSku: sku(i), prDescription: `Bench product ${i}`, prUnitPrice: (i % 10_000) / 100 + 1, prCurrency: 'EUR', prStockQty: i % 500, prStatus: 'active', prLastChanged: '2026-11-01' }));
+    parts.push(
+      w.record('detail', {
+        prSku: sku(i),
+        prDescription: `Bench product ${i}`,
+        prUnitPrice: (i % 10_000) / 100 + 1,
+        prCurrency: 'EUR',
+        prStockQty: i % 500,
+        prStatus: 'active',
+        prLastChanged: '2026-11-01',
+      }),
+    );
     if (parts.length >= 8192) flush();
   }
   parts.push(w.record('trailer', {}));
@@ -78,7 +88,13 @@ async function child(root: string, scenario: string): Promise<void> {
     auth: 'password',
     adapterEdits: (t) => t.replace('refreshMs: 30000', `refreshMs: ${refreshMs}`).replace('maxConnections: 4', 'maxConnections: 4\n  idleTimeoutMs: 600000'),
   });
-  const env = { MAINFRAME_SFTP_HOST: server.host, MAINFRAME_SFTP_PORT: String(server.port), MAINFRAME_SFTP_USER: 'ficus', MAINFRAME_SFTP_PASSWORD: 'bench-password', MAINFRAME_SFTP_KNOWN_HOSTS: join(root, '..', 'known_hosts') };
+  const env = {
+    MAINFRAME_SFTP_HOST: server.host,
+    MAINFRAME_SFTP_PORT: String(server.port),
+    MAINFRAME_SFTP_USER: 'ficus',
+    MAINFRAME_SFTP_PASSWORD: 'bench-password',
+    MAINFRAME_SFTP_KNOWN_HOSTS: join(root, '..', 'known_hosts'),
+  };
   const gw = await startGateway(project.root, env, { level: 'error' });
   const timed = async (path: string) => {
     const t0 = performance.now();
@@ -176,7 +192,12 @@ async function main(): Promise<void> {
       }
       console.log(`${scenario}: ${line.slice(7)}`);
     }
-    console.log(`load average: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `load average: ${(await import('node:os'))
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -32,9 +32,16 @@ try {
   const budget = REPLY_DELAY_MS + POLL_MS + 50;
   const overhead = times.map((t) => t - REPLY_DELAY_MS);
   console.log(`round trips over OpenSSH (${N}, reply delay ${REPLY_DELAY_MS} ms, poll interval ${POLL_MS} ms):`);
-  console.log(`  median ${pct(0.5).toFixed(0)} ms, p90 ${pct(0.9).toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms; cost over the reply delay: median ${overhead.sort((a, b) => a - b)[Math.floor(N / 2)].toFixed(0)} ms`);
+  console.log(
+    `  median ${pct(0.5).toFixed(0)} ms, p90 ${pct(0.9).toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms; cost over the reply delay: median ${overhead.sort((a, b) => a - b)[Math.floor(N / 2)].toFixed(0)} ms`,
+  );
   console.log(`target: ≤ ${budget} ms (delay + poll + 50 ms): p90 ${pct(0.9) <= budget ? 'MET' : 'NOT MET'}, max ${times[times.length - 1] <= budget ? 'MET' : 'NOT MET'}`);
-  console.log(`load average: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `load average: ${(await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
   await gw.close();
   await mf.stop();

@@ -23,10 +23,12 @@ import { createTempDatabase } from '../helpers/databases.ts';
 const FIXTURE = fileURLToPath(new URL('../fixtures/writes-gateway/', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 
-
 function startGatewayProcess(env: Record<string, string>): Promise<{ url: string; stop(): Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -74,7 +76,13 @@ async function idempotencyCost(url: string, n = 1_500): Promise<{ withKey: numbe
   const agent = new Agent({ connections: 1 });
   const post = async (key?: string) => {
     const t = performance.now();
-    const res = await request(`${url}/notes`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: '{"text":"bench"}', signal: AbortSignal.timeout(15_000) });
+    const res = await request(`${url}/notes`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      body: '{"text":"bench"}',
+      signal: AbortSignal.timeout(15_000),
+    });
     if (res.statusCode === 201) {
       await res.body.dump();
       return performance.now() - t;
@@ -150,7 +158,11 @@ async function main(): Promise<void> {
     await stateDb.drop();
     rmSync(tmp, { recursive: true, force: true });
   }
-  out.push(`load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (on ${(await import('node:os')).cpus().length} cores)`);
+  out.push(
+    `load average at the end: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (on ${(await import('node:os')).cpus().length} cores)`,
+  );
   console.log('\n' + out.join('\n'));
 }
 

@@ -72,7 +72,11 @@ describe('the comparator', () => {
   });
 
   it('reports a changed field with its path and both values', () => {
-    const r = comparator.compare('listCustomers', ok({ items: [customer(), customer({ id: 1002 }), customer({ id: 1003 })], nextCursor: null }), ok({ items: [customer(), customer({ id: 1002 }), customer({ id: 1003, vip: true })], nextCursor: null }));
+    const r = comparator.compare(
+      'listCustomers',
+      ok({ items: [customer(), customer({ id: 1002 }), customer({ id: 1003 })], nextCursor: null }),
+      ok({ items: [customer(), customer({ id: 1002 }), customer({ id: 1003, vip: true })], nextCursor: null }),
+    );
     expect(r.equal).toBe(false);
     expect(r.differences).toEqual([{ path: '$.items[2].vip', legacy: false, modern: true, kind: 'changed' }]);
   });
@@ -87,7 +91,11 @@ describe('the comparator', () => {
   it('normalises dates written the legacy way', () => {
     expect(comparator.compare('getCustomer', ok(customer({ createdOn: '19980314' })), ok(customer())).equal).toBe(true);
     expect(comparator.compare('getCustomer', ok(customer({ createdOn: '1998-03-14T00:00:00Z' })), ok(customer())).equal).toBe(true);
-    expect(comparator.compare('getCustomer', ok(customer({ createdOn: '1998-03-15' })), ok(customer())).differences[0]).toMatchObject({ path: '$.createdOn', legacy: '1998-03-15', modern: '1998-03-14' });
+    expect(comparator.compare('getCustomer', ok(customer({ createdOn: '1998-03-15' })), ok(customer())).differences[0]).toMatchObject({
+      path: '$.createdOn',
+      legacy: '1998-03-15',
+      modern: '1998-03-14',
+    });
   });
 
   it('compares numbers as numbers however they are written', () => {
@@ -132,8 +140,20 @@ describe('the comparator', () => {
   });
 
   it('compares arrays marked x-ficus-unordered as sets, with normalisation inside the elements', () => {
-    const legacy = { tags: ['b', 'a ', 'a'], things: [{ id: 1, price: '9.50', seenAt: '2024-01-01 00:00:00' }, { id: 2, price: 3 }] };
-    const modern = { tags: ['a', 'b', 'a'], things: [{ price: 3, id: 2 }, { id: 1, price: 9.5, seenAt: '2024-01-01T00:00:00.000Z' }] };
+    const legacy = {
+      tags: ['b', 'a ', 'a'],
+      things: [
+        { id: 1, price: '9.50', seenAt: '2024-01-01 00:00:00' },
+        { id: 2, price: 3 },
+      ],
+    };
+    const modern = {
+      tags: ['a', 'b', 'a'],
+      things: [
+        { price: 3, id: 2 },
+        { id: 1, price: 9.5, seenAt: '2024-01-01T00:00:00.000Z' },
+      ],
+    };
     expect(extComparator.compare('listThings', ok(legacy), ok(modern))).toEqual({ equal: true, differences: [] });
     const r = extComparator.compare('listThings', ok({ tags: ['a', 'a', 'b'] }), ok({ tags: ['a', 'b', 'c'] }));
     expect(r.differences).toEqual([
@@ -143,7 +163,11 @@ describe('the comparator', () => {
   });
 
   it('treats ordinary arrays as ordered', () => {
-    const r = comparator.compare('listCustomers', ok({ items: [customer({ id: 1 }), customer({ id: 2 })], nextCursor: null }), ok({ items: [customer({ id: 2 }), customer({ id: 1 })], nextCursor: null }));
+    const r = comparator.compare(
+      'listCustomers',
+      ok({ items: [customer({ id: 1 }), customer({ id: 2 })], nextCursor: null }),
+      ok({ items: [customer({ id: 2 }), customer({ id: 1 })], nextCursor: null }),
+    );
     expect(r.differences.map((d) => d.path)).toEqual(['$.items[0].id', '$.items[1].id']);
   });
 
@@ -154,7 +178,9 @@ describe('the comparator', () => {
     expect(comparator.compare('listCustomers', a, b, { ignore: ['$.items[*].updatedAt', '$.items[1]'] }).equal).toBe(true);
     expect(comparator.compare('listCustomers', a, b, { ignore: ['$.items'] }).equal).toBe(true);
     expect(comparator.compare('getCustomer', { status: 500, body: {} }, ok(customer()), { ignore: ['status'] }).equal).toBe(true);
-    const sets = extComparator.compare('listThings', ok({ things: [{ id: 1, seenAt: '2024-01-01T00:00:00Z' }] }), ok({ things: [{ id: 1, seenAt: '2030-01-01T00:00:00Z' }] }), { ignore: ['$.things[*].seenAt'] });
+    const sets = extComparator.compare('listThings', ok({ things: [{ id: 1, seenAt: '2024-01-01T00:00:00Z' }] }), ok({ things: [{ id: 1, seenAt: '2030-01-01T00:00:00Z' }] }), {
+      ignore: ['$.things[*].seenAt'],
+    });
     expect(sets.equal).toBe(true);
   });
 

@@ -98,7 +98,7 @@ describe('admin API', () => {
     expect(((await res.json()) as { type: string }).type).toBe('https://ficus.dev/problems/malformed-json');
   });
 
-  it('puts other features\' admin routers behind the same tokens', async () => {
+  it("puts other features' admin routers behind the same tokens", async () => {
     expect((await admin(g.adminUrl, 'GET', '/test-feature/items', undefined, null)).status).toBe(401);
     const r = await admin(g.adminUrl, 'GET', '/test-feature/items');
     expect(r.status).toBe(200);
@@ -114,7 +114,11 @@ describe('admin API', () => {
   it('cannot be reached through the public API', async () => {
     expect(new URL(g.adminUrl).port).not.toBe(new URL(g.url).port);
     for (const path of ['/routes', '/routes/getCustomer/mode', '/audit', '/overview', '/test-feature/items']) {
-      const res = await fetch(`${g.url}${path}`, { method: path.endsWith('/mode') ? 'PUT' : 'GET', headers: { authorization: 'Bearer alice-secret-token', 'content-type': 'application/json' }, body: path.endsWith('/mode') ? JSON.stringify({ mode: 'modern', reason: 'sneaky' }) : undefined });
+      const res = await fetch(`${g.url}${path}`, {
+        method: path.endsWith('/mode') ? 'PUT' : 'GET',
+        headers: { authorization: 'Bearer alice-secret-token', 'content-type': 'application/json' },
+        body: path.endsWith('/mode') ? JSON.stringify({ mode: 'modern', reason: 'sneaky' }) : undefined,
+      });
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/problem\+json/);
     }
@@ -128,7 +132,11 @@ describe('admin API', () => {
     expect(doc).toEqual(parse(readFileSync(`${PROJECT_ROOT}admin-openapi.yaml`, 'utf8')));
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item).filter((m) => ['get', 'put', 'post'].includes(m))) {
-        const r = await fetch(g.adminUrl + path.replace('{operationId}', 'getCustomer'), { method: method.toUpperCase(), headers: { authorization: 'Bearer alice-secret-token', 'content-type': 'application/json' }, body: method === 'get' ? undefined : '{}' });
+        const r = await fetch(g.adminUrl + path.replace('{operationId}', 'getCustomer'), {
+          method: method.toUpperCase(),
+          headers: { authorization: 'Bearer alice-secret-token', 'content-type': 'application/json' },
+          body: method === 'get' ? undefined : '{}',
+        });
         // Served: an answer or a validation problem, never "no such endpoint".
         expect([200, 400], `${method} ${path}`).toContain(r.status);
       }
@@ -158,6 +166,8 @@ describe('admin API without tokens configured', () => {
   });
 
   it('refuses to start with a malformed FICUS_ADMIN_TOKENS, naming the entry', async () => {
-    await expect(startMigrationGateway({ env: { LEGACY_URL: 'http://127.0.0.1:9', MODERN_URL: 'http://127.0.0.1:9', FICUS_ADMIN_TOKENS: 'alice:long-enough-token,bob' } })).rejects.toThrow(/FICUS_ADMIN_TOKENS: entry 2: each entry must be name:token/);
+    await expect(startMigrationGateway({ env: { LEGACY_URL: 'http://127.0.0.1:9', MODERN_URL: 'http://127.0.0.1:9', FICUS_ADMIN_TOKENS: 'alice:long-enough-token,bob' } })).rejects.toThrow(
+      /FICUS_ADMIN_TOKENS: entry 2: each entry must be name:token/,
+    );
   });
 });

@@ -82,7 +82,7 @@ describe('ficus routes', () => {
     expect(parsed.mismatches[0].differences.map((d) => d.path)).toEqual(['$.vip']);
   });
 
-  it('switches a mode with a reason, audited under the token\'s name', async () => {
+  it("switches a mode with a reason, audited under the token's name", async () => {
     const r = await ficus(['routes', 'set', 'getCustomer', '--mode', 'canary', '--percent', '10', '--reason', 'match rate good enough'], env);
     expect(r).toMatchObject({ code: 0, stdout: 'getCustomer: shadow → canary 10%\n' });
     expect(g.gateway.routes.get('getCustomer')?.state).toEqual({ mode: 'canary', percent: 10 });
@@ -121,7 +121,10 @@ describe('ficus routes', () => {
   });
 
   it('exits quietly with 0 when the reader of its output goes away (ficus routes list | head)', async () => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/ficus.js'), 'routes', 'list', '--json'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/ficus.js'), 'routes', 'list', '--json'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.destroy(); // the reader is gone before the command (still loading) writes a byte
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));

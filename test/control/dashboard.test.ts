@@ -62,7 +62,7 @@ describe('migration dashboard', () => {
     expect(await page.getByTestId('progress').textContent()).toBe('20%');
   });
 
-  it('shows a route\'s latest mismatches with their diffs', async () => {
+  it("shows a route's latest mismatches with their diffs", async () => {
     await row('getCustomer').click();
     await page.getByTestId('mismatch').first().waitFor();
     expect(await page.getByTestId('mismatch').count()).toBe(2);

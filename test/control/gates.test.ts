@@ -39,7 +39,7 @@ describe('the gate rule', () => {
     expect(decide(gates, hourAgo, figures(null, 0, { calls: 1000, errors: 21 }), now)).toMatchObject({ kind: 'rollback', to: { mode: 'legacy' } });
   });
 
-  it('rolls back at once when modern\'s error rate passes the limit, with enough calls to judge', () => {
+  it("rolls back at once when modern's error rate passes the limit, with enough calls to judge", () => {
     const at50 = { mode: 'canary', percent: 50, changedAtMs: now - 60_000 };
     expect(isDecision(decide(gates, at50, figures(null, 0, { calls: 19, errors: 19 }), now))).toBe(false);
     const d = decide(gates, at50, figures(null, 0, { calls: 100, errors: 3 }), now);

@@ -60,13 +60,7 @@ describe('two gateway processes on one PostgreSQL', () => {
 
   it('puts a switch made on one instance in force on the other within a second', async () => {
     const [a, b] = running;
-    const steps = [
-      { mode: 'shadow' },
-      { mode: 'canary', percent: 10 },
-      { mode: 'canary', percent: 50 },
-      { mode: 'modern' },
-      { mode: 'legacy' },
-    ];
+    const steps = [{ mode: 'shadow' }, { mode: 'canary', percent: 10 }, { mode: 'canary', percent: 50 }, { mode: 'modern' }, { mode: 'legacy' }];
     for (const [i, step] of steps.entries()) {
       const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
       const start = Date.now();

@@ -15,7 +15,7 @@ import { canaryBackend } from '../../src/routing/modes/canary.ts';
 import { ADMIN_TOKENS, admin } from '../fixtures/migration-gateway/harness.ts';
 import { PROJECT_ROOT, startGateway } from '../helpers/gateway.ts';
 
-describe('migrating the sample estate\'s customers', () => {
+describe("migrating the sample estate's customers", () => {
   let dir: string;
   let modern: RunningService;
   let gateway: Gateway;
@@ -46,7 +46,11 @@ describe('migrating the sample estate\'s customers', () => {
         },
       }),
     );
-    ({ gateway, url, adminUrl } = await startGateway(PROJECT_ROOT, { ...process.env, ...crm.env, CUSTOMERS_SERVICE_URL: modern.url, FICUS_ADMIN_TOKENS: ADMIN_TOKENS }, { file, onlyAdapters: ['crm-db', 'customers-service'], level: 'silent', adminServer: true }));
+    ({ gateway, url, adminUrl } = await startGateway(
+      PROJECT_ROOT,
+      { ...process.env, ...crm.env, CUSTOMERS_SERVICE_URL: modern.url, FICUS_ADMIN_TOKENS: ADMIN_TOKENS },
+      { file, onlyAdapters: ['crm-db', 'customers-service'], level: 'silent', adminServer: true },
+    ));
   });
   afterAll(async () => {
     await gateway?.close(1_000);
@@ -54,7 +58,7 @@ describe('migrating the sample estate\'s customers', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves the CRM database\'s answers in shadow mode and counts modern\'s deliberate differences', async () => {
+  it("serves the CRM database's answers in shadow mode and counts modern's deliberate differences", async () => {
     const ids = Array.from({ length: 28 }, (_, i) => 1001 + i);
     for (const id of ids) {
       const res = await fetch(`${url}/customers/${id}`);

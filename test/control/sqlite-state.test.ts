@@ -62,7 +62,11 @@ describe('route state in SQLite', () => {
     const a = await startMigrationGateway({ env, state });
     const b = await startMigrationGateway({ env, state, adminServer: false });
     try {
-      for (const [mode, percent] of [['modern', undefined], ['canary', 40], ['legacy', undefined]] as const) {
+      for (const [mode, percent] of [
+        ['modern', undefined],
+        ['canary', 40],
+        ['legacy', undefined],
+      ] as const) {
         const applied = new Promise<number>((resolve) => {
           const on = (e: { operationId: string; mode: string }) => {
             if (e.operationId === 'getCustomer' && e.mode === mode) {

@@ -77,7 +77,9 @@ describe('requests that break the contract', () => {
   });
 
   it('keeps serving after a burst of bad requests', async () => {
-    const bad = await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? '/customers/x' : '/notes', { method: i % 2 ? 'GET' : 'POST', headers: { 'content-type': 'application/json' }, body: i % 2 ? undefined : '{' })));
+    const bad = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(i % 2 ? '/customers/x' : '/notes', { method: i % 2 ? 'GET' : 'POST', headers: { 'content-type': 'application/json' }, body: i % 2 ? undefined : '{' })),
+    );
     expect(bad.every((r) => r.status === 400)).toBe(true);
     expect((await call('/customers/7')).status).toBe(200);
   });

@@ -53,7 +53,13 @@ class RawConnection {
   send(method: string, path: string, body?: unknown, extra: string[] = []): Promise<RawResponse> {
     if (this.closed) return Promise.reject(new Error('connection closed before the request'));
     const text = body === undefined ? '' : JSON.stringify(body);
-    const head = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Accept: application/json', ...extra, ...(body === undefined ? [] : ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text)}`])];
+    const head = [
+      `${method} ${path} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      'Accept: application/json',
+      ...extra,
+      ...(body === undefined ? [] : ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text)}`]),
+    ];
     const answer = new Promise<RawResponse>((resolve, reject) => this.waiting.push({ resolve, reject }));
     this.socket.write(`${head.join('\r\n')}\r\n\r\n${text}`);
     return answer;

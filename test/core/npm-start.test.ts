@@ -69,7 +69,9 @@ function ficusProcessesUnder(pid: number): number[] {
   return [...parent.keys()].filter((p) => {
     if (!under(p)) return false;
     try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('bin/ficus.js'));
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8')
+        .split('\0')
+        .some((arg) => arg.endsWith('bin/ficus.js'));
     } catch {
       return false;
     }

@@ -44,7 +44,7 @@ describe('setting up a fresh machine for the sample', () => {
     expect(scripts.setup).toMatch(/^npm ci\b.*&& bash scripts\/setup\.sh$/);
   });
 
-  it.runIf(isRoot)('as root with apt-get and no Chromium or sshd: installs Debian\'s chromium and openssh-server', () => {
+  it.runIf(isRoot)("as root with apt-get and no Chromium or sshd: installs Debian's chromium and openssh-server", () => {
     const s = standIns({ 'apt-get': 0 });
     const r = setup(s.bin, { FICUS_SETUP_SSHD: '/nonexistent/sshd' });
     expect(r.status, r.stderr).toBe(0);

@@ -128,7 +128,7 @@ describe.each(['sqlite', 'postgres', 'mysql'] as const)('crm-db on %s', (engine)
   });
 
   it('binds an injection attempt as a plain value: no match, and the tables are intact', async () => {
-    for (const attempt of ["' OR '1'='1", "x'; DROP TABLE CUSTMAST; --", 'Falcon Press GmbH\' --', '%', "\\' OR 1=1 #"]) {
+    for (const attempt of ["' OR '1'='1", "x'; DROP TABLE CUSTMAST; --", "Falcon Press GmbH' --", '%', "\\' OR 1=1 #"]) {
       const r = await getJson(`${gw.url}/probe/customers-by-name?name=${encodeURIComponent(attempt)}`);
       expect(r.status).toBe(200);
       expect(r.body.items).toEqual([]);

@@ -113,10 +113,11 @@ describe('read-only connections', () => {
     for (const d of dbs) await d.drop();
   });
 
-  it.each(['sqlite', 'postgres', 'mysql'] as const)('%s refuses writes on the kind\'s connections, even if a write got past the start-up check', async (engine) => {
+  it.each(['sqlite', 'postgres', 'mysql'] as const)("%s refuses writes on the kind's connections, even if a write got past the start-up check", async (engine) => {
     const db = await createLegacyDatabase(engine, []);
     dbs.push(db);
-    const driver: DbDriver = engine === 'sqlite' ? new SqliteDriver(db.target, SETTINGS) : engine === 'postgres' ? new PostgresDriver({ url: db.target }, SETTINGS) : new MysqlDriver({ url: db.target }, SETTINGS);
+    const driver: DbDriver =
+      engine === 'sqlite' ? new SqliteDriver(db.target, SETTINGS) : engine === 'postgres' ? new PostgresDriver({ url: db.target }, SETTINGS) : new MysqlDriver({ url: db.target }, SETTINGS);
     const signal = new AbortController().signal;
     try {
       // RETURNING makes a write look like a read to a driver; the connection must still refuse it.

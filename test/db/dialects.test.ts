@@ -50,7 +50,9 @@ describe('paging', () => {
 
   it('T-SQL: the keyset condition after the last row, and OFFSET @p ROWS for offset paging', () => {
     const next = pageStatement(DIALECTS.mssql, 'SELECT * FROM T', ORDER, { after: true, offset: false });
-    expect(next.text).toBe('SELECT * FROM (\nSELECT * FROM T\n) ficus_page WHERE (LAST_UPD_DT > @p1 OR (LAST_UPD_DT = @p1 AND CUST_NO > @p2)) ORDER BY LAST_UPD_DT, CUST_NO OFFSET 0 ROWS FETCH NEXT @p3 ROWS ONLY');
+    expect(next.text).toBe(
+      'SELECT * FROM (\nSELECT * FROM T\n) ficus_page WHERE (LAST_UPD_DT > @p1 OR (LAST_UPD_DT = @p1 AND CUST_NO > @p2)) ORDER BY LAST_UPD_DT, CUST_NO OFFSET 0 ROWS FETCH NEXT @p3 ROWS ONLY',
+    );
     expect(next.order).toEqual(['ficus_after_0', 'ficus_after_1', 'ficus_limit']);
     const offset = pageStatement(DIALECTS.mssql, 'SELECT * FROM T', ORDER, { after: false, offset: true });
     expect(offset.text).toBe('SELECT * FROM (\nSELECT * FROM T\n) ficus_page ORDER BY LAST_UPD_DT, CUST_NO OFFSET @p1 ROWS FETCH NEXT @p2 ROWS ONLY');
@@ -68,8 +70,12 @@ describe('paging', () => {
 
   it('builds the keyset condition for any number of keys and for descending keys', () => {
     expect(keysetAfter([{ column: 'A', descending: false }])).toBe('(A > :ficus_after_0)');
-    expect(keysetAfter([{ column: 'A', descending: true }, { column: 'B', descending: false }, { column: 'C', descending: false }])).toBe(
-      '(A < :ficus_after_0 OR (A = :ficus_after_0 AND (B > :ficus_after_1 OR (B = :ficus_after_1 AND C > :ficus_after_2))))',
-    );
+    expect(
+      keysetAfter([
+        { column: 'A', descending: true },
+        { column: 'B', descending: false },
+        { column: 'C', descending: false },
+      ]),
+    ).toBe('(A < :ficus_after_0 OR (A = :ficus_after_0 AND (B > :ficus_after_1 OR (B = :ficus_after_1 AND C > :ficus_after_2))))');
   });
 });

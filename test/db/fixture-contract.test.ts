@@ -8,7 +8,7 @@ import { Contract } from '../../src/contract/contract.ts';
 import { FIXTURES, PROJECT_ROOT } from '../helpers/gateway.ts';
 
 describe('the db fixture contract', () => {
-  it('has the project contract\'s getCustomer and listCustomers, parameters and responses alike', () => {
+  it("has the project contract's getCustomer and listCustomers, parameters and responses alike", () => {
     const project = Contract.load(`${PROJECT_ROOT}openapi.yaml`);
     const fixture = Contract.load(`${FIXTURES}db-gateway/openapi.yaml`);
     for (const id of ['getCustomer', 'listCustomers']) {

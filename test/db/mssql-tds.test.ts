@@ -17,7 +17,21 @@ const BY_ID = new Map(ROWS.map((r) => [r.CUST_NO, r]));
 const SORTED = [...ROWS].sort((a, b) => Number(a.LAST_UPD_DT) - Number(b.LAST_UPD_DT) || Number(a.LAST_UPD_TM) - Number(b.LAST_UPD_TM) || Number(a.CUST_NO) - Number(b.CUST_NO));
 const DESC = new Map(CODE_ROWS.filter((c) => c.CD_TYP === 'CUSTSTAT').map((c) => [c.CD_VAL, c.CD_DESC]));
 const COLUMNS: TdsColumn[] = [
-  'CUST_NO', 'CUST_NM', 'EMAIL_ADDR', 'STAT_DESC', 'VIP_FLG', 'CR_LMT', 'CRT_DT', 'ADDR_LINE1', 'ADDR_LINE2', 'ADDR_LINE3', 'CITY_NM', 'POST_CD', 'CNTRY_CD', 'LAST_UPD_DT', 'LAST_UPD_TM',
+  'CUST_NO',
+  'CUST_NM',
+  'EMAIL_ADDR',
+  'STAT_DESC',
+  'VIP_FLG',
+  'CR_LMT',
+  'CRT_DT',
+  'ADDR_LINE1',
+  'ADDR_LINE2',
+  'ADDR_LINE3',
+  'CITY_NM',
+  'POST_CD',
+  'CNTRY_CD',
+  'LAST_UPD_DT',
+  'LAST_UPD_TM',
 ].map((name) => ({ name, type: ['CUST_NO', 'CR_LMT', 'CRT_DT', 'LAST_UPD_DT', 'LAST_UPD_TM'].includes(name) ? 'int' : 'nvarchar' }));
 const INT = 0x26;
 
@@ -36,7 +50,10 @@ function crm(q: TdsQuery, opts: { delayMs?: number } = {}): TdsAnswer {
     return answer(toResult(row ? [row] : []));
   }
   const first = / ficus_page ORDER BY LAST_UPD_DT, LAST_UPD_TM, CUST_NO OFFSET 0 ROWS FETCH NEXT @p3 ROWS ONLY$/.test(q.sql);
-  const next = / ficus_page WHERE \(LAST_UPD_DT > @p3 OR \(LAST_UPD_DT = @p3 AND \(LAST_UPD_TM > @p4 OR \(LAST_UPD_TM = @p4 AND CUST_NO > @p5\)\)\)\) ORDER BY LAST_UPD_DT, LAST_UPD_TM, CUST_NO OFFSET 0 ROWS FETCH NEXT @p6 ROWS ONLY$/.test(q.sql);
+  const next =
+    / ficus_page WHERE \(LAST_UPD_DT > @p3 OR \(LAST_UPD_DT = @p3 AND \(LAST_UPD_TM > @p4 OR \(LAST_UPD_TM = @p4 AND CUST_NO > @p5\)\)\)\) ORDER BY LAST_UPD_DT, LAST_UPD_TM, CUST_NO OFFSET 0 ROWS FETCH NEXT @p6 ROWS ONLY$/.test(
+      q.sql,
+    );
   if ((first || next) && q.sql.includes('WHERE C.LAST_UPD_DT > @p1\n    OR (C.LAST_UPD_DT = @p1 AND C.LAST_UPD_TM >= @p2)')) {
     const p = q.params as Record<string, number>;
     if (Object.values(q.paramTypes).some((t) => t !== INT)) return { error: { number: 245, message: 'a paging parameter was not sent as int' } };

@@ -41,7 +41,7 @@ describe('legacy values', () => {
       for (let m = 0; m <= 13; m++) {
         for (let d = 0; d <= 32; d++) {
           expect(outcome(() => fromYyyymmdd(y * 10000 + m * 100 + d))).toBe(viaDate(y, m, d));
-          if (y >= 1900 && y <= 2899) expect(outcome(() => fromCyymmdd((Math.floor((y - 1900) / 100) * 1000000) + (y % 100) * 10000 + m * 100 + d))).toBe(viaDate(y, m, d));
+          if (y >= 1900 && y <= 2899) expect(outcome(() => fromCyymmdd(Math.floor((y - 1900) / 100) * 1000000 + (y % 100) * 10000 + m * 100 + d))).toBe(viaDate(y, m, d));
         }
       }
     }
@@ -66,7 +66,7 @@ describe('row mapping', () => {
   const mapper = compileMapping(customerMap);
   const STATUS_DESC: Record<string, string> = { 'A ': 'ACTIVE              ', 'S ': 'SUSPENDED           ', 'C ': 'CLOSED              ' };
 
-  it('turns every sample customer\'s legacy row back into exactly the modern JSON', () => {
+  it("turns every sample customer's legacy row back into exactly the modern JSON", () => {
     for (const c of sampleCustomers(500)) {
       const row = toLegacyRow(c) as Record<string, unknown>;
       const { STAT_CD, ...rest } = row;

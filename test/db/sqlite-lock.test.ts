@@ -52,38 +52,42 @@ function track<T>(p: Promise<T>) {
 }
 
 describe('a locked SQLite legacy database', () => {
-  it.each(['query', 'stream'] as const)('%s waits for the lock without blocking the event loop, then returns the rows', async (how) => {
-    const driver = new SqliteDriver(db.target, SETTINGS);
-    const signal = new AbortController().signal;
-    const lock = lockFile(db.target);
-    let released = false;
-    try {
-      // The fast path declines at once rather than waiting inside SQLite.
-      if (how === 'query') expect(driver.querySync(SQL, [], { signal })).toBeUndefined();
-      const call = track(
-        how === 'query'
-          ? driver.query(SQL, [], { signal })
-          : (async () => {
-              const rows = [];
-              for await (const r of driver.stream(SQL, [], { signal })) rows.push(r);
-              return rows;
-            })(),
-      );
-      // A timer set after the call started fires while the call still waits: the loop is free.
-      // (With SQLite's own busy timeout the call would hold the thread until the lock went or the
-      // wait ran out, and only then would the timer fire.)
-      await new Promise((r) => setTimeout(r, 50));
-      expect(call.state.settled).toBe(false);
-      lock.release();
-      released = true;
-      await call.done;
-      expect(call.state.error).toBeUndefined();
-      expect((call.state.result as unknown[]).length).toBeGreaterThan(1);
-    } finally {
-      if (!released) lock.release();
-      await driver.close();
-    }
-  }, 60_000);
+  it.each(['query', 'stream'] as const)(
+    '%s waits for the lock without blocking the event loop, then returns the rows',
+    async (how) => {
+      const driver = new SqliteDriver(db.target, SETTINGS);
+      const signal = new AbortController().signal;
+      const lock = lockFile(db.target);
+      let released = false;
+      try {
+        // The fast path declines at once rather than waiting inside SQLite.
+        if (how === 'query') expect(driver.querySync(SQL, [], { signal })).toBeUndefined();
+        const call = track(
+          how === 'query'
+            ? driver.query(SQL, [], { signal })
+            : (async () => {
+                const rows = [];
+                for await (const r of driver.stream(SQL, [], { signal })) rows.push(r);
+                return rows;
+              })(),
+        );
+        // A timer set after the call started fires while the call still waits: the loop is free.
+        // (With SQLite's own busy timeout the call would hold the thread until the lock went or the
+        // wait ran out, and only then would the timer fire.)
+        await new Promise((r) => setTimeout(r, 50));
+        expect(call.state.settled).toBe(false);
+        lock.release();
+        released = true;
+        await call.done;
+        expect(call.state.error).toBeUndefined();
+        expect((call.state.result as unknown[]).length).toBeGreaterThan(1);
+      } finally {
+        if (!released) lock.release();
+        await driver.close();
+      }
+    },
+    60_000,
+  );
 
   it('gives up after the connect timeout with a SQLITE_BUSY error (a 503 for the caller)', async () => {
     const driver = new SqliteDriver(db.target, { ...SETTINGS, connectTimeoutMs: 200 });
@@ -96,7 +100,7 @@ describe('a locked SQLite legacy database', () => {
     }
   });
 
-  it('stops waiting when the caller\'s signal fires (the policy timeout)', async () => {
+  it("stops waiting when the caller's signal fires (the policy timeout)", async () => {
     const driver = new SqliteDriver(db.target, SETTINGS);
     const lock = lockFile(db.target);
     try {

@@ -110,7 +110,13 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
     symlinkSync(join(PROJECT_ROOT, 'adapters', 'crm-db'), join(root, 'adapters', 'crm-db'));
     writeFileSync(
       join(root, 'ficus.yaml'),
-      stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'silent' }, state: { driver: 'sqlite', file: ':memory:' }, admin: { enabled: false }, policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } } }),
+      stringify({
+        server: { port: 0, host: '127.0.0.1' },
+        log: { level: 'silent' },
+        state: { driver: 'sqlite', file: ':memory:' },
+        admin: { enabled: false },
+        policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } },
+      }),
     );
     const url = new URL(db.env.CRM_DB_URL);
     url.port = String(proxy.port);
@@ -127,11 +133,18 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
     const proxy = await startTcpProxy(sshd.port);
     cleanups.push(() => proxy.close());
     // No outbox for this route: the caller sees the breaker itself (with writes.routes.createOrder the write would be queued: 202).
-    const project = makeProject({ auth: 'key', adapterEdits: (t) => t.replace('role: legacy\n', 'role: legacy\npolicy:\n  timeoutMs: 800\n  circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 }\n') });
+    const project = makeProject({
+      auth: 'key',
+      adapterEdits: (t) => t.replace('role: legacy\n', 'role: legacy\npolicy:\n  timeoutMs: 800\n  circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 }\n'),
+    });
     cleanups.push(() => project.dispose());
     const knownHosts = join(project.root, 'known_hosts');
     writeFileSync(knownHosts, sshd.hostKeyLine.replace(`]:${sshd.port} `, `]:${proxy.port} `) + '\n');
-    const gw = await startGateway(project.root, { ...mainframe.env, MAINFRAME_SFTP_PORT: String(proxy.port), MAINFRAME_SFTP_KNOWN_HOSTS: knownHosts, MAINFRAME_REPLY_TIMEOUT_MS: '200' }, { level: 'silent' });
+    const gw = await startGateway(
+      project.root,
+      { ...mainframe.env, MAINFRAME_SFTP_PORT: String(proxy.port), MAINFRAME_SFTP_KNOWN_HOSTS: knownHosts, MAINFRAME_REPLY_TIMEOUT_MS: '200' },
+      { level: 'silent' },
+    );
     cleanups.push(() => gw.close(500));
     const base = gw.url;
     const sku = mainframe.catalogue.find((p) => p.status === 'active')?.sku ?? '';
@@ -163,9 +176,27 @@ describe('circuit breakers in front of slow and down legacy systems', () => {
     proxy.delayMs = 8_000;
     writeFileSync(
       join(estate.dir, 'ficus.yaml'),
-      stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'silent' }, state: { driver: 'sqlite', file: ':memory:' }, admin: { enabled: false }, policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } } }),
+      stringify({
+        server: { port: 0, host: '127.0.0.1' },
+        log: { level: 'silent' },
+        state: { driver: 'sqlite', file: ':memory:' },
+        admin: { enabled: false },
+        policy: { circuitBreaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 } },
+      }),
     );
-    const gw = await startGateway(estate.dir, { ...estate.env, LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`, BILLING_UI_PAGES: '2', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '4000', BILLING_UI_NAVIGATION_MS: '3000', BILLING_UI_ACTION_MS: '3000' }, { level: 'silent' });
+    const gw = await startGateway(
+      estate.dir,
+      {
+        ...estate.env,
+        LEGACY_BILLING_URL: `http://127.0.0.1:${proxy.port}`,
+        BILLING_UI_PAGES: '2',
+        BILLING_UI_RETRIES: '0',
+        BILLING_UI_TIMEOUT_MS: '4000',
+        BILLING_UI_NAVIGATION_MS: '3000',
+        BILLING_UI_ACTION_MS: '3000',
+      },
+      { level: 'silent' },
+    );
     cleanups.push(() => gw.close(500));
     const base = gw.url;
     await exercise('legacy web app', caller(`${base}/accounts/A000123`), 3000, proxyFaults(proxy));

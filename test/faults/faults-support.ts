@@ -47,7 +47,12 @@ export async function postWithRetries(url: string | (() => string), key: string,
       // `firstTimeoutMs`: the caller gives up on its first try early, as if the answer were lost, and retries.
       const timeoutMs = tries === 1 && opts.firstTimeoutMs !== undefined ? opts.firstTimeoutMs : 20_000;
       const base = typeof url === 'string' ? url : url();
-      const res = await fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`${base}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       await res.arrayBuffer();
       if (res.status === 201 || res.status === 202) return { key, status: res.status, location: res.headers.get('location') ?? '', tries };
       if (res.status < 500 && res.status !== 409 && res.status !== 429) throw new Error(`order ${key} refused with ${res.status}`);

@@ -98,18 +98,22 @@ describe('the order storm: gateway killed and SFTP server stopped mid-delivery',
     const outages: number[] = [];
 
     let resent = 0;
-    const clients = pool(Array.from({ length: ORDERS }, (_, i) => i), 24, async (i) => {
-      const key = `storm-order-${String(i).padStart(5, '0')}`;
-      const order = { customerId: 2000 + (i % 30), reference: `S-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 3) }] };
-      const first = await postWithRetries(() => url, key, order, deadline, { firstTimeoutMs: i % 5 === 0 ? 40 : undefined });
-      if (i % 5 === 1) {
-        // Sent again after its answer (perhaps to the next gateway process): the same status resource.
-        const again = await postWithRetries(() => url, key, order, deadline);
-        expect(again.location).toBe(first.location);
-        resent++;
-      }
-      return first;
-    });
+    const clients = pool(
+      Array.from({ length: ORDERS }, (_, i) => i),
+      24,
+      async (i) => {
+        const key = `storm-order-${String(i).padStart(5, '0')}`;
+        const order = { customerId: 2000 + (i % 30), reference: `S-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 3) }] };
+        const first = await postWithRetries(() => url, key, order, deadline, { firstTimeoutMs: i % 5 === 0 ? 40 : undefined });
+        if (i % 5 === 1) {
+          // Sent again after its answer (perhaps to the next gateway process): the same status resource.
+          const again = await postWithRetries(() => url, key, order, deadline);
+          expect(again.location).toBe(first.location);
+          resent++;
+        }
+        return first;
+      },
+    );
 
     for (let round = 0; round < ROUNDS; round++) {
       // SIGKILL while deliveries are under way: some orders are through, most are not.

@@ -54,21 +54,25 @@ describe('SFTP server stopped and restarted under load', () => {
       }
     })();
     let resent = 0;
-    const outcomes = await pool(Array.from({ length: ORDERS }, (_, i) => i), 24, async (i) => {
-      const key = `fault-order-${String(i).padStart(5, '0')}`;
-      const order = { customerId: 1000 + (i % 50), reference: `F-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 5) }] };
-      // One caller in five gives up on its first try after 40 ms (as if the answer were lost) and retries.
-      const first = await postWithRetries(url, key, order, deadline, { firstTimeoutMs: i % 5 === 0 ? 40 : undefined });
-      if (first.status === 202) queuedSince++;
-      taken++;
-      if (i % 5 === 1) {
-        // Another one in five sends its order again after the answer: it gets the same status resource.
-        const again = await postWithRetries(url, key, order, deadline);
-        expect(again.location).toBe(first.location);
-        resent++;
-      }
-      return first;
-    });
+    const outcomes = await pool(
+      Array.from({ length: ORDERS }, (_, i) => i),
+      24,
+      async (i) => {
+        const key = `fault-order-${String(i).padStart(5, '0')}`;
+        const order = { customerId: 1000 + (i % 50), reference: `F-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 5) }] };
+        // One caller in five gives up on its first try after 40 ms (as if the answer were lost) and retries.
+        const first = await postWithRetries(url, key, order, deadline, { firstTimeoutMs: i % 5 === 0 ? 40 : undefined });
+        if (first.status === 202) queuedSince++;
+        taken++;
+        if (i % 5 === 1) {
+          // Another one in five sends its order again after the answer: it gets the same status resource.
+          const again = await postWithRetries(url, key, order, deadline);
+          expect(again.location).toBe(first.location);
+          resent++;
+        }
+        return first;
+      },
+    );
     posting = false;
     await chaos;
     if (!sshd.running) await sshd.start();

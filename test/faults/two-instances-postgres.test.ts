@@ -82,7 +82,8 @@ describe('two instances on one PostgreSQL', () => {
         const refs = svc.orders.filter((o) => o.customerId === c && o.key.startsWith('shared-outbox-')).map((o) => Number(o.reference?.slice(2)));
         expect(refs).toEqual([...refs].sort((x, y) => x - y));
       }
-      const deliveredBy = async (g: typeof a) => Number(/ficus_outbox_deliveries_total\{operation="createOrder",outcome="delivered"\} (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1] ?? 0);
+      const deliveredBy = async (g: typeof a) =>
+        Number(/ficus_outbox_deliveries_total\{operation="createOrder",outcome="delivered"\} (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1] ?? 0);
       const [da, dbb] = [await deliveredBy(a), await deliveredBy(b)];
       expect(da + dbb).toBe(n);
       console.log(`shared outbox: ${n} writes accepted in ${Math.round(accepted)} ms, all delivered once each after ${Math.round(performance.now() - t0)} ms (instance A ${da}, instance B ${dbb})`);

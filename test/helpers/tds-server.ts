@@ -81,19 +81,63 @@ const SP_EXECUTESQL = 10;
 
 class Writer {
   private parts: Buffer[] = [];
-  u8(v: number) { const b = Buffer.alloc(1); b.writeUInt8(v); this.parts.push(b); return this; }
-  u16(v: number) { const b = Buffer.alloc(2); b.writeUInt16LE(v); this.parts.push(b); return this; }
-  u16be(v: number) { const b = Buffer.alloc(2); b.writeUInt16BE(v); this.parts.push(b); return this; }
-  u32(v: number) { const b = Buffer.alloc(4); b.writeUInt32LE(v); this.parts.push(b); return this; }
-  u32be(v: number) { const b = Buffer.alloc(4); b.writeUInt32BE(v); this.parts.push(b); return this; }
-  i32(v: number) { const b = Buffer.alloc(4); b.writeInt32LE(v); this.parts.push(b); return this; }
-  u64(v: number) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); this.parts.push(b); return this; }
-  bytes(b: Buffer) { this.parts.push(b); return this; }
+  u8(v: number) {
+    const b = Buffer.alloc(1);
+    b.writeUInt8(v);
+    this.parts.push(b);
+    return this;
+  }
+  u16(v: number) {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(v);
+    this.parts.push(b);
+    return this;
+  }
+  u16be(v: number) {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v);
+    this.parts.push(b);
+    return this;
+  }
+  u32(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.parts.push(b);
+    return this;
+  }
+  u32be(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v);
+    this.parts.push(b);
+    return this;
+  }
+  i32(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    this.parts.push(b);
+    return this;
+  }
+  u64(v: number) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.parts.push(b);
+    return this;
+  }
+  bytes(b: Buffer) {
+    this.parts.push(b);
+    return this;
+  }
   /** B_VARCHAR: a byte of length in characters, then UCS-2. */
-  bVarchar(s: string) { return this.u8(s.length).bytes(Buffer.from(s, 'ucs2')); }
+  bVarchar(s: string) {
+    return this.u8(s.length).bytes(Buffer.from(s, 'ucs2'));
+  }
   /** US_VARCHAR: two bytes of length in characters, then UCS-2. */
-  usVarchar(s: string) { return this.u16(s.length).bytes(Buffer.from(s, 'ucs2')); }
-  done(): Buffer { return Buffer.concat(this.parts); }
+  usVarchar(s: string) {
+    return this.u16(s.length).bytes(Buffer.from(s, 'ucs2'));
+  }
+  done(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }
 
 function withLength(token: number, body: Buffer): Buffer {
@@ -179,13 +223,34 @@ function packets(type: number, payload: Buffer): Buffer {
 // ---- reading ----------------------------------------------------------------------------------
 
 class Reader {
-  constructor(readonly buf: Buffer, public pos = 0) {}
-  u8() { return this.buf.readUInt8(this.pos++); }
-  u16() { const v = this.buf.readUInt16LE(this.pos); this.pos += 2; return v; }
-  u32() { const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
-  bytes(n: number) { const b = this.buf.subarray(this.pos, this.pos + n); this.pos += n; return b; }
-  bVarchar() { return this.bytes(this.u8() * 2).toString('ucs2'); }
-  usVarchar() { return this.bytes(this.u16() * 2).toString('ucs2'); }
+  constructor(
+    readonly buf: Buffer,
+    public pos = 0,
+  ) {}
+  u8() {
+    return this.buf.readUInt8(this.pos++);
+  }
+  u16() {
+    const v = this.buf.readUInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32() {
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes(n: number) {
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  bVarchar() {
+    return this.bytes(this.u8() * 2).toString('ucs2');
+  }
+  usVarchar() {
+    return this.bytes(this.u16() * 2).toString('ucs2');
+  }
 }
 
 function skipAllHeaders(r: Reader): void {
@@ -337,7 +402,12 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<RunningTds
         tokens.push(doneToken(rpc ? TOKEN.DONEINPROC : TOKEN.DONE, DONE.COUNT | (rpc ? DONE.MORE : 0), a.rows.length));
       } else if (!rpc) tokens.push(doneToken(TOKEN.DONE, DONE.FINAL, 0));
       if (rpc) {
-        tokens.push(new Writer().u8(TOKEN.RETURNSTATUS).i32('error' in a ? 1 : 0).done());
+        tokens.push(
+          new Writer()
+            .u8(TOKEN.RETURNSTATUS)
+            .i32('error' in a ? 1 : 0)
+            .done(),
+        );
         tokens.push(doneToken(TOKEN.DONEPROC, 'error' in a ? DONE.ERROR : DONE.FINAL, 0));
       }
       send(PACKET.REPLY, Buffer.concat(tokens));
@@ -393,16 +463,20 @@ export async function startTdsServer(opts: TdsServerOptions): Promise<RunningTds
             send(PACKET.REPLY, doneToken(TOKEN.DONE, DONE.FINAL, 0));
             return;
           }
-          queue = queue.then(() => answer({ kind: 'batch', sql, params: {}, paramTypes: {} })).catch(() => {
-            socket.destroy();
-          });
+          queue = queue
+            .then(() => answer({ kind: 'batch', sql, params: {}, paramTypes: {} }))
+            .catch(() => {
+              socket.destroy();
+            });
           return;
         }
         case PACKET.RPC: {
           const q = parseRpc(payload);
-          queue = queue.then(() => answer(q)).catch(() => {
-            socket.destroy();
-          });
+          queue = queue
+            .then(() => answer(q))
+            .catch(() => {
+              socket.destroy();
+            });
           return;
         }
         case PACKET.ATTENTION: {

@@ -536,29 +536,34 @@ export function kindConformance(setup: KindConformanceSetup): void {
       60_000,
     );
 
-    test('writes not retried', 'a write against a failing backend is sent once; a read is retried', skip('writes not retried', !!setup.at && setup.supports.createThing === true, 'needs at() and createThing'), async () => {
-      const listener = await track(resetting());
-      const { adapter, handler } = await adapterFor(await setup.at!(listener.port));
-      const overrides: PolicyOverrides = { retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5, budget: { ratio: 1, minPerSecond: 100 } }, circuitBreaker: { enabled: false } };
-      const write = policyFor('createThing', overrides);
-      if (setup.failingWrites) {
-        const failing = await setup.failingWrites();
-        const writer = await adapterFor(failing.plan);
-        expect(await rejection(write.execute((s) => writer.handler('createThing')(request('createThing', s, 'five')), new AbortController().signal))).toBeInstanceOf(Problem);
-        expect(failing.writes()).toBe(1);
-        await writer.adapter.close();
-      } else {
-        expect(await rejection(write.execute((s) => handler('createThing')(request('createThing', s, 'five')), new AbortController().signal))).toBeInstanceOf(Problem);
-        expect(listener.accepted).toBe(1);
-      }
+    test(
+      'writes not retried',
+      'a write against a failing backend is sent once; a read is retried',
+      skip('writes not retried', !!setup.at && setup.supports.createThing === true, 'needs at() and createThing'),
+      async () => {
+        const listener = await track(resetting());
+        const { adapter, handler } = await adapterFor(await setup.at!(listener.port));
+        const overrides: PolicyOverrides = { retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 5, budget: { ratio: 1, minPerSecond: 100 } }, circuitBreaker: { enabled: false } };
+        const write = policyFor('createThing', overrides);
+        if (setup.failingWrites) {
+          const failing = await setup.failingWrites();
+          const writer = await adapterFor(failing.plan);
+          expect(await rejection(write.execute((s) => writer.handler('createThing')(request('createThing', s, 'five')), new AbortController().signal))).toBeInstanceOf(Problem);
+          expect(failing.writes()).toBe(1);
+          await writer.adapter.close();
+        } else {
+          expect(await rejection(write.execute((s) => handler('createThing')(request('createThing', s, 'five')), new AbortController().signal))).toBeInstanceOf(Problem);
+          expect(listener.accepted).toBe(1);
+        }
 
-      const read = policyFor(firstRead, overrides);
-      const before = listener.accepted;
-      expect(await rejection(read.execute((s) => handler(firstRead)(request(firstRead, s)), new AbortController().signal))).toBeInstanceOf(Problem);
-      // Retried (the same listener counts retries); a kind may open more than one connection an attempt.
-      expect(listener.accepted - before).toBeGreaterThanOrEqual(3);
-      await adapter.close();
-    });
+        const read = policyFor(firstRead, overrides);
+        const before = listener.accepted;
+        expect(await rejection(read.execute((s) => handler(firstRead)(request(firstRead, s)), new AbortController().signal))).toBeInstanceOf(Problem);
+        // Retried (the same listener counts retries); a kind may open more than one connection an attempt.
+        expect(listener.accepted - before).toBeGreaterThanOrEqual(3);
+        await adapter.close();
+      },
+    );
 
     test('close', 'close() leaves no connection open', skip('close', !!setup.at && !!setup.livePort, 'needs at() and livePort()'), async () => {
       const proxy = await track(stallingProxy(setup.livePort!()));

@@ -54,7 +54,10 @@ async function startLegacy(opts: { failWrites?: boolean } = {}): Promise<LegacyA
       return page(res, t ? detail(t) : `<div id="messages"><p class="msg error">Thing ${esc(url.searchParams.get('id') ?? '')} not found</p></div>`);
     }
     if (url.pathname === '/things') {
-      const rows = things.slice(0, 3).map((t) => `<tr><td>${t.id}</td><td>${esc(t.name)}</td></tr>`).join('');
+      const rows = things
+        .slice(0, 3)
+        .map((t) => `<tr><td>${t.id}</td><td>${esc(t.name)}</td></tr>`)
+        .join('');
       return page(res, `<table id="things"><thead><tr><th>Thing no.</th><th>Name</th></tr></thead><tbody>${rows}</tbody></table>`);
     }
     if (url.pathname === '/things/new') {

@@ -11,7 +11,18 @@ import { THINGS, kindConformance, type AdapterPlan } from './conformance.ts';
 const dir = mkdtempSync(join(tmpdir(), 'ficus-sftp-conformance-'));
 writeFileSync(
   join(dir, 'things.yaml'),
-  ['name: things', 'encoding: ascii', 'delimiter: lf', 'records:', '  thing:', '    role: detail', '    fields:', '      - { name: thingId, pic: 9(4) }', '      - { name: thingName, pic: X(10) }', ''].join('\n'),
+  [
+    'name: things',
+    'encoding: ascii',
+    'delimiter: lf',
+    'records:',
+    '  thing:',
+    '    role: detail',
+    '    fields:',
+    '      - { name: thingId, pic: 9(4) }',
+    '      - { name: thingName, pic: X(10) }',
+    '',
+  ].join('\n'),
 );
 const read = (as: 'item' | 'page') => ({ read: { pattern: 'THINGS.*.DAT', layout: 'things.yaml', key: 'thingId', refreshMs: 0, as }, map: { id: 'thingId', name: 'thingName' } });
 const BINDINGS = { getThing: read('item'), listThings: read('page') };

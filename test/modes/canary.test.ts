@@ -20,8 +20,8 @@ describe('canary split (stable hashing)', () => {
   // deviation): within 1 point for about 95% of key sets. Checked over 20 different key sets.
   const sets = Array.from({ length: 20 }, (_, s) => Array.from({ length: 10_000 }, (_, i) => bucketOf('getCustomer', `set${s}-key-${i}`)));
   it.each([25, 50, 75])('splits %i percent as evenly as chance allows: 20 key sets, 18 of them within 1 point, none beyond 4 standard deviations', (percent) => {
-    const sd = Math.sqrt((percent / 100) * (1 - percent / 100) / 10_000) * 100;
-    const deviations = sets.map((buckets) => (buckets.filter((b) => bucketGoesModern(b, percent)).length / 100) - percent);
+    const sd = Math.sqrt(((percent / 100) * (1 - percent / 100)) / 10_000) * 100;
+    const deviations = sets.map((buckets) => buckets.filter((b) => bucketGoesModern(b, percent)).length / 100 - percent);
     expect(deviations.filter((d) => Math.abs(d) <= 1).length).toBeGreaterThanOrEqual(18);
     expect(Math.max(...deviations.map(Math.abs))).toBeLessThanOrEqual(4 * sd);
     expect(Math.abs(deviations.reduce((a, d) => a + d, 0) / deviations.length)).toBeLessThan(0.3);

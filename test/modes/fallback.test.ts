@@ -29,7 +29,7 @@ describe('fallback mode', () => {
     expect(legacy.hitCount('GET /customers')).toBe(0);
   });
 
-  it('answers from legacy when modern fails, then while modern\'s circuit is open, and counts each fallback', async () => {
+  it("answers from legacy when modern fails, then while modern's circuit is open, and counts each fallback", async () => {
     modern.knobs.failing = true;
     try {
       for (let i = 0; i < 8; i++) {

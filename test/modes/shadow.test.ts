@@ -55,7 +55,9 @@ describe('shadow mode', () => {
   });
 
   it('keeps mismatches redacted as recordings are: no personal data in the state store', async () => {
-    const rows = await g.gateway.store.all<{ request: string; legacy_body: string; modern_body: string; differences: string }>('SELECT request, legacy_body, modern_body, differences FROM ficus_shadow_mismatch');
+    const rows = await g.gateway.store.all<{ request: string; legacy_body: string; modern_body: string; differences: string }>(
+      'SELECT request, legacy_body, modern_body, differences FROM ficus_shadow_mismatch',
+    );
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       const body = JSON.parse(row.legacy_body) as { email: string | null; id: number };
@@ -65,7 +67,7 @@ describe('shadow mode', () => {
     }
   });
 
-  it('applies the route\'s ignore rules from the config', async () => {
+  it("applies the route's ignore rules from the config", async () => {
     const res = await fetch(`${g.url}/customers?limit=10`);
     expect(res.status).toBe(200);
     await drain();
@@ -82,7 +84,7 @@ describe('shadow mode', () => {
     expect(view.shadow).toMatchObject({ compared: 21, matched: 17 });
   });
 
-  it('never lets modern\'s slowness or failure reach the caller', async () => {
+  it("never lets modern's slowness or failure reach the caller", async () => {
     let release!: () => void;
     modern.knobs.hold = new Promise<void>((r) => (release = r));
     try {
@@ -111,7 +113,7 @@ describe('shadow mode', () => {
     expect(view.modern.figures.errors).toBe(1);
   });
 
-  it('does not hold legacy\'s own failure against modern: a call legacy failed is not a comparison', async () => {
+  it("does not hold legacy's own failure against modern: a call legacy failed is not a comparison", async () => {
     const before = (await admin(g.adminUrl, 'GET', '/routes/getCustomer')).body.shadow;
     const modernCalls = modern.hitCount('GET /customers/');
     legacy.knobs.failing = true;

@@ -14,7 +14,9 @@ function recorded(dir: string, operationId: string): RecordedExchange[] {
   const opDir = join(dir, operationId);
   let files: string[];
   try {
-    files = readdirSync(opDir).filter((f) => f.endsWith('.jsonl')).sort();
+    files = readdirSync(opDir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort();
   } catch {
     return [];
   }
@@ -30,7 +32,7 @@ function recorded(dir: string, operationId: string): RecordedExchange[] {
   );
 }
 
-  describe('recording through a running gateway', () => {
+describe('recording through a running gateway', () => {
   let svc: RunningService;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let adminUrl: string;
@@ -66,7 +68,9 @@ function recorded(dir: string, operationId: string): RecordedExchange[] {
       ['/customers/1003', 1],
     ]);
     expect(lines[0]).toMatchObject({ backend: 'modern', adapter: 'customers-service', response: { status: 200 } });
-    const text = readdirSync(join(dir, 'getCustomer')).map((f) => readFileSync(join(dir, 'getCustomer', f), 'utf8')).join('');
+    const text = readdirSync(join(dir, 'getCustomer'))
+      .map((f) => readFileSync(join(dir, 'getCustomer', f), 'utf8'))
+      .join('');
     expect(text).not.toContain('caller-secret-token');
     expect(text).not.toMatch(/"email":"[^"]*@/);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();

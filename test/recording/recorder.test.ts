@@ -25,12 +25,34 @@ function tmp(): string {
 }
 
 function call(id: number): OperationRequest {
-  return { operationId: 'getCustomer', method: 'GET', pathParams: { customerId: id }, query: {}, headers: { authorization: 'Bearer secret-secret' }, body: undefined, requestId: `r${id}`, signal: new AbortController().signal };
+  return {
+    operationId: 'getCustomer',
+    method: 'GET',
+    pathParams: { customerId: id },
+    query: {},
+    headers: { authorization: 'Bearer secret-secret' },
+    body: undefined,
+    requestId: `r${id}`,
+    signal: new AbortController().signal,
+  };
 }
 
 function answer(id: number) {
   return {
-    result: { status: 200, body: { id, name: `Customer ${id}`, email: `c${id}@example.com`, status: 'active', vip: false, creditLimit: 10, createdOn: '2000-01-01', updatedAt: '2024-01-01T00:00:00Z', address: { lines: ['1 Road'], city: 'Leeds', postalCode: 'LS1', country: 'GB' } } },
+    result: {
+      status: 200,
+      body: {
+        id,
+        name: `Customer ${id}`,
+        email: `c${id}@example.com`,
+        status: 'active',
+        vip: false,
+        creditLimit: 10,
+        createdOn: '2000-01-01',
+        updatedAt: '2024-01-01T00:00:00Z',
+        address: { lines: ['1 Road'], city: 'Leeds', postalCode: 'LS1', country: 'GB' },
+      },
+    },
     dispatched: undefined,
     durationMs: 1.5,
   };
@@ -80,7 +102,15 @@ describe('the recorder', () => {
     const [{ lines }] = readAll(dir);
     expect(lines).toHaveLength(1);
     const e = lines[0];
-    expect(e).toMatchObject({ v: 1, operationId: 'getCustomer', count: 1, backend: 'modern', latencyMs: 1.5, request: { method: 'GET', path: '/customers/1001', headers: {} }, response: { status: 200 } });
+    expect(e).toMatchObject({
+      v: 1,
+      operationId: 'getCustomer',
+      count: 1,
+      backend: 'modern',
+      latencyMs: 1.5,
+      request: { method: 'GET', path: '/customers/1001', headers: {} },
+      response: { status: 200 },
+    });
     expect(e.gateway).toMatch(/^\d+\.\d+\.\d+/);
     expect((e.response.body as { email: string }).email).toMatch(/^redacted:/);
     expect(readFileSync(join(dir, 'getCustomer', readAll(dir)[0].file), 'utf8')).not.toMatch(/secret-secret|c1001@example/);
@@ -123,7 +153,15 @@ describe('the recorder', () => {
     const c = new Contract({
       openapi: '3.1.0',
       info: { title: 't', version: '1' },
-      paths: { '/people/{email}': { get: { operationId: 'getPerson', parameters: [{ name: 'email', in: 'path', required: true, schema: { type: 'string', 'x-ficus-sensitive': true } }], responses: { '200': { description: 'ok' } } } } },
+      paths: {
+        '/people/{email}': {
+          get: {
+            operationId: 'getPerson',
+            parameters: [{ name: 'email', in: 'path', required: true, schema: { type: 'string', 'x-ficus-sensitive': true } }],
+            responses: { '200': { description: 'ok' } },
+          },
+        },
+      },
     });
     const files = new SegmentFiles({ dir, maxFileBytes: 1e6, rollEveryMs: 3_600_000 });
     const r = new Recorder({ contract: c, redactor: new Redactor({ contract: c, key: 'k' }), files, logger: memoryLogger('silent').logger, queueLimit: 10 });
@@ -131,7 +169,9 @@ describe('the recorder', () => {
     const people = new Route(c.operation('getPerson'), undefined, undefined, { mode: 'legacy', percent: 0 });
     r.hook().after?.(people, { ...call(1), operationId: 'getPerson', pathParams: { email: 'ann@example.com' } }, { result: { status: 200, body: { ok: true } }, dispatched: undefined, durationMs: 1 });
     await r.close();
-    const text = readdirSync(join(dir, 'getPerson')).map((f) => readFileSync(join(dir, 'getPerson', f), 'utf8')).join('');
+    const text = readdirSync(join(dir, 'getPerson'))
+      .map((f) => readFileSync(join(dir, 'getPerson', f), 'utf8'))
+      .join('');
     expect(text).not.toContain('ann@example');
     const line = parseExchangeLine(text.trim());
     expect(line.ok && line.exchange.request.path).toMatch(/^\/people\/redacted%3A/);
@@ -179,7 +219,7 @@ describe('the recorder', () => {
     await r.flush();
     const bySize = readAll(dir);
     expect(bySize.length).toBeGreaterThanOrEqual(3);
-    for (const f of bySize) expect(readFileSync(join(dir, "getCustomer", f.file)).length).toBeLessThanOrEqual(1500);
+    for (const f of bySize) expect(readFileSync(join(dir, 'getCustomer', f.file)).length).toBeLessThanOrEqual(1500);
     expect(bySize.flatMap((f) => f.lines).map((l) => l.request.path)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `/customers/${i}`));
     now += 120_000;
     hook.after?.(route, call(7), answer(7));

@@ -29,7 +29,12 @@ describe('redaction before anything is written', () => {
   const redactor = new Redactor({ contract, key: 'test-key-1' });
 
   it('drops credentials headers and keeps only the selected ones', () => {
-    const r = redactor.redact(op, 'getCustomer', request({ authorization: 'Bearer abc.def', cookie: 'session=1', 'x-api-key': 'k', accept: 'application/json', 'user-agent': 'curl', 'x-request-id': 'r1' }), { status: 200, headers: { 'set-cookie': 'a=b', location: '/x' }, body: customer() });
+    const r = redactor.redact(
+      op,
+      'getCustomer',
+      request({ authorization: 'Bearer abc.def', cookie: 'session=1', 'x-api-key': 'k', accept: 'application/json', 'user-agent': 'curl', 'x-request-id': 'r1' }),
+      { status: 200, headers: { 'set-cookie': 'a=b', location: '/x' }, body: customer() },
+    );
     expect(r.request.headers).toEqual({ accept: 'application/json' });
     expect(r.response.headers).toEqual({ location: '/x' });
     expect(JSON.stringify(r)).not.toMatch(/Bearer|session=1/);
@@ -37,7 +42,11 @@ describe('redaction before anything is written', () => {
 
   it('drops a header whose name says it is a credential, even when config names it to be kept', () => {
     const r = new Redactor({ contract, key: 'k', headers: ['X-Upstream-Password', 'X-Tenant'] });
-    const out = r.redact(op, 'getCustomer', request({ 'x-upstream-password': 'hunter2-upstream', 'x-auth-token': 't0k', 'x-csrf-token': 'c5rf', 'x-tenant': 'north' }), { status: 200, headers: {}, body: customer() });
+    const out = r.redact(op, 'getCustomer', request({ 'x-upstream-password': 'hunter2-upstream', 'x-auth-token': 't0k', 'x-csrf-token': 'c5rf', 'x-tenant': 'north' }), {
+      status: 200,
+      headers: {},
+      body: customer(),
+    });
     expect(out.request.headers).toEqual({ 'x-tenant': 'north' });
   });
 
@@ -65,7 +74,12 @@ describe('redaction before anything is written', () => {
 
   it('hashes exchange paths named in config, in lists too', () => {
     const r = new Redactor({ contract, key: 'k', redact: ['$.response.body.items[*].address.postalCode'], redactByOperation: { listCustomers: ['$.request.query.updatedSince'] } });
-    const out = r.redact(contract.operation('listCustomers'), 'listCustomers', { method: 'GET', path: '/customers', query: { updatedSince: '2024-01-01T00:00:00Z', limit: 5 }, headers: {}, body: null }, { status: 200, headers: {}, body: { items: [customer(), customer({ id: 2 })], nextCursor: null } });
+    const out = r.redact(
+      contract.operation('listCustomers'),
+      'listCustomers',
+      { method: 'GET', path: '/customers', query: { updatedSince: '2024-01-01T00:00:00Z', limit: 5 }, headers: {}, body: null },
+      { status: 200, headers: {}, body: { items: [customer(), customer({ id: 2 })], nextCursor: null } },
+    );
     const items = (out.response.body as { items: { address: { postalCode: string; city: string } }[] }).items;
     expect(items.map((i) => i.address.postalCode.startsWith('redacted:'))).toEqual([true, true]);
     expect(items[0].address.city).toBe('Bristol');
@@ -128,7 +142,12 @@ describe('the secret scan, for numbers and addresses written other ways', () => 
     const redactor = new Redactor({ contract, key: 'test-key-1' });
     const body = customer({ name: 'card 4111.1111.1111.1111', address: { lines: ['jöhn@exämple.com'], city: 'Bristol', postalCode: 'BS1 4RB', country: 'GB' } });
     const r = redactor.redact(op, 'getCustomer', request(), { status: 200, headers: {}, body });
-    expect(r.findings).toEqual(expect.arrayContaining([{ path: '$.response.body.name', kind: 'card-number' }, { path: '$.response.body.address.lines[0]', kind: 'email' }]));
+    expect(r.findings).toEqual(
+      expect.arrayContaining([
+        { path: '$.response.body.name', kind: 'card-number' },
+        { path: '$.response.body.address.lines[0]', kind: 'email' },
+      ]),
+    );
     expect(JSON.stringify(r.response)).not.toMatch(/4111|jöhn|exämple/);
   });
 });
@@ -152,7 +171,14 @@ describe('shadow mismatches, redacted as recordings are', () => {
     expect(JSON.stringify(r)).not.toContain('smith@example');
 
     const search = contract.operation('searchAccounts');
-    const q = redactor.redactMismatch(search, 'searchAccounts', { method: 'get', pathParams: {}, query: { name: 'bob.smith@example.org', page: 2 } }, { status: 200, body: { items: [] } }, { status: 500, body: undefined }, [{ path: 'status', legacy: 200, modern: 500, kind: 'changed' }]);
+    const q = redactor.redactMismatch(
+      search,
+      'searchAccounts',
+      { method: 'get', pathParams: {}, query: { name: 'bob.smith@example.org', page: 2 } },
+      { status: 200, body: { items: [] } },
+      { status: 500, body: undefined },
+      [{ path: 'status', legacy: 200, modern: 500, kind: 'changed' }],
+    );
     expect(q.query).toEqual({ name: expect.stringMatching(/^redacted:/), page: 2 });
     expect(q.modernBody).toBeUndefined();
   });

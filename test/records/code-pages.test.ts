@@ -7,11 +7,31 @@ import { compileRecord } from '../../src/records/record-codec.ts';
 
 // Known byte vectors from IBM's code page charts: the characters that differ between the pages.
 const VECTORS: Record<string, [string, string][]> = {
-  cp037: [[' Aa0', '40 c1 81 f0'], ['[]!|', 'ba bb 5a 4f'], ['¢¬^$@', '4a 5f b0 5b 7c']],
-  cp500: [[' Aa0', '40 c1 81 f0'], ['[]!|', '4a 5a 4f bb'], ['¢^', 'b0 5f']],
-  cp1047: [[' Aa0', '40 c1 81 f0'], ['[]^¬', 'ad bd 5f b0'], ['!|', '5a 4f']],
-  cp1140: [['€', '9f'], ['[]', 'ba bb'], [' Aa0', '40 c1 81 f0']],
-  cp273: [['ÄÜäß', '4a 5a c0 a1'], ['Öö§@', 'e0 6a 7c b5'], ['{}[]', '43 dc 63 fc']],
+  cp037: [
+    [' Aa0', '40 c1 81 f0'],
+    ['[]!|', 'ba bb 5a 4f'],
+    ['¢¬^$@', '4a 5f b0 5b 7c'],
+  ],
+  cp500: [
+    [' Aa0', '40 c1 81 f0'],
+    ['[]!|', '4a 5a 4f bb'],
+    ['¢^', 'b0 5f'],
+  ],
+  cp1047: [
+    [' Aa0', '40 c1 81 f0'],
+    ['[]^¬', 'ad bd 5f b0'],
+    ['!|', '5a 4f'],
+  ],
+  cp1140: [
+    ['€', '9f'],
+    ['[]', 'ba bb'],
+    [' Aa0', '40 c1 81 f0'],
+  ],
+  cp273: [
+    ['ÄÜäß', '4a 5a c0 a1'],
+    ['Öö§@', 'e0 6a 7c b5'],
+    ['{}[]', '43 dc 63 fc'],
+  ],
 };
 
 function textCodec(encoding: string, length: number) {
@@ -70,14 +90,20 @@ describe('text fields', () => {
     expect(codec.encode({ text: 'AB' }).bytes.toString('hex')).toBe('c1c2404040');
     expect(codec.decode(Buffer.from('40c1c24040', 'hex')).text).toBe(' AB');
     expect(() => codec.encode({ text: 'ABCDEFG' })).toThrow(/"ABCDEFG" is 7 characters; the field holds 5/);
-    const cut = compileRecord(buildLayout('t', [{ kind: 'field', name: 'text', label: 'TEXT', pic: parsePic('X(5)'), usage: 'display', justify: 'left', truncate: 'cut', offset: 0, size: 0 }]), 'cp037');
+    const cut = compileRecord(
+      buildLayout('t', [{ kind: 'field', name: 'text', label: 'TEXT', pic: parsePic('X(5)'), usage: 'display', justify: 'left', truncate: 'cut', offset: 0, size: 0 }]),
+      'cp037',
+    );
     const r = cut.encode({ text: 'ABCDEFG' });
     expect(cut.decode(r.bytes).text).toBe('ABCDE');
     expect(r.warnings).toEqual(['text: "ABCDEFG" cut to 5 characters']);
   });
 
   it('right-justified fields pad on the left', () => {
-    const codec = compileRecord(buildLayout('t', [{ kind: 'field', name: 'text', label: 'TEXT', pic: parsePic('X(4)'), usage: 'display', justify: 'right', truncate: 'refuse', offset: 0, size: 0 }]), 'ascii');
+    const codec = compileRecord(
+      buildLayout('t', [{ kind: 'field', name: 'text', label: 'TEXT', pic: parsePic('X(4)'), usage: 'display', justify: 'right', truncate: 'refuse', offset: 0, size: 0 }]),
+      'ascii',
+    );
     expect(codec.encode({ text: 'ab' }).bytes.toString('latin1')).toBe('  ab');
     expect(codec.decode(Buffer.from('  ab', 'latin1')).text).toBe('ab');
   });

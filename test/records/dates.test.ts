@@ -43,7 +43,9 @@ describe('legacy dates', () => {
 
   it('work over packed fields too (CYYMMDD in PIC 9(7) COMP-3)', () => {
     const codec = compileRecord(
-      buildLayout('t', [{ kind: 'field', name: 'changed', label: 'CHANGED', pic: parsePic('9(7)'), usage: 'comp-3', justify: 'left', truncate: 'refuse', offset: 0, size: 0, date: { format: 'CYYMMDD', pivot: 50 } }]),
+      buildLayout('t', [
+        { kind: 'field', name: 'changed', label: 'CHANGED', pic: parsePic('9(7)'), usage: 'comp-3', justify: 'left', truncate: 'refuse', offset: 0, size: 0, date: { format: 'CYYMMDD', pivot: 50 } },
+      ]),
       'cp037',
     );
     const bytes = codec.encode({ changed: '2026-11-24' }).bytes;

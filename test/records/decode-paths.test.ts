@@ -29,7 +29,15 @@ const FIELDS = [
 // code(1) amount(3) name(8) city(6) flag(1) state(1) note(14) = 34 bytes
 
 function record(encoding: string, parts: { code: string; amount: number[]; name: string; city: string; flag: number[]; state: string; note: string }): Buffer {
-  return Buffer.concat([enc(encoding, parts.code), Buffer.from(parts.amount), enc(encoding, parts.name), enc(encoding, parts.city), Buffer.from(parts.flag), enc(encoding, parts.state), enc(encoding, parts.note)]);
+  return Buffer.concat([
+    enc(encoding, parts.code),
+    Buffer.from(parts.amount),
+    enc(encoding, parts.name),
+    enc(encoding, parts.city),
+    Buffer.from(parts.flag),
+    enc(encoding, parts.state),
+    enc(encoding, parts.note),
+  ]);
 }
 
 describe('record decoding paths', () => {
@@ -49,7 +57,10 @@ describe('record decoding paths', () => {
   }
 
   it('decodes the characters of a page outside latin1 (cp1140: €)', () => {
-    const codec = spec('cp1140', [{ name: 'price', pic: 'X(6)' }, { name: 'note', pic: 'X(5)', justify: 'right' }]).types[0].codec;
+    const codec = spec('cp1140', [
+      { name: 'price', pic: 'X(6)' },
+      { name: 'note', pic: 'X(5)', justify: 'right' },
+    ]).types[0].codec;
     const bytes = Buffer.concat([enc('cp1140', '12 €  '), enc('cp1140', '  €[]')]);
     expect(codec.decode(bytes)).toEqual({ price: '12 €', note: '€[]' });
   });
@@ -73,13 +84,20 @@ describe('record decoding paths', () => {
   });
 
   it('reports a byte above 0x7F in ascii text', () => {
-    const codec = spec('ascii', [{ name: 'id', pic: '9(2)' }, { name: 'name', pic: 'X(5)' }]).types[0].codec;
+    const codec = spec('ascii', [
+      { name: 'id', pic: '9(2)' },
+      { name: 'name', pic: 'X(5)' },
+    ]).types[0].codec;
     expect(codec.decode(Buffer.from('07Bob  ', 'latin1'))).toEqual({ id: 7, name: 'Bob' });
     expect(() => codec.decode(Buffer.from('07B\xe9b  ', 'latin1'))).toThrow('field name at byte 3: byte 0xE9 is not a character of code page ascii');
   });
 
   it('checks binary fields against their digits', () => {
-    const codec = spec('cp037', [{ name: 'small', pic: 'S9(3)', usage: 'comp' }, { name: 'mid', pic: '9(6)', usage: 'comp' }, { name: 'free', pic: '9(4)', usage: 'comp-5' }]).types[0].codec;
+    const codec = spec('cp037', [
+      { name: 'small', pic: 'S9(3)', usage: 'comp' },
+      { name: 'mid', pic: '9(6)', usage: 'comp' },
+      { name: 'free', pic: '9(4)', usage: 'comp-5' },
+    ]).types[0].codec;
     const buf = Buffer.alloc(8);
     buf.writeInt16BE(-999, 0);
     buf.writeUInt32BE(999_999, 2);
@@ -93,7 +111,11 @@ describe('record decoding paths', () => {
   });
 
   it('streams fixed-length records with a bad one in the middle, whatever the chunks', async () => {
-    const s = spec('cp037', [{ name: 'id', pic: '9(3)' }, { name: 'name', pic: 'X(6)' }, { name: 'qty', pic: 'S9(3)', usage: 'comp-3' }]);
+    const s = spec('cp037', [
+      { name: 'id', pic: '9(3)' },
+      { name: 'name', pic: 'X(6)' },
+      { name: 'qty', pic: 'S9(3)', usage: 'comp-3' },
+    ]);
     const rec = (id: string, name: string, qty: number[]) => Buffer.concat([enc('cp037', id), enc('cp037', name.padEnd(6)), Buffer.from(qty)]);
     const bytes = Buffer.concat([rec('001', 'ANN', [0x01, 0x2c]), rec('002', 'BOB', [0x01, 0x29]), rec('003', 'CY', [0x00, 0x3d]), rec('004', 'DI', [0x00, 0x0c]).subarray(0, 5)]);
     const whole = await decodeRecordFile([bytes], s);
@@ -109,7 +131,10 @@ describe('record decoding paths', () => {
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 8 }), async (cuts) => {
         const points = [0, ...cuts.sort((a, b) => a - b), bytes.length];
-        const split = await decodeRecordFile(points.slice(1).map((end, i) => bytes.subarray(points[i], end)), s);
+        const split = await decodeRecordFile(
+          points.slice(1).map((end, i) => bytes.subarray(points[i], end)),
+          s,
+        );
         expect(split.rows).toEqual(whole.rows);
         expect(split.summary).toEqual(whole.summary);
       }),
@@ -118,7 +143,14 @@ describe('record decoding paths', () => {
   });
 
   it('streams CRLF records split anywhere, even between CR and LF', async () => {
-    const s = spec('cp1252', [{ name: 'id', pic: '9(2)' }, { name: 'name', pic: 'X(4)' }], { delimiter: 'crlf' });
+    const s = spec(
+      'cp1252',
+      [
+        { name: 'id', pic: '9(2)' },
+        { name: 'name', pic: 'X(4)' },
+      ],
+      { delimiter: 'crlf' },
+    );
     const bytes = Buffer.from('01Ann \r\n02Bo  \r\n0x    \r\n04Di  \r\n05', 'latin1');
     const whole = await decodeRecordFile([bytes], s);
     expect(whole.rows.map((r) => [r.recordNo, r.offset, r.value])).toEqual([

@@ -33,10 +33,18 @@ const fieldSpec: fc.Arbitrary<FieldSpec> = fc.oneof(
   fc.record({ type: fc.constant('text' as const), length: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 5, max: 20 })), right: fc.boolean(), conditions: fc.boolean() }),
   dateFormat.map((date) => ({ type: 'text' as const, length: DATE_DIGITS[date], right: false, conditions: false, date })),
   fc
-    .record({ digits: fc.integer({ min: 1, max: 20 }), scale: fc.integer({ min: 0, max: 4 }), signed: fc.boolean(), sign: fc.constantFrom('overpunch-trailing' as const, 'overpunch-leading' as const, 'leading' as const, 'trailing' as const), conditions: fc.boolean() })
+    .record({
+      digits: fc.integer({ min: 1, max: 20 }),
+      scale: fc.integer({ min: 0, max: 4 }),
+      signed: fc.boolean(),
+      sign: fc.constantFrom('overpunch-trailing' as const, 'overpunch-leading' as const, 'leading' as const, 'trailing' as const),
+      conditions: fc.boolean(),
+    })
     .map((f) => ({ type: 'zoned' as const, ...f, scale: Math.min(f.scale, f.digits - 1) })),
   dateFormat.map((date) => ({ type: 'zoned' as const, digits: DATE_DIGITS[date], scale: 0, signed: false, sign: 'overpunch-trailing' as const, conditions: false, date })),
-  fc.record({ digits: fc.integer({ min: 1, max: 20 }), scale: fc.integer({ min: 0, max: 4 }), signed: fc.boolean() }).map((f) => ({ type: 'packed' as const, ...f, scale: Math.min(f.scale, f.digits - 1) })),
+  fc
+    .record({ digits: fc.integer({ min: 1, max: 20 }), scale: fc.integer({ min: 0, max: 4 }), signed: fc.boolean() })
+    .map((f) => ({ type: 'packed' as const, ...f, scale: Math.min(f.scale, f.digits - 1) })),
   dateFormat.map((date) => ({ type: 'packed' as const, digits: DATE_DIGITS[date], scale: 0, signed: false, date })),
   fc
     .record({ digits: fc.integer({ min: 1, max: 18 }), scale: fc.integer({ min: 0, max: 4 }), signed: fc.boolean(), usage: fc.constantFrom('comp' as const, 'comp-5' as const) })
@@ -70,13 +78,31 @@ function toField(f: FieldSpec, filler: boolean, occ: number): FieldItem {
   // Every fifth name needs quoting in generated source.
   const name = filler ? '' : n % 5 === 0 ? `f${n}"\\'` : `f${n}`;
   const usage: Usage = f.type === 'packed' ? 'comp-3' : f.type === 'binary' ? f.usage : 'display';
-  const item: FieldItem = { kind: 'field', name, label: filler ? 'FILLER' : `F-${n}`, pic: parsePic(picText(f)), usage, justify: f.type === 'text' && f.right ? 'right' : 'left', truncate: 'refuse', offset: 0, size: 0 };
+  const item: FieldItem = {
+    kind: 'field',
+    name,
+    label: filler ? 'FILLER' : `F-${n}`,
+    pic: parsePic(picText(f)),
+    usage,
+    justify: f.type === 'text' && f.right ? 'right' : 'left',
+    truncate: 'refuse',
+    offset: 0,
+    size: 0,
+  };
   if (occ > 0) item.occurs = { min: occ, max: occ };
   if (f.type === 'zoned' && f.signed && (f.sign === 'leading' || f.sign === 'trailing')) item.signSeparate = f.sign;
   if (f.type === 'zoned' && f.signed && f.sign === 'overpunch-leading') item.signLeading = true;
   if ('date' in f && f.date) item.date = { format: f.date, pivot: 50 };
-  if (f.type === 'text' && f.conditions) item.conditions = [{ name: 'isA', values: ['A', 'AB'] }, { name: 'blank', values: [''] }];
-  if (f.type === 'zoned' && f.conditions) item.conditions = [{ name: 'zero', values: [0] }, { name: 'one', values: [1, -1] }];
+  if (f.type === 'text' && f.conditions)
+    item.conditions = [
+      { name: 'isA', values: ['A', 'AB'] },
+      { name: 'blank', values: [''] },
+    ];
+  if (f.type === 'zoned' && f.conditions)
+    item.conditions = [
+      { name: 'zero', values: [0] },
+      { name: 'one', values: [1, -1] },
+    ];
   return item;
 }
 
@@ -162,7 +188,16 @@ function dateDigits(format: DateFormat, dirty: boolean): fc.Arbitrary<number[]> 
     const y = d.getUTCFullYear();
     const mmdd = `${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
     const ddd = String(Math.floor((d.getTime() - Date.UTC(y, 0, 1)) / 86_400_000) + 1).padStart(3, '0');
-    const text = format === 'YYYYMMDD' ? `${y}${mmdd}` : format === 'YYMMDD' ? `${String(y % 100).padStart(2, '0')}${mmdd}` : format === 'CYYMMDD' ? `${y >= 2000 ? 1 : 0}${String(y % 100).padStart(2, '0')}${mmdd}` : format === 'YYDDD' ? `${String(y % 100).padStart(2, '0')}${ddd}` : `${y}${ddd}`;
+    const text =
+      format === 'YYYYMMDD'
+        ? `${y}${mmdd}`
+        : format === 'YYMMDD'
+          ? `${String(y % 100).padStart(2, '0')}${mmdd}`
+          : format === 'CYYMMDD'
+            ? `${y >= 2000 ? 1 : 0}${String(y % 100).padStart(2, '0')}${mmdd}`
+            : format === 'YYDDD'
+              ? `${String(y % 100).padStart(2, '0')}${ddd}`
+              : `${y}${ddd}`;
     return [...text].map(Number);
   });
   const zeros = fc.constant(new Array<number>(width).fill(0));
@@ -214,7 +249,7 @@ const cases = layoutSpec.chain((l) => {
 
 describe('the generated record decoder', () => {
   // Bounded by its count of runs; the time limit is only a generous bound for a loaded machine.
-  it('gives the plain decoder\'s values and errors on random layouts and records', { timeout: 120_000 }, () => {
+  it("gives the plain decoder's values and errors on random layouts and records", { timeout: 120_000 }, () => {
     let decoded = 0;
     let failed = 0;
     fc.assert(
@@ -255,9 +290,12 @@ describe('the generated record decoder', () => {
       "let refused = false; try { new Function('return 1'); } catch { refused = true; }",
       "const layout = buildLayout('r', [{ kind: 'field', name: 'code', label: 'CODE', pic: parsePic('X(6)'), usage: 'display', justify: 'left', truncate: 'refuse', offset: 0, size: 0 }]);",
       "const codec = compileRecord(layout, 'cp037');",
-      "console.log(JSON.stringify({ refused, generated: codec.generated, value: codec.decode(Buffer.from([0xc1, 0xc2, 0xc3, 0x40, 0x40, 0x40])) }));",
+      'console.log(JSON.stringify({ refused, generated: codec.generated, value: codec.decode(Buffer.from([0xc1, 0xc2, 0xc3, 0x40, 0x40, 0x40])) }));',
     ].join('\n');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url), timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url),
+      timeout: 60_000,
+    });
     expect(JSON.parse(stdout)).toEqual({ refused: true, generated: false, value: { code: 'ABC' } });
   });
 });

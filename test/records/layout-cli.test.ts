@@ -20,7 +20,13 @@ const LAYOUT = join(PROJECT_ROOT, 'adapters/mainframe-files/layouts/products.yam
 async function inProcess(cmd: 'decode' | 'encode', file: string, opts: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const sink = (append: (s: string) => void) => new Writable({ write(chunk: Buffer, _e, cb) { append(chunk.toString('utf8')); cb(); } });
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        append(chunk.toString('utf8'));
+        cb();
+      },
+    });
   const io = { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), stdin: process.stdin };
   const common = { errors: 'text', ...opts } as never;
   const code = cmd === 'decode' ? await decodeCommand(file, { meta: false, ...(common as object) } as never, io) : await encodeCommand(file, common, io);
@@ -66,7 +72,10 @@ describe('ficus layout', () => {
   it('decode prints one JSON line per record, and encode writes the very same bytes back', async () => {
     const out = await ficus(['layout', 'decode', '--layout', LAYOUT, file]);
     expect(out.code).toBe(0);
-    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(6);
     expect(lines[0]).toMatchObject({ type: 'header', phExtractDate: '2026-01-02', phExtractTime: 30405, phExtractSeq: 12 });
     expect(lines[1]).toMatchObject({ type: 'detail', prSku: 'HW-1040', prStatus: 'active' });
@@ -85,7 +94,11 @@ describe('ficus layout', () => {
     const out = await inProcess('decode', join(dir, 'BAD.DAT'), { layout: LAYOUT, errors: 'json' });
     expect(out.code).toBe(1);
     expect(out.stdout.trim().split('\n')).toHaveLength(5);
-    const errors = out.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const errors = out.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(errors[0]).toEqual({ error: 'invalid packed-decimal digit in byte 0xFF', recordNo: 3, offset: 210, recordType: 'detail', field: 'prUnitPrice' });
   });
 
@@ -94,7 +107,12 @@ describe('ficus layout', () => {
     writeFileSync(cpy, '       01  ITEM.\n           05  ITEM-NO    PIC 9(4).\n           05  ITEM-PRICE PIC S9(3)V99 COMP-3.\n');
     writeFileSync(join(dir, 'ITEM.DAT'), Buffer.from('f0f0f4f2 01234c f0f0f0f1 00099d'.replace(/ /g, ''), 'hex'));
     const out = await inProcess('decode', join(dir, 'ITEM.DAT'), { layout: cpy, encoding: 'cp500' });
-    expect(out.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+    expect(
+      out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([
       { itemNo: 42, itemPrice: 12.34 },
       { itemNo: 1, itemPrice: -0.99 },
     ]);
@@ -128,7 +146,12 @@ describe('ficus layout', () => {
     const out = await inProcess('decode', join(dir, 'CUSTOMERS.TXT'), { layout: cpy, encoding: 'ascii', delimiter: 'lf' });
     expect(out.stderr).toMatch(/3 records, 3 good, 0 bad/);
     expect(out.code).toBe(0);
-    expect(out.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+    expect(
+      out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([
       { clId: 1, clName: 'Ann Example', clCity: 'Paris' },
       { clId: 2, clName: 'Bert', clCity: '' },
       { clId: 3, clName: '', clCity: '' },
@@ -149,7 +172,12 @@ describe('ficus layout', () => {
     const one = await ficus(['layout', 'decode', '--layout', cpy, '--record', 'productRecord', join(dir, 'DETAILS.DAT')]);
     expect(one.stderr).toMatch(/4 records, 4 good, 0 bad/);
     expect(one.code).toBe(0);
-    expect(one.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { prSku: string }).prSku)).toEqual(['HW-1040', 'HW-1041', 'HW-1042', 'HW-1043']);
+    expect(
+      one.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { prSku: string }).prSku),
+    ).toEqual(['HW-1040', 'HW-1041', 'HW-1042', 'HW-1043']);
     const unknown = await ficus(['layout', 'decode', '--layout', cpy, '--record', 'productLine', join(dir, 'DETAILS.DAT')]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(`ficus layout: ${cpy}: --record: no 01 level productLine in products.cpy\n  fix: use one of: productHeader, productRecord, productTrailer\n`);

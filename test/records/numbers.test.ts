@@ -111,15 +111,22 @@ describe('round trips (property-based)', () => {
 
   it('bytes → value → bytes gives the same bytes (packed and zoned, preferred signs)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 18 }), fc.constantFrom<Usage>('display', 'comp-3'), fc.constantFrom(...pages), fc.bigInt({ min: 0n, max: 10n ** 18n - 1n }), fc.boolean(), (digits, usage, page, big, neg) => {
-        const magnitude = big % 10n ** BigInt(digits);
-        const codec = num(`S9(${digits})V`.replace(/V$/, ''), usage, page);
-        const text = (neg && magnitude !== 0n ? '-' : '') + magnitude.toString();
-        const bytes = codec.encode({ n: text }).bytes;
-        const decoded = codec.decode(bytes).n;
-        expect(codec.encode({ n: decoded }).bytes.equals(bytes)).toBe(true);
-        expect(String(decoded)).toBe(text);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 18 }),
+        fc.constantFrom<Usage>('display', 'comp-3'),
+        fc.constantFrom(...pages),
+        fc.bigInt({ min: 0n, max: 10n ** 18n - 1n }),
+        fc.boolean(),
+        (digits, usage, page, big, neg) => {
+          const magnitude = big % 10n ** BigInt(digits);
+          const codec = num(`S9(${digits})V`.replace(/V$/, ''), usage, page);
+          const text = (neg && magnitude !== 0n ? '-' : '') + magnitude.toString();
+          const bytes = codec.encode({ n: text }).bytes;
+          const decoded = codec.decode(bytes).n;
+          expect(codec.encode({ n: decoded }).bytes.equals(bytes)).toBe(true);
+          expect(String(decoded)).toBe(text);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

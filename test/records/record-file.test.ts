@@ -16,7 +16,15 @@ const rows = (n: number) => [
   { type: 'header', value: { phExtractDate: '2026-11-25', phExtractTime: 10203, phExtractSeq: 7, phSystemId: 'PRDEXP01' } },
   ...Array.from({ length: n }, (_v, i) => ({
     type: 'detail',
-    value: { prSku: `HW-${1000 + i}`, prDescription: `Product ${i}`, prUnitPrice: 10 + i / 100, prCurrency: 'EUR', prStockQty: i - 2, prStatus: i % 3 === 0 ? 'backorder' : 'active', prLastChanged: '2025-06-30' },
+    value: {
+      prSku: `HW-${1000 + i}`,
+      prDescription: `Product ${i}`,
+      prUnitPrice: 10 + i / 100,
+      prCurrency: 'EUR',
+      prStockQty: i - 2,
+      prStatus: i % 3 === 0 ? 'backorder' : 'active',
+      prLastChanged: '2025-06-30',
+    },
   })),
   { type: 'trailer', value: {} },
 ];
@@ -30,7 +38,12 @@ describe('record files with header, details and trailer', () => {
     expect(back.map((r) => r.type)).toEqual(['header', 'detail', 'detail', 'detail', 'trailer']);
     expect(back[4].value).toMatchObject({ ptRecordCount: 3, ptTotalStock: -3, ptPriceHash: 30.03 });
     expect(back[2].value).toMatchObject({ prSku: 'HW-1001', prUnitPrice: 10.01, prStockQty: -1, prStatus: 'active', prLastChanged: '2025-06-30' });
-    expect(encodeRecordFile(products, back.map((r) => ({ type: r.type, value: r.value }))).bytes.equals(bytes)).toBe(true);
+    expect(
+      encodeRecordFile(
+        products,
+        back.map((r) => ({ type: r.type, value: r.value })),
+      ).bytes.equals(bytes),
+    ).toBe(true);
   });
 
   it('are decoded the same whatever the chunk boundaries of the stream', async () => {
@@ -50,7 +63,10 @@ describe('record files with header, details and trailer', () => {
   it('report a trailer whose count or totals do not match, keeping every good record', async () => {
     const { bytes } = encodeRecordFile(products, rows(3));
     const tampered = Buffer.from(bytes);
-    products.types.find((t) => t.name === 'trailer')!.codec.encode({ ptRecordCount: 4, ptTotalStock: -3, ptPriceHash: 30.03 }).bytes.copy(tampered, 4 * 80);
+    products.types
+      .find((t) => t.name === 'trailer')!
+      .codec.encode({ ptRecordCount: 4, ptTotalStock: -3, ptPriceHash: 30.03 })
+      .bytes.copy(tampered, 4 * 80);
     tampered[4 * 80] = 0xe3; // keep the record-type code 'T'
     const { rows: back, summary } = await decodeRecordFile([tampered], products);
     expect(back).toHaveLength(5);
@@ -126,7 +142,10 @@ describe('delimited records and YAML layouts', () => {
         { id: 1, name: 'Ann', amount: 12.5, born: '1985-01-01', kind: 'retail' },
         { id: 2, name: 'Bert', amount: -0.99, born: '2029-12-31', kind: 'wholesale' },
       ]);
-      const again = encodeRecordFile(spec, back.map((r) => ({ type: 'record', value: r.value })));
+      const again = encodeRecordFile(
+        spec,
+        back.map((r) => ({ type: 'record', value: r.value })),
+      );
       expect(again.bytes.toString('latin1')).toBe(text.replace('V', 'W')); // an enum writes its first value
     });
   }
@@ -139,8 +158,12 @@ describe('delimited records and YAML layouts', () => {
 
   it('explains layout mistakes with the file, the key and the fix', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'encoding: cp9999\nfields: [{ name: a, pic: X }]\n');
-    expect(() => loadRecordFileSpec(join(dir, 'bad.yaml'), {}, 'bad.yaml')).toThrow(new LayoutFileError('bad.yaml', 'encoding', 'unknown code page "cp9999"', 'use one of: cp037, cp500, cp1047, cp1140, cp273, cp1252, cp437, cp850, latin1, ascii'));
+    expect(() => loadRecordFileSpec(join(dir, 'bad.yaml'), {}, 'bad.yaml')).toThrow(
+      new LayoutFileError('bad.yaml', 'encoding', 'unknown code page "cp9999"', 'use one of: cp037, cp500, cp1047, cp1140, cp273, cp1252, cp437, cp850, latin1, ascii'),
+    );
     expect(() => recordFileSpec({ fields: [{ name: 'a', pic: 'X(3)', usage: 'comp-3' }] }, 'x.yaml', dir)).toThrow(/x\.yaml: fields\[0\]\.usage: PIC X\(3\) cannot be comp-3/);
-    expect(() => recordFileSpec({ records: { a: { fields: [{ name: 'a', pic: 'X' }] }, b: { fields: [{ name: 'b', pic: 'X' }] } } }, 'x.yaml', dir)).toThrow(/recordType: 2 record types but no recordType/);
+    expect(() => recordFileSpec({ records: { a: { fields: [{ name: 'a', pic: 'X' }] }, b: { fields: [{ name: 'b', pic: 'X' }] } } }, 'x.yaml', dir)).toThrow(
+      /recordType: 2 record types but no recordType/,
+    );
   });
 });

@@ -17,12 +17,43 @@ const contract = Contract.load(join(PROJECT_ROOT, 'openapi.yaml'));
 const redactor = new Redactor({ contract, key: 'replay-test-key' });
 
 function customer(id: number, over: Record<string, unknown> = {}) {
-  return { id, name: `Customer ${id}`, email: `c${id}@example.com`, status: 'active', vip: false, creditLimit: 100, createdOn: '2001-02-03', updatedAt: '2024-01-01T00:00:00Z', address: { lines: ['1 Road'], city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' }, ...over };
+  return {
+    id,
+    name: `Customer ${id}`,
+    email: `c${id}@example.com`,
+    status: 'active',
+    vip: false,
+    creditLimit: 100,
+    createdOn: '2001-02-03',
+    updatedAt: '2024-01-01T00:00:00Z',
+    address: { lines: ['1 Road'], city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' },
+    ...over,
+  };
 }
 
 function exchange(id: number, body: unknown, over: Partial<RecordedExchange> = {}): RecordedExchange {
-  const response = redactor.redact(contract.operation('getCustomer'), 'getCustomer', { method: 'GET', path: `/customers/${id}`, query: {}, headers: {}, body: null }, { status: 200, headers: {}, body }).response;
-  return { v: FORMAT_VERSION, operationId: 'getCustomer', time: '2026-01-01T00:00:00.000Z', count: 1, backend: 'legacy', adapter: 'crm-db', latencyMs: 3, gateway: '0.1.0', key: redactor.keyId, request: { method: 'GET', path: `/customers/${id}`, query: {}, headers: {}, body: null }, response, redacted: [], findings: [], ...over };
+  const response = redactor.redact(
+    contract.operation('getCustomer'),
+    'getCustomer',
+    { method: 'GET', path: `/customers/${id}`, query: {}, headers: {}, body: null },
+    { status: 200, headers: {}, body },
+  ).response;
+  return {
+    v: FORMAT_VERSION,
+    operationId: 'getCustomer',
+    time: '2026-01-01T00:00:00.000Z',
+    count: 1,
+    backend: 'legacy',
+    adapter: 'crm-db',
+    latencyMs: 3,
+    gateway: '0.1.0',
+    key: redactor.keyId,
+    request: { method: 'GET', path: `/customers/${id}`, query: {}, headers: {}, body: null },
+    response,
+    redacted: [],
+    findings: [],
+    ...over,
+  };
 }
 
 /** The "backend": customers, with vip flipped for some ids and updatedAt of the moment for others. */
@@ -97,7 +128,11 @@ describe('replay', () => {
   });
 
   it('compares redacted fields by their keyed hash', async () => {
-    const run = await replay((await readRecordings([writeRecording([formatExchange(exchange(8, customer(8))), formatExchange(exchange(9, customer(9, { email: 'someone-else@example.com' })))])], contract)).items, [], opts());
+    const run = await replay(
+      (await readRecordings([writeRecording([formatExchange(exchange(8, customer(8))), formatExchange(exchange(9, customer(9, { email: 'someone-else@example.com' })))])], contract)).items,
+      [],
+      opts(),
+    );
     expect(run.results.map((r) => r.outcome)).toEqual(['pass', 'fail']);
     expect(run.results[1].differences.map((d) => d.path)).toEqual(['$.email']);
     expect(JSON.stringify(run.results[1])).not.toContain('someone-else@example.com');
@@ -105,7 +140,14 @@ describe('replay', () => {
 
   it('reports bad lines with file and line, and replays the rest', async () => {
     const good = formatExchange(exchange(1, customer(1)));
-    const dir = writeRecording([good, good.slice(0, 80), JSON.stringify({ ...JSON.parse(good), v: 2 }), JSON.stringify({ ...JSON.parse(good), operationId: 'getInvoicePdf' }), '{"v":1,"operationId":"getCustomer"}', formatExchange(exchange(2, customer(2)))]);
+    const dir = writeRecording([
+      good,
+      good.slice(0, 80),
+      JSON.stringify({ ...JSON.parse(good), v: 2 }),
+      JSON.stringify({ ...JSON.parse(good), operationId: 'getInvoicePdf' }),
+      '{"v":1,"operationId":"getCustomer"}',
+      formatExchange(exchange(2, customer(2))),
+    ]);
     const { items, bad } = await readRecordings([dir], contract);
     expect(items.map((i) => i.line)).toEqual([1, 6]);
     expect(bad.map((b) => [b.line, b.reason])).toEqual([
@@ -122,7 +164,13 @@ describe('replay', () => {
   });
 
   it('replays only safe methods unless told otherwise', async () => {
-    const post: RecordedExchange = { ...exchange(1, null), operationId: 'createOrder', backend: 'legacy', request: { method: 'POST', path: '/orders', query: {}, headers: { 'idempotency-key': 'key-12345678' }, body: { customerId: 1, lines: [{ sku: 'HW-1042', quantity: 1 }] } }, response: { status: 201, headers: {}, body: { orderId: 'O-1', status: 'accepted' } } };
+    const post: RecordedExchange = {
+      ...exchange(1, null),
+      operationId: 'createOrder',
+      backend: 'legacy',
+      request: { method: 'POST', path: '/orders', query: {}, headers: { 'idempotency-key': 'key-12345678' }, body: { customerId: 1, lines: [{ sku: 'HW-1042', quantity: 1 }] } },
+      response: { status: 201, headers: {}, body: { orderId: 'O-1', status: 'accepted' } },
+    };
     const items = [{ exchange: post, file: 'x.jsonl', line: 1 }];
     posts = 0;
     let run = await replay(items, [], opts());
@@ -162,7 +210,11 @@ describe('replay', () => {
   });
 
   it('ignores the request id of problem answers, and the paths the route ignores', async () => {
-    const missing: RecordedExchange = { ...exchange(1, null), request: { method: 'GET', path: '/customers/x', query: {}, headers: {}, body: null }, response: { status: 404, headers: {}, body: { type: 'about:blank', title: 'Not found', status: 404 } } };
+    const missing: RecordedExchange = {
+      ...exchange(1, null),
+      request: { method: 'GET', path: '/customers/x', query: {}, headers: {}, body: null },
+      response: { status: 404, headers: {}, body: { type: 'about:blank', title: 'Not found', status: 404 } },
+    };
     flipVip = new Set([5]);
     const items = [
       { exchange: missing, file: 'a.jsonl', line: 1 },

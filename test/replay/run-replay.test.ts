@@ -31,7 +31,13 @@ describe('ficus replay, set up from a project', () => {
   });
 
   it('says when the recording was redacted with another key', async () => {
-    const r = await runReplay({ against: 'modern', root: ROOT, env: { CUSTOMERS_SERVICE_URL: svc.url, FICUS_RECORDING_KEY: 'a-different-key-for-this-test' }, paths: [RECORDED], logger: memoryLogger('silent').logger });
+    const r = await runReplay({
+      against: 'modern',
+      root: ROOT,
+      env: { CUSTOMERS_SERVICE_URL: svc.url, FICUS_RECORDING_KEY: 'a-different-key-for-this-test' },
+      paths: [RECORDED],
+      logger: memoryLogger('silent').logger,
+    });
     expect(r.run.bad.map((b) => b.reason).join('\n')).toMatch(/redacted with key \w+ and this replay uses \w+.*set FICUS_RECORDING_KEY/);
     expect(r.run.results.filter((x) => x.outcome === 'fail').every((x) => x.differences.every((d) => d.path === '$.email'))).toBe(true);
     expect(r.exitCode).toBe(1);
@@ -40,7 +46,10 @@ describe('ficus replay, set up from a project', () => {
   it('runs a baseline against the recorded backend in a gateway started here, and finds no noise in a steady service', async () => {
     const file = join(dir, 'modern.jsonl');
     // The committed recording was served by legacy; say these lines were served by modern, the backend this fixture has.
-    const text = readdirSync(RECORDED).map((f) => readFileSync(join(RECORDED, f), 'utf8')).join('').replace(/"backend":"legacy","adapter":"crm-db"/g, '"backend":"modern","adapter":"customers-service"');
+    const text = readdirSync(RECORDED)
+      .map((f) => readFileSync(join(RECORDED, f), 'utf8'))
+      .join('')
+      .replace(/"backend":"legacy","adapter":"crm-db"/g, '"backend":"modern","adapter":"customers-service"');
     writeFileSync(file, text);
     const r = await runReplay({ against: 'modern', root: ROOT, env: { CUSTOMERS_SERVICE_URL: svc.url }, paths: [file], baseline: true, logger: memoryLogger('silent').logger });
     expect(r.run.baseline).toBe(true);

@@ -60,7 +60,15 @@ describe('the recording of the sample estate', () => {
     const junit = join(out, 'junit.xml');
     const html = join(out, 'report.html');
     try {
-      const r = await runReplay({ against: 'modern', root: PROJECT_ROOT, env: { ...estate.env, CUSTOMERS_SERVICE_URL: drifted.url }, paths: [join(RECORDINGS, 'getCustomer'), join(RECORDINGS, 'listCustomers')], junit, html, logger: quiet() });
+      const r = await runReplay({
+        against: 'modern',
+        root: PROJECT_ROOT,
+        env: { ...estate.env, CUSTOMERS_SERVICE_URL: drifted.url },
+        paths: [join(RECORDINGS, 'getCustomer'), join(RECORDINGS, 'listCustomers')],
+        junit,
+        html,
+        logger: quiet(),
+      });
       expect(r.exitCode).toBe(1);
       const failing = r.run.results.filter((x) => x.outcome === 'fail');
       expect(failing.length).toBeGreaterThan(0);

@@ -38,7 +38,9 @@ describe('output templates', () => {
     expect(() => applyTemplate(t({ a: { from: 'a', as: 'number' } }), { a: 'n/a' })).toThrow(new MappingError('a: "n/a" is not a number'));
     expect(() => applyTemplate(t({ s: { from: 's', values: { OPEN: 'open' } } }), { s: 'FROZEN' })).toThrow('s: the screen showed "FROZEN", which is none of OPEN');
     expect(() => applyTemplate(t({ d: { from: 'd', as: 'date', format: 'DD.MM.YYYY' } }), { d: '31.02.2026' })).toThrow('d: "31.02.2026" is not a real date');
-    expect(() => applyTemplate(t({ xs: { each: 'rows', map: { d: { from: 'd', as: 'date' } } } }), { rows: [{ d: '2026-01-01' }, { d: 'soon' }] })).toThrow('xs[1].d: "soon" is not a date in the form YYYY-MM-DD');
+    expect(() => applyTemplate(t({ xs: { each: 'rows', map: { d: { from: 'd', as: 'date' } } } }), { rows: [{ d: '2026-01-01' }, { d: 'soon' }] })).toThrow(
+      'xs[1].d: "soon" is not a date in the form YYYY-MM-DD',
+    );
   });
 
   it('checks every path against what the flow declares it returns', () => {

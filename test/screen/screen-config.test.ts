@@ -56,7 +56,10 @@ describe('start-up', () => {
     symlinkSync(join(PROJECT_ROOT, 'adapters/billing-ui/flows'), join(dir, 'flows'), 'dir');
     const yaml = readFileSync(join(PROJECT_ROOT, 'adapters/billing-ui/adapter.yaml'), 'utf8')
       .replace('flow: flows/search-accounts.ts', 'flow: flows/no-such-flow.ts')
-      .replace('name: holder\n      status: { from: status, values: { OPEN: open, OVERDUE: overdue, CLOSED: closed } }\n      balance', 'name: holderName\n      status: { from: status, values: { OPEN: open, OVERDUE: overdue, CLOSED: closed } }\n      balance');
+      .replace(
+        'name: holder\n      status: { from: status, values: { OPEN: open, OVERDUE: overdue, CLOSED: closed } }\n      balance',
+        'name: holderName\n      status: { from: status, values: { OPEN: open, OVERDUE: overdue, CLOSED: closed } }\n      balance',
+      );
     writeFileSync(join(dir, 'adapter.yaml'), yaml);
     const err = await Gateway.create({ root: e.dir, env: e.env, logger: memoryLogger().logger, processMetrics: false }).then(
       () => undefined,
@@ -64,7 +67,7 @@ describe('start-up', () => {
     );
     expect(err?.message).toContain('operations.searchAccounts.flow: flows/no-such-flow.ts does not exist');
     expect(err?.message).toMatch(/operations\.getAccount\.output\.name: the flow returns no field "holderName" \(flows\/get-account\.ts\)/);
-    expect(err?.message).toContain('fix: use one of the flow\'s fields: accountNo, holder');
+    expect(err?.message).toContain("fix: use one of the flow's fields: accountNo, holder");
   });
 });
 

@@ -42,7 +42,16 @@ const put = async (path: string, body: unknown) => {
 beforeAll(async () => {
   estate = await screenEstate(
     { delayMs: 5 },
-    { BILLING_UI_PAGES: String(POOL), BILLING_UI_PAGES_PER_OPERATION: String(POOL), BILLING_UI_QUEUE_TIMEOUT_MS: '60000', BILLING_UI_RETRIES: '0', BILLING_UI_TIMEOUT_MS: '20000', BILLING_UI_NAVIGATION_MS: '2500', BILLING_UI_ACTION_MS: '4000', BILLING_UI_TRACE: 'true' },
+    {
+      BILLING_UI_PAGES: String(POOL),
+      BILLING_UI_PAGES_PER_OPERATION: String(POOL),
+      BILLING_UI_QUEUE_TIMEOUT_MS: '60000',
+      BILLING_UI_RETRIES: '0',
+      BILLING_UI_TIMEOUT_MS: '20000',
+      BILLING_UI_NAVIGATION_MS: '2500',
+      BILLING_UI_ACTION_MS: '4000',
+      BILLING_UI_TRACE: 'true',
+    },
   );
   gw = await startGateway(estate.dir, estate.env);
   adapter = gw.gateway.adapters.find((a) => a.name === 'billing-ui')!.adapter as ScreenAdapter;
@@ -90,9 +99,7 @@ describe('reads through the legacy screens', () => {
     expect(a.invoices.length).toBeGreaterThan(10); // three legacy pages of five
     const r = await get('/accounts/A000001/invoices');
     expect(r.status).toBe(200);
-    expect(r.body.items).toEqual(
-      a.invoices.map((i) => ({ invoiceNo: i.invoiceNo, issuedOn: i.issuedOn, dueOn: i.dueOn, amount: i.amountCents / 100, status: i.status.toLowerCase() })),
-    );
+    expect(r.body.items).toEqual(a.invoices.map((i) => ({ invoiceNo: i.invoiceNo, issuedOn: i.issuedOn, dueOn: i.dueOn, amount: i.amountCents / 100, status: i.status.toLowerCase() })));
     const empty = [...seed.values()].find((x) => x.invoices.length === 0)!;
     expect((await get(`/accounts/${empty.accountNo}/invoices`)).body).toEqual({ items: [] });
   });

@@ -66,15 +66,23 @@ describe('host keys', () => {
     const p = pool({ knownHosts: KnownHosts.parse('# nothing here\n', 'test_known_hosts') });
     const err = await p.use((s) => s.read('hello.txt')).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(new RegExp(`the host key of 127\\.0\\.0\\.1:${sshd.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\) is not in test_known_hosts; check the fingerprint .* add this line: \\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 AAAA`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `the host key of 127\\.0\\.0\\.1:${sshd.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\) is not in test_known_hosts; check the fingerprint .* add this line: \\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 AAAA`,
+      ),
+    );
   });
 
   it('are refused when another key is listed for the host (a changed key or a man in the middle)', async () => {
     const other = `[127.0.0.1]:${sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGgC0bU0ZF8m8xGcb6mSAIwjfdVtaL/9pEvOBBYOHNxB`;
-    const err = await pool({ knownHosts: KnownHosts.parse(other, 'kh') }).use((s) => s.list('.')).catch((e: unknown) => e as Error);
+    const err = await pool({ knownHosts: KnownHosts.parse(other, 'kh') })
+      .use((s) => s.list('.'))
+      .catch((e: unknown) => e as Error);
     expect((err as Error).message).toMatch(/does not match the 1 key\(s\) listed for it in kh: possible man-in-the-middle/);
     const revoked = `@revoked * ${sshd.hostKeyLine.split(' ').slice(1).join(' ')}\n${sshd.hostKeyLine}`;
-    const err2 = await pool({ knownHosts: KnownHosts.parse(revoked, 'kh2') }).use((s) => s.list('.')).catch((e: unknown) => e as Error);
+    const err2 = await pool({ knownHosts: KnownHosts.parse(revoked, 'kh2') })
+      .use((s) => s.list('.'))
+      .catch((e: unknown) => e as Error);
     expect((err2 as Error).message).toMatch(/is marked @revoked in kh2/);
   });
 });
@@ -105,11 +113,14 @@ describe('connections', () => {
     const p = pool();
     await p.use((s) => s.list('.'));
     const cancelled = new AbortController();
-    await p.use(async (s) => {
-      const listing = await s.list('.');
-      cancelled.abort(new Error('the attempt timed out'));
-      return listing;
-    }, { signal: cancelled.signal });
+    await p.use(
+      async (s) => {
+        const listing = await s.list('.');
+        cancelled.abort(new Error('the attempt timed out'));
+        return listing;
+      },
+      { signal: cancelled.signal },
+    );
     expect(p.stats).toMatchObject({ open: 0, connects: 1 });
     expect(await p.use((s) => s.read('hello.txt'))).toEqual(Buffer.from('hello'));
     expect(p.stats.connects).toBe(2);
@@ -169,7 +180,11 @@ describe('connections', () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const kids = (pid: string): string[] => {
       try {
-        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).flatMap((k) => [k, ...kids(k)]);
+        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .flatMap((k) => [k, ...kids(k)]);
       } catch {
         return [];
       }
@@ -189,7 +204,9 @@ describe('connections', () => {
   });
 
   it('say when the login is refused', async () => {
-    const err = await pool({ privateKey: undefined, password: 'wrong' }).use((s) => s.list('.')).catch((e: unknown) => e as Error);
+    const err = await pool({ privateKey: undefined, password: 'wrong' })
+      .use((s) => s.list('.'))
+      .catch((e: unknown) => e as Error);
     expect((err as Error).message).toMatch(/authentication failed \(check the user and its password or key\)/);
   });
 });
@@ -207,7 +224,18 @@ describe('the in-process SFTP server of the sample', () => {
   });
 
   it('serves files by password login, with its host key checked the same way, and stays in its folder', async () => {
-    const p = new SftpPool({ host: '127.0.0.1', port: server.port, username: 'mf', password: 'secret', knownHosts: KnownHosts.parse(server.hostKeyLine, 'kh'), maxConnections: 1, keepAliveIntervalMs: 0, keepAliveCountMax: 3, connectTimeoutMs: 3_000, idleTimeoutMs: 5_000 });
+    const p = new SftpPool({
+      host: '127.0.0.1',
+      port: server.port,
+      username: 'mf',
+      password: 'secret',
+      knownHosts: KnownHosts.parse(server.hostKeyLine, 'kh'),
+      maxConnections: 1,
+      keepAliveIntervalMs: 0,
+      keepAliveCountMax: 3,
+      connectTimeoutMs: 3_000,
+      idleTimeoutMs: 5_000,
+    });
     pools.push(p);
     await p.use(async (s) => {
       await s.mkdirs('a/b');

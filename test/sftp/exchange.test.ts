@@ -58,7 +58,15 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
     const res = await fetch(`${gw.url}/products/HW-1042`);
     expect(res.status).toBe(200);
     const p = mf.catalogue.find((x) => x.sku === 'HW-1042')!;
-    expect(await res.json()).toEqual({ sku: p.sku, description: p.description, unitPrice: p.unitPrice, currency: 'EUR', stockQuantity: p.stockQuantity, status: p.status, lastChangedOn: p.lastChangedOn });
+    expect(await res.json()).toEqual({
+      sku: p.sku,
+      description: p.description,
+      unitPrice: p.unitPrice,
+      currency: 'EUR',
+      stockQuantity: p.stockQuantity,
+      status: p.status,
+      lastChangedOn: p.lastChangedOn,
+    });
     expect(res.headers.get('x-data-as-of')).toBe('2026-11-24T22:00:00.000Z');
     expect(Number(res.headers.get('x-data-age-seconds'))).toBeGreaterThan(0);
     expect(res.headers.get('x-data-source')).toMatch(/^PRODUCTS\.D20261124\.T220000\.N\d{5}\.DAT$/);
@@ -91,7 +99,11 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
     expect(((await res.json()) as { stockQuantity: number }).stockQuantity).toBe(999);
     // A newer file cut short (the exporter died): no trailer, so the last complete one is served.
     const at = new Date(Date.UTC(2026, 10, 26, 22, 0, 0));
-    const bytes = encodeProductExport(changed.map((p) => ({ ...p, stockQuantity: 1 })), at, 99);
+    const bytes = encodeProductExport(
+      changed.map((p) => ({ ...p, stockQuantity: 1 })),
+      at,
+      99,
+    );
     writeFileSync(join(mf.root, 'exports', exportFileName(at, 99)), bytes.subarray(0, bytes.length - 160));
     await until(async () => {
       await (await fetch(`${gw.url}/products/HW-1042`)).arrayBuffer();
@@ -104,10 +116,26 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
 
   it('places an order: an EBCDIC record in the inbound drop, answered from the reply file with 201', async () => {
     const k = key();
-    const res = await post(gw, '/orders', k, { customerId: 1001, reference: 'PO-2291', requestedDelivery: '2026-12-01', lines: [{ sku: 'HW-1042', quantity: 3 }, { sku: 'HW-1043', quantity: 1 }] });
+    const res = await post(gw, '/orders', k, {
+      customerId: 1001,
+      reference: 'PO-2291',
+      requestedDelivery: '2026-12-01',
+      lines: [
+        { sku: 'HW-1042', quantity: 3 },
+        { sku: 'HW-1043', quantity: 1 },
+      ],
+    });
     expect(res.status).toBe(201);
     const order = (await res.json()) as Record<string, unknown>;
-    expect(order).toMatchObject({ status: 'accepted', customerId: 1001, reference: 'PO-2291', lines: [{ sku: 'HW-1042', quantity: 3 }, { sku: 'HW-1043', quantity: 1 }] });
+    expect(order).toMatchObject({
+      status: 'accepted',
+      customerId: 1001,
+      reference: 'PO-2291',
+      lines: [
+        { sku: 'HW-1042', quantity: 3 },
+        { sku: 'HW-1043', quantity: 1 },
+      ],
+    });
     expect(order.orderId).toMatch(/^O[0-9A-Z]{15}$/);
     expect(order.mainframeOrderNo).toMatch(/^M\d{9}$/);
     expect(res.headers.get('location')).toBe(`/orders/${String(order.orderId)}`);
@@ -155,7 +183,8 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
       },
     });
     const k = key();
-    const call = (body: unknown) => handler({ operationId: 'createOrder', method: 'post', pathParams: {}, query: {}, headers: { 'idempotency-key': k }, body, requestId: 'r', signal: new AbortController().signal });
+    const call = (body: unknown) =>
+      handler({ operationId: 'createOrder', method: 'post', pathParams: {}, query: {}, headers: { 'idempotency-key': k }, body, requestId: 'r', signal: new AbortController().signal });
     const body = { customerId: 1002, lines: [{ sku: 'HW-1044', quantity: 2 }] };
     const first = await call(body);
     expect(first.status).toBe(201);
@@ -166,7 +195,11 @@ describe.each(['openssh', 'in-process'] as const)('the mainframe adapter over %s
     expect(mf.job.ordersDecided).toBe(decided);
     expect(mf.job.filesProcessed).toBe(files); // not even written again
     // The same answer as the writes' idempotency hook gives for a reused key (test/writes/idempotency.test.ts).
-    await expect(call({ ...body, customerId: 1003 })).rejects.toMatchObject({ status: 422, typeName: 'idempotency-key-reused', detail: `the Idempotency-Key ${k} was used before with a different request body` });
+    await expect(call({ ...body, customerId: 1003 })).rejects.toMatchObject({
+      status: 422,
+      typeName: 'idempotency-key-reused',
+      detail: `the Idempotency-Key ${k} was used before with a different request body`,
+    });
   });
 
   it('the batch job answers an order id it has seen with the original outcome (its control file)', async () => {

@@ -118,7 +118,14 @@ describe('export files of the mainframe adapter', () => {
     const name = writeExport(24);
     await start({ refreshMs: 0 });
     expect((await get('/products/HW-1042')).body.stockQuantity).toBe(mf.catalogue.find((p) => p.sku === 'HW-1042')!.stockQuantity);
-    writeFileSync(join(mf.root, 'exports', name), encodeProductExport(mf.catalogue.map((p) => ({ ...p, stockQuantity: 4321 })), DAY(24), 24));
+    writeFileSync(
+      join(mf.root, 'exports', name),
+      encodeProductExport(
+        mf.catalogue.map((p) => ({ ...p, stockQuantity: 4321 })),
+        DAY(24),
+        24,
+      ),
+    );
     // The SFTP listing has whole seconds: a rewrite within the same second may look unchanged (the size is the same).
     utimesSync(join(mf.root, 'exports', name), new Date(), new Date(Date.now() + 5_000));
     await vi.waitFor(async () => expect((await get('/products/HW-1042')).body.stockQuantity).toBe(4321), { timeout: 10_000, interval: 20 });
@@ -179,9 +186,15 @@ describe('export files of the mainframe adapter', () => {
     const released = new Promise<void>((r) => (release = r));
     const newer = exportFileName(DAY(25), 25);
     hold = { name: newer, released, release };
-    writeExport(25, mf.catalogue.map((p) => ({ ...p, stockQuantity: 7 })));
+    writeExport(
+      25,
+      mf.catalogue.map((p) => ({ ...p, stockQuantity: 7 })),
+    );
     // A request starts the refresh; the newer file's download is held back.
-    void fetch(`${gw!.url}/products/HW-1042`).then((r) => r.arrayBuffer(), () => undefined);
+    void fetch(`${gw!.url}/products/HW-1042`).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
     await vi.waitFor(() => expect(downloads).toContain(newer), { timeout: 10_000, interval: 10 });
     // Meanwhile, requests are answered at once from the previous export.
     for (let i = 0; i < 3; i++) {

@@ -27,7 +27,12 @@ describe('the export reader', () => {
     } as unknown as SftpSession;
     const pool = { use: <T>(fn: (s: SftpSession) => Promise<T>) => fn(session) } as unknown as SftpPool;
     const spec = productExportSpec();
-    const reader = new ExportReader(pool, { dir: 'exports', pattern: /^PRODUCTS\..*\.DAT$/, spec, record: 'detail', key: 'prSku', refreshMs: 60_000, fallback: 0 }, memoryLogger('silent').logger, new ExportFiles());
+    const reader = new ExportReader(
+      pool,
+      { dir: 'exports', pattern: /^PRODUCTS\..*\.DAT$/, spec, record: 'detail', key: 'prSku', refreshMs: 60_000, fallback: 0 },
+      memoryLogger('silent').logger,
+      new ExportFiles(),
+    );
     let turns = 0;
     let stop = false;
     const spin = () => {

@@ -56,7 +56,32 @@ describe('the problem catalogue', () => {
   });
 
   it('keeps the type URIs callers depend on', () => {
-    for (const type of ['validation', 'malformed-json', 'not-found', 'route-not-found', 'method-not-allowed', 'unprocessable', 'legacy-refused', 'conflict', 'idempotency-key-reused', 'idempotency-key-in-flight', 'upstream-contract-violation', 'upstream-error', 'upstream-unavailable', 'upstream-timeout', 'upstream-credentials', 'circuit-open', 'overloaded', 'state-store-unavailable', 'unauthorized', 'forbidden', 'internal', 'shutting-down', 'payload-too-large', 'unsupported-media-type']) {
+    for (const type of [
+      'validation',
+      'malformed-json',
+      'not-found',
+      'route-not-found',
+      'method-not-allowed',
+      'unprocessable',
+      'legacy-refused',
+      'conflict',
+      'idempotency-key-reused',
+      'idempotency-key-in-flight',
+      'upstream-contract-violation',
+      'upstream-error',
+      'upstream-unavailable',
+      'upstream-timeout',
+      'upstream-credentials',
+      'circuit-open',
+      'overloaded',
+      'state-store-unavailable',
+      'unauthorized',
+      'forbidden',
+      'internal',
+      'shutting-down',
+      'payload-too-large',
+      'unsupported-media-type',
+    ]) {
       expect(types.has(type), type).toBe(true);
     }
     expect(PROBLEMS.idempotencyKeyReused).toMatchObject({ type: 'idempotency-key-reused', status: 422 });
@@ -118,7 +143,15 @@ describe('the problem catalogue', () => {
 describe('a problem built from the catalogue', () => {
   it('answers with its entry’s type URI, status and title, and the case’s own words in detail', () => {
     const p = new Problem(PROBLEMS.notFound, { detail: 'no customer 42', extensions: { source: 'crm' } });
-    expect(p.toBody('req-1', '/customers/42')).toEqual({ type: `${TYPE_BASE}not-found`, title: 'Not found', status: 404, detail: 'no customer 42', instance: '/customers/42', requestId: 'req-1', source: 'crm' });
+    expect(p.toBody('req-1', '/customers/42')).toEqual({
+      type: `${TYPE_BASE}not-found`,
+      title: 'Not found',
+      status: 404,
+      detail: 'no customer 42',
+      instance: '/customers/42',
+      requestId: 'req-1',
+      source: 'crm',
+    });
     expect(p.typeName).toBe('not-found');
     expect(p.isClientError).toBe(true);
   });

@@ -36,7 +36,12 @@ describe('policy merging', () => {
 
 describe('503 answers and the state store under a binding policy', () => {
   const policyOf = (consecutiveFailures: number) =>
-    new BindingPolicy(mergePolicy(BASE_POLICY, { retry: { maxRetries: 2 }, circuitBreaker: { consecutiveFailures } }), { adapter: 'mainframe-files', operation: 'createOrder', retryable: true, metrics: new GatewayMetrics() });
+    new BindingPolicy(mergePolicy(BASE_POLICY, { retry: { maxRetries: 2 }, circuitBreaker: { consecutiveFailures } }), {
+      adapter: 'mainframe-files',
+      operation: 'createOrder',
+      retryable: true,
+      metrics: new GatewayMetrics(),
+    });
   const signal = new AbortController().signal;
 
   it('a backend that is unavailable (before any circuit opens) is answered 503 with Retry-After', async () => {

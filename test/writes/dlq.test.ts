@@ -196,7 +196,14 @@ describe('batches: partial success', () => {
 });
 
 describe('credentials never reach the outbox or the dead-letter queue', () => {
-  const secrets = { authorization: 'Bearer caller-bearer-secret', 'x-api-key': 'api-key-secret-1', 'x-auth-token': 'auth-token-secret-2', 'x-csrf-token': 'csrf-secret-3', 'x-upstream-password': 'upstream-password-secret-4', 'x-debug-note': 'not-on-the-allow-list-5' };
+  const secrets = {
+    authorization: 'Bearer caller-bearer-secret',
+    'x-api-key': 'api-key-secret-1',
+    'x-auth-token': 'auth-token-secret-2',
+    'x-csrf-token': 'csrf-secret-3',
+    'x-upstream-password': 'upstream-password-secret-4',
+    'x-debug-note': 'not-on-the-allow-list-5',
+  };
   const leaked = (text: string) => Object.values(secrets).filter((v) => text.includes(v));
 
   it('keeps only allow-listed headers of a quarantined batch record, in the API and in the state store', async () => {

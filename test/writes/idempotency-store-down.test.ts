@@ -15,9 +15,23 @@ describe('idempotency hook, state store failing after the write', () => {
   it('answers with what the backend answered', async () => {
     const down = () => Promise.reject(new StateStoreUnavailable('the state store did not answer: ECONNRESET'));
     const store = { begin: async () => ({ outcome: 'owner' }), finish: down, abandon: down } as unknown as IdempotencyStore;
-    const hook = idempotencyHook({ store, header: 'Idempotency-Key', inFlightWaitMs: 1_000, metrics: new WritesMetrics(new GatewayMetrics(), async () => ({ outboxPending: 0, outboxOldestPendingSeconds: 0, dlqDepth: 0, dlqOldestSeconds: 0 })) });
+    const hook = idempotencyHook({
+      store,
+      header: 'Idempotency-Key',
+      inFlightWaitMs: 1_000,
+      metrics: new WritesMetrics(new GatewayMetrics(), async () => ({ outboxPending: 0, outboxOldestPendingSeconds: 0, dlqDepth: 0, dlqOldestSeconds: 0 })),
+    });
     const route = { operationId: 'createOrder', operation: { safe: false } } as unknown as Route;
-    const req = { operationId: 'createOrder', method: 'POST', pathParams: {}, query: {}, headers: { 'idempotency-key': 'k-1' }, body: { a: 1 }, requestId: 'r', signal: new AbortController().signal } as OperationRequest;
+    const req = {
+      operationId: 'createOrder',
+      method: 'POST',
+      pathParams: {},
+      query: {},
+      headers: { 'idempotency-key': 'k-1' },
+      body: { a: 1 },
+      requestId: 'r',
+      signal: new AbortController().signal,
+    } as OperationRequest;
     const written = { result: { status: 201, body: { orderId: 'o-1' } }, backend: 'legacy' as const, adapter: 'orders' };
     await expect(hook.around!(route, req, async () => written)).resolves.toBe(written);
   });

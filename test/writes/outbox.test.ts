@@ -41,10 +41,14 @@ describe('the outbox', () => {
     expect(await g.gateway.writes.outbox.get(location.slice(8))).toMatchObject({ state: expect.stringMatching(/pending|delivering/) });
     const pending = await statusOf(g.url, location);
     expect(pending.status).toBe('pending');
-    const done = await eventually(async () => {
-      const s = await statusOf(g.url, location);
-      return s.status === 'accepted' ? s : undefined;
-    }, 20_000, 'the order to be accepted');
+    const done = await eventually(
+      async () => {
+        const s = await statusOf(g.url, location);
+        return s.status === 'accepted' ? s : undefined;
+      },
+      20_000,
+      'the order to be accepted',
+    );
     // The caller keeps its id; the legacy system's own status resource answered.
     expect(done).toMatchObject({ orderId: location.slice(8), status: 'accepted', customerId: 1001 });
     expect(svc.orders).toHaveLength(1);
@@ -79,10 +83,14 @@ describe('the outbox', () => {
     svc.failNext = 2;
     const res = await post(`${g.url}/orders`, newOrder(3003), 'retry-key-001');
     const id = (res.headers.get('location') ?? '').slice(8);
-    const entry = await eventually(async () => {
-      const e = await g.gateway.writes.outbox.get(id);
-      return e?.state === 'delivered' ? e : undefined;
-    }, 20_000, 'delivery after two failures');
+    const entry = await eventually(
+      async () => {
+        const e = await g.gateway.writes.outbox.get(id);
+        return e?.state === 'delivered' ? e : undefined;
+      },
+      20_000,
+      'delivery after two failures',
+    );
     expect(entry.attempts).toBe(3);
     expect(entry.errors.map((e) => e.attempt)).toEqual([1, 2]);
     expect(entry.errors[0].error).toContain('answered 500');
@@ -111,10 +119,14 @@ describe('the outbox', () => {
     svc.refuse.add(9999);
     const res = await post(`${g.url}/orders`, newOrder(9999), 'refuse-key-01');
     const location = res.headers.get('location') ?? '';
-    const failed = await eventually(async () => {
-      const s = await statusOf(g.url, location);
-      return s.status === 'failed' ? s : undefined;
-    }, 20_000, 'the write to fail');
+    const failed = await eventually(
+      async () => {
+        const s = await statusOf(g.url, location);
+        return s.status === 'failed' ? s : undefined;
+      },
+      20_000,
+      'the write to fail',
+    );
     expect(failed.rejection).toEqual({ code: 'REJECTED', reason: 'customer 9999 is closed' });
     const letter = await g.gateway.writes.deadLetters.get(location.slice(8));
     expect(letter).toMatchObject({ reason: 'rejected', attempts: 1, state: 'dead', source: 'outbox' });

@@ -61,7 +61,10 @@ interface Summary {
 
 function table(items: Summary[]): string {
   if (items.length === 0) return 'no dead letters match';
-  const rows = [['ID', 'OPERATION', 'REASON', 'STATE', 'ATTEMPTS', 'AGE', 'LAST ERROR'], ...items.map((d) => [d.id, d.operation, d.reason, d.state, String(d.attempts), age(d.ageSeconds), (d.lastError ?? '').slice(0, 80)])];
+  const rows = [
+    ['ID', 'OPERATION', 'REASON', 'STATE', 'ATTEMPTS', 'AGE', 'LAST ERROR'],
+    ...items.map((d) => [d.id, d.operation, d.reason, d.state, String(d.attempts), age(d.ageSeconds), (d.lastError ?? '').slice(0, 80)]),
+  ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
@@ -83,9 +86,15 @@ export function register(program: Command): void {
       }),
     );
 
-  adminOptions(dlq.command('show <id>').description('one dead letter: its request and every attempt\'s error')).action((id: string, o: AdminOptions) =>
+  adminOptions(dlq.command('show <id>').description("one dead letter: its request and every attempt's error")).action((id: string, o: AdminOptions) =>
     run(async () => {
-      const d = (await callAdmin(o, 'GET', `/dlq/${encodeURIComponent(id)}`)) as Summary & { acceptedAt: string; deadAt: string; idempotencyKey?: string; request: { body: unknown }; errors: { attempt: number; at: string; status?: number; error: string }[] };
+      const d = (await callAdmin(o, 'GET', `/dlq/${encodeURIComponent(id)}`)) as Summary & {
+        acceptedAt: string;
+        deadAt: string;
+        idempotencyKey?: string;
+        request: { body: unknown };
+        errors: { attempt: number; at: string; status?: number; error: string }[];
+      };
       print(o, d, () =>
         [
           `${d.id}  ${d.operation}  ${d.reason}  ${d.state}`,
@@ -93,23 +102,43 @@ export function register(program: Command): void {
           '  attempts:',
           ...d.errors.map((e) => `    #${e.attempt} ${e.at}${e.status ? ` ${e.status}` : ''}  ${e.error}`),
           '  request body:',
-          ...JSON.stringify(d.request.body, null, 2).split('\n').map((l) => `    ${l}`),
+          ...JSON.stringify(d.request.body, null, 2)
+            .split('\n')
+            .map((l) => `    ${l}`),
         ].join('\n'),
       );
     }),
   );
 
   for (const action of ['replay', 'expire'] as const) {
-    filters(adminOptions(dlq.command(`${action} [id]`).description(action === 'replay' ? 'put dead letters back into the outbox: one by id, or all matching the filters' : 'give up on dead letters for good: one by id, or all matching the filters')))
+    filters(
+      adminOptions(
+        dlq
+          .command(`${action} [id]`)
+          .description(
+            action === 'replay' ? 'put dead letters back into the outbox: one by id, or all matching the filters' : 'give up on dead letters for good: one by id, or all matching the filters',
+          ),
+      ),
+    )
       .option('--all', `${action} every dead letter`, false)
       .action((id: string | undefined, o: FilterOpts) =>
         run(async () => {
           const f = filterBody(o);
           if (id !== undefined && Object.keys(f).length > 0) throw new CliExit(EXIT.usage, `give an id or filters, not both`);
-          if (id === undefined && Object.keys(f).length === 0) throw new CliExit(EXIT.usage, `say which dead letters: an id, a filter (--operation, --reason, --older-than, --error-contains) or --all`);
-          const out = (await callAdmin(o, 'POST', id !== undefined ? `/dlq/${encodeURIComponent(id)}/${action}` : `/dlq/${action}`, id !== undefined ? undefined : f)) as { replayed?: string[]; expired?: string[]; skipped?: { id: string; why: string }[] };
+          if (id === undefined && Object.keys(f).length === 0)
+            throw new CliExit(EXIT.usage, `say which dead letters: an id, a filter (--operation, --reason, --older-than, --error-contains) or --all`);
+          const out = (await callAdmin(o, 'POST', id !== undefined ? `/dlq/${encodeURIComponent(id)}/${action}` : `/dlq/${action}`, id !== undefined ? undefined : f)) as {
+            replayed?: string[];
+            expired?: string[];
+            skipped?: { id: string; why: string }[];
+          };
           const done = (action === 'replay' ? out.replayed : out.expired) ?? [];
-          print(o, out, () => [`${action === 'replay' ? 'replayed' : 'expired'} ${done.length} dead letter(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}`, ...(out.skipped ?? []).map((s) => `  skipped ${s.id}: ${s.why}`)].join('\n'));
+          print(o, out, () =>
+            [
+              `${action === 'replay' ? 'replayed' : 'expired'} ${done.length} dead letter(s)${done.length > 0 ? `: ${done.join(', ')}` : ''}`,
+              ...(out.skipped ?? []).map((s) => `  skipped ${s.id}: ${s.why}`),
+            ].join('\n'),
+          );
         }),
       );
   }

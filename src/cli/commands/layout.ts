@@ -33,7 +33,11 @@ interface CommonOptions {
 /** The layout, or a CliExit (bad usage) naming the file, key and fix. */
 function specOf(opts: CommonOptions) {
   const bare = !/\.ya?ml$/i.test(opts.layout);
-  if (opts.record !== undefined && !bare) throw new CliExit(EXIT.usage, `${opts.layout}: --record: chooses the 01 level of a bare copybook (.cpy), not of a layout file\n  fix: drop --record; a layout file names its copybook's record with record: <name>`);
+  if (opts.record !== undefined && !bare)
+    throw new CliExit(
+      EXIT.usage,
+      `${opts.layout}: --record: chooses the 01 level of a bare copybook (.cpy), not of a layout file\n  fix: drop --record; a layout file names its copybook's record with record: <name>`,
+    );
   try {
     return loadRecordFileSpec(opts.layout, { encoding: opts.encoding, delimiter: opts.delimiter, record: opts.record });
   } catch (err) {
@@ -59,7 +63,8 @@ export async function decodeCommand(file: string, opts: CommonOptions & { meta: 
   try {
     for await (const batch of decodeRecordStream(source, spec, summary)) {
       let text = '';
-      for (const r of batch.rows) text += JSON.stringify(opts.meta ? { recordNo: r.recordNo, offset: r.offset, type: r.type, data: r.value } : spec.types.length > 1 ? { type: r.type, ...r.value } : r.value) + '\n';
+      for (const r of batch.rows)
+        text += JSON.stringify(opts.meta ? { recordNo: r.recordNo, offset: r.offset, type: r.type, data: r.value } : spec.types.length > 1 ? { type: r.type, ...r.value } : r.value) + '\n';
       if (text) await write(io.stdout, text);
       for (const p of batch.problems) reportProblem(p, opts.errors, io.stderr);
     }
@@ -71,7 +76,9 @@ export async function decodeCommand(file: string, opts: CommonOptions & { meta: 
     throw err;
   }
   const trailerProblems = summary.records > 0 && !summary.complete;
-  io.stderr.write(`${file}: ${summary.records} records, ${summary.good} good, ${summary.bad} bad${spec.types.some((t) => t.role === 'trailer') ? `; trailer ${summary.complete ? 'checks out' : 'does not check out'}` : ''}\n`);
+  io.stderr.write(
+    `${file}: ${summary.records} records, ${summary.good} good, ${summary.bad} bad${spec.types.some((t) => t.role === 'trailer') ? `; trailer ${summary.complete ? 'checks out' : 'does not check out'}` : ''}\n`,
+  );
   return summary.bad > 0 || trailerProblems ? 1 : 0;
 }
 
@@ -148,7 +155,13 @@ export function register(program: Command): void {
       .option('-d, --delimiter <delimiter>', 'record delimiter, overriding the layout: none | lf | crlf')
       .option('--record <name>', 'the 01 level to use, when a bare copybook has several (e.g. orderRecord)')
       .option('--errors <format>', 'how bad records are reported on stderr: text | json', 'text');
-  common(layout.command('decode').description('print the records of files as JSON Lines').argument('<files...>', 'the record files (- for stdin)').option('--meta', 'wrap each record with its record number, byte offset and type', false)).action(
+  common(
+    layout
+      .command('decode')
+      .description('print the records of files as JSON Lines')
+      .argument('<files...>', 'the record files (- for stdin)')
+      .option('--meta', 'wrap each record with its record number, byte offset and type', false),
+  ).action(
     exitWith(async (files: string[], opts: CommonOptions & { meta: boolean }) => {
       // Every file in turn (a shell pattern such as PRODUCTS.*.DAT gives several); the worst exit code.
       let code = 0;
@@ -156,8 +169,11 @@ export function register(program: Command): void {
       return code;
     }),
   );
-  common(layout.command('encode').description('write a record file from JSON Lines (as decode prints them)').argument('<file>', 'JSON Lines (- for stdin)').requiredOption('-o, --output <file>', 'the record file to write')).action(
-    exitWith(async (file: string, opts: CommonOptions & { output: string }) => encodeCommand(file, opts, { stderr: process.stderr, stdin: process.stdin })),
-  );
+  common(
+    layout
+      .command('encode')
+      .description('write a record file from JSON Lines (as decode prints them)')
+      .argument('<file>', 'JSON Lines (- for stdin)')
+      .requiredOption('-o, --output <file>', 'the record file to write'),
+  ).action(exitWith(async (file: string, opts: CommonOptions & { output: string }) => encodeCommand(file, opts, { stderr: process.stderr, stdin: process.stdin })));
 }
-

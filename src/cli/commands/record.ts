@@ -96,7 +96,8 @@ export function register(program: Command): void {
           const gateway = await Gateway.create({ root, file: opts.config, env, processMetrics: false });
           try {
             const base = await gateway.listen(0, '127.0.0.1');
-            const find = (r: { method: string; path: string }) => gateway.routes.all().find((x) => x.operation.method === r.method.toLowerCase() && new RegExp(`^${x.operation.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(r.path.split('?')[0]));
+            const find = (r: { method: string; path: string }) =>
+              gateway.routes.all().find((x) => x.operation.method === r.method.toLowerCase() && new RegExp(`^${x.operation.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(r.path.split('?')[0]));
             for (const r of requests) {
               const route = find(r);
               if (!route) throw new CliExit(EXIT.usage, `${trafficFile}:${r.line}: no operation of the contract answers ${r.method} ${r.path}`);
@@ -104,7 +105,11 @@ export function register(program: Command): void {
             }
             const statuses = new Map<number, number>();
             for (const r of requests) {
-              const res = await fetch(base + r.path, { method: r.method, headers: { accept: 'application/json', ...(r.body === undefined ? {} : { 'content-type': 'application/json' }) }, body: r.body === undefined ? undefined : JSON.stringify(r.body) });
+              const res = await fetch(base + r.path, {
+                method: r.method,
+                headers: { accept: 'application/json', ...(r.body === undefined ? {} : { 'content-type': 'application/json' }) },
+                body: r.body === undefined ? undefined : JSON.stringify(r.body),
+              });
               await res.arrayBuffer();
               statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
             }

@@ -52,7 +52,10 @@ function backendText(b: BackendView | null): string {
 function printRoute(r: RouteView): void {
   out(`${r.operationId}  ${r.method} ${r.path}`);
   out(`  mode        ${r.state}  (since ${r.changedAt}, by ${r.changedBy})`);
-  for (const [name, b] of [['legacy', r.legacy], ['modern', r.modern]] as const) {
+  for (const [name, b] of [
+    ['legacy', r.legacy],
+    ['modern', r.modern],
+  ] as const) {
     out(`  ${name.padEnd(11)} ${b ? `${backendText(b)}: ${b.figures.calls} calls, errors ${num(b.figures.errorRate5m, '%')} (5 min), p50 ${num(b.figures.p50Ms, ' ms')}` : '-'}`);
   }
   out(`  traffic     modern answered ${num(r.modernShare, '%')} of calls; ${r.fallbacks} fallbacks to legacy`);
@@ -73,14 +76,31 @@ export function register(program: Command): void {
 
   adminOptions(routes.command('list').description('every route: mode, backends, traffic, shadow match rate')).action(
     runCommand('routes', async (opts: AdminOptions) => {
-      const [list, overview] = (await Promise.all([callAdmin(opts, 'GET', '/routes'), callAdmin(opts, 'GET', '/overview')])) as [{ routes: RouteView[] }, { progress: number; modernShare: number | null; byMode: Record<string, number> }];
+      const [list, overview] = (await Promise.all([callAdmin(opts, 'GET', '/routes'), callAdmin(opts, 'GET', '/overview')])) as [
+        { routes: RouteView[] },
+        { progress: number; modernShare: number | null; byMode: Record<string, number> },
+      ];
       if (opts.json) return out(JSON.stringify(list, null, 2));
       const rows = [['OPERATION', 'MODE', 'LEGACY', 'MODERN', 'MODERN SHARE', 'MATCH RATE', 'MISMATCHES', 'GATES']];
       for (const r of list.routes) {
-        rows.push([r.operationId, r.state, backendText(r.legacy), backendText(r.modern), num(r.modernShare, '%'), num(r.shadow.matchRate, '%'), String(r.shadow.mismatched), r.gates ? (r.gates.paused ? 'paused' : 'active') : '-']);
+        rows.push([
+          r.operationId,
+          r.state,
+          backendText(r.legacy),
+          backendText(r.modern),
+          num(r.modernShare, '%'),
+          num(r.shadow.matchRate, '%'),
+          String(r.shadow.mismatched),
+          r.gates ? (r.gates.paused ? 'paused' : 'active') : '-',
+        ]);
       }
       out(table(rows));
-      out(`\nmigration ${overview.progress}% done; modern answered ${num(overview.modernShare, '%')} of calls; ${Object.entries(overview.byMode).filter(([, n]) => n > 0).map(([m, n]) => `${n} ${m}`).join(', ')}`);
+      out(
+        `\nmigration ${overview.progress}% done; modern answered ${num(overview.modernShare, '%')} of calls; ${Object.entries(overview.byMode)
+          .filter(([, n]) => n > 0)
+          .map(([m, n]) => `${n} ${m}`)
+          .join(', ')}`,
+      );
     }),
   );
 
@@ -96,7 +116,7 @@ export function register(program: Command): void {
     routes
       .command('set')
       .argument('<operationId>')
-      .description('switch a route\'s mode (audited with your token\'s name and the reason)')
+      .description("switch a route's mode (audited with your token's name and the reason)")
       .addOption(new Option('--mode <mode>', 'the new mode').choices(['legacy', 'shadow', 'canary', 'fallback', 'modern']).makeOptionMandatory())
       .option('--percent <n>', 'canary: share of calls to modern, 0-100')
       .requiredOption('--reason <text>', 'why (goes into the audit log)'),
@@ -104,22 +124,36 @@ export function register(program: Command): void {
     runCommand('routes', async (operationId: string, opts: AdminOptions & { mode: string; percent?: string; reason: string }) => {
       const percent = opts.percent === undefined ? undefined : Number(opts.percent);
       if (percent !== undefined && !Number.isFinite(percent)) throw new CliExit(EXIT.usage, `--percent must be a number from 0 to 100, not "${opts.percent}"`);
-      const r = (await callAdmin(opts, 'PUT', `/routes/${encodeURIComponent(operationId)}/mode`, { mode: opts.mode, ...(percent === undefined ? {} : { percent }), reason: opts.reason })) as { changed: boolean; from: string; to: string };
+      const r = (await callAdmin(opts, 'PUT', `/routes/${encodeURIComponent(operationId)}/mode`, { mode: opts.mode, ...(percent === undefined ? {} : { percent }), reason: opts.reason })) as {
+        changed: boolean;
+        from: string;
+        to: string;
+      };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       out(r.changed ? `${operationId}: ${r.from} → ${r.to}` : `${operationId}: already ${r.to}; nothing changed`);
     }),
   );
 
-  adminOptions(routes.command('mismatches').argument('<operationId>').option('--limit <n>', 'how many, newest first', '10').description('a route\'s latest shadow mismatches with their diffs')).action(
+  adminOptions(routes.command('mismatches').argument('<operationId>').option('--limit <n>', 'how many, newest first', '10').description("a route's latest shadow mismatches with their diffs")).action(
     runCommand('routes', async (operationId: string, opts: AdminOptions & { limit: string }) => {
       const r = (await callAdmin(opts, 'GET', `/routes/${encodeURIComponent(operationId)}/mismatches?limit=${encodeURIComponent(opts.limit)}`)) as {
-        mismatches: { at: string; request: string; requestId: string; legacyStatus: number; modernStatus: number; differences: { path: string; legacy: unknown; modern: unknown; kind: string; noisy?: boolean }[] }[];
+        mismatches: {
+          at: string;
+          request: string;
+          requestId: string;
+          legacyStatus: number;
+          modernStatus: number;
+          differences: { path: string; legacy: unknown; modern: unknown; kind: string; noisy?: boolean }[];
+        }[];
       };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       if (r.mismatches.length === 0) return out(`${operationId}: no mismatches recorded`);
       for (const m of r.mismatches) {
         out(`${m.at}  ${m.request}  (request ${m.requestId}; legacy ${m.legacyStatus}, modern ${m.modernStatus})`);
-        for (const d of m.differences) out(`  ${d.path}: legacy ${JSON.stringify(d.legacy) ?? '(absent)'}, modern ${JSON.stringify(d.modern) ?? '(absent)'}${d.kind === 'changed' ? '' : ` [${d.kind}]`}${d.noisy ? ' [noisy]' : ''}`);
+        for (const d of m.differences)
+          out(
+            `  ${d.path}: legacy ${JSON.stringify(d.legacy) ?? '(absent)'}, modern ${JSON.stringify(d.modern) ?? '(absent)'}${d.kind === 'changed' ? '' : ` [${d.kind}]`}${d.noisy ? ' [noisy]' : ''}`,
+          );
       }
     }),
   );
@@ -137,11 +171,11 @@ export function register(program: Command): void {
     routes
       .command('ignore')
       .argument('<operationId>')
-      .argument('[paths...]', 'JSON paths to ignore in comparisons, e.g. \'$.items[*].updatedAt\'')
+      .argument('[paths...]', "JSON paths to ignore in comparisons, e.g. '$.items[*].updatedAt'")
       .option('--noisy', 'ignore every path found noisy on this route', false)
       .option('--remove <paths...>', 'stop ignoring these paths')
       .requiredOption('--reason <text>', 'why (goes into the audit log)')
-      .description('change a route\'s comparison ignore rules'),
+      .description("change a route's comparison ignore rules"),
   ).action(
     runCommand('routes', async (operationId: string, paths: string[], opts: AdminOptions & { noisy: boolean; remove?: string[]; reason: string }) => {
       const r = (await callAdmin(opts, 'POST', `/routes/${encodeURIComponent(operationId)}/ignore`, { add: paths, remove: opts.remove ?? [], noisy: opts.noisy, reason: opts.reason })) as RouteView;
@@ -157,7 +191,7 @@ export function register(program: Command): void {
       .addOption(new Option('--pause', 'stop automatic moves').conflicts('resume'))
       .addOption(new Option('--resume', 'let the gates move the route again'))
       .requiredOption('--reason <text>', 'why (goes into the audit log)')
-      .description('pause or resume a route\'s promotion and rollback gates'),
+      .description("pause or resume a route's promotion and rollback gates"),
   ).action(
     runCommand('routes', async (operationId: string, opts: AdminOptions & { pause?: boolean; resume?: boolean; reason: string }) => {
       if (!opts.pause && !opts.resume) throw new CliExit(EXIT.usage, 'say --pause or --resume');
@@ -170,10 +204,17 @@ export function register(program: Command): void {
   adminOptions(routes.command('audit').argument('[operationId]').option('--limit <n>', 'how many, newest first', '20').description('who switched what, when, from what, to what, and why')).action(
     runCommand('routes', async (operationId: string | undefined, opts: AdminOptions & { limit: string }) => {
       const q = new URLSearchParams({ limit: opts.limit, ...(operationId ? { operationId } : {}) });
-      const r = (await callAdmin(opts, 'GET', `/audit?${q}`)) as { entries: { at: string; actor: string; automatic: boolean; operationId: string; action: string; from: string | null; to: string | null; reason: string }[] };
+      const r = (await callAdmin(opts, 'GET', `/audit?${q}`)) as {
+        entries: { at: string; actor: string; automatic: boolean; operationId: string; action: string; from: string | null; to: string | null; reason: string }[];
+      };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       if (r.entries.length === 0) return out('no audit entries');
-      out(table([['WHEN', 'WHO', 'ROUTE', 'CHANGE', 'WHY'], ...r.entries.map((e) => [e.at, e.automatic ? `${e.actor} (auto)` : e.actor, e.operationId, `${e.action}: ${e.from ?? '-'} → ${e.to ?? '-'}`, e.reason])]));
+      out(
+        table([
+          ['WHEN', 'WHO', 'ROUTE', 'CHANGE', 'WHY'],
+          ...r.entries.map((e) => [e.at, e.automatic ? `${e.actor} (auto)` : e.actor, e.operationId, `${e.action}: ${e.from ?? '-'} → ${e.to ?? '-'}`, e.reason]),
+        ]),
+      );
     }),
   );
 }

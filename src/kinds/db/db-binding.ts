@@ -176,7 +176,12 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
     const text = statement.text;
     const valuesOf = valuesPlan(statement);
     const notFound = (req: OperationRequest): string => {
-      if (!b.notFound) return `${op.operationId}: no row for ${Object.entries(req.pathParams).map(([k, v]) => `${k} ${String(v)}`).join(', ') || 'the request'}`;
+      if (!b.notFound)
+        return `${op.operationId}: no row for ${
+          Object.entries(req.pathParams)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(', ') || 'the request'
+        }`;
       return b.notFound.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, n: string) => String(req.pathParams[n] ?? req.query[n] ?? `{${n}}`));
     };
     // A synchronous driver (better-sqlite3) is called directly: no promise, no await per call.
@@ -202,9 +207,11 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
   const page = b.page!;
   const keys = sortKeys(page);
   const queryNames = new Set(op.parameters.filter((p) => p.in === 'query').map((p) => p.name));
-  if (!queryNames.has(page.cursorParam)) ctx.fail('page.cursorParam', `${op.operationId} has no query parameter "${page.cursorParam}"`, `add it to the contract, or name the one it has: ${[...queryNames].join(', ') || '(none)'}`);
+  if (!queryNames.has(page.cursorParam))
+    ctx.fail('page.cursorParam', `${op.operationId} has no query parameter "${page.cursorParam}"`, `add it to the contract, or name the one it has: ${[...queryNames].join(', ') || '(none)'}`);
   const hasLimit = queryNames.has(page.limitParam);
-  if (page.offsetParam && !queryNames.has(page.offsetParam)) ctx.fail('page.offsetParam', `${op.operationId} has no query parameter "${page.offsetParam}"`, `use one of: ${[...queryNames].join(', ')}`);
+  if (page.offsetParam && !queryNames.has(page.offsetParam))
+    ctx.fail('page.offsetParam', `${op.operationId} has no query parameter "${page.offsetParam}"`, `use one of: ${[...queryNames].join(', ')}`);
   if (page.defaultLimit > page.maxLimit) ctx.fail('page.defaultLimit', `defaultLimit ${page.defaultLimit} is above maxLimit ${page.maxLimit}`, 'lower defaultLimit');
   const cursors = new PageCursors(deps.cursorKey, `${deps.adapter}/${op.operationId}`);
   const offsetStyle = page.style === 'offset';
@@ -234,7 +241,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
         if (err instanceof CursorError) throw bad(page.cursorParam, err.message);
         throw err;
       }
-      if (offsetStyle !== 'offset' in position) throw bad(page.cursorParam, 'the cursor does not fit this operation\'s paging');
+      if (offsetStyle !== 'offset' in position) throw bad(page.cursorParam, "the cursor does not fit this operation's paging");
     }
     let offset = position && 'offset' in position ? position.offset : 0;
     if (page.offsetParam && req.query[page.offsetParam] !== undefined && !position) {
@@ -250,18 +257,21 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
     const items: unknown[] = [];
     let last: Row | undefined;
     let more = false;
-    await timed(async () => {
-      // Rows are mapped as they arrive; the stream stops (and frees its connection) after limit + 1.
-      for await (const row of deps.driver().stream(statement.text, values, { signal: req.signal })) {
-        if (items.length === limit) {
-          more = true;
-          break;
+    await timed(
+      async () => {
+        // Rows are mapped as they arrive; the stream stops (and frees its connection) after limit + 1.
+        for await (const row of deps.driver().stream(statement.text, values, { signal: req.signal })) {
+          if (items.length === limit) {
+            more = true;
+            break;
+          }
+          items.push(mapRow(row));
+          last = row;
         }
-        items.push(mapRow(row));
-        last = row;
-      }
-      return items.length;
-    }, () => 'ok');
+        return items.length;
+      },
+      () => 'ok',
+    );
     recorder.rows(items.length + (more ? 1 : 0));
     let next: string | null = null;
     if (more && last) {

@@ -9,8 +9,7 @@ import { paramSpecSchema } from './request-params.ts';
 const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(blankAsUndefined, z.string().optional());
 const optionalPort = z.preprocess(blankAsUndefined, z.coerce.number().int().min(1).max(65535).optional());
-const flag = (dflt: boolean) =>
-  z.preprocess((v) => (v === '' || v === undefined ? dflt : v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const flag = (dflt: boolean) => z.preprocess((v) => (v === '' || v === undefined ? dflt : v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
 export const DRIVERS = ['sqlite', 'postgres', 'mysql', 'mssql'] as const;
 
@@ -91,7 +90,10 @@ export const dbBindingSchema = z
     /** The mapping of a row to the contract: inline, or a .yaml file in the adapter's folder. */
     map: z.union([z.string().regex(/\.ya?ml$/i, 'a .yaml file'), z.record(z.string(), z.unknown())]),
     /** A TypeScript module whose default export finishes each mapped row: (mapped, row) => value. */
-    mapper: z.string().regex(/\.(ts|js|mjs)$/, 'a .ts or .js file').optional(),
+    mapper: z
+      .string()
+      .regex(/\.(ts|js|mjs)$/, 'a .ts or .js file')
+      .optional(),
     /** The 404 detail; {name} is replaced by the named parameter's value. */
     notFound: z.string().optional(),
     page: pageSchema.optional(),

@@ -154,7 +154,7 @@ export function toCyymmdd(v: unknown): number {
   const d = instant(v, 'a date');
   const y = d.getUTCFullYear();
   if (y < 1900 || y > 2899) throw new ConversionError(`${JSON.stringify(v)} is outside what CYYMMDD can hold (1900-2899)`);
-  return (Math.floor((y - 1900) / 100) * 1000000) + (y % 100) * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+  return Math.floor((y - 1900) / 100) * 1000000 + (y % 100) * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
 /** A date-time → HHMMSS of its UTC time (fractions of a second dropped). */

@@ -21,7 +21,10 @@ export class CursorError extends Error {
 export class PageCursors {
   private readonly key: Buffer;
 
-  constructor(key: string, private readonly scope: string) {
+  constructor(
+    key: string,
+    private readonly scope: string,
+  ) {
     this.key = Buffer.from(key, 'utf8');
   }
 
@@ -53,7 +56,7 @@ export class PageCursors {
     if (Array.isArray(v.a) && v.a.length === keys && v.a.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x))) {
       return { after: v.a as CursorValue[] };
     }
-    throw new CursorError('the cursor does not fit this operation\'s paging');
+    throw new CursorError("the cursor does not fit this operation's paging");
   }
 }
 

@@ -40,7 +40,13 @@ export function dbMetrics(registry: Registry): DbMetrics {
   return {
     queryDuration:
       ours(registry, DURATION, Histogram<DurationLabel>, DURATION_LABELS) ??
-      new Histogram({ name: DURATION, help: 'Statements run by db adapters, by binding and outcome (ok, not_found, error, timeout)', labelNames: DURATION_LABELS, buckets: BUCKETS, registers: [registry] }),
+      new Histogram({
+        name: DURATION,
+        help: 'Statements run by db adapters, by binding and outcome (ok, not_found, error, timeout)',
+        labelNames: DURATION_LABELS,
+        buckets: BUCKETS,
+        registers: [registry],
+      }),
     rows: ours(registry, ROWS, Counter<RowsLabel>, ROWS_LABELS) ?? new Counter({ name: ROWS, help: 'Rows read by db adapters, by binding', labelNames: ROWS_LABELS, registers: [registry] }),
   };
 }

@@ -16,29 +16,33 @@ export type SqlValue = string | number | boolean | null;
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const paramObjectSchema = z
-    .object({
-      /** `path.<name>`, `query.<name>` or `header.<name>`. */
-      from: z.string(),
-      /** Checked on every call; default: the contract parameter's type. */
-      type: z.enum(['integer', 'number', 'string', 'boolean']).optional(),
-      /** Conversion to the column's form. */
-      as: z.enum(['value', 'yyyymmdd', 'cyymmdd', 'hhmmss', 'flag', 'decimal', 'upper', 'char']).default('value'),
-      /** Digits after the implied point (`as: decimal`). */
-      scale: z.number().int().min(0).max(12).optional(),
-      /** Width a CHAR column pads to (`as: char`): the value is padded with blanks. */
-      width: z.number().int().min(1).max(8000).optional(),
-      /** Used when the request does not carry the value. */
-      default: scalar.optional(),
-      /** Longest string accepted (default: the contract's maxLength, else 4000). */
-      maxLength: z.number().int().min(1).optional(),
-    })
-    .strict();
+  .object({
+    /** `path.<name>`, `query.<name>` or `header.<name>`. */
+    from: z.string(),
+    /** Checked on every call; default: the contract parameter's type. */
+    type: z.enum(['integer', 'number', 'string', 'boolean']).optional(),
+    /** Conversion to the column's form. */
+    as: z.enum(['value', 'yyyymmdd', 'cyymmdd', 'hhmmss', 'flag', 'decimal', 'upper', 'char']).default('value'),
+    /** Digits after the implied point (`as: decimal`). */
+    scale: z.number().int().min(0).max(12).optional(),
+    /** Width a CHAR column pads to (`as: char`): the value is padded with blanks. */
+    width: z.number().int().min(1).max(8000).optional(),
+    /** Used when the request does not carry the value. */
+    default: scalar.optional(),
+    /** Longest string accepted (default: the contract's maxLength, else 4000). */
+    maxLength: z.number().int().min(1).optional(),
+  })
+  .strict();
 
 export const paramSpecSchema = z.union([z.string(), paramObjectSchema]);
 export type ParamSpec = z.infer<typeof paramSpecSchema>;
 
 export class ParamConfigError extends Error {
-  constructor(readonly key: string, message: string, readonly fix: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
     this.name = 'ParamConfigError';
   }
@@ -67,7 +71,7 @@ export function compileParam(name: string, raw: ParamSpec, op: ContractOperation
   const type = spec.type ?? (schemaType === 'integer' || schemaType === 'number' || schemaType === 'boolean' ? schemaType : 'string');
   const maxLength = spec.maxLength ?? (typeof contractParam.schema.maxLength === 'number' ? contractParam.schema.maxLength : 4000);
   if (spec.as === 'decimal' && spec.scale === undefined) throw new ParamConfigError(`params.${name}.scale`, 'as: decimal needs scale', 'say how many digits are implied, e.g. scale: 2');
-  if (spec.as === 'char' && spec.width === undefined) throw new ParamConfigError(`params.${name}.width`, 'as: char needs width', 'give the CHAR column\'s width, e.g. width: 10');
+  if (spec.as === 'char' && spec.width === undefined) throw new ParamConfigError(`params.${name}.width`, 'as: char needs width', "give the CHAR column's width, e.g. width: 10");
   const label = `${source} parameter ${m[2]}`;
 
   const bad = (message: string) => problems.validation(`${label}: ${message}`, [{ field: `${source}.${m[2]}`, message }]);
@@ -107,33 +111,42 @@ export function compileParam(name: string, raw: ParamSpec, op: ContractOperation
 
   const conversion = ((): ((v: SqlValue) => SqlValue) | undefined => {
     switch (spec.as) {
-      case 'yyyymmdd': return toYyyymmdd;
-      case 'cyymmdd': return toCyymmdd;
-      case 'hhmmss': return toHhmmss;
-      case 'flag': return toFlag;
+      case 'yyyymmdd':
+        return toYyyymmdd;
+      case 'cyymmdd':
+        return toCyymmdd;
+      case 'hhmmss':
+        return toHhmmss;
+      case 'flag':
+        return toFlag;
       case 'decimal': {
         const scale = spec.scale ?? 0;
         return (v) => toImpliedDecimal(v, scale);
       }
-      case 'upper': return (v) => String(v).toUpperCase();
+      case 'upper':
+        return (v) => String(v).toUpperCase();
       case 'char': {
         const width = spec.width ?? 0;
         return (v) => String(v).padEnd(width, ' ');
       }
-      default: return undefined;
+      default:
+        return undefined;
     }
   })();
-  const convert = conversion && ((v: SqlValue): SqlValue => {
-    try {
-      return conversion(v);
-    } catch (err) {
-      if (err instanceof ConversionError) throw bad(err.message);
-      throw err;
-    }
-  });
+  const convert =
+    conversion &&
+    ((v: SqlValue): SqlValue => {
+      try {
+        return conversion(v);
+      } catch (err) {
+        if (err instanceof ConversionError) throw bad(err.message);
+        throw err;
+      }
+    });
 
   const fallback = spec.default;
-  const valueOf = source === 'path' ? (req: OperationRequest) => req.pathParams[field] : source === 'query' ? (req: OperationRequest) => req.query[field] : (req: OperationRequest) => req.headers[field];
+  const valueOf =
+    source === 'path' ? (req: OperationRequest) => req.pathParams[field] : source === 'query' ? (req: OperationRequest) => req.query[field] : (req: OperationRequest) => req.headers[field];
   const missing = (): SqlValue => {
     if (fallback !== undefined) return fallback;
     throw bad('is required');

@@ -16,19 +16,7 @@
  *     lines:    { columns: [ADDR_LINE1, ADDR_LINE2, ADDR_LINE3], as: lines }
  */
 import { z } from 'zod';
-import {
-  ConversionError,
-  fromCyymmdd,
-  fromDateAndTime,
-  fromFlag,
-  fromImpliedDecimal,
-  fromNativeDate,
-  fromNativeTimestamp,
-  fromYyyymmdd,
-  toInteger,
-  toNumber,
-  trimmed,
-} from './legacy-values.ts';
+import { ConversionError, fromCyymmdd, fromDateAndTime, fromFlag, fromImpliedDecimal, fromNativeDate, fromNativeTimestamp, fromYyyymmdd, toInteger, toNumber, trimmed } from './legacy-values.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -39,9 +27,15 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const fieldSpecSchema = z
   .object({
     /** The column the value comes from. */
-    column: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$#]*$/, 'a column name').optional(),
+    column: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_$#]*$/, 'a column name')
+      .optional(),
     /** Several columns: `lines` (address lines) or `timestamp` (a date column and a time column). */
-    columns: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$#]*$/, 'a column name')).min(1).optional(),
+    columns: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$#]*$/, 'a column name'))
+      .min(1)
+      .optional(),
     /** How the value is converted; default `text` (CHAR padding trimmed). */
     as: z.enum(CONVERSIONS).default('text'),
     /** Digits after the implied decimal point (`as: decimal`). */
@@ -61,7 +55,11 @@ export const fieldSpecSchema = z
 export type FieldSpec = z.infer<typeof fieldSpecSchema>;
 
 export class MappingConfigError extends Error {
-  constructor(readonly key: string, message: string, readonly fix: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
     this.name = 'MappingConfigError';
   }
@@ -69,7 +67,11 @@ export class MappingConfigError extends Error {
 
 /** A value in a row that the mapping cannot convert: the adapter answers 502 naming column and row. */
 export class RowMappingError extends Error {
-  constructor(readonly field: string, readonly column: string, message: string) {
+  constructor(
+    readonly field: string,
+    readonly column: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'RowMappingError';
   }
@@ -106,19 +108,28 @@ const ZEROS = /^\s*0+\s*$/;
 /** The conversion of one value, chosen once per field (not per row). */
 function converterFor(as: Conversion, spec: FieldSpec, values: Map<string, unknown> | undefined, col: string): (raw: unknown) => unknown {
   switch (as) {
-    case 'raw': return (raw) => raw;
-    case 'text': return trimmed;
-    case 'integer': return toInteger;
-    case 'number': return toNumber;
+    case 'raw':
+      return (raw) => raw;
+    case 'text':
+      return trimmed;
+    case 'integer':
+      return toInteger;
+    case 'number':
+      return toNumber;
     case 'decimal': {
       const scale = spec.scale ?? 0;
       return (raw) => fromImpliedDecimal(raw, scale);
     }
-    case 'flag': return fromFlag;
-    case 'yyyymmdd': return fromYyyymmdd;
-    case 'cyymmdd': return fromCyymmdd;
-    case 'date': return fromNativeDate;
-    case 'datetime': return fromNativeTimestamp;
+    case 'flag':
+      return fromFlag;
+    case 'yyyymmdd':
+      return fromYyyymmdd;
+    case 'cyymmdd':
+      return fromCyymmdd;
+    case 'date':
+      return fromNativeDate;
+    case 'datetime':
+      return fromNativeTimestamp;
     case 'enum': {
       const codes = values!;
       return (raw) => {
@@ -128,7 +139,8 @@ function converterFor(as: Conversion, spec: FieldSpec, values: Map<string, unkno
         return v;
       };
     }
-    default: return (raw) => raw;
+    default:
+      return (raw) => raw;
   }
 }
 
@@ -150,8 +162,14 @@ function compileField(key: string, spec: FieldSpec, columns: Set<string>): Field
   const as: Conversion = spec.as;
   const multi = as === 'lines' || as === 'timestamp';
   if (multi) {
-    if (!spec.columns) throw new MappingConfigError(`${key}.columns`, `as: ${as} needs columns: [...]`, as === 'timestamp' ? 'give the date column and the time column: columns: [DATE_COL, TIME_COL]' : 'list the line columns: columns: [LINE1, LINE2, LINE3]');
-    if (as === 'timestamp' && spec.columns.length !== 2) throw new MappingConfigError(`${key}.columns`, 'as: timestamp takes exactly two columns', 'give the YYYYMMDD date column and the HHMMSS time column');
+    if (!spec.columns)
+      throw new MappingConfigError(
+        `${key}.columns`,
+        `as: ${as} needs columns: [...]`,
+        as === 'timestamp' ? 'give the date column and the time column: columns: [DATE_COL, TIME_COL]' : 'list the line columns: columns: [LINE1, LINE2, LINE3]',
+      );
+    if (as === 'timestamp' && spec.columns.length !== 2)
+      throw new MappingConfigError(`${key}.columns`, 'as: timestamp takes exactly two columns', 'give the YYYYMMDD date column and the HHMMSS time column');
   } else if (!spec.column) {
     throw new MappingConfigError(key, 'the field names no column', `add column: <COLUMN> (or const: <value>)${spec.columns ? `; columns: is for as: lines or as: timestamp` : ''}`);
   }
@@ -269,7 +287,12 @@ function compileNode(spec: unknown, key: string, columns: Set<string>): Node[] {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const sub = issue.path.length > 0 ? `${k}.${issue.path.join('.')}` : k;
-        const fix = issue.code === 'invalid_value' ? `use one of: ${issue.values.map((v) => String(v)).join(', ')}` : issue.code === 'unrecognized_keys' ? `remove it; the keys allowed are: ${Object.keys(fieldSpecSchema.shape).join(', ')}` : 'correct the value as the message says';
+        const fix =
+          issue.code === 'invalid_value'
+            ? `use one of: ${issue.values.map((v) => String(v)).join(', ')}`
+            : issue.code === 'unrecognized_keys'
+              ? `remove it; the keys allowed are: ${Object.keys(fieldSpecSchema.shape).join(', ')}`
+              : 'correct the value as the message says';
         throw new MappingConfigError(sub, issue.message, fix);
       }
       out.push({ name, plan: compileField(k, parsed.data, columns) });

@@ -9,14 +9,13 @@
  * runs.
  */
 
-export type Segment =
-  | { type: 'code'; text: string }
-  | { type: 'literal'; text: string }
-  | { type: 'identifier'; text: string }
-  | { type: 'comment'; text: string };
+export type Segment = { type: 'code'; text: string } | { type: 'literal'; text: string } | { type: 'identifier'; text: string } | { type: 'comment'; text: string };
 
 export class SqlTextError extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
     this.name = 'SqlTextError';
   }
@@ -81,7 +80,7 @@ export function scanSql(sql: string): Segment[] {
       i = j + 2;
     } else if (ch === '#' || ch === '$' || ch === '?') {
       const what = ch === '#' ? 'a # (a comment in MySQL, an operator elsewhere)' : ch === '$' ? 'a $ (positional placeholder or dollar quote)' : 'a ? (positional placeholder)';
-      throw new SqlTextError(`line ${lineOf(sql, i)}: ${what}`, 'use named parameters (:name) and -- comments; the driver\'s placeholders are written by Ficus');
+      throw new SqlTextError(`line ${lineOf(sql, i)}: ${what}`, "use named parameters (:name) and -- comments; the driver's placeholders are written by Ficus");
     } else {
       code += ch;
       i++;
@@ -93,10 +92,53 @@ export function scanSql(sql: string): Segment[] {
 
 /** Words that make a statement more than a single read. */
 const FORBIDDEN = new Set([
-  'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'UPSERT', 'DROP', 'ALTER', 'CREATE', 'TRUNCATE', 'GRANT', 'REVOKE', 'EXEC', 'EXECUTE',
-  'CALL', 'INTO', 'LOCK', 'SET', 'ATTACH', 'DETACH', 'PRAGMA', 'COPY', 'VACUUM', 'DECLARE', 'OUTFILE', 'DUMPFILE', 'LOAD',
-  'HANDLER', 'RENAME', 'COMMENT', 'REINDEX', 'ANALYZE', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'SHUTDOWN', 'KILL', 'USE',
-  'WAITFOR', 'OPENROWSET', 'OPENQUERY', 'OPENDATASOURCE', 'BULK', 'NOTIFY', 'LISTEN', 'REFRESH', 'CLUSTER',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'MERGE',
+  'UPSERT',
+  'DROP',
+  'ALTER',
+  'CREATE',
+  'TRUNCATE',
+  'GRANT',
+  'REVOKE',
+  'EXEC',
+  'EXECUTE',
+  'CALL',
+  'INTO',
+  'LOCK',
+  'SET',
+  'ATTACH',
+  'DETACH',
+  'PRAGMA',
+  'COPY',
+  'VACUUM',
+  'DECLARE',
+  'OUTFILE',
+  'DUMPFILE',
+  'LOAD',
+  'HANDLER',
+  'RENAME',
+  'COMMENT',
+  'REINDEX',
+  'ANALYZE',
+  'BEGIN',
+  'COMMIT',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'SHUTDOWN',
+  'KILL',
+  'USE',
+  'WAITFOR',
+  'OPENROWSET',
+  'OPENQUERY',
+  'OPENDATASOURCE',
+  'BULK',
+  'NOTIFY',
+  'LISTEN',
+  'REFRESH',
+  'CLUSTER',
 ]);
 
 /**
@@ -106,7 +148,10 @@ const FORBIDDEN = new Set([
  */
 export function checkSingleRead(sql: string): string {
   const segments = scanSql(sql);
-  const code = segments.filter((s) => s.type === 'code').map((s) => s.text).join(' ');
+  const code = segments
+    .filter((s) => s.type === 'code')
+    .map((s) => s.text)
+    .join(' ');
   const semicolon = code.indexOf(';');
   if (semicolon >= 0 && code.slice(semicolon + 1).trim() !== '') {
     throw new SqlTextError('more than one statement (a ; before the end)', 'keep one SELECT per file');

@@ -71,7 +71,10 @@ class HttpAdapter implements Adapter<HttpBinding> {
   private readonly agent: Agent;
   private readonly base: URL;
 
-  constructor(private readonly name: string, private readonly conn: HttpConnection) {
+  constructor(
+    private readonly name: string,
+    private readonly conn: HttpConnection,
+  ) {
     this.base = new URL(conn.baseUrl);
     this.agent = new Agent({
       connections: conn.connections,

@@ -208,7 +208,13 @@ export class BrowserPool {
   async abandon(slot: Slot): Promise<void> {
     slot.broken = true;
     // Slow to close is not hung by itself (a busy machine): the probe tells the two apart.
-    await withTimeout(slot.context.close().then(() => true, () => true), 2 * this.opts.probeTimeoutMs);
+    await withTimeout(
+      slot.context.close().then(
+        () => true,
+        () => true,
+      ),
+      2 * this.opts.probeTimeoutMs,
+    );
     await this.probe();
   }
 
@@ -283,7 +289,10 @@ export class BrowserPool {
     for (const old of this.retiring.values()) void old.browser.close().catch(() => undefined);
     this.retiring.clear();
     if (!c) return;
-    await withTimeout(c.browser.close().catch(() => undefined), 5_000);
+    await withTimeout(
+      c.browser.close().catch(() => undefined),
+      5_000,
+    );
     const deadline = Date.now() + 3_000;
     for (let left = this.leftoverProcesses(); left.length > 0 && Date.now() < deadline; left = this.leftoverProcesses()) {
       if (Date.now() > deadline - 2_500) killAll(left);
@@ -348,7 +357,10 @@ export class BrowserPool {
     const old = this.retiring.get(generation);
     if (!old || [...this.busy].some((s) => s.generation === generation)) return;
     this.retiring.delete(generation);
-    void withTimeout(old.browser.close().catch(() => undefined), 5_000).then(() => killAll(browserProcessTree(BROWSER_MARK, old.mark, old.pid)));
+    void withTimeout(
+      old.browser.close().catch(() => undefined),
+      5_000,
+    ).then(() => killAll(browserProcessTree(BROWSER_MARK, old.mark, old.pid)));
   }
 
   private async newSlot(): Promise<Slot> {

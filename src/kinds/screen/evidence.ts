@@ -64,7 +64,10 @@ export class EvidenceStore {
     const shot = await bounded(slot.page.screenshot({ path: `${base}.png`, fullPage: true, timeout: this.captureTimeoutMs }), this.captureTimeoutMs + 500);
     if (shot !== undefined) files.screenshot = `${base}.png`;
     if (tracing) {
-      const ok = await bounded(slot.context.tracing.stopChunk({ path: `${base}.trace.zip` }).then(() => true), this.captureTimeoutMs);
+      const ok = await bounded(
+        slot.context.tracing.stopChunk({ path: `${base}.trace.zip` }).then(() => true),
+        this.captureTimeoutMs,
+      );
       if (ok) files.trace = `${base}.trace.zip`;
     }
     let url = '';

@@ -9,7 +9,18 @@ import { PROBLEMS, Problem, UpstreamError } from '../../problem.ts';
 import { MappingError } from './output-mapping.ts';
 import { PoolClosed } from './browser-pool.ts';
 import { QueueFull, QueueTimeout } from './permits.ts';
-import { LegacyLoginRefused, ScreenChanged, ScreenInputRefused, ScreenNotFound, ScreenRefused, SessionExpired, inputRefusedProblem, loginRefusedProblem, notFoundProblem, refusedProblem } from './screen-errors.ts';
+import {
+  LegacyLoginRefused,
+  ScreenChanged,
+  ScreenInputRefused,
+  ScreenNotFound,
+  ScreenRefused,
+  SessionExpired,
+  inputRefusedProblem,
+  loginRefusedProblem,
+  notFoundProblem,
+  refusedProblem,
+} from './screen-errors.ts';
 
 const BROWSER_GONE = /has been closed|Target closed|browser has disconnected|Browser closed|Connection closed|crashed/i;
 const UNREACHABLE = /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|ADDRESS_UNREACHABLE|EMPTY_RESPONSE|CONNECTION_CLOSED)/;

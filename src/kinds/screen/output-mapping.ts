@@ -31,7 +31,10 @@ const fieldRule = z
   .object({
     from: z.string().min(1),
     as: conversion.optional(),
-    format: z.string().regex(/^(?=.*DD)(?=.*MM)(?=.*YYYY)/, 'a date format with DD, MM and YYYY, e.g. DD.MM.YYYY').optional(),
+    format: z
+      .string()
+      .regex(/^(?=.*DD)(?=.*MM)(?=.*YYYY)/, 'a date format with DD, MM and YYYY, e.g. DD.MM.YYYY')
+      .optional(),
     values: z.record(z.string(), z.unknown()).optional(),
     nullWhen: z.array(z.string()).optional(),
     omitWhen: z.array(z.string()).optional(),
@@ -39,13 +42,7 @@ const fieldRule = z
   .strict();
 
 export const templateSchema: z.ZodType<Template> = z.lazy(() =>
-  z.union([
-    z.string().min(1),
-    fieldRule,
-    z.object({ each: z.string().min(1), map: templateSchema }).strict(),
-    z.object({ const: z.unknown() }).strict(),
-    z.record(z.string(), templateSchema),
-  ]),
+  z.union([z.string().min(1), fieldRule, z.object({ each: z.string().min(1), map: templateSchema }).strict(), z.object({ const: z.unknown() }).strict(), z.record(z.string(), templateSchema)]),
 ) as z.ZodType<Template>;
 
 /** A value on the screen that cannot become what the contract wants. */
@@ -72,7 +69,11 @@ function get(data: unknown, path: string): unknown {
 }
 
 function toDate(text: string, format: string, where: string): string {
-  const pattern = format.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('DD', '(?<d>\\d{1,2})').replace('MM', '(?<m>\\d{1,2})').replace('YYYY', '(?<y>\\d{4})');
+  const pattern = format
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace('DD', '(?<d>\\d{1,2})')
+    .replace('MM', '(?<m>\\d{1,2})')
+    .replace('YYYY', '(?<y>\\d{4})');
   const m = new RegExp(`^${pattern}$`).exec(text.trim());
   const g = m?.groups;
   if (!g) throw new MappingError(`${where}: "${text}" is not a date in the form ${format}`);

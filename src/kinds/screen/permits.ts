@@ -6,7 +6,10 @@
  * turn, and within an operation first come first served.
  */
 export class QueueFull extends Error {
-  constructor(readonly limit: number, readonly queue: number) {
+  constructor(
+    readonly limit: number,
+    readonly queue: number,
+  ) {
     super(`all ${limit} browser pages are busy and ${queue} requests are already waiting`);
     this.name = 'QueueFull';
   }
@@ -14,7 +17,10 @@ export class QueueFull extends Error {
 
 /** A request waited for a page as long as it may (the policy's `concurrency.queueTimeoutMs`). */
 export class QueueTimeout extends Error {
-  constructor(readonly limit: number, readonly waitedMs: number) {
+  constructor(
+    readonly limit: number,
+    readonly waitedMs: number,
+  ) {
     super(`no browser page came free within ${Math.round(waitedMs)} ms (${limit} pages, all busy)`);
     this.name = 'QueueTimeout';
   }
@@ -35,7 +41,11 @@ export class Permits {
   private readonly turn: string[] = [];
   readonly perKey: number;
 
-  constructor(readonly size: number, readonly queueLimit: number, perKey?: number) {
+  constructor(
+    readonly size: number,
+    readonly queueLimit: number,
+    perKey?: number,
+  ) {
     this.free = size;
     this.perKey = Math.max(1, Math.min(size, perKey ?? (size > 1 ? size - 1 : 1)));
   }

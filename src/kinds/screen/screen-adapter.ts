@@ -138,49 +138,53 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       return Promise.reject(new UpstreamError(`${this.ctx.name}: cannot drive the legacy screens: ${reason}`, { status: 503, retryable: false, code: 'no_browser' }));
     }
     return pool
-      .use(req.signal, async (slot) => {
-        let tracing = false;
-        let abandoned: Promise<void> | undefined;
-        const onAbort = () => {
-          abandoned = this.abandon(slot, tracing, req, failure);
-        };
-        req.signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          if (writes) await slot.page.route(ANY_URL, sendWritesOnce);
-          if (this.pool && this.conn.evidence.trace && this.conn.evidence.keep > 0) {
-            await slot.context.tracing.startChunk({ title: req.requestId });
-            tracing = true;
-          }
-          const result = await this.withSession(slot, req.signal, (screen) => flow.run(screen, input), failure.fieldOf);
-          if (tracing) {
-            tracing = false;
-            await slot.context.tracing.stopChunk();
-          }
-          return result;
-        } catch (err) {
-          if (req.signal.aborted) {
-            await abandoned;
-            throw err;
-          }
-          const problem = toFailure(err, failure);
-          if (problem.status >= 500 && this.conn.evidence.keep > 0) {
-            const files = await this.evidence.save(slot, tracing, { requestId: req.requestId, adapter: this.ctx.name, operation: failure.operation, error: problem.message }).catch(() => undefined);
-            tracing = false;
-            slot.broken = true;
-            if (files && problem instanceof UpstreamError) problem.message += ` (evidence: ${files.note})`;
-          } else if (tracing) {
-            tracing = false;
-            await slot.context.tracing.stopChunk().catch(() => {
+      .use(
+        req.signal,
+        async (slot) => {
+          let tracing = false;
+          let abandoned: Promise<void> | undefined;
+          const onAbort = () => {
+            abandoned = this.abandon(slot, tracing, req, failure);
+          };
+          req.signal.addEventListener('abort', onAbort, { once: true });
+          try {
+            if (writes) await slot.page.route(ANY_URL, sendWritesOnce);
+            if (this.pool && this.conn.evidence.trace && this.conn.evidence.keep > 0) {
+              await slot.context.tracing.startChunk({ title: req.requestId });
+              tracing = true;
+            }
+            const result = await this.withSession(slot, req.signal, (screen) => flow.run(screen, input), failure.fieldOf);
+            if (tracing) {
+              tracing = false;
+              await slot.context.tracing.stopChunk();
+            }
+            return result;
+          } catch (err) {
+            if (req.signal.aborted) {
+              await abandoned;
+              throw err;
+            }
+            const problem = toFailure(err, failure);
+            if (problem.status >= 500 && this.conn.evidence.keep > 0) {
+              const files = await this.evidence.save(slot, tracing, { requestId: req.requestId, adapter: this.ctx.name, operation: failure.operation, error: problem.message }).catch(() => undefined);
+              tracing = false;
               slot.broken = true;
-            });
+              if (files && problem instanceof UpstreamError) problem.message += ` (evidence: ${files.note})`;
+            } else if (tracing) {
+              tracing = false;
+              await slot.context.tracing.stopChunk().catch(() => {
+                slot.broken = true;
+              });
+            }
+            throw problem;
+          } finally {
+            if (writes) await slot.page.unroute(ANY_URL, sendWritesOnce).catch(() => undefined);
+            req.signal.removeEventListener('abort', onAbort);
+            if (tracing && !req.signal.aborted) slot.broken = true;
           }
-          throw problem;
-        } finally {
-          if (writes) await slot.page.unroute(ANY_URL, sendWritesOnce).catch(() => undefined);
-          req.signal.removeEventListener('abort', onAbort);
-          if (tracing && !req.signal.aborted) slot.broken = true;
-        }
-      }, failure.operation)
+        },
+        failure.operation,
+      )
       .catch((err: unknown) => {
         throw toFailure(err, failure);
       });
@@ -223,7 +227,8 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
     if (!this.conn.pool.warm) return;
     try {
       await this.pool.warm(this.conn.pool.size);
-      if (this.session.enabled) await this.pool.use(AbortSignal.timeout(this.conn.timeouts.navigationMs * 2), (slot) => this.session.prepare(slot, AbortSignal.timeout(this.conn.timeouts.navigationMs * 2)));
+      if (this.session.enabled)
+        await this.pool.use(AbortSignal.timeout(this.conn.timeouts.navigationMs * 2), (slot) => this.session.prepare(slot, AbortSignal.timeout(this.conn.timeouts.navigationMs * 2)));
       this.startError = undefined;
     } catch (err) {
       this.startError = err instanceof Error ? err.message.split('\n')[0] : String(err);

@@ -16,7 +16,10 @@ export class ScreenNotFound extends Error {
 
 /** The screen refused the input (server-side validation); `words` are the screen's messages. */
 export class ScreenRefused extends Error {
-  constructor(readonly words: string[], readonly fields: FieldError[] = []) {
+  constructor(
+    readonly words: string[],
+    readonly fields: FieldError[] = [],
+  ) {
     super(words.join(' '));
     this.name = 'ScreenRefused';
   }

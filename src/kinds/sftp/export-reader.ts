@@ -260,7 +260,11 @@ export class ExportFiles {
 
   close(): void {
     this.abort.abort(new Error('the adapter is closing'));
-    for (const p of this.loaded.values()) p.then((d) => ('reason' in d ? undefined : d.retire()), () => undefined);
+    for (const p of this.loaded.values())
+      p.then(
+        (d) => ('reason' in d ? undefined : d.retire()),
+        () => undefined,
+      );
     this.loaded.clear();
   }
 
@@ -340,7 +344,19 @@ export class ExportFiles {
           if (over) return tooBig(written + 1);
           if (summary.bad > 0 || !summary.complete) return { reason: `${summary.bad} bad record(s) of ${summary.records}${summary.complete ? '' : ', incomplete'}: ${problems.join('; ')}` };
           keep = true;
-          const data = new LoadedExport(id, file, handle, type.codec, src.key, offsets.slice(0, n), fixed ? src.spec.recordLength : lengths.slice(0, n), hashes.slice(0, n), ascending, summary.header, written);
+          const data = new LoadedExport(
+            id,
+            file,
+            handle,
+            type.codec,
+            src.key,
+            offsets.slice(0, n),
+            fixed ? src.spec.recordLength : lengths.slice(0, n),
+            hashes.slice(0, n),
+            ascending,
+            summary.header,
+            written,
+          );
           logger.debug({ file: file.name, records: n, bytes: written }, 'export file indexed');
           return data;
         } finally {
@@ -355,7 +371,14 @@ export class ExportFiles {
 
 /** Glob with `*` and `?` → an anchored regular expression. */
 export function globToRegExp(glob: string): RegExp {
-  return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  return new RegExp(
+    '^' +
+      glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
 }
 
 function asOfFrom(header: DecodedRecord | undefined, spec: ExportSource['asOf'], file: RemoteFile): Date {

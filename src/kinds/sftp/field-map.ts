@@ -20,10 +20,7 @@ export interface MapEntry {
 export const fieldMapSchema: z.ZodType<FieldMap> = z.lazy(() =>
   z.record(
     z.string(),
-    z.union([
-      z.string(),
-      z.object({ field: z.string(), values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(), items: fieldMapSchema.optional() }).strict(),
-    ]),
+    z.union([z.string(), z.object({ field: z.string(), values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(), items: fieldMapSchema.optional() }).strict()]),
   ),
 );
 

@@ -24,7 +24,15 @@ export class HostKeyError extends Error {
 }
 
 function patternMatch(pattern: string, name: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+    'i',
+  );
   return re.test(name);
 }
 
@@ -77,7 +85,10 @@ export class KnownHosts {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new HostKeyError(`cannot read the known-hosts file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, 'set connection.knownHosts to an OpenSSH known_hosts file that lists the server');
+      throw new HostKeyError(
+        `cannot read the known-hosts file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        'set connection.knownHosts to an OpenSSH known_hosts file that lists the server',
+      );
     }
     return KnownHosts.parse(text, file);
   }
@@ -92,7 +103,8 @@ export class KnownHosts {
     const type = keyTypeOf(key);
     const line = `${port === 22 ? host : `[${host}]:${port}`} ${type} ${key.toString('base64')}`;
     for (const e of this.entries) {
-      if (e.revoked && e.key.equals(key)) throw new HostKeyError(`the host key of ${host}:${port} (${type} ${fingerprint(key)}) is marked @revoked in ${this.source}`, 'the server must use another key');
+      if (e.revoked && e.key.equals(key))
+        throw new HostKeyError(`the host key of ${host}:${port} (${type} ${fingerprint(key)}) is marked @revoked in ${this.source}`, 'the server must use another key');
     }
     const listed = this.entries.filter((e) => !e.revoked && e.hosts.some((h) => hostMatches(h, names)));
     if (listed.some((e) => e.key.equals(key))) return;
@@ -102,6 +114,9 @@ export class KnownHosts {
         `if the change is expected, check the fingerprint with the server's administrator and replace the line with: ${line}`,
       );
     }
-    throw new HostKeyError(`the host key of ${host}:${port} (${type} ${fingerprint(key)}) is not in ${this.source}`, `check the fingerprint with the server's administrator, then add this line: ${line}`);
+    throw new HostKeyError(
+      `the host key of ${host}:${port} (${type} ${fingerprint(key)}) is not in ${this.source}`,
+      `check the fingerprint with the server's administrator, then add this line: ${line}`,
+    );
   }
 }

@@ -308,7 +308,10 @@ export class RequestReply {
 
   private rowsOf(ids: string[]): Promise<Row[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.store.all<Row>(`SELECT id, file_id, operation, request_hash, status, written, body FROM sftp_requests WHERE adapter = ? AND id IN (${ids.map(() => '?').join(', ')})`, [this.adapter, ...ids]);
+    return this.store.all<Row>(`SELECT id, file_id, operation, request_hash, status, written, body FROM sftp_requests WHERE adapter = ? AND id IN (${ids.map(() => '?').join(', ')})`, [
+      this.adapter,
+      ...ids,
+    ]);
   }
 
   /** The status resource of one id. */
@@ -370,7 +373,12 @@ export class RequestReply {
       await this.writeFile(fillTemplate(c.file, vars), Buffer.concat(chunks), req.signal);
       await this.store.run('UPDATE sftp_requests SET written = 1 WHERE adapter = ? AND file_id = ?', [this.adapter, fileId]);
     }
-    if (accepted.length > 0) await this.waitFor(accepted.map((i) => ids[i]), c.reply.timeoutMs, req.signal);
+    if (accepted.length > 0)
+      await this.waitFor(
+        accepted.map((i) => ids[i]),
+        c.reply.timeoutMs,
+        req.signal,
+      );
     const rows = new Map((await this.rowsOf(accepted.map((i) => ids[i]))).map((r) => [r.id, JSON.parse(r.body) as Record<string, unknown>]));
 
     if (c.batchItems) {

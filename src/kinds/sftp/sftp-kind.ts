@@ -63,7 +63,6 @@ const connectionSchema = z
   .strict()
   .refine((c) => (c.password ?? '') !== '' || (c.privateKey ?? '') !== '', { message: 'give a password or a privateKey (from the environment)', path: ['password'] });
 
-
 const readSchema = z
   .object({
     dir: z.string().optional(),
@@ -126,7 +125,10 @@ const bindingSchema = z
     status: z.object({ param: z.string().optional() }).strict().optional(),
     /** Contract field → record field (read: from the export record; request: into the inbound record). */
     map: fieldMapSchema.default({}),
-    response: z.object({ echo: z.array(z.string()).default([]), location: z.string().optional() }).strict().default({ echo: [] }),
+    response: z
+      .object({ echo: z.array(z.string()).default([]), location: z.string().optional() })
+      .strict()
+      .default({ echo: [] }),
   })
   .strict();
 
@@ -190,7 +192,12 @@ class SftpAdapter implements Adapter<SftpBinding> {
     try {
       knownHosts = KnownHosts.load(knownHostsFile);
     } catch (err) {
-      throw new ConfigError(ctx.file, 'connection.knownHosts', (err as Error).message, 'set connection.knownHosts to an OpenSSH known_hosts file that lists the server (ssh-keyscan -p <port> <host> > known_hosts)');
+      throw new ConfigError(
+        ctx.file,
+        'connection.knownHosts',
+        (err as Error).message,
+        'set connection.knownHosts to an OpenSSH known_hosts file that lists the server (ssh-keyscan -p <port> <host> > known_hosts)',
+      );
     }
     this.pool = new SftpPool({
       host: c.host,
@@ -232,7 +239,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
   private recordOf(b: BindContext<SftpBinding>, key: string, spec: RecordFileSpec, name: string | undefined): string {
     const details = spec.types.filter((t) => t.role === 'detail');
     const chosen = name ?? (details.length === 1 ? details[0].name : undefined);
-    if (!chosen || !spec.types.some((t) => t.name === chosen)) b.fail(key, name ? `no record type ${name} in the layout` : 'the layout has several detail record types', `use one of: ${spec.types.map((t) => t.name).join(', ')}`);
+    if (!chosen || !spec.types.some((t) => t.name === chosen))
+      b.fail(key, name ? `no record type ${name} in the layout` : 'the layout has several detail record types', `use one of: ${spec.types.map((t) => t.name).join(', ')}`);
     return chosen!;
   }
 
@@ -251,7 +259,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
     const pathParams = b.operation.parameters.filter((p) => p.in === 'path').map((p) => p.name);
     const as = read.as ?? (pathParams.length > 0 ? 'item' : 'page');
     const param = read.param ?? pathParams[0];
-    if (as === 'item' && (!param || !pathParams.includes(param))) b.fail('read.param', `${b.operation.operationId} has no path parameter ${param ?? ''}`, `use one of: ${pathParams.join(', ') || '(none: use as: page)'}`);
+    if (as === 'item' && (!param || !pathParams.includes(param)))
+      b.fail('read.param', `${b.operation.operationId} has no path parameter ${param ?? ''}`, `use one of: ${pathParams.join(', ') || '(none: use as: page)'}`);
     const reader = new ExportReader(
       this.pool,
       {

@@ -107,7 +107,14 @@ export function profileByArea(file: string): { area: string; share: number }[] {
     else if (url.includes('/node_modules/')) {
       const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
       area = m ? m[1] : 'node_modules';
-    } else if (url.includes('/src/')) area = 'ficus ' + url.slice(url.indexOf('/src/') + 1).split('/').slice(0, 2).join('/');
+    } else if (url.includes('/src/'))
+      area =
+        'ficus ' +
+        url
+          .slice(url.indexOf('/src/') + 1)
+          .split('/')
+          .slice(0, 2)
+          .join('/');
     else if (url.startsWith('node:') || url === '') area = `node internals${name ? '' : ''}`;
     else area = url.split('/').slice(-2).join('/');
     byArea.set(area, (byArea.get(area) ?? 0) + hits);

@@ -70,7 +70,10 @@ export class MssqlDriver implements DbDriver {
   private readonly pool: sql.ConnectionPool;
   private connecting: Promise<sql.ConnectionPool> | undefined;
 
-  constructor(target: MssqlTarget, private readonly settings: DriverSettings) {
+  constructor(
+    target: MssqlTarget,
+    private readonly settings: DriverSettings,
+  ) {
     const config = configOf(target, settings);
     this.pool = new sql.ConnectionPool(config);
     this.pool.on('error', () => undefined);

@@ -23,7 +23,10 @@ export class MysqlDriver implements DbDriver {
   readonly where: string;
   private readonly pool: mysql.Pool;
 
-  constructor(target: MysqlTarget, private readonly settings: DriverSettings) {
+  constructor(
+    target: MysqlTarget,
+    private readonly settings: DriverSettings,
+  ) {
     const common = {
       connectionLimit: settings.poolMax,
       maxIdle: Math.max(settings.poolMin, 1),

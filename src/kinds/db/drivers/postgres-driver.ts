@@ -25,7 +25,10 @@ export class PostgresDriver implements DbDriver {
   readonly where: string;
   private readonly pool: pg.Pool;
 
-  constructor(target: PostgresTarget, private readonly settings: DriverSettings) {
+  constructor(
+    target: PostgresTarget,
+    private readonly settings: DriverSettings,
+  ) {
     const options = `-c default_transaction_read_only=on -c statement_timeout=${settings.statementTimeoutMs}`;
     this.pool = new pg.Pool({
       connectionString: target.url,

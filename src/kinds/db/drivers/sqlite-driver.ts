@@ -39,7 +39,10 @@ export class SqliteDriver implements DbDriver {
   private db: Database.Database | undefined;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(private readonly file: string, private readonly settings: DriverSettings) {
+  constructor(
+    private readonly file: string,
+    private readonly settings: DriverSettings,
+  ) {
     this.where = file;
   }
 
