@@ -4,6 +4,7 @@
  * directly, a bare Express 5 + undici proxy, a bare node:http + undici proxy, and nginx.
  *
  *   npm run bench -- test/bench/gateway-http.bench.ts          (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 BENCH_ROUNDS=3)
+ *   BENCH_FICUS_BASE=../other-checkout adds that checkout's Ficus as a target in the same turns (before/after in one run)
  *
  * Each target runs in its own process; wrk (one thread) drives it over loopback after a warm-up.
  * The targets take turns for BENCH_ROUNDS rounds; each one's median round is reported, with all rounds.
@@ -77,7 +78,8 @@ http {
 type Measured = LoadResult & { cpuUsPerRequest?: number };
 
 async function measure(name: string, target: Child, proxyPid: number | undefined): Promise<Measured> {
-  const check = await fetch(target.url + PATH);
+  // Once more on a fresh connection if the kept-alive one was closed while wrk ran (an idle timeout).
+  const check = await fetch(target.url + PATH).catch(() => fetch(target.url + PATH));
   if (check.status !== 200) throw new Error(`${name} answered ${check.status}`);
   wrk(target.url + PATH, CONNECTIONS, Math.min(3, SECONDS)); // warm-up (JIT, connection pools)
   const cpu0 = proxyPid ? cpuMs(proxyPid) : 0;
@@ -99,6 +101,10 @@ try {
     ['node:http + undici proxy', () => startChild(here('./support/bare-node-proxy.ts'), [service.url])],
     ['Express 5 + undici proxy', () => startChild(here('./support/bare-express-proxy.ts'), [service.url])],
     ['Ficus (all on)', () => startChild(here('./support/ficus-gateway.ts'), [service.url])],
+    // BENCH_FICUS_BASE=<another checkout with node_modules>: that build of Ficus too, in the same turns (a before/after in one run).
+    ...(process.env.BENCH_FICUS_BASE
+      ? [['Ficus (all on), BENCH_FICUS_BASE', () => startChild(join(process.env.BENCH_FICUS_BASE as string, 'test/bench/support/ficus-gateway.ts'), [service.url])] as [string, () => Promise<Child>]]
+      : []),
   ];
   if (hasCommand('nginx')) targets.splice(1, 0, ['nginx reverse proxy', () => startNginx(service.url)]);
   else console.log('nginx not installed (apt-get install nginx): skipping it');
