@@ -6,7 +6,7 @@
  *   cached between polls, with its freshness in the `X-Data-As-Of`/`X-Data-Age-Seconds` headers and
  *   the `ficus_sftp_export_age_seconds` metric;
  * - `request` + `reply`: a POST written as records of an inbound file, answered from the reply file
- *   (see request-reply.ts), with 202 and a status resource when the reply is late;
+ *   (see request-reply.ts and the modules it composes), with 202 and a status resource when the reply is late;
  * - `status`: the status resource of such requests (GET /orders/{orderId}), from the state store.
  *
  * Connection settings (adapter.yaml `connection:`): host, port, username, password or privateKey
@@ -27,7 +27,7 @@ import type { GatewayMetrics } from '../../observability/metrics.ts';
 import { fieldMapSchema, toContract, type FieldMap } from './field-map.ts';
 import { ExportFiles, ExportReader, globToRegExp, type ExportSnapshot } from './export-reader.ts';
 import { HostKeyError, KnownHosts } from './known-hosts.ts';
-import { MIGRATIONS, RequestReply, type RequestConfig } from './request-reply.ts';
+import { RequestReply, type RequestConfig } from './request-reply.ts';
 import { ConnectionLost, SftpPool } from './sftp-pool.ts';
 
 const connectionSchema = z
@@ -364,7 +364,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
     const pathParams = b.operation.parameters.filter((p) => p.in === 'path').map((p) => p.name);
     const param = status.param ?? pathParams[0];
     if (!param || !pathParams.includes(param)) b.fail('status.param', `${b.operation.operationId} has no path parameter ${param ?? ''}`, `use one of: ${pathParams.join(', ') || '(none)'}`);
-    this.needsStore = true;
+    this.rr.serveStatus();
     return async (req) => {
       const id = String(req.pathParams[param]);
       const body = await this.rr.status(id);
@@ -373,10 +373,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
     };
   }
 
-  private needsStore = false;
-
   async start(): Promise<void> {
-    if (this.rr.active || this.needsStore) await this.ctx.store.migrate('sftp', MIGRATIONS);
     await this.rr.start();
   }
 
