@@ -27,6 +27,9 @@ export function drainingServer(handler: RequestListener, refuse: RefuseRequest):
   let draining = false;
   let drained: Promise<void> | undefined;
   const inFlight = new Set<ServerResponse>();
+  function forget(this: ServerResponse): void {
+    inFlight.delete(this);
+  }
 
   /** This answer says `Connection: close`, and its connection ends once it is sent. */
   const lastOnItsConnection = (res: ServerResponse) => {
@@ -47,7 +50,7 @@ export function drainingServer(handler: RequestListener, refuse: RefuseRequest):
       return;
     }
     inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    res.on('close', forget); // one shared listener: nothing allocated per request
     handler(req, res);
   });
 

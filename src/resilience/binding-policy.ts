@@ -72,6 +72,8 @@ function isRetryableFailure(err: unknown): boolean {
  * One attempt under a deadline: its signal aborts when the deadline passes or the caller goes, and
  * the attempt settles then even if the backend ignores its signal (cockatiel's "aggressive" timeout).
  */
+const ATTEMPT: unique symbol = Symbol('ficus.attempt');
+
 class Attempt {
   private readonly controller = new AbortController();
   private fail: ((err: unknown) => void) | undefined;
@@ -91,7 +93,7 @@ class Attempt {
   run<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.fail = reject;
-      attempts.set(this.controller.signal, this);
+      (this.controller.signal as AttemptSignal)[ATTEMPT] = this;
       this.arm(this.timeoutMs);
       let running: Promise<T>;
       try {
@@ -147,8 +149,8 @@ class Attempt {
   }
 }
 
-/** The attempt each attempt signal belongs to, for `waitInQueue`. */
-const attempts = new WeakMap<AbortSignal, Attempt>();
+/** An attempt's signal knows its attempt, for `waitInQueue` (a property, not a WeakMap: no ephemeron per call for the GC). */
+type AttemptSignal = AbortSignal & { [ATTEMPT]?: Attempt };
 
 /**
  * Waits in a backend's own queue (a pool of browser pages, of connections) from within an attempt,
@@ -159,7 +161,7 @@ const attempts = new WeakMap<AbortSignal, Attempt>();
  * A signal that is not an attempt's gets `fallbackMs`.
  */
 export async function waitInQueue<T>(signal: AbortSignal, fallbackMs: number, wait: (maxWaitMs: number) => Promise<T>): Promise<T> {
-  const attempt = attempts.get(signal);
+  const attempt = (signal as AttemptSignal)[ATTEMPT];
   if (!attempt) return wait(fallbackMs);
   const resume = attempt.hold();
   try {

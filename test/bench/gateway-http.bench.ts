@@ -101,10 +101,11 @@ try {
     ['node:http + undici proxy', () => startChild(here('./support/bare-node-proxy.ts'), [service.url])],
     ['Express 5 + undici proxy', () => startChild(here('./support/bare-express-proxy.ts'), [service.url])],
     ['Ficus (all on)', () => startChild(here('./support/ficus-gateway.ts'), [service.url])],
-    // BENCH_FICUS_BASE=<another checkout with node_modules>: that build of Ficus too, in the same turns (a before/after in one run).
-    ...(process.env.BENCH_FICUS_BASE
-      ? [['Ficus (all on), BENCH_FICUS_BASE', () => startChild(join(process.env.BENCH_FICUS_BASE as string, 'test/bench/support/ficus-gateway.ts'), [service.url])] as [string, () => Promise<Child>]]
-      : []),
+    // BENCH_FICUS_BASE=<checkout>[,<checkout>...] (each with node_modules): those builds of Ficus too, in the same turns (a before/after in one run).
+    ...(process.env.BENCH_FICUS_BASE ?? '')
+      .split(',')
+      .filter((dir) => dir !== '')
+      .map((dir): [string, () => Promise<Child>] => [`Ficus (all on), ${dir}`, () => startChild(join(dir, 'test/bench/support/ficus-gateway.ts'), [service.url])]),
   ];
   if (hasCommand('nginx')) targets.splice(1, 0, ['nginx reverse proxy', () => startNginx(service.url)]);
   else console.log('nginx not installed (apt-get install nginx): skipping it');
