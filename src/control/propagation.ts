@@ -64,7 +64,8 @@ export class StatePropagation {
 
   private drop(client: pg.PoolClient, err: Error): void {
     if (this.client === client) this.client = undefined;
-    // Once only: the 'error' event and the failed LISTEN may both report one broken connection.
+    // Once only: the 'error' event and the failed LISTEN may both report one broken connection, and
+    // an error may still come after close() gave the connection back.
     if (!this.dropped.has(client)) {
       this.dropped.add(client);
       client.release(err);
@@ -87,7 +88,9 @@ export class StatePropagation {
     if (this.reconnect) clearTimeout(this.reconnect);
     const client = this.client;
     this.client = undefined;
-    if (client) {
+    if (client && !this.dropped.has(client)) {
+      // Given back once: its 'error' listener stays (a late error must not go unheard) but finds it dropped.
+      this.dropped.add(client);
       await client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).catch(() => undefined);
       client.release();
     }

@@ -24,9 +24,9 @@ function migrationProject(): string {
   return root;
 }
 
-function edit(file: string, from: string, to: string): void {
+function edit(file: string, from: string | RegExp, to: string): void {
   const text = readFileSync(file, 'utf8');
-  if (!text.includes(from)) throw new Error(`fixture edit did not apply to ${file}`);
+  if (typeof from === 'string' ? !text.includes(from) : !from.test(text)) throw new Error(`fixture edit did not apply to ${file}`);
   writeFileSync(file, text.replace(from, to));
 }
 
@@ -57,7 +57,7 @@ function tenMistakes(root: string): void {
     ].join('\n'),
   );
   const legacy = join(root, 'adapters/legacy-crm/adapter.yaml');
-  edit(legacy, '  timeoutMs: ${env:LEGACY_TIMEOUT_MS:-2000}', '  timeoutMillis: 2000'); // 6: unknown key
+  edit(legacy, /^ {2}timeoutMs: .*$/m, '  timeoutMillis: 2000'); // 6: unknown key
   edit(legacy, "getCustomer: { path: '/customers/{customerId}' }", "getCustomer: { path: '/customers/{id}' }"); // 7: found by the kind when binding
   edit(legacy, '  getLegacyOnly: { path: /legacy-only }', '  getLegacyOnly: { path: /legacy-only }\n  getNothing: { path: /nothing }'); // 8: not in the contract
   edit(join(root, 'adapters/modern-customers/adapter.yaml'), '${env:MODERN_URL}', '${env:MODERN_CRM_URL}'); // 9: missing variable
