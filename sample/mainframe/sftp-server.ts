@@ -181,11 +181,26 @@ function serveSftp(sftp: SFTPWrapper, root: string): void {
     });
 }
 
+/**
+ * A fresh ed25519 host key that ssh2 can read back. ssh2's generator strips leading zero bytes from
+ * the public key, so about one key in 256 is unreadable ("Malformed OpenSSH private key",
+ * mscdex/ssh2 issues 1390 and 1513): such a key is thrown away and another made (bounded).
+ */
+export function newHostKey(generate = () => utils.generateKeyPairSync('ed25519')): { hostKey: { private: string; public: string }; parsedHost: ssh2.ParsedKey } {
+  let last: Error | undefined;
+  for (let i = 0; i < 16; i++) {
+    const hostKey = generate();
+    const parsedHost = utils.parseKey(hostKey.private);
+    const parsedPublic = utils.parseKey(hostKey.public);
+    if (!(parsedHost instanceof Error) && !(parsedPublic instanceof Error)) return { hostKey, parsedHost: Array.isArray(parsedHost) ? parsedHost[0] : parsedHost };
+    last = parsedHost instanceof Error ? parsedHost : (parsedPublic as Error);
+  }
+  throw new Error(`could not make a readable host key for the sample SFTP server: ${last?.message ?? 'unknown'}`);
+}
+
 export async function startSftpServer(opts: SftpServerOptions): Promise<RunningSftpServer> {
   mkdirSync(opts.root, { recursive: true });
-  const hostKey = utils.generateKeyPairSync('ed25519');
-  const parsedHost = utils.parseKey(hostKey.private);
-  if (parsedHost instanceof Error) throw parsedHost;
+  const { hostKey, parsedHost } = newHostKey();
   const allowedKey = opts.authorizedKey ? utils.parseKey(opts.authorizedKey) : undefined;
   if (allowedKey instanceof Error) throw allowedKey;
   const clients = new Set<Connection>();
