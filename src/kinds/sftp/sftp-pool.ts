@@ -85,7 +85,13 @@ export class SftpSession {
   }
 
   readStream(path: string, highWaterMark = 256 * 1024): Readable {
-    return this.sftp.createReadStream(path, { highWaterMark });
+    const stream = this.sftp.createReadStream(path, { highWaterMark });
+    // ssh2 fails the stream's pending requests when the connection closes ("No response from
+    // server"), also after its reader stopped or before it started: an 'error' nobody listens to
+    // would end the process. The reader (for await, pipeline) still gets the error through its own
+    // listener; this one only keeps a late error from being uncaught.
+    stream.on('error', () => undefined);
+    return stream;
   }
 
   /** Writes a file; `mode` (e.g. 0o600) is the new file's permissions. */
