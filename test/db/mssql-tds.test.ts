@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModernCustomers, type RunningService } from '../../sample/modern-customers/server.ts';
-import { CODE_ROWS, legacyCustomerRows, type LegacyCustomerRow } from '../../sample/legacy-crm/legacy-rows.ts';
+import { CODE_ROWS, CUSTMAST_COLUMNS, legacyCustomerRows, type LegacyCustomerRow } from '../../sample/legacy-crm/legacy-rows.ts';
 import { FIXTURES, startGateway } from '../helpers/gateway.ts';
 import { startTdsServer, type RunningTdsServer, type TdsAnswer, type TdsColumn, type TdsQuery } from '../helpers/tds-server.ts';
 
@@ -16,23 +16,11 @@ const ROWS = legacyCustomerRows();
 const BY_ID = new Map(ROWS.map((r) => [r.CUST_NO, r]));
 const SORTED = [...ROWS].sort((a, b) => Number(a.LAST_UPD_DT) - Number(b.LAST_UPD_DT) || Number(a.LAST_UPD_TM) - Number(b.LAST_UPD_TM) || Number(a.CUST_NO) - Number(b.CUST_NO));
 const DESC = new Map(CODE_ROWS.filter((c) => c.CD_TYP === 'CUSTSTAT').map((c) => [c.CD_VAL, c.CD_DESC]));
-const COLUMNS: TdsColumn[] = [
-  'CUST_NO',
-  'CUST_NM',
-  'EMAIL_ADDR',
-  'STAT_DESC',
-  'VIP_FLG',
-  'CR_LMT',
-  'CRT_DT',
-  'ADDR_LINE1',
-  'ADDR_LINE2',
-  'ADDR_LINE3',
-  'CITY_NM',
-  'POST_CD',
-  'CNTRY_CD',
-  'LAST_UPD_DT',
-  'LAST_UPD_TM',
-].map((name) => ({ name, type: ['CUST_NO', 'CR_LMT', 'CRT_DT', 'LAST_UPD_DT', 'LAST_UPD_TM'].includes(name) ? 'int' : 'nvarchar' }));
+// The binding's result columns: CUSTMAST's, with the status code's description in place of the code.
+const COLUMNS: TdsColumn[] = CUSTMAST_COLUMNS.map((c) => (c === 'STAT_CD' ? 'STAT_DESC' : c)).map((name) => ({
+  name,
+  type: ['CUST_NO', 'CR_LMT', 'CRT_DT', 'LAST_UPD_DT', 'LAST_UPD_TM'].includes(name) ? 'int' : 'nvarchar',
+}));
 const INT = 0x26;
 
 function toResult(rows: LegacyCustomerRow[]): TdsAnswer {
