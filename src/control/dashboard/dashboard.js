@@ -104,12 +104,14 @@
       return tr;
     });
     replace.apply(null, [$('routes')].concat(rows));
+    lastRoutes = routes;
     var current = routes.filter(function (r) { return r.operationId === selected; })[0];
     if (current) renderDetail(current);
     else $('detail').hidden = true;
   }
 
   var formFor = '';
+  var lastRoutes = [];
   function renderDetail(r) {
     $('detail').hidden = false;
     if (formFor !== r.operationId) {
@@ -178,6 +180,10 @@
     selected = op;
     sessionStorage.setItem('ficus-selected-route', op);
     message('', '');
+    // The form starts from the route's state at once, not when the refresh comes back: a choice made
+    // meanwhile would be overwritten.
+    var known = lastRoutes.filter(function (r) { return r.operationId === op; })[0];
+    if (known) renderDetail(known);
     refresh();
   }
 
