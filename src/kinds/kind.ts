@@ -25,6 +25,11 @@ export interface OperationRequest {
   headers: Record<string, string>;
   body: unknown;
   requestId: string;
+  /**
+   * The caller's name once the front door (the contract's security) knows it; never the credential.
+   * Features key on it (caching, limits, recording filters), logs and metrics name it.
+   */
+  consumer?: string;
   /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
   signal: AbortSignal;
 }
