@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KnownHosts } from '../../src/kinds/sftp/known-hosts.ts';
 import { ConnectionLost, SftpPool, type PoolOptions } from '../../src/kinds/sftp/sftp-pool.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { eventually } from '../helpers/wait.ts';
+import { startTcpProxy } from '../faults/tcp-proxy.ts';
+import type { Readable } from 'node:stream';
 import { startSftpServer, type RunningSftpServer } from '../../sample/mainframe/sftp-server.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,6 +204,38 @@ describe('connections', () => {
       for (const pid of frozen) process.kill(pid, 'SIGCONT');
     }
     expect(await p.use((s) => s.read('hello.txt'), { idempotent: true })).toEqual(Buffer.from('hello'));
+  });
+
+  it('end an unread file stream whose connection drops: a late reader fails instead of waiting for ever, and nothing is left uncaught', async () => {
+    // Between the gateway and sshd, a proxy that can go silent and then cut the connection: the
+    // stream's open request is then certainly pending when the connection closes, and ssh2 fails it
+    // ("No response from server") on a stream nobody reads yet.
+    const proxy = await startTcpProxy(sshd.port);
+    const [, type, key] = sshd.hostKeyLine.split(' ');
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const p = pool({ port: proxy.port, knownHosts: KnownHosts.parse(`[127.0.0.1]:${proxy.port} ${type} ${key}`, 'proxy known_hosts'), keepAliveIntervalMs: 0 });
+      let stream: Readable | undefined;
+      await p.use(async (s) => {
+        await s.list('.');
+        proxy.setMode('blackhole');
+        stream = s.readStream('hello.txt');
+      });
+      proxy.reset();
+      // The stream ends (a reader never waits on it for ever) ...
+      await eventually(() => expect(stream!.destroyed).toBe(true));
+      // ... and a reader that comes late is not told the file was read: it fails.
+      const read = async () => {
+        for await (const chunk of stream!) void chunk;
+      };
+      await expect(read()).rejects.toThrow();
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await proxy.close();
+    }
   });
 
   it('say when the login is refused', async () => {
