@@ -7,18 +7,23 @@
  *
  *   npm run bench -- test/bench/screen-flood.bench.ts
  *   BENCH_FLOOD=400 BENCH_PAGES=4 BENCH_DELAY_MS=50 (legacy page delay) BENCH_PROBE_EVERY_MS=250
+ *   BENCH_GATEWAY=process (default: the gateway in its own process, as deployed) | inline (in this one)
  */
 import { cpus, loadavg } from 'node:os';
 import { screenEstate } from '../fixtures/screen-project.ts';
 import { startGateway } from '../helpers/gateway.ts';
+import { startChild } from './support/load.ts';
 
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 400);
 const PAGES = Number(process.env.BENCH_PAGES ?? 4);
 const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
 const PROBE_EVERY_MS = Number(process.env.BENCH_PROBE_EVERY_MS ?? 250);
+const INLINE = process.env.BENCH_GATEWAY === 'inline';
 
 const estate = await screenEstate({ delayMs: DELAY }, { BILLING_UI_PAGES: String(PAGES) });
-const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });
+const gw = INLINE
+  ? await startGateway(estate.dir, estate.env, { level: 'silent' })
+  : await startChild(new URL('./support/project-gateway.ts', import.meta.url).pathname, [estate.dir, JSON.stringify(estate.env)]).then((c) => ({ url: c.url, close: c.stop }));
 
 interface Timed {
   status: number;
@@ -78,9 +83,9 @@ console.log(`screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legac
 console.log(
   `  machine: ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(1))
-    .join(' ')} (gateway, legacy app, browser and this client share one Node process and the cores)`,
+    .join(' ')} (${INLINE ? 'gateway, legacy app and this client share one Node process' : 'the gateway in its own process; the legacy app and this client in another'}; the browser has its own)`,
 );
-console.log(`  this process (gateway, legacy app, client) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
+console.log(`  this process (${INLINE ? 'gateway, ' : ''}legacy app, client) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
 console.log(`  flood answered in ${(floodMs / 1000).toFixed(1)} s: ${count(answers)}`);
 console.log(`  flood answer latency                 ${fmt(answers.map((a) => a.ms))}`);
 console.log(`  probe /healthz (not a screen)        ${fmt(probes.healthz.map((a) => a.ms))}  ${count(probes.healthz)}`);

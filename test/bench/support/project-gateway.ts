@@ -1,0 +1,13 @@
+// A gateway on a project folder, in its own process as in production: `project-gateway.ts <root> '<env as JSON>'`.
+import { Gateway } from '../../../src/gateway.ts';
+import { createLogger } from '../../../src/observability/logger.ts';
+import { announce } from './ready.ts';
+
+const [root, envJson = '{}'] = process.argv.slice(2);
+const gateway = await Gateway.create({ root, env: { ...process.env, ...(JSON.parse(envJson) as Record<string, string>) }, logger: createLogger({ level: 'silent' }) });
+announce(await gateway.listen(0, '127.0.0.1'));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    void gateway.close(500).then(() => process.exit(0));
+  });
+}
