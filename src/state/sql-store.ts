@@ -89,6 +89,23 @@ export function storeError(err: unknown, where: string): unknown {
   return new StateStoreUnavailable(`the state store (${where}) did not answer: ${typeof code === 'string' ? `${code}: ` : ''}${message}`, err);
 }
 
+/**
+ * Whether a statement certainly never reached the server: the socket refused its write (the
+ * connection was reset or closed before it), or pg knew the client was broken and sent nothing.
+ */
+export function neverSent(err: unknown): boolean {
+  const e = (err instanceof StateStoreUnavailable ? err.cause : err) as { syscall?: unknown; code?: unknown; message?: unknown } | null | undefined;
+  if (e?.syscall === 'write' && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return true;
+  return typeof e?.message === 'string' && /is not queryable/.test(e.message);
+}
+
+/** The first statement on a checked-out client was never sent: start again on another client. */
+class StaleConnection extends StateStoreUnavailable {
+  constructor(err: unknown) {
+    super('a pooled connection was found reset before its first statement', err);
+  }
+}
+
 /** Rewrites `?` placeholders (outside quoted strings) to `$1`, `$2`, … */
 export function toPgPlaceholders(sql: string): string {
   let out = '';
@@ -269,11 +286,25 @@ class PostgresStore implements SqlStore {
     this.where = `postgres://${u.host}${u.pathname}`;
   }
 
+  /**
+   * Statements on `q`. On the pool (not inside a transaction), a statement whose bytes never left
+   * goes once more: a pooled connection that was reset an instant before (the reset not yet heard)
+   * refuses the write, nothing ran on the server, and the pool hands out another connection.
+   */
   static executor(q: pg.Pool | pg.PoolClient, where: string): SqlExecutor {
+    const again = q instanceof pg.Pool;
     const run = async (sql: string, params: readonly SqlParam[]) => {
+      const text = toPgPlaceholders(sql);
       try {
-        return await q.query(toPgPlaceholders(sql), [...params]);
+        return await q.query(text, [...params]);
       } catch (err) {
+        if (again && neverSent(err)) {
+          try {
+            return await q.query(text, [...params]);
+          } catch (second) {
+            throw storeError(second, where);
+          }
+        }
         throw storeError(err, where);
       }
     };
@@ -316,7 +347,7 @@ class PostgresStore implements SqlStore {
       return await fn(client, () => lost !== undefined);
     } catch (err) {
       failure = err;
-      throw lost ? storeError(lost, this.where) : err;
+      throw lost && !(err instanceof StaleConnection) ? storeError(lost, this.where) : err;
     } finally {
       const broken = lost ?? (failure instanceof StateStoreUnavailable ? failure : undefined);
       // A broken client keeps our listener: a late 'error' from its dying socket is still heard.
@@ -325,10 +356,32 @@ class PostgresStore implements SqlStore {
     }
   }
 
+  /**
+   * `fn` on a checked-out client whose first statement is `first`. When that statement's bytes never
+   * left (the pooled connection had been reset an instant before), nothing ran on the server: the
+   * broken client goes back and the whole thing starts once more on another.
+   */
+  private async withFreshClient<T>(first: string, fn: (x: SqlExecutor, isBroken: () => boolean) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.withClient(async (client, isBroken) => {
+          const x = PostgresStore.executor(client, this.where);
+          try {
+            await x.run(first);
+          } catch (err) {
+            if (attempt === 0 && neverSent(err)) throw new StaleConnection(err);
+            throw err;
+          }
+          return fn(x, isBroken);
+        });
+      } catch (err) {
+        if (!(err instanceof StaleConnection)) throw err;
+      }
+    }
+  }
+
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.withClient(async (client) => {
-      const tx = PostgresStore.executor(client, this.where);
-      await tx.run('BEGIN');
+    return this.withFreshClient('BEGIN', async (tx) => {
       try {
         const out = await fn(tx);
         await tx.run('COMMIT');
@@ -345,9 +398,7 @@ class PostgresStore implements SqlStore {
 
   async migrate(component: string, steps: readonly string[]): Promise<void> {
     // One instance at a time: an advisory lock keeps two gateways starting together from racing.
-    await this.withClient(async (client, isBroken) => {
-      const x = PostgresStore.executor(client, this.where);
-      await x.run('SELECT pg_advisory_lock(81723)');
+    await this.withFreshClient('SELECT pg_advisory_lock(81723)', async (x, isBroken) => {
       try {
         await migrate(x, component, steps);
       } finally {

@@ -87,6 +87,22 @@ describe('state store connections reset', () => {
     }
   });
 
+  it('reset an instant before a statement (the reset not yet heard): the statement never left, so it goes on a fresh connection', async () => {
+    const store = await openStore({ driver: 'postgres', url: viaProxy, poolSize: 2 });
+    try {
+      await store.transaction(async (x) => x.get('SELECT 1 AS ok'));
+      // The pooled connection is reset and used in the same tick: its write is refused, nothing ran.
+      proxy.reset();
+      expect(await store.get<{ ok: number }>('SELECT 2 AS ok')).toEqual({ ok: 2 });
+      await store.get('SELECT 1 AS ok');
+      proxy.reset();
+      expect(await store.transaction((x) => x.get<{ ok: number }>('SELECT 3 AS ok'))).toEqual({ ok: 3 });
+      expect(uncaught).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('during a migration: it fails with state-store-unavailable, and the migration runs once the store is back', async () => {
     const store = await openStore({ driver: 'postgres', url: viaProxy, poolSize: 2 });
     try {
