@@ -173,6 +173,8 @@ export class Gateway {
   static async create(opts: GatewayOptions = {}): Promise<Gateway> {
     const config = await loadConfig(opts);
     const logger = opts.logger ?? createLogger({ level: config.gateway.log.level });
+    // What the contract loader read leniently or named itself (derived operationIds), said once at start-up.
+    for (const notice of config.contract.notices) logger.warn({ contract: config.contract.file }, notice);
     const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true });
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);

@@ -87,7 +87,16 @@ function relevant(errors: ErrorObject[]): ErrorObject[] {
   }
   const paths = [...deepest.keys()];
   const leaves = paths.filter((p) => !paths.some((q) => q !== p && q.startsWith(`${p}/`)));
-  return leaves.map((p) => deepest.get(p)![0]);
+  return leaves.map((p) => {
+    const list = deepest.get(p)!;
+    // The branches of a oneOf (a parameter in path, query, header or cookie) each allow some values: say all of them.
+    const enums = list.filter((e) => e.keyword === 'enum');
+    if (enums.length > 1) {
+      const allowed = [...new Set(enums.flatMap((e) => (e.params as { allowedValues?: unknown[] }).allowedValues ?? []))];
+      return { ...enums[0], params: { allowedValues: allowed } };
+    }
+    return list[0];
+  });
 }
 
 function describe(e: ErrorObject): string {

@@ -2,8 +2,9 @@
  * Each OpenAPI version's schema rules in the one form the validators use (JSON Schema 2020-12):
  * - 3.0: `nullable: true` becomes a `null` type (or `anyOf` with one), boolean
  *   `exclusiveMinimum`/`exclusiveMaximum` beside `minimum`/`maximum` become the numeric bounds.
- * - 3.1: schemas are 2020-12 already; a 3.0-style boolean `exclusiveMaximum` (a common slip in
- *   documents converted from 3.0) is read the 3.0 way and announced, not left to crash ajv.
+ * - 3.1: schemas are 2020-12 already; the 3.0 habits of documents converted from 3.0 (a boolean
+ *   `exclusiveMaximum`, `nullable: true`) are read the 3.0 way, as their authors meant, and each is
+ *   announced with its place so that it can be corrected; never left to crash ajv or to be ignored.
  * Examples, defaults, enums, consts and extensions are values, not schemas: never rewritten.
  */
 export type OpenApiVersion = '3.0' | '3.1';
@@ -66,34 +67,32 @@ export function normalizeSchemas(document: unknown, version: OpenApiVersion): Di
       walk(v, `${pointer}/${esc(k)}`, !named && NAMED.has(k));
     }
     if (named) return;
-    if (version === '3.0') {
-      exclusiveBound(n, 'exclusiveMinimum', 'minimum');
-      exclusiveBound(n, 'exclusiveMaximum', 'maximum');
-      if (typeof n.nullable === 'boolean') {
-        const nullable = n.nullable;
-        delete n.nullable;
-        if (nullable) {
-          if (typeof n.type === 'string') {
-            n.type = [n.type, 'null'];
-            if (Array.isArray(n.enum) && !n.enum.includes(null)) n.enum = [...(n.enum as unknown[]), null];
-          } else if (n.type === undefined && ('allOf' in n || 'oneOf' in n || 'anyOf' in n || '$ref' in n)) {
-            const rest = { ...n };
-            for (const k of Object.keys(n)) delete n[k];
-            n.anyOf = [rest, { type: 'null' }];
-          }
-        }
+    for (const [key, bound] of [
+      ['exclusiveMinimum', 'minimum'],
+      ['exclusiveMaximum', 'maximum'],
+    ] as const) {
+      const before = n[key];
+      if (typeof before === 'boolean' && exclusiveBound(n, key, bound) && version === '3.1') {
+        notices.push({
+          pointer,
+          message: `${key}: ${String(before)} is OpenAPI 3.0 style; in 3.1 (JSON Schema 2020-12) ${key} is the bound itself. Read as ${before && n[key] !== undefined ? `${key}: ${String(n[key])}` : `no ${key}`}; write that in the document`,
+        });
       }
-    } else {
-      for (const [key, bound] of [
-        ['exclusiveMinimum', 'minimum'],
-        ['exclusiveMaximum', 'maximum'],
-      ] as const) {
-        const before = n[key];
-        if (typeof before === 'boolean' && exclusiveBound(n, key, bound)) {
-          notices.push({
-            pointer,
-            message: `${key}: ${String(before)} is OpenAPI 3.0 style; in 3.1 (JSON Schema 2020-12) ${key} is the bound itself. Read as ${before && n[key] !== undefined ? `${key}: ${String(n[key])}` : `no ${key}`}; write that in the document`,
-          });
+    }
+    if (typeof n.nullable === 'boolean') {
+      const nullable = n.nullable;
+      delete n.nullable;
+      if (nullable) {
+        if (typeof n.type === 'string') {
+          n.type = [n.type, 'null'];
+          if (Array.isArray(n.enum) && !n.enum.includes(null)) n.enum = [...(n.enum as unknown[]), null];
+        } else if (n.type === undefined && ('allOf' in n || 'oneOf' in n || 'anyOf' in n || '$ref' in n)) {
+          const rest = { ...n };
+          for (const k of Object.keys(n)) delete n[k];
+          n.anyOf = [rest, { type: 'null' }];
+        }
+        if (version === '3.1') {
+          notices.push({ pointer, message: `nullable: true is OpenAPI 3.0 style; 3.1 has no nullable keyword. Read as a null type allowed; write type: [<type>, 'null'] in the document` });
         }
       }
     }
