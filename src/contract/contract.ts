@@ -24,6 +24,8 @@ export interface ContractParameter {
   in: 'path' | 'query' | 'header' | 'cookie';
   required: boolean;
   schema: JsonSchema;
+  /** The parameter object as written (`style`, `explode`, `content`, `allowReserved`, `example`, ...). */
+  raw: Record<string, unknown>;
 }
 
 export interface ContractOperation {
@@ -147,6 +149,7 @@ export class Contract {
         in: p.in as ContractParameter['in'],
         required: p.required === true,
         schema: (this.derefDeep(p.schema ?? {}) ?? {}) as JsonSchema,
+        raw: p,
       })),
       requestBodySchema: jsonBody === undefined ? undefined : (this.derefDeep(jsonBody) as JsonSchema),
       responses,

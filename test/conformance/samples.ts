@@ -33,24 +33,35 @@ function typeOf(s: JsonSchema): string | undefined {
 }
 
 /** A value valid for `schema` (as far as plain keywords go); `forResponse` leaves writeOnly out, else readOnly. */
-export function sampleOf(schema: unknown, deref: Deref, forResponse: boolean, depth = 0): unknown {
-  const s = deref(schema) as JsonSchema | undefined;
+function fits(value: unknown, s: JsonSchema): boolean {
+  const types = Array.isArray(s.type) ? (s.type as string[]) : typeof s.type === 'string' ? [s.type] : undefined;
+  if (!types) return value !== null;
+  const t = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return types.some((x) => x === t || (x === 'integer' && Number.isInteger(value)) || (x === 'number' && t === 'number'));
+}
+
+/** `deref` resolves the contract's `$ref`s; a `#/$defs/...` of the top schema (a recursive one) is resolved here. */
+export function sampleOf(schema: unknown, deref: Deref, forResponse: boolean, depth = 0, top?: JsonSchema): unknown {
+  const root = top ?? (schema as JsonSchema);
+  const ref = schema && typeof schema === 'object' ? (schema as { $ref?: unknown }).$ref : undefined;
+  const s = (typeof ref === 'string' && ref.startsWith('#/$defs/') ? (root.$defs as Record<string, unknown> | undefined)?.[ref.slice(8)] : deref(schema)) as JsonSchema | undefined;
   if (!s || typeof s !== 'object' || depth > 12) return undefined;
   if ('const' in s) return s.const;
-  if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
-  if (s.example !== undefined) return s.example;
-  if (s.default !== undefined) return s.default;
+  // Examples as written (YAML reads `+15017122661` as a number): only those of the schema's type.
+  if (Array.isArray(s.examples) && s.examples.length > 0 && fits(s.examples[0], s)) return s.examples[0];
+  if (s.example !== undefined && fits(s.example, s)) return s.example;
+  if (s.default !== undefined && fits(s.default, s)) return s.default;
   if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum.find((v) => v !== null) ?? s.enum[0];
   if (Array.isArray(s.allOf)) {
-    const parts = (s.allOf as unknown[]).map((p) => sampleOf(p, deref, forResponse, depth + 1));
-    const own = typeOf(s) === 'object' ? sampleOf({ ...s, allOf: undefined }, deref, forResponse, depth + 1) : undefined;
+    const parts = (s.allOf as unknown[]).map((p) => sampleOf(p, deref, forResponse, depth + 1, root));
+    const own = typeOf(s) === 'object' ? sampleOf({ ...s, allOf: undefined }, deref, forResponse, depth + 1, root) : undefined;
     if (parts.every((p) => p && typeof p === 'object' && !Array.isArray(p))) return Object.assign({}, ...parts, own ?? {});
     return parts[0];
   }
   for (const key of ['oneOf', 'anyOf'] as const) {
     if (Array.isArray(s[key]) && (s[key] as unknown[]).length > 0) {
-      const base = typeOf(s) === 'object' ? (sampleOf({ ...s, [key]: undefined }, deref, forResponse, depth + 1) as Record<string, unknown> | undefined) : undefined;
-      const picked = sampleOf((s[key] as unknown[])[0], deref, forResponse, depth + 1);
+      const base = typeOf(s) === 'object' ? (sampleOf({ ...s, [key]: undefined }, deref, forResponse, depth + 1, root) as Record<string, unknown> | undefined) : undefined;
+      const picked = sampleOf((s[key] as unknown[])[0], deref, forResponse, depth + 1, root);
       return base && picked && typeof picked === 'object' ? { ...base, ...picked } : picked;
     }
   }
@@ -60,10 +71,12 @@ export function sampleOf(schema: unknown, deref: Deref, forResponse: boolean, de
       const props = (s.properties ?? {}) as Record<string, unknown>;
       const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
       for (const [name, p] of Object.entries(props)) {
-        const ps = deref(p) as JsonSchema | undefined;
-        if (ps && (forResponse ? ps.writeOnly === true : ps.readOnly === true)) continue;
+        const ps = p as JsonSchema | undefined;
+        const local = typeof ps?.$ref === 'string' && ps.$ref.startsWith('#/$defs/');
+        const resolved = (local ? ps : deref(ps)) as JsonSchema | undefined;
+        if (resolved && (forResponse ? resolved.writeOnly === true : resolved.readOnly === true)) continue;
         if (!required.has(name) && depth > 0) continue;
-        const v = sampleOf(ps, deref, forResponse, depth + 1);
+        const v = sampleOf(ps, deref, forResponse, depth + 1, root);
         if (v !== undefined) out[name] = v;
       }
       const disc = s.discriminator as { propertyName?: string; mapping?: Record<string, string> } | undefined;
@@ -72,8 +85,8 @@ export function sampleOf(schema: unknown, deref: Deref, forResponse: boolean, de
     }
     case 'array': {
       const min = typeof s.minItems === 'number' ? s.minItems : 0;
-      if (Array.isArray(s.prefixItems)) return (s.prefixItems as unknown[]).map((p) => sampleOf(p, deref, forResponse, depth + 1));
-      const item = sampleOf(s.items, deref, forResponse, depth + 1);
+      if (Array.isArray(s.prefixItems)) return (s.prefixItems as unknown[]).map((p) => sampleOf(p, deref, forResponse, depth + 1, root));
+      const item = sampleOf(s.items, deref, forResponse, depth + 1, root);
       return Array.from({ length: Math.max(min, item === undefined ? 0 : 1) }, (_, i) => (typeof item === 'number' && s.uniqueItems ? item + i : item));
     }
     case 'integer':
