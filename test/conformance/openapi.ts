@@ -161,8 +161,9 @@ function buildRequest(contract: Contract, op: ContractOperation, breakIt: boolea
   if (breakIt) {
     const typed = op.parameters.find((p) => p.in === 'path' && ['integer', 'number', 'boolean'].some((t) => p.schema.type === t || (Array.isArray(p.schema.type) && p.schema.type.includes(t))));
     const enumed = op.parameters.find((p) => p.in === 'path' && (Array.isArray(p.schema.enum) || p.schema.format === 'uuid'));
-    const reqQuery = op.parameters.find((p) => p.in === 'query' && p.required);
-    const reqHeader = op.parameters.find((p) => p.in === 'header' && p.required);
+    // A required parameter with a default is filled in when missing: leaving it out is no mistake.
+    const reqQuery = op.parameters.find((p) => p.in === 'query' && p.required && p.schema.default === undefined);
+    const reqHeader = op.parameters.find((p) => p.in === 'header' && p.required && p.schema.default === undefined);
     const bs = bodySchema !== undefined ? (contract.derefDeep(bodySchema) as { required?: string[]; type?: unknown }) : undefined;
     const reqProp = body && typeof body === 'object' && !Array.isArray(body) ? (bs?.required ?? []).find((r) => r in (body as object)) : undefined;
     if (typed ?? enumed) {
