@@ -244,11 +244,13 @@ export class Gateway {
    * anything: the files, the features' checks, and each kind's checks of its connection and bindings
    * (adapters are created against a throw-away state store and closed, never started).
    */
-  static async check(opts: GatewayOptions = {}): Promise<ConfigError[]> {
+  static async check(opts: GatewayOptions & { notices?: string[] } = {}): Promise<ConfigError[]> {
     const report = await loadConfigReport(opts);
     const readable = report.config ?? report.partial;
     const errors = [...report.errors];
     if (!readable) return errors;
+    // What the contract loader read leniently or named itself (derived operationIds), for the caller to show.
+    opts.notices?.push(...readable.contract.notices);
     const store = await openStore({ driver: 'sqlite', file: ':memory:' });
     try {
       const made = await createAdapters(readable, { logger: opts.logger ?? createLogger({ level: 'silent' }), metrics: new GatewayMetrics({ defaultMetrics: false }), store });

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { $RefParser } from '@apidevtools/json-schema-ref-parser';
 import { LineCounter, parseDocument } from 'yaml';
-import { Contract, versionOf } from './contract.ts';
+import { Contract, displayPath, versionOf } from './contract.ts';
 import { checkDocument } from './document-check.ts';
 import { SourceLines } from './source-lines.ts';
 import type { OpenApiVersion } from './schema-dialect.ts';
@@ -124,7 +124,7 @@ export async function openContract(file: string): Promise<Contract> {
   }
   for (const n of contract.dialectNotices) {
     const place = lines.place(file, n.pointer);
-    contract.notices.push(`${place.file}${place.line !== undefined ? `:${place.line}` : ''}: #${place.pointer}: ${n.message}`);
+    contract.notices.push(`${displayPath(place.file)}${place.line !== undefined ? `:${place.line}` : ''}: #${place.pointer}: ${n.message}`);
   }
   return contract;
 }

@@ -10,6 +10,7 @@
  * the reference stays, to a `$defs` entry of the same schema, and ajv follows it.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { derivedOperationId, parseOperationKey } from './operation-names.ts';
 import { normalizeSchemas, type DialectNotice, type OpenApiVersion } from './schema-dialect.ts';
@@ -91,6 +92,7 @@ export class Contract {
         if (op && typeof op === 'object') pending.push({ path, method, op, shared });
       }
     }
+    const shown = displayPath(file);
     const taken = new Set(pending.map((p) => p.op.operationId).filter((id): id is string => typeof id === 'string'));
     const used = new Set<string>();
     for (const { path, method, op, shared } of pending) {
@@ -101,12 +103,12 @@ export class Contract {
         operationId = this.uniqueId(derivedOperationId(method, path), taken, used);
         derivedId = true;
         this.notices.push(
-          `${file}: operationId "${other}" is used by more than one operation; ${method.toUpperCase()} ${path} is named "${operationId}" (bind it by that name or as "${method.toUpperCase()} ${path}")`,
+          `${shown}: operationId "${other}" is used by more than one operation; ${method.toUpperCase()} ${path} is named "${operationId}" (bind it by that name or as "${method.toUpperCase()} ${path}")`,
         );
       } else if (operationId === undefined) {
         operationId = this.uniqueId(derivedOperationId(method, path), taken, used);
         derivedId = true;
-        this.notices.push(`${file}: ${method.toUpperCase()} ${path} has no operationId; it is named "${operationId}" (bind it by that name or as "${method.toUpperCase()} ${path}")`);
+        this.notices.push(`${shown}: ${method.toUpperCase()} ${path} has no operationId; it is named "${operationId}" (bind it by that name or as "${method.toUpperCase()} ${path}")`);
       }
       used.add(operationId);
       this.byRoute.set(`${method.toUpperCase()} ${path}`, operationId);
@@ -284,6 +286,13 @@ export class Contract {
     }
     return node;
   }
+}
+
+/** A file as messages show it: relative to the working folder when inside it. */
+export function displayPath(file: string): string {
+  if (!isAbsolute(file)) return file;
+  const rel = relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') ? rel : file;
 }
 
 /** Keys whose values are data, not schemas: never expanded. */

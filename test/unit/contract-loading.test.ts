@@ -6,7 +6,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Contract } from '../../src/contract/contract.ts';
+import { Contract, displayPath } from '../../src/contract/contract.ts';
 import { ContractError } from '../../src/contract/contract-loader.ts';
 import { derivedOperationId, parseOperationKey } from '../../src/contract/operation-names.ts';
 import { FIXTURES } from '../helpers/gateway.ts';
@@ -84,7 +84,7 @@ describe('each version by its own rules', () => {
     const body = ajv.compile(c.operation('addReading').requestBodySchema!);
     expect(body({ value: 50, note: null, legacy: null })).toBe(true);
     expect(c.notices).toEqual([
-      `${file}:18: #/paths/~1readings/post/requestBody/content/application~1json/schema/properties/legacy: nullable: true is OpenAPI 3.0 style; 3.1 has no nullable keyword. Read as a null type allowed; write type: [<type>, 'null'] in the document`,
+      `${displayPath(file)}:18: #/paths/~1readings/post/requestBody/content/application~1json/schema/properties/legacy: nullable: true is OpenAPI 3.0 style; 3.1 has no nullable keyword. Read as a null type allowed; write type: [<type>, 'null'] in the document`,
     ]);
   });
 
@@ -94,7 +94,7 @@ describe('each version by its own rules', () => {
     const level = c.operation('getLevel').parameters[0].schema;
     expect(level).toEqual({ type: 'number', exclusiveMaximum: 10 });
     expect(c.notices).toHaveLength(1);
-    expect(c.notices[0]).toContain(`${file}:12: #/paths/~1levels/get/parameters/0/schema: exclusiveMaximum: true is OpenAPI 3.0 style`);
+    expect(c.notices[0]).toContain(`${displayPath(file)}:12: #/paths/~1levels/get/parameters/0/schema: exclusiveMaximum: true is OpenAPI 3.0 style`);
     expect(c.notices[0]).toContain('exclusiveMaximum: 10');
   });
 });
@@ -104,7 +104,9 @@ describe('operationIds', () => {
     const c = await Contract.open(join(DIR, 'multi-file', 'openapi.yaml'));
     expect(c.operation('getStreamsById').derivedId).toBe(true);
     expect(c.operation('createNote').derivedId).toBe(false);
-    expect(c.notices).toContain(`${join(DIR, 'multi-file', 'openapi.yaml')}: GET /streams/{id} has no operationId; it is named "getStreamsById" (bind it by that name or as "GET /streams/{id}")`);
+    expect(c.notices).toContain(
+      `${displayPath(join(DIR, 'multi-file', 'openapi.yaml'))}: GET /streams/{id} has no operationId; it is named "getStreamsById" (bind it by that name or as "GET /streams/{id}")`,
+    );
   });
 
   it('names operations from method and path', () => {
