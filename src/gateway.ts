@@ -173,6 +173,8 @@ export class Gateway {
   static async create(opts: GatewayOptions = {}): Promise<Gateway> {
     const config = await loadConfig(opts);
     const logger = opts.logger ?? createLogger({ level: config.gateway.log.level });
+    // What the contract loader read leniently or named itself (derived operationIds), said once at start-up.
+    for (const notice of config.contract.notices) logger.warn({ contract: config.contract.file }, notice);
     const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true });
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
@@ -242,11 +244,13 @@ export class Gateway {
    * anything: the files, the features' checks, and each kind's checks of its connection and bindings
    * (adapters are created against a throw-away state store and closed, never started).
    */
-  static async check(opts: GatewayOptions = {}): Promise<ConfigError[]> {
+  static async check(opts: GatewayOptions & { notices?: string[] } = {}): Promise<ConfigError[]> {
     const report = await loadConfigReport(opts);
     const readable = report.config ?? report.partial;
     const errors = [...report.errors];
     if (!readable) return errors;
+    // What the contract loader read leniently or named itself (derived operationIds), for the caller to show.
+    opts.notices?.push(...readable.contract.notices);
     const store = await openStore({ driver: 'sqlite', file: ':memory:' });
     try {
       const made = await createAdapters(readable, { logger: opts.logger ?? createLogger({ level: 'silent' }), metrics: new GatewayMetrics({ defaultMetrics: false }), store });

@@ -11,6 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { Contract } from '../contract/contract.ts';
+import { ContractError } from '../contract/contract-loader.ts';
 import { loadKind, KIND_NAMES } from '../kinds/registry.ts';
 import type { RegisteredKind } from '../kinds/kind.ts';
 import { policyOverridesSchema, type PolicyOverrides } from '../resilience/policy-config.ts';
@@ -192,9 +193,9 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   const contractFile = resolve(root, gateway.contract);
   let contract: Contract;
   try {
-    contract = Contract.load(contractFile);
+    contract = await Contract.open(contractFile);
   } catch (err) {
-    errors.push(new ConfigError(display, 'contract', (err as Error).message, 'point contract at a valid OpenAPI 3.1 file'));
+    errors.push(...contractErrors(err, display));
     return fail();
   }
 
@@ -218,11 +219,11 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
     const raw = readYaml(adapterPath, adapterDisplay, errors);
     if (raw === undefined) {
       // Not valid YAML: what can still be read of it says which operations not to report as unserved.
-      for (const op of operationsOf(readYamlLeniently(adapterPath))) unsure.add(op);
+      for (const op of operationsOf(readYamlLeniently(adapterPath))) unsure.add(contract.resolve(op) ?? op);
       continue;
     }
     const broken = () => {
-      for (const op of operationsOf(raw)) unsure.add(op);
+      for (const op of operationsOf(raw)) unsure.add(contract.resolve(op) ?? op);
     };
     if (raw && typeof raw === 'object' && 'connection' in raw) checkSecretsFromEnv((raw as { connection: unknown }).connection, adapterDisplay, errors, 'connection');
     before = errors.length;
@@ -241,10 +242,14 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
     }
     const connection = parseWith(kind.connectionSchema, parsed.connection, adapterDisplay, 'connection', errors, unset);
     const bindings: BindingConfig[] = [];
-    for (const [operationId, rawBinding] of Object.entries(parsed.operations)) {
-      const key = `operations.${operationId}`;
-      if (!contract.has(operationId)) {
-        errors.push(new ConfigError(adapterDisplay, key, `operation "${operationId}" is not in ${gateway.contract}`, `use an operationId of the contract: ${contract.operationIds.join(', ')}`));
+    for (const [name, rawBinding] of Object.entries(parsed.operations)) {
+      const key = `operations.${name}`;
+      // An operation is named by its operationId or as `METHOD /path`.
+      const operationId = contract.resolve(name);
+      if (operationId === undefined) {
+        errors.push(
+          new ConfigError(adapterDisplay, key, `operation "${name}" is not in ${gateway.contract}`, `use an operationId of the contract, or "METHOD /path": ${contract.operationIds.join(', ')}`),
+        );
         continue;
       }
       const { policy: rawPolicy, ...rest } = rawBinding;
@@ -308,8 +313,16 @@ function deepFreeze<T extends LoadedConfig>(config: T): T {
 
 function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: AdapterConfig[], display: string, allErrors: ConfigError[], unsure: ReadonlySet<string>): RoutePlan[] {
   const errors: ConfigError[] = [];
+  // Route settings may name an operation as `METHOD /path` too: keyed by operationId from here on.
+  for (const name of Object.keys(gateway.routes)) {
+    const id = contract.resolve(name);
+    if (id !== undefined && id !== name && gateway.routes[id] === undefined) {
+      gateway.routes[id] = gateway.routes[name];
+      delete gateway.routes[name];
+    }
+  }
   for (const operationId of Object.keys(gateway.routes)) {
-    if (!contract.has(operationId)) {
+    if (contract.resolve(operationId) === undefined) {
       errors.push(
         new ConfigError(display, `routes.${operationId}`, `operation "${operationId}" is not in ${gateway.contract}`, `use an operationId of the contract: ${contract.operationIds.join(', ')}`),
       );
@@ -387,6 +400,14 @@ function planRoutes(contract: Contract, gateway: GatewayConfig, adapters: Adapte
   // those mistakes are reported, not their consequences.
   allErrors.push(...errors.filter((e) => !unsure.has(operationOfRouteError(e, contract))));
   return plans;
+}
+
+/** A contract that cannot be loaded: each mistake in its file (with pointer and line), or the one reason. */
+function contractErrors(err: unknown, display: string): ConfigError[] {
+  if (err instanceof ContractError) {
+    return err.mistakes.map((m) => new ConfigError(relative(process.cwd(), m.file) || m.file, m.pointer === '' ? '' : `#${m.pointer}`, m.problem, m.fix, m.line));
+  }
+  return [new ConfigError(display, 'contract', (err as Error).message, 'point contract at an OpenAPI 3.0 or 3.1 document that loads')];
 }
 
 function operationOfRouteError(e: ConfigError, contract: Contract): string {

@@ -51,7 +51,7 @@ export function loadReplayProject(opts: { root: string; file?: string; env: Env 
   try {
     contract = Contract.load(resolve(root, cfg.contract));
   } catch (err) {
-    throw new ConfigErrors([new ConfigError(display, 'contract', (err as Error).message, 'point contract at a valid OpenAPI 3.1 file')]);
+    throw new ConfigErrors([new ConfigError(display, 'contract', (err as Error).message, 'point contract at an OpenAPI 3.0 or 3.1 document (replay reads one self-contained file)')]);
   }
   const recording = cfg.recording as RecordingConfig;
   const ignoreByOperation: Record<string, string[]> = {};

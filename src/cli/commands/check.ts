@@ -15,7 +15,10 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'gateway config file', 'ficus.yaml')
     .option('-r, --root <dir>', 'project folder (openapi.yaml, adapters/)', '.')
     .action(async (opts: { config: string; root: string }) => {
-      const errors = await Gateway.check({ root: resolve(opts.root), file: opts.config, env: process.env });
+      const notices: string[] = [];
+      const errors = await Gateway.check({ root: resolve(opts.root), file: opts.config, env: process.env, notices });
+      // Derived operationIds and 3.0 habits in a 3.1 contract: not mistakes, but worth knowing.
+      for (const n of notices) process.stderr.write(`note: ${n}\n`);
       if (errors.length > 0) throw new ConfigErrors(errors);
       process.stdout.write(`ficus check: ${opts.config} and its adapters are correct\n`);
     });

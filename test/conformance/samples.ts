@@ -1,0 +1,114 @@
+/**
+ * Values that fit a JSON schema, for the conformance runner: request parameters and bodies that a
+ * contract accepts, and answers an upstream would give. Small and deliberately plain: `example`,
+ * `default`, `const` and `enum` first, then the type's simplest value that meets its bounds.
+ */
+import type { JsonSchema } from '../../src/contract/contract.ts';
+
+type Deref = (node: unknown) => unknown;
+
+const FORMATS: Record<string, string> = {
+  'date-time': '2024-01-15T10:20:30.000Z',
+  date: '2024-01-15',
+  time: '10:20:30Z',
+  uuid: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+  email: 'someone@example.com',
+  uri: 'https://example.com/a',
+  'uri-reference': '/a',
+  url: 'https://example.com/a',
+  hostname: 'example.com',
+  ipv4: '192.0.2.1',
+  ipv6: '2001:db8::1',
+  byte: 'AAAA',
+  binary: 'x',
+  password: 'secret',
+};
+
+function typeOf(s: JsonSchema): string | undefined {
+  if (Array.isArray(s.type)) return (s.type as string[]).find((t) => t !== 'null') ?? 'null';
+  if (typeof s.type === 'string') return s.type;
+  if (s.properties || s.additionalProperties || s.required) return 'object';
+  if (s.items || s.prefixItems) return 'array';
+  return undefined;
+}
+
+/** A value valid for `schema` (as far as plain keywords go); `forResponse` leaves writeOnly out, else readOnly. */
+function fits(value: unknown, s: JsonSchema): boolean {
+  const types = Array.isArray(s.type) ? (s.type as string[]) : typeof s.type === 'string' ? [s.type] : undefined;
+  if (!types) return value !== null;
+  const t = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return types.some((x) => x === t || (x === 'integer' && Number.isInteger(value)) || (x === 'number' && t === 'number'));
+}
+
+/** `deref` resolves the contract's `$ref`s; a `#/$defs/...` of the top schema (a recursive one) is resolved here. */
+export function sampleOf(schema: unknown, deref: Deref, forResponse: boolean, depth = 0, top?: JsonSchema): unknown {
+  const root = top ?? (schema as JsonSchema);
+  const ref = schema && typeof schema === 'object' ? (schema as { $ref?: unknown }).$ref : undefined;
+  const s = (typeof ref === 'string' && ref.startsWith('#/$defs/') ? (root.$defs as Record<string, unknown> | undefined)?.[ref.slice(8)] : deref(schema)) as JsonSchema | undefined;
+  if (!s || typeof s !== 'object' || depth > 12) return undefined;
+  if ('const' in s) return s.const;
+  // Examples as written (YAML reads `+15017122661` as a number): only those of the schema's type.
+  if (Array.isArray(s.examples) && s.examples.length > 0 && fits(s.examples[0], s)) return s.examples[0];
+  if (s.example !== undefined && fits(s.example, s)) return s.example;
+  if (s.default !== undefined && fits(s.default, s)) return s.default;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum.find((v) => v !== null) ?? s.enum[0];
+  if (Array.isArray(s.allOf)) {
+    const parts = (s.allOf as unknown[]).map((p) => sampleOf(p, deref, forResponse, depth + 1, root));
+    const own = typeOf(s) === 'object' ? sampleOf({ ...s, allOf: undefined }, deref, forResponse, depth + 1, root) : undefined;
+    if (parts.every((p) => p && typeof p === 'object' && !Array.isArray(p))) return Object.assign({}, ...parts, own ?? {});
+    return parts[0];
+  }
+  for (const key of ['oneOf', 'anyOf'] as const) {
+    if (Array.isArray(s[key]) && (s[key] as unknown[]).length > 0) {
+      const base = typeOf(s) === 'object' ? (sampleOf({ ...s, [key]: undefined }, deref, forResponse, depth + 1, root) as Record<string, unknown> | undefined) : undefined;
+      const picked = sampleOf((s[key] as unknown[])[0], deref, forResponse, depth + 1, root);
+      return base && picked && typeof picked === 'object' ? { ...base, ...picked } : picked;
+    }
+  }
+  switch (typeOf(s)) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      const props = (s.properties ?? {}) as Record<string, unknown>;
+      const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
+      for (const [name, p] of Object.entries(props)) {
+        const ps = p as JsonSchema | undefined;
+        const local = typeof ps?.$ref === 'string' && ps.$ref.startsWith('#/$defs/');
+        const resolved = (local ? ps : deref(ps)) as JsonSchema | undefined;
+        if (resolved && (forResponse ? resolved.writeOnly === true : resolved.readOnly === true)) continue;
+        if (!required.has(name) && depth > 0) continue;
+        const v = sampleOf(ps, deref, forResponse, depth + 1, root);
+        if (v !== undefined) out[name] = v;
+      }
+      const disc = s.discriminator as { propertyName?: string; mapping?: Record<string, string> } | undefined;
+      if (disc?.propertyName && out[disc.propertyName] === undefined && disc.mapping) out[disc.propertyName] = Object.keys(disc.mapping)[0];
+      return out;
+    }
+    case 'array': {
+      const min = typeof s.minItems === 'number' ? s.minItems : 0;
+      if (Array.isArray(s.prefixItems)) return (s.prefixItems as unknown[]).map((p) => sampleOf(p, deref, forResponse, depth + 1, root));
+      const item = sampleOf(s.items, deref, forResponse, depth + 1, root);
+      return Array.from({ length: Math.max(min, item === undefined ? 0 : 1) }, (_, i) => (typeof item === 'number' && s.uniqueItems ? item + i : item));
+    }
+    case 'integer':
+    case 'number': {
+      let n = typeof s.minimum === 'number' ? s.minimum : typeof s.exclusiveMinimum === 'number' ? s.exclusiveMinimum + 1 : 1;
+      if (s.exclusiveMinimum === true) n += 1;
+      if (typeof s.maximum === 'number' && n > s.maximum) n = s.maximum;
+      if (typeof s.multipleOf === 'number') n = Math.ceil(n / s.multipleOf) * s.multipleOf;
+      return n;
+    }
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    case 'string': {
+      const f = typeof s.format === 'string' ? FORMATS[s.format] : undefined;
+      if (f !== undefined) return f;
+      const min = typeof s.minLength === 'number' ? s.minLength : 1;
+      const max = typeof s.maxLength === 'number' ? s.maxLength : Math.max(min, 3);
+      return 'abc'.padEnd(min, 'x').slice(0, Math.max(min, Math.min(3, max)));
+    }
+    default:
+      return depth === 0 ? {} : 'x';
+  }
+}
