@@ -15,6 +15,10 @@ export interface ContractParameter {
   in: 'path' | 'query' | 'header' | 'cookie';
   required: boolean;
   schema: JsonSchema;
+  /** The parameter object itself (style, explode, allowReserved, allowEmptyValue, content). */
+  raw?: Record<string, unknown>;
+  /** The schema of a `content`-encoded parameter (its one media type's), dereferenced. */
+  contentSchema?: JsonSchema;
 }
 
 export interface ContractOperation {
@@ -30,6 +34,14 @@ export interface ContractOperation {
   responses: Record<string, JsonSchema | undefined>;
   /** The operation object itself, with any `x-ficus-*` extensions. */
   raw: Record<string, unknown>;
+}
+
+/** The schema of a parameter given by `content` (its single media type's). */
+function contentSchemaOf(p: Record<string, unknown>, deref: (s: unknown) => JsonSchema): JsonSchema | undefined {
+  const content = p.content as Record<string, { schema?: unknown }> | undefined;
+  if (!content || typeof content !== 'object') return undefined;
+  const first = Object.values(content)[0];
+  return first?.schema === undefined ? {} : deref(first.schema);
 }
 
 export class Contract {
@@ -70,6 +82,8 @@ export class Contract {
             in: p.in as ContractParameter['in'],
             required: p.required === true,
             schema: (this.derefDeep(p.schema ?? {}) ?? {}) as JsonSchema,
+            raw: p,
+            contentSchema: contentSchemaOf(p, (s) => this.derefDeep(s) as JsonSchema),
           })),
           requestBodySchema: bodyContent?.['application/json']?.schema === undefined ? undefined : (this.derefDeep(bodyContent['application/json'].schema) as JsonSchema),
           responses,

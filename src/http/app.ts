@@ -17,7 +17,9 @@ import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
 import { problemHandler, sendProblem } from './problem-response.ts';
 import { OperationRouter } from './operation-router.ts';
-import { bodyMediaOf, OperationRequestCheck, requestAjvs, unsupportedMedia, type CheckedRequest } from './request-validator.ts';
+import { parseMediaType } from './media-types.ts';
+import { bodyReaders, type ReadBody } from './request-body.ts';
+import { OperationRequestCheck, requestAjvs, type BodyPlan, type CheckedRequest } from './request-validator.ts';
 import { ResponseValidator } from './response-validator.ts';
 
 export const BACKEND_HEADER = 'Ficus-Backend';
@@ -145,7 +147,7 @@ export function buildApp(deps: AppDeps): Express {
   const operations = new OperationRouter<{ route: Route; check: OperationRequestCheck }>();
   const { coercing, strict } = requestAjvs();
   for (const route of routes.all()) operations.add(route.operation, { route, check: new OperationRequestCheck(route.operation, contract, coercing, strict) });
-  const jsonBody = express.json({ limit: config.server.bodyLimit, type: () => true });
+  const bodies = bodyReaders(config.server.bodyLimit);
   // (Called by the first middleware rather than being a middleware of its own: one router layer
   // fewer on every request.)
   function serveContract(req: Request, res: Response, next: NextFunction): void {
@@ -167,22 +169,26 @@ export function buildApp(deps: AppDeps): Express {
     const { route, check } = found.target;
     res.locals.operationId = route.operationId;
     const length = req.headers['content-length'];
-    const media = bodyMediaOf(req.headers['content-type'], req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0'));
-    const serve = (err?: unknown) => {
-      if (err) {
-        next(err);
-        return;
-      }
+    const serve = (plan: 'none' | BodyPlan, read?: ReadBody) => {
       try {
-        const checked = check.check(found.pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, req.body, media);
-        serveOperation(route, req, res, checked).catch(next);
+        const checked = check.check(found.pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, read?.body, plan);
+        serveOperation(route, req, res, checked, plan === 'none' ? undefined : { plan, read: read as ReadBody }).catch(next);
       } catch (e) {
         next(e);
       }
     };
-    if (!check.takesBody || media === 'none') serve();
-    else if (media === 'other') next(unsupportedMedia(req.headers['content-type']));
-    else jsonBody(req, res, serve);
+    if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))) {
+      serve('none');
+      return;
+    }
+    const contentType = req.headers['content-type'];
+    const plan = check.bodyPlan(contentType);
+    const media = plan && parseMediaType(contentType);
+    if (!plan || !media) {
+      next(check.unsupported(contentType));
+      return;
+    }
+    bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serve(plan, read), next);
   }
 
   app.get('/healthz', (_req, res) => {
@@ -220,7 +226,7 @@ export function buildApp(deps: AppDeps): Express {
   });
   if (config.server.docs) app.use(docsRouter(contract.file, String((contract.document.info as { title?: string } | undefined)?.title ?? 'API')));
 
-  async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest): Promise<void> {
+  async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest, sent: { plan: BodyPlan; read: ReadBody } | undefined): Promise<void> {
     const start = performance.now();
     const abort = new AbortController();
     res.locals.callerGone = abort;
@@ -230,10 +236,14 @@ export function buildApp(deps: AppDeps): Express {
       pathParams: checked.pathParams,
       query: checked.query,
       headers: headersOf(req),
-      body: req.body,
+      body: sent?.read.body,
       requestId: res.locals.requestId as string,
       signal: abort.signal,
     };
+    if (sent && sent.plan.kind !== 'json') {
+      opReq.media = req.headers['content-type'];
+      opReq.rawBody = sent.read.raw;
+    }
     let dispatched: Dispatched | undefined;
     let result: OperationResult | undefined;
     try {

@@ -23,7 +23,14 @@ export interface OperationRequest {
   query: Record<string, unknown>;
   /** Lower-cased names. */
   headers: Record<string, string>;
+  /**
+   * JSON as parsed; a form (urlencoded or multipart) as an object of its fields (a file part as its
+   * file name); text as a string; other media as bytes.
+   */
   body: unknown;
+  /** The Content-Type of a body that is not JSON, and its bytes as sent (kinds that pass bodies through). */
+  media?: string;
+  rawBody?: Buffer;
   requestId: string;
   /**
    * The caller's name once the front door (the contract's security) knows it; never the credential.
