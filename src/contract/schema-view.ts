@@ -218,6 +218,24 @@ class ViewBuilder {
     if (Array.isArray(t.allOf)) for (const m of t.allOf) this.collectFlagged(m, into, depth + 1);
   }
 
+  private pinnedValues(node: unknown, prop: string, depth: number): string[] {
+    const t = this.target(node).node;
+    if (!isNode(t) || depth > 8) return [];
+    const props = isNode(t.properties) ? t.properties : undefined;
+    const p = props ? this.target(props[prop]).node : undefined;
+    if (isNode(p)) {
+      const values = [...stringsOf(p.enum), ...stringsOf(p.const)];
+      if (values.length > 0) return values;
+    }
+    if (Array.isArray(t.allOf)) {
+      for (const m of t.allOf) {
+        const values = this.pinnedValues(m, prop, depth + 1);
+        if (values.length > 0) return values;
+      }
+    }
+    return [];
+  }
+
   private makeNullable(out: JsonSchema): void {
     const type = out.type;
     if (typeof type === 'string') out.type = [type, 'null'];
@@ -261,7 +279,14 @@ class ViewBuilder {
       byValue.set(value, target);
       mapped.add(target);
     }
-    for (const b of branches) if (b.name !== undefined && !mapped.has(b.node) && !byValue.has(b.name)) byValue.set(b.name, b.node);
+    for (const b of branches) {
+      if (mapped.has(b.node)) continue;
+      // Implicitly a branch answers to its schema name; a branch that pins the property to values
+      // of its own (enum or const) that leave its name out answers to those (as ajv's discriminator).
+      const pinned = this.pinnedValues(b.node, prop, 0);
+      const values = pinned.length > 0 && (b.name === undefined || !pinned.includes(b.name)) ? pinned : b.name !== undefined ? [b.name] : [];
+      for (const v of values) if (!byValue.has(v)) byValue.set(v, b.node);
+    }
     if (byValue.size === 0) return;
     // Group values by branch so each branch is compiled once.
     const groups = new Map<unknown, string[]>();
@@ -276,6 +301,10 @@ class ViewBuilder {
     }
     out.allOf = [...((out.allOf as unknown[] | undefined) ?? []), ...dispatch];
   }
+}
+
+function stringsOf(x: unknown): string[] {
+  return Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : typeof x === 'string' ? [x] : [];
 }
 
 function uniqueName(base: string, taken: Record<string, unknown>): string {

@@ -177,11 +177,12 @@ export function buildApp(deps: AppDeps): Express {
         next(e);
       }
     };
-    if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))) {
+    const contentType = req.headers['content-type'];
+    // No body: fine, unless it says it is of a media type the operation does not take.
+    if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
       serve('none');
       return;
     }
-    const contentType = req.headers['content-type'];
     const plan = check.bodyPlan(contentType);
     const media = plan && parseMediaType(contentType);
     if (!plan || !media) {
