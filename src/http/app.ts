@@ -17,7 +17,7 @@ import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
 import { problemHandler, sendProblem } from './problem-response.ts';
 import { OperationRouter } from './operation-router.ts';
-import { parseMediaType } from './media-types.ts';
+import { isJsonMedia, parseMediaType } from './media-types.ts';
 import { bodyReaders, type ReadBody } from './request-body.ts';
 import { OperationRequestCheck, requestAjvs, type BodyPlan, type CheckedRequest } from './request-validator.ts';
 import { ResponseValidator } from './response-validator.ts';
@@ -80,6 +80,12 @@ export interface AppDeps {
   hooks?: readonly OperationHooks[];
 }
 
+function isJsonType(value: unknown): boolean {
+  if (typeof value !== 'string') return true;
+  const media = parseMediaType(value);
+  return media === undefined || isJsonMedia(media);
+}
+
 function headersOf(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = req.headers;
@@ -97,7 +103,7 @@ export function buildApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  const responses = new ResponseValidator(contract);
+  const responses = new ResponseValidator(contract, config.server.writeOnly);
 
   // Request id, timing, in-flight gauge, the log line and the request metrics.
   app.use((req, res, next) => {
@@ -271,7 +277,13 @@ export function buildApp(deps: AppDeps): Express {
       if (result.headers) for (const k in result.headers) res.setHeader(k, result.headers[k]);
       res.statusCode = result.status;
       if (result.body === undefined) res.end();
-      else {
+      else if (Buffer.isBuffer(result.body) || (typeof result.body === 'string' && !isJsonType(res.getHeader('content-type')))) {
+        // A declared answer that is not JSON (an image, text): passed on as the bytes it is.
+        if (!res.hasHeader('content-type')) res.setHeader('Content-Type', Buffer.isBuffer(result.body) ? 'application/octet-stream' : 'text/plain; charset=utf-8');
+        const bytes = Buffer.isBuffer(result.body) ? result.body : Buffer.from(result.body);
+        res.setHeader('Content-Length', bytes.length);
+        res.end(bytes);
+      } else {
         const json = JSON.stringify(result.body);
         if (!res.hasHeader('content-type')) res.setHeader('Content-Type', 'application/json; charset=utf-8');
         res.setHeader('Content-Length', Buffer.byteLength(json));
