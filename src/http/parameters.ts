@@ -306,7 +306,7 @@ export class QueryReader {
       const plan = this.byName.get(name);
       if (plan) {
         if (!plan.allowReserved && RESERVED.test(rawValue)) {
-          errors.push({ field: `query.${name}`, message: "has reserved characters that must be percent-encoded (the parameter does not say allowReserved: true)" });
+          errors.push({ field: `query.${name}`, message: 'has reserved characters that must be percent-encoded (the parameter does not say allowReserved: true)' });
           continue;
         }
         if (plan.json && NOT_URI.test(rawValue)) {

@@ -207,7 +207,11 @@ export class OperationRequestCheck {
 
     if (this.takesBody) {
       if (media === 'none') {
-        if (this.bodyRequired) errors.push({ field: 'body', message: this.bodies.keys.every((k) => parseMediaType(k)?.essence === 'application/json') ? 'a JSON body is required' : `a body is required (${this.bodies.keys.join(', ')})` });
+        if (this.bodyRequired)
+          errors.push({
+            field: 'body',
+            message: this.bodies.keys.every((k) => parseMediaType(k)?.essence === 'application/json') ? 'a JSON body is required' : `a body is required (${this.bodies.keys.join(', ')})`,
+          });
       } else {
         const plan = media === 'json' ? this.bodyPlan('application/json') : media;
         const validate = plan?.validate;

@@ -10,6 +10,7 @@
 import type { z } from 'zod';
 import type { Env } from '../config/env.ts';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
+import type { BodyKind } from '../http/media-types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PolicyOverrides } from '../resilience/policy-config.ts';
@@ -100,6 +101,8 @@ export interface Kind<C, B> {
   bindingSchema: z.ZodType<B>;
   /** Policy defaults for this kind, over the gateway's base policy. */
   defaultPolicy?: PolicyOverrides;
+  /** The request bodies it can carry to its system (default: JSON only); checked against the contract at start-up. */
+  bodies?: readonly BodyKind[];
   create(ctx: AdapterContext<C>): Adapter<B> | Promise<Adapter<B>>;
 }
 
@@ -110,6 +113,7 @@ export interface RegisteredKind {
   connectionSchema: z.ZodType;
   bindingSchema: z.ZodType;
   defaultPolicy?: PolicyOverrides;
+  bodies?: readonly BodyKind[];
   create(ctx: AdapterContext<unknown>): Adapter<unknown> | Promise<Adapter<unknown>>;
 }
 

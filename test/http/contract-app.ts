@@ -39,7 +39,15 @@ export async function startContractApp(file: string, serve: Serve, server: Recor
       received.push(req);
       return serve(req);
     };
-    const binding = new BoundBinding('backend', 'test', 'legacy', op.operationId, new BindingPolicy(policy, { adapter: 'backend', operation: op.operationId, retryable: false, metrics }), handler, metrics);
+    const binding = new BoundBinding(
+      'backend',
+      'test',
+      'legacy',
+      op.operationId,
+      new BindingPolicy(policy, { adapter: 'backend', operation: op.operationId, retryable: false, metrics }),
+      handler,
+      metrics,
+    );
     routes.add(new Route(op, binding, undefined, { mode: 'legacy', percent: 0 }));
   }
   const app = buildApp({ contract, config, routes, metrics, logger: memoryLogger('silent').logger, readiness: async () => ({ ready: true, adapters: {} }) });
