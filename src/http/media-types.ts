@@ -90,7 +90,9 @@ export class MediaMatcher<T> {
   match(sent: MediaType): { key: string; value: T } | undefined {
     const list = this.exact.get(sent.essence);
     if (list) {
-      for (const d of list) if (paramsFit(d.media.params, sent.params)) return d;
+      // A parameter the contract distinguishes this type by (`version`) must be one declared.
+      const distinguishing = Object.keys(sent.params).filter((name) => name !== 'charset' && list.some((d) => name in d.media.params));
+      for (const d of list) if (paramsFit(d.media.params, sent.params) && distinguishing.every((name) => name in d.media.params)) return d;
     }
     const byType = this.byType.get(sent.type);
     if (byType) return byType;
