@@ -16,7 +16,7 @@
  * already dereferenced, cycles included.
  */
 import type { KeywordDefinition, SchemaValidateFunction, Ajv } from 'ajv';
-import type { JsonSchema } from './contract.ts';
+import type { Contract, JsonSchema } from './contract.ts';
 
 export type Direction = 'request' | 'response';
 
@@ -41,6 +41,25 @@ type Node = Record<string, unknown>;
 
 function isNode(x: unknown): x is Node {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
+}
+
+/** `components.schemas` as `deref` reads them (the same objects its `$ref`s resolve to). */
+export function componentSchemasOf(contract: Contract): Record<string, unknown> {
+  const components = contract.document.components as { schemas?: unknown } | undefined;
+  if (!components || typeof components.schemas !== 'object' || components.schemas === null) return {};
+  return (contract.deref({ $ref: '#/components/schemas' }) ?? {}) as Record<string, unknown>;
+}
+
+/** What the contract's schemas need to become views (see src/contract/schema-view.ts). */
+export function viewOptionsOf(contract: Contract, direction: 'request' | 'response', writeOnly: 'refuse' | 'remove' = 'refuse'): SchemaViewOptions {
+  const doc = contract.document;
+  return {
+    direction,
+    writeOnly,
+    openapi30: typeof doc.openapi === 'string' && doc.openapi.startsWith('3.0'),
+    resolve: (ref) => contract.deref({ $ref: ref }),
+    components: componentSchemasOf(contract),
+  };
 }
 
 export const FORBIDDEN_KEYWORD = 'x-ficus-forbidden';

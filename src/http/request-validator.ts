@@ -10,7 +10,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Contract, ContractOperation, JsonSchema } from '../contract/contract.ts';
 import { PROBLEMS, Problem, type FieldError } from '../problem.ts';
 import type { Ajv } from 'ajv';
-import { addSchemaViewKeywords, schemaView, type SchemaViewOptions } from '../contract/schema-view.ts';
+import { addSchemaViewKeywords, schemaView, viewOptionsOf } from '../contract/schema-view.ts';
 import { bodyKindOf, MediaMatcher, parseMediaType, type BodyKind } from './media-types.ts';
 import { planParameter, parseCookies, QueryReader, readCookieValue, readHeaderValue, readPathValue, type ParameterPlan } from './parameters.ts';
 import type { FieldEncodings } from './request-body.ts';
@@ -63,19 +63,6 @@ export interface BodyPlan {
   encodings: FieldEncodings | undefined;
   /** Form and multipart fields whose schema is an object (their text is JSON). */
   objectFields: ReadonlySet<string>;
-}
-
-/** What the contract's schemas need to become views (see src/contract/schema-view.ts). */
-export function viewOptionsOf(contract: Contract, direction: 'request' | 'response', writeOnly: 'refuse' | 'remove' = 'refuse'): SchemaViewOptions {
-  const doc = contract.document;
-  const components = ((doc.components as { schemas?: Record<string, unknown> } | undefined)?.schemas ?? {}) as Record<string, unknown>;
-  return {
-    direction,
-    writeOnly,
-    openapi30: typeof doc.openapi === 'string' && doc.openapi.startsWith('3.0'),
-    resolve: (ref) => contract.deref({ $ref: ref }),
-    components,
-  };
 }
 
 function objectFieldsOf(schema: unknown, contract: Contract): Set<string> {

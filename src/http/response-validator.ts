@@ -12,7 +12,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { Contract } from '../contract/contract.ts';
-import { addSchemaViewKeywords, schemaView, type SchemaViewOptions } from '../contract/schema-view.ts';
+import { addSchemaViewKeywords, schemaView, viewOptionsOf, type SchemaViewOptions } from '../contract/schema-view.ts';
 import type { OperationResult } from '../kinds/kind.ts';
 import type { FieldError } from '../problem.ts';
 import { bodyKindOf, isJsonMedia, MediaMatcher, parseMediaType, type BodyKind } from './media-types.ts';
@@ -63,14 +63,7 @@ export class ResponseValidator {
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
     addSchemaViewKeywords(this.ajv as unknown as Ajv);
-    const doc = contract.document;
-    this.view = {
-      direction: 'response',
-      writeOnly,
-      openapi30: typeof doc.openapi === 'string' && doc.openapi.startsWith('3.0'),
-      resolve: (ref) => contract.deref({ $ref: ref }),
-      components: ((doc.components as { schemas?: Record<string, unknown> } | undefined)?.schemas ?? {}) as Record<string, unknown>,
-    };
+    this.view = viewOptionsOf(contract, 'response', writeOnly);
   }
 
   /** The response object the contract gives for a status: exact, then class, then default. */
