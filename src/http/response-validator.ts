@@ -38,8 +38,10 @@ interface MediaCheck {
 interface ResponseCheck {
   /** undefined: the response declares no content (no body may come). */
   media: MediaMatcher<MediaCheck> | undefined;
-  /** The JSON media type a body without a Content-Type is taken as (kinds answer JSON values). */
-  jsonKey: string | undefined;
+  /** What a body without a Content-Type is checked as (kinds answer JSON values): the JSON media type, else a wildcard. */
+  untyped: MediaCheck | undefined;
+  /** Whether that is a JSON media type (a body-less answer is checked only against one). */
+  untypedIsJson: boolean;
 }
 
 /** The Content-Type of a result, from its headers in any case. */
@@ -79,7 +81,7 @@ export class ResponseValidator {
     if (name !== undefined) {
       const r = (this.contract.deref(responses[name]) ?? {}) as { content?: Record<string, unknown> };
       const content = r.content && typeof r.content === 'object' && Object.keys(r.content).length > 0 ? r.content : undefined;
-      if (!content) check = { media: undefined, jsonKey: undefined };
+      if (!content) check = { media: undefined, untyped: undefined, untypedIsJson: false };
       else {
         const checks: Record<string, MediaCheck> = {};
         let jsonKey: string | undefined;
@@ -91,7 +93,9 @@ export class ResponseValidator {
           if (kind === 'json' && (jsonKey === undefined || (media.essence === 'application/json' && parseMediaType(jsonKey)?.essence !== 'application/json'))) jsonKey = mediaKey;
           checks[mediaKey] = { key: mediaKey, kind, validate: m.schema === undefined || kind === 'binary' ? undefined : this.ajv.compile(schemaView(m.schema, this.view)) };
         }
-        check = { media: new MediaMatcher(checks), jsonKey };
+        const wildcard = Object.keys(checks).find((k) => k === '*/*' || k.endsWith('/*'));
+        const untypedKey = jsonKey ?? wildcard;
+        check = { media: new MediaMatcher(checks), untyped: untypedKey === undefined ? undefined : checks[untypedKey], untypedIsJson: jsonKey !== undefined };
       }
     }
     this.cache.set(key, check);
@@ -119,11 +123,10 @@ export class ResponseValidator {
       // A JSON answer is checked as JSON even where a wildcard declared it.
       if (media.kind !== 'json' && isJsonMedia(parsed as NonNullable<typeof parsed>) && !Buffer.isBuffer(body) && typeof body !== 'string') media = { ...media, kind: 'json' };
     } else if (empty) {
-      media = declared.jsonKey !== undefined ? declared.media.match(parseMediaType(declared.jsonKey) as NonNullable<ReturnType<typeof parseMediaType>>)?.value : undefined;
+      media = declared.untypedIsJson ? declared.untyped : undefined;
       if (!media || !media.validate) return [];
     } else {
-      const key = declared.jsonKey ?? (declared.media.keys.find((k) => k === '*/*' || k.endsWith('/*')) as string | undefined);
-      media = key !== undefined ? declared.media.match(parseMediaType(key) as NonNullable<ReturnType<typeof parseMediaType>>)?.value : undefined;
+      media = declared.untyped;
       if (!media) return [{ field: 'response.content-type', message: `a JSON body is not a media type of status ${result.status} (declared: ${declared.media.keys.join(', ')})` }];
     }
     const validate = media.validate;
