@@ -37,6 +37,8 @@ export const gatewayConfigSchema = z
         bodyLimit: sizeBytes.prefault('1MiB'),
         /** Serve the API reference page at /docs. */
         docs: z.boolean().default(true),
+        /** A writeOnly property in a backend's answer: refused (502, as a contract violation) or removed before it is sent. */
+        writeOnly: z.enum(['refuse', 'remove']).default('refuse'),
       })
       .strict()
       .prefault({}),

@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import { Contract } from '../contract/contract.ts';
 import { ContractError } from '../contract/contract-loader.ts';
 import { loadKind, KIND_NAMES } from '../kinds/registry.ts';
+import { bodiesNotCarried } from './body-kinds.ts';
 import type { RegisteredKind } from '../kinds/kind.ts';
 import { policyOverridesSchema, type PolicyOverrides } from '../resilience/policy-config.ts';
 import { ConfigError, ConfigErrors } from './config-error.ts';
@@ -259,6 +260,12 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
         policy = parseWith(policyOverridesSchema, rawPolicy, adapterDisplay, `${key}.policy`, errors, unset);
       }
       if (binding === undefined) {
+        unsure.add(operationId);
+        continue;
+      }
+      const notCarried = bodiesNotCarried(kind, operationId, contract);
+      if (notCarried) {
+        errors.push(new ConfigError(adapterDisplay, key, notCarried.problem, notCarried.fix));
         unsure.add(operationId);
         continue;
       }

@@ -27,6 +27,8 @@ export interface ContractParameter {
   schema: JsonSchema;
   /** The parameter object as written (`style`, `explode`, `content`, `allowReserved`, `example`, ...). */
   raw: Record<string, unknown>;
+  /** The schema of a `content`-encoded parameter (its one media type's), dereferenced. */
+  contentSchema?: JsonSchema;
 }
 
 export interface ContractOperation {
@@ -44,6 +46,14 @@ export interface ContractOperation {
   responses: Record<string, JsonSchema | undefined>;
   /** The operation object itself, with any `x-ficus-*` extensions. */
   raw: Record<string, unknown>;
+}
+
+/** The schema of a parameter given by `content` (its single media type's). */
+function contentSchemaOf(p: Record<string, unknown>, deref: (s: unknown) => JsonSchema): JsonSchema | undefined {
+  const content = p.content as Record<string, { schema?: unknown }> | undefined;
+  if (!content || typeof content !== 'object') return undefined;
+  const first = Object.values(content)[0];
+  return first?.schema === undefined ? {} : deref(first.schema);
 }
 
 export interface ContractOptions {
@@ -152,6 +162,7 @@ export class Contract {
         required: p.required === true,
         schema: (this.derefDeep(p.schema ?? {}) ?? {}) as JsonSchema,
         raw: p,
+        contentSchema: contentSchemaOf(p, (s) => this.derefDeep(s) as JsonSchema),
       })),
       requestBodySchema: jsonBody === undefined ? undefined : (this.derefDeep(jsonBody) as JsonSchema),
       responses,

@@ -17,7 +17,9 @@ import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
 import { problemHandler, sendProblem } from './problem-response.ts';
 import { OperationRouter } from './operation-router.ts';
-import { bodyMediaOf, OperationRequestCheck, requestAjvs, unsupportedMedia, type CheckedRequest } from './request-validator.ts';
+import { isJsonMedia, parseMediaType } from './media-types.ts';
+import { bodyReaders, type ReadBody } from './request-body.ts';
+import { OperationRequestCheck, requestAjvs, type BodyPlan, type CheckedRequest } from './request-validator.ts';
 import { ResponseValidator } from './response-validator.ts';
 
 export const BACKEND_HEADER = 'Ficus-Backend';
@@ -78,6 +80,12 @@ export interface AppDeps {
   hooks?: readonly OperationHooks[];
 }
 
+function isJsonType(value: unknown): boolean {
+  if (typeof value !== 'string') return true;
+  const media = parseMediaType(value);
+  return media === undefined || isJsonMedia(media);
+}
+
 function headersOf(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = req.headers;
@@ -95,7 +103,7 @@ export function buildApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  const responses = new ResponseValidator(contract);
+  const responses = new ResponseValidator(contract, config.server.writeOnly);
 
   // Request id, timing, in-flight gauge, the log line and the request metrics.
   app.use((req, res, next) => {
@@ -145,7 +153,7 @@ export function buildApp(deps: AppDeps): Express {
   const operations = new OperationRouter<{ route: Route; check: OperationRequestCheck }>();
   const { coercing, strict } = requestAjvs();
   for (const route of routes.all()) operations.add(route.operation, { route, check: new OperationRequestCheck(route.operation, contract, coercing, strict) });
-  const jsonBody = express.json({ limit: config.server.bodyLimit, type: () => true });
+  const bodies = bodyReaders(config.server.bodyLimit);
   // (Called by the first middleware rather than being a middleware of its own: one router layer
   // fewer on every request.)
   function serveContract(req: Request, res: Response, next: NextFunction): void {
@@ -167,22 +175,27 @@ export function buildApp(deps: AppDeps): Express {
     const { route, check } = found.target;
     res.locals.operationId = route.operationId;
     const length = req.headers['content-length'];
-    const media = bodyMediaOf(req.headers['content-type'], req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0'));
-    const serve = (err?: unknown) => {
-      if (err) {
-        next(err);
-        return;
-      }
+    const serve = (plan: 'none' | BodyPlan, read?: ReadBody) => {
       try {
-        const checked = check.check(found.pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, req.body, media);
-        serveOperation(route, req, res, checked).catch(next);
+        const checked = check.check(found.pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, read?.body, plan);
+        serveOperation(route, req, res, checked, plan === 'none' ? undefined : { plan, read: read as ReadBody }).catch(next);
       } catch (e) {
         next(e);
       }
     };
-    if (!check.takesBody || media === 'none') serve();
-    else if (media === 'other') next(unsupportedMedia(req.headers['content-type']));
-    else jsonBody(req, res, serve);
+    const contentType = req.headers['content-type'];
+    // No body: fine, unless it says it is of a media type the operation does not take.
+    if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
+      serve('none');
+      return;
+    }
+    const plan = check.bodyPlan(contentType);
+    const media = plan && parseMediaType(contentType);
+    if (!plan || !media) {
+      next(check.unsupported(contentType));
+      return;
+    }
+    bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serve(plan, read), next);
   }
 
   app.get('/healthz', (_req, res) => {
@@ -220,7 +233,7 @@ export function buildApp(deps: AppDeps): Express {
   });
   if (config.server.docs) app.use(docsRouter(contract.file, String((contract.document.info as { title?: string } | undefined)?.title ?? 'API')));
 
-  async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest): Promise<void> {
+  async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest, sent: { plan: BodyPlan; read: ReadBody } | undefined): Promise<void> {
     const start = performance.now();
     const abort = new AbortController();
     res.locals.callerGone = abort;
@@ -230,10 +243,14 @@ export function buildApp(deps: AppDeps): Express {
       pathParams: checked.pathParams,
       query: checked.query,
       headers: headersOf(req),
-      body: req.body,
+      body: sent?.read.body,
       requestId: res.locals.requestId as string,
       signal: abort.signal,
     };
+    if (sent && sent.plan.kind !== 'json') {
+      opReq.media = req.headers['content-type'];
+      opReq.rawBody = sent.read.raw;
+    }
     let dispatched: Dispatched | undefined;
     let result: OperationResult | undefined;
     try {
@@ -260,7 +277,13 @@ export function buildApp(deps: AppDeps): Express {
       if (result.headers) for (const k in result.headers) res.setHeader(k, result.headers[k]);
       res.statusCode = result.status;
       if (result.body === undefined) res.end();
-      else {
+      else if (Buffer.isBuffer(result.body) || (typeof result.body === 'string' && !isJsonType(res.getHeader('content-type')))) {
+        // A declared answer that is not JSON (an image, text): passed on as the bytes it is.
+        if (!res.hasHeader('content-type')) res.setHeader('Content-Type', Buffer.isBuffer(result.body) ? 'application/octet-stream' : 'text/plain; charset=utf-8');
+        const bytes = Buffer.isBuffer(result.body) ? result.body : Buffer.from(result.body);
+        res.setHeader('Content-Length', bytes.length);
+        res.end(bytes);
+      } else {
         const json = JSON.stringify(result.body);
         if (!res.hasHeader('content-type')) res.setHeader('Content-Type', 'application/json; charset=utf-8');
         res.setHeader('Content-Length', Buffer.byteLength(json));

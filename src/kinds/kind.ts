@@ -10,6 +10,7 @@
 import type { z } from 'zod';
 import type { Env } from '../config/env.ts';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
+import type { BodyKind } from '../http/media-types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PolicyOverrides } from '../resilience/policy-config.ts';
@@ -23,7 +24,14 @@ export interface OperationRequest {
   query: Record<string, unknown>;
   /** Lower-cased names. */
   headers: Record<string, string>;
+  /**
+   * JSON as parsed; a form (urlencoded or multipart) as an object of its fields (a file part as its
+   * file name); text as a string; other media as bytes.
+   */
   body: unknown;
+  /** The Content-Type of a body that is not JSON, and its bytes as sent (kinds that pass bodies through). */
+  media?: string;
+  rawBody?: Buffer;
   requestId: string;
   /**
    * The caller's name once the front door (the contract's security) knows it; never the credential.
@@ -93,6 +101,8 @@ export interface Kind<C, B> {
   bindingSchema: z.ZodType<B>;
   /** Policy defaults for this kind, over the gateway's base policy. */
   defaultPolicy?: PolicyOverrides;
+  /** The request bodies it can carry to its system (default: JSON only); checked against the contract at start-up. */
+  bodies?: readonly BodyKind[];
   create(ctx: AdapterContext<C>): Adapter<B> | Promise<Adapter<B>>;
 }
 
@@ -103,6 +113,7 @@ export interface RegisteredKind {
   connectionSchema: z.ZodType;
   bindingSchema: z.ZodType;
   defaultPolicy?: PolicyOverrides;
+  bodies?: readonly BodyKind[];
   create(ctx: AdapterContext<unknown>): Adapter<unknown> | Promise<Adapter<unknown>>;
 }
 

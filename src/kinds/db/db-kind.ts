@@ -92,6 +92,7 @@ class DbAdapter implements Adapter<DbBinding> {
 export const dbKind = defineKind<DbConnection, DbBinding>({
   name: 'db',
   defaultRole: 'legacy',
+  bodies: ['json', 'form'],
   connectionSchema: dbConnectionSchema,
   bindingSchema: dbBindingSchema,
   // Reads are safe to retry once; a slow legacy database is not helped by more.

@@ -7,6 +7,7 @@ import { Agent, request, errors as undiciErrors } from 'undici';
 import { z } from 'zod';
 import { defineKind, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
 import { Problem, UpstreamError, backendRefused } from '../../problem.ts';
+import { isJsonMedia, parseMediaType } from '../../http/media-types.ts';
 
 const connectionSchema = z
   .object({
@@ -44,6 +45,21 @@ type HttpBinding = z.infer<typeof bindingSchema>;
 
 const PATH_PARAM = /\{([^}]+)\}/g;
 
+/**
+ * The 4xx statuses (exact, or by class) for which the contract declares an answer of its own, not
+ * application/problem+json: a backend's refusal with one of them is passed on as it is.
+ */
+function declaredRefusals(responses: unknown, contract: { deref(node: unknown): unknown }): (status: number) => boolean {
+  const own = new Set<string>();
+  for (const [status, raw] of Object.entries((responses ?? {}) as Record<string, unknown>)) {
+    if (!/^4(\d\d|XX|xx)$/.test(status)) continue;
+    const content = (contract.deref(raw) as { content?: Record<string, unknown> } | undefined)?.content;
+    const keys = Object.keys(content ?? {});
+    if (keys.length > 0 && !keys.every((k) => parseMediaType(k)?.essence === 'application/problem+json')) own.add(status.toUpperCase());
+  }
+  return (status) => own.has(String(status)) || own.has(`${String(status)[0]}XX`);
+}
+
 async function readJson(body: { text(): Promise<string> }, status: number, where: string): Promise<unknown> {
   const text = await body.text();
   if (text === '') return undefined;
@@ -74,6 +90,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
   constructor(
     private readonly name: string,
     private readonly conn: HttpConnection,
+    private readonly contract: { deref(node: unknown): unknown },
   ) {
     this.base = new URL(conn.baseUrl);
     this.agent = new Agent({
@@ -100,6 +117,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
     const returned = b.returnHeaders.map((h) => h.toLowerCase());
     // A 401 is about the caller's credentials only when the caller's are passed on; else the gateway's were refused.
     const callerCredentials = forward.includes('authorization') || forward.includes('cookie');
+    const passOn = declaredRefusals(op.raw.responses, this.contract);
 
     return async (req: OperationRequest) => {
       const path = template.replace(PATH_PARAM, (_m, name: string) => encodeURIComponent(String(req.pathParams[name])));
@@ -108,10 +126,14 @@ class HttpAdapter implements Adapter<HttpBinding> {
         if (v === undefined || (b.query !== 'all' && !b.query.includes(k))) continue;
         for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
       }
-      const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: 'application/json' };
+      const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: req.headers.accept ?? 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
-      let body: string | undefined;
-      if (req.body !== undefined && method !== 'GET') {
+      let body: string | Buffer | undefined;
+      if (req.rawBody !== undefined && req.media !== undefined && method !== 'GET') {
+        // Forms, files, text, bytes: passed on as sent.
+        body = req.rawBody;
+        headers['content-type'] = req.media;
+      } else if (req.body !== undefined && method !== 'GET') {
         body = JSON.stringify(req.body);
         headers['content-type'] = 'application/json';
       }
@@ -130,14 +152,27 @@ class HttpAdapter implements Adapter<HttpBinding> {
         await res.body.dump();
         throw new UpstreamError(`${where} answered ${res.statusCode}`, { status: 502, code: `http_${res.statusCode}` });
       }
+      const contentType = res.headers['content-type'];
+      const media = typeof contentType === 'string' ? parseMediaType(contentType) : undefined;
       let parsed: unknown;
       try {
-        parsed = await readJson(res.body, res.statusCode, where);
+        if (media && !isJsonMedia(media)) {
+          // An answer that is not JSON (an image, text): its bytes, checked against the contract's media types.
+          const bytes = Buffer.from(await res.body.arrayBuffer());
+          parsed = bytes.length === 0 ? undefined : bytes;
+        } else parsed = await readJson(res.body, res.statusCode, where);
       } catch (err) {
         throw networkError(err, where);
       }
       if (res.statusCode === 401 && !callerCredentials) {
         throw new UpstreamError(`${where} refused the gateway's credentials (401; check connection.headers)`, { credentials: true, code: 'http_401' });
+      }
+      // A refusal the contract declares a body of its own for (not problem+json) is passed on as
+      // the backend gave it, and checked against that declaration; any other becomes a problem.
+      // The media type the answer is in, where it is not plain JSON (vendor JSON, text, images).
+      if (media && media.essence !== 'application/json' && parsed !== undefined) outHeaders['content-type'] = contentType as string;
+      if (res.statusCode >= 400 && passOn(res.statusCode)) {
+        return { status: res.statusCode, body: parsed, headers: outHeaders };
       }
       if (res.statusCode >= 400) {
         const p = (parsed ?? {}) as { title?: unknown; detail?: unknown; message?: unknown };
@@ -171,8 +206,9 @@ class HttpAdapter implements Adapter<HttpBinding> {
 export const httpKind = defineKind<HttpConnection, HttpBinding>({
   name: 'http',
   defaultRole: 'modern',
+  bodies: ['json', 'form', 'multipart', 'text', 'binary'],
   connectionSchema,
   bindingSchema,
   defaultPolicy: { timeoutMs: 5_000, retry: { maxRetries: 2 }, concurrency: { limit: 128, queue: 1024 } },
-  create: (ctx) => new HttpAdapter(ctx.name, ctx.connection),
+  create: (ctx) => new HttpAdapter(ctx.name, ctx.connection, ctx.contract),
 });

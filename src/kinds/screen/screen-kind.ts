@@ -108,6 +108,7 @@ export type ScreenBinding = z.infer<typeof bindingSchema>;
 export const screenKind = defineKind<ScreenConnection, ScreenBinding>({
   name: 'screen',
   defaultRole: 'legacy',
+  bodies: ['json', 'form'],
   connectionSchema,
   bindingSchema,
   // Legacy screens are slow and fragile: a generous timeout, one retry for safe operations only.

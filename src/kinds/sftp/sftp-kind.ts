@@ -398,6 +398,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
 export const sftpKind = defineKind<SftpConnection, SftpBinding>({
   name: 'sftp',
   defaultRole: 'legacy',
+  bodies: ['json'],
   connectionSchema: connectionSchema as unknown as z.ZodType<SftpConnection>,
   bindingSchema: bindingSchema as unknown as z.ZodType<SftpBinding>,
   defaultPolicy: { timeoutMs: 15_000, retry: { maxRetries: 1 }, concurrency: { limit: 32, queue: 256 } },
