@@ -6,7 +6,14 @@
  *
  * ```yaml
  * encoding: cp037            # cp037 cp500 cp1047 cp1140 cp273 cp1252 cp437 cp850 latin1 ascii
- * delimiter: none            # none (fixed-length blocks) | lf | crlf
+ * delimiter: none            # none (fixed-length blocks) | lf | crlf | rdw (RECFM=V/VB: record descriptor words)
+ * blocked: false             # rdw only: block descriptor words too (RECFM=VB as it comes off the tape or dataset)
+ * copybooks: [copy]          # folders searched for the copybooks COPY statements name (default: the layout's folder)
+ * binary: full               # full | truncate | refuse: binary values wider than their PICTURE
+ * byteOrder: big             # big (IBM) | little (Micro Focus, GnuCOBOL COMP-5 on x86)
+ * float: ibm                 # ibm (hexadecimal) | ieee: COMP-1 and COMP-2
+ * zonedSign: ibm             # ibm | ascii (GnuCOBOL, Micro Focus: negative digits 0x70-0x79)
+ * dbcs: shift_jis            # the iconv-lite code page of PIC G fields, when there are some
  * recordType: { offset: 0, length: 1 }
  * records:
  *   header:  { code: H, fields: [ { name: recType, pic: X }, { name: createdOn, pic: 9(8), date: YYYYMMDD } ] }
@@ -16,6 +23,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import iconv from 'iconv-lite';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isCodePage, CODE_PAGES } from './code-pages.ts';
@@ -113,7 +121,14 @@ const fileSchema = z
   .object({
     name: z.string().optional(),
     encoding: z.string().default('cp037'),
-    delimiter: z.enum(['none', 'lf', 'crlf']).default('none'),
+    delimiter: z.enum(['none', 'lf', 'crlf', 'rdw']).default('none'),
+    blocked: z.boolean().default(false),
+    copybooks: z.array(z.string()).optional(),
+    binary: z.enum(['full', 'truncate', 'refuse']).default('full'),
+    byteOrder: z.enum(['big', 'little']).default('big'),
+    float: z.enum(['ibm', 'ieee']).default('ibm'),
+    zonedSign: z.enum(['ibm', 'ascii']).default('ibm'),
+    dbcs: z.string().optional(),
     recordType: z
       .object({ offset: z.number().int().min(0), length: z.number().int().min(1) })
       .strict()
@@ -128,7 +143,7 @@ const fileSchema = z
   })
   .strict();
 
-export type Delimiter = 'none' | 'lf' | 'crlf';
+export type Delimiter = 'none' | 'lf' | 'crlf' | 'rdw';
 export type RecordRole = 'header' | 'detail' | 'trailer';
 
 export interface RecordTypeSpec {
@@ -146,6 +161,8 @@ export interface RecordFileSpec {
   source: string;
   encoding: string;
   delimiter: Delimiter;
+  /** rdw: records are grouped in blocks, each with a block descriptor word (RECFM=VB). */
+  blocked?: boolean;
   /** Fixed block length (delimiter none): the longest record type. */
   recordLength: number;
   recordType?: { offset: number; length: number };
@@ -236,7 +253,7 @@ interface RecordSource {
   overrides: Record<string, z.infer<typeof overrideSchema>>;
 }
 
-function layoutOf(src: RecordSource, name: string, file: string, key: string, baseDir: string, defaults: { pivot: number; truncate: 'refuse' | 'cut' }): RecordLayout {
+function layoutOf(src: RecordSource, name: string, file: string, key: string, baseDir: string, defaults: { pivot: number; truncate: 'refuse' | 'cut'; copyDirs: string[] }): RecordLayout {
   const prefix = key ? `${key}.` : '';
   if (src.fields && src.copybook) throw new LayoutFileError(file, `${prefix}copybook`, 'both fields and copybook are given', 'keep one of them');
   if (src.fields) {
@@ -257,7 +274,7 @@ function layoutOf(src: RecordSource, name: string, file: string, key: string, ba
   }
   let layouts: RecordLayout[];
   try {
-    layouts = parseCopybook(text, src.copybook, name);
+    layouts = parseCopybook(text, src.copybook, name, { copyDirs: [...defaults.copyDirs, dirname(path)] });
   } catch (err) {
     if (err instanceof CopybookError) throw new LayoutFileError(file, `${prefix}copybook`, err.message, 'correct the copybook');
     throw err;
@@ -308,14 +325,17 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
   const spec = parsed.data;
   const encoding = overrides.encoding ?? spec.encoding;
   if (!isCodePage(encoding)) throw new LayoutFileError(file, 'encoding', `unknown code page "${encoding}"`, `use one of: ${CODE_PAGES.join(', ')}`);
-  const defaults = { pivot: spec.pivot, truncate: spec.truncate };
+  const defaults = { pivot: spec.pivot, truncate: spec.truncate, copyDirs: (spec.copybooks ?? []).map((d) => resolve(baseDir, d)) };
+  if (spec.dbcs !== undefined && !iconv.encodingExists(spec.dbcs)) throw new LayoutFileError(file, 'dbcs', `unknown code page "${spec.dbcs}"`, 'use an iconv-lite encoding, e.g. shift_jis, gbk, big5, euc-kr');
+  const data = { binary: spec.binary, byteOrder: spec.byteOrder, float: spec.float, zonedSign: spec.zonedSign, ...(spec.dbcs ? { dbcs: spec.dbcs } : {}) };
+  const compile = (layout: RecordLayout) => compileRecord(layout, encoding, { data });
   const types: RecordTypeSpec[] = [];
   if (spec.records) {
     if (spec.fields || spec.copybook) throw new LayoutFileError(file, 'records', 'records and top-level fields/copybook are both given', 'put every record type under records:');
     for (const [name, r] of Object.entries(spec.records)) {
       const layout = layoutOf(r, name, file, `records.${name}`, baseDir, defaults);
       const role: RecordRole = r.role ?? (name === 'header' || name === 'trailer' ? name : 'detail');
-      types.push({ name, role, code: r.code === undefined ? undefined : String(r.code), codec: compileRecord(layout, encoding), checks: undefined });
+      types.push({ name, role, code: r.code === undefined ? undefined : String(r.code), codec: compile(layout), checks: undefined });
     }
     for (const [name, r] of Object.entries(spec.records)) {
       if (!r.checks) continue;
@@ -341,10 +361,12 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
       for (const t of types) if (t.code === undefined) throw new LayoutFileError(file, `records.${t.name}.code`, 'missing', 'give the record-type code of this record, e.g. code: D');
   } else {
     const layout = layoutOf(spec, spec.name ?? 'record', file, '', baseDir, defaults);
-    types.push({ name: spec.name ?? 'record', role: 'detail', codec: compileRecord(layout, encoding) });
+    types.push({ name: spec.name ?? 'record', role: 'detail', codec: compile(layout) });
   }
   const recordLength = Math.max(...types.map((t) => t.codec.layout.length));
-  return { name: spec.name ?? file, source: file, encoding, delimiter: overrides.delimiter ?? spec.delimiter, recordLength, recordType: spec.recordType, types };
+  const delimiter = overrides.delimiter ?? spec.delimiter;
+  if (spec.blocked && delimiter !== 'rdw') throw new LayoutFileError(file, 'blocked', `blocked applies to delimiter: rdw, not ${delimiter}`, 'remove blocked, or use delimiter: rdw');
+  return { name: spec.name ?? file, source: file, encoding, delimiter, ...(spec.blocked ? { blocked: true } : {}), recordLength, recordType: spec.recordType, types };
 }
 
 /**
