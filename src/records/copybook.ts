@@ -72,7 +72,10 @@ function isFixed(lines: readonly string[]): boolean {
 
 /** Source text → the code area, with comments dropped and continued lines joined, each character keeping its line number. */
 function codeArea(text: string): { chars: string; lines: number[] } {
-  const raw = text.replace(/\x1a[\s\S]*$/, '').split(/\r\n|\r|\n/).map(expandTabs);
+  const raw = text
+    .replace(/\x1a[\s\S]*$/, '')
+    .split(/\r\n|\r|\n/)
+    .map(expandTabs);
   const fixed = isFixed(raw);
   let chars = '';
   const lines: number[] = [];
@@ -203,7 +206,7 @@ const same = (a: string, b: string) => (a.startsWith("'") || b.startsWith("'") ?
 function applyReplacing(tokens: Token[], reps: readonly Replacement[]): Token[] {
   if (reps.length === 0) return tokens;
   const out: Token[] = [];
-  for (let i = 0; i < tokens.length; ) {
+  for (let i = 0; i < tokens.length;) {
     let done = false;
     for (const r of reps) {
       if (r.mode === 'full' && r.from.length > 0 && r.from.every((f, k) => tokens[i + k] && same(tokens[i + k].t, f))) {
@@ -315,7 +318,12 @@ function entries(text: string, file: string, options: CopybookOptions): Entry[] 
 /** Whether the entry so far is complete enough that a bare number after it is a new level (not an OCCURS count or a value). */
 function startsEntry(tokens: readonly string[]): boolean {
   const last = tokens[tokens.length - 1].toUpperCase();
-  return !/^(OCCURS|TO|VALUE|VALUES|IS|ARE|THRU|THROUGH|PIC|PICTURE|ON|ALL)$/.test(last) && !/^(VALUE|VALUES)$/i.test(tokens[tokens.length - 2] ?? '') && !tokens.some((t) => /^(VALUE|VALUES)$/i.test(t)) && false;
+  return (
+    !/^(OCCURS|TO|VALUE|VALUES|IS|ARE|THRU|THROUGH|PIC|PICTURE|ON|ALL)$/.test(last) &&
+    !/^(VALUE|VALUES)$/i.test(tokens[tokens.length - 2] ?? '') &&
+    !tokens.some((t) => /^(VALUE|VALUES)$/i.test(t)) &&
+    false
+  );
 }
 
 interface Node {

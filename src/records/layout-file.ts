@@ -326,7 +326,8 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
   const encoding = overrides.encoding ?? spec.encoding;
   if (!isCodePage(encoding)) throw new LayoutFileError(file, 'encoding', `unknown code page "${encoding}"`, `use one of: ${CODE_PAGES.join(', ')}`);
   const defaults = { pivot: spec.pivot, truncate: spec.truncate, copyDirs: (spec.copybooks ?? []).map((d) => resolve(baseDir, d)) };
-  if (spec.dbcs !== undefined && !iconv.encodingExists(spec.dbcs)) throw new LayoutFileError(file, 'dbcs', `unknown code page "${spec.dbcs}"`, 'use an iconv-lite encoding, e.g. shift_jis, gbk, big5, euc-kr');
+  if (spec.dbcs !== undefined && !iconv.encodingExists(spec.dbcs))
+    throw new LayoutFileError(file, 'dbcs', `unknown code page "${spec.dbcs}"`, 'use an iconv-lite encoding, e.g. shift_jis, gbk, big5, euc-kr');
   const data = { binary: spec.binary, byteOrder: spec.byteOrder, float: spec.float, zonedSign: spec.zonedSign, ...(spec.dbcs ? { dbcs: spec.dbcs } : {}) };
   const compile = (layout: RecordLayout) => compileRecord(layout, encoding, { data });
   const types: RecordTypeSpec[] = [];

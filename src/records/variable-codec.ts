@@ -66,7 +66,9 @@ export function compileVariable(layout: RecordLayout, page: CodePage, codecs: Fi
       const at = item.redefines ? (starts.get(key(item.redefines)) ?? p) : p;
       starts.set(key(item.label), at);
       const path = `${prefix}${item.name || item.label}`;
-      const chosen = !item.redefines ? !items.some((a) => a.redefines && key(a.redefines) === key(item.label) && a.when && a.when.equals.includes(out[a.when.field] as string | number)) : item.when !== undefined && item.when.equals.includes(out[item.when.field] as string | number);
+      const chosen = !item.redefines
+        ? !items.some((a) => a.redefines && key(a.redefines) === key(item.label) && a.when && a.when.equals.includes(out[a.when.field] as string | number))
+        : item.when !== undefined && item.when.equals.includes(out[item.when.field] as string | number);
       const n = count(item, scope, path, at - rs);
       let q = at;
       const values: unknown[] = [];

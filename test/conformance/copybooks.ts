@@ -90,9 +90,10 @@ async function cobc(file: string, work: string): Promise<CobcVerdict> {
       await run('cobc', ['-fsyntax-only', std, format, '-I', dirname(file), '-t', lst, '-ftsymbols', src], { cwd: work, timeout: 60_000 });
       return { ok: true, items: symbols(readFileSync(lst, 'latin1'), wrap), message: '' };
     } catch (err) {
-      message ||= String((err as { stderr?: string }).stderr ?? err)
-        .split('\n')
-        .find((l) => /error/.test(l)) ?? '';
+      message ||=
+        String((err as { stderr?: string }).stderr ?? err)
+          .split('\n')
+          .find((l) => /error/.test(l)) ?? '';
     }
   }
   return { ok: false, items: [], message };
@@ -226,7 +227,8 @@ export async function main(corpus: string): Promise<boolean> {
         for (let i = 0; i < Math.min(flat.length, verdict.items.length) && diffs.length < 3; i++) {
           const a = flat[i];
           const b = verdict.items[i];
-          if ((b.elementary ? a.one : a.size) !== b.size || (a.name !== b.name && b.name !== 'FILLER' && a.name !== 'FILLER')) diffs.push(`${b.name}: Ficus ${a.name} ${b.elementary ? a.one : a.size} bytes, GnuCOBOL ${b.size}`);
+          if ((b.elementary ? a.one : a.size) !== b.size || (a.name !== b.name && b.name !== 'FILLER' && a.name !== 'FILLER'))
+            diffs.push(`${b.name}: Ficus ${a.name} ${b.elementary ? a.one : a.size} bytes, GnuCOBOL ${b.size}`);
         }
         if (diffs.length === 0) stats.sizeMatch++;
         else mismatches.push(`${rel}: ${diffs.join('; ')}`);
