@@ -71,12 +71,12 @@ function isFixed(lines: readonly string[]): boolean {
 }
 
 /** Source text → the code area, with comments dropped and continued lines joined, each character keeping its line number. */
-function codeArea(text: string): { chars: string; lines: number[] } {
+function codeArea(text: string, format: 'fixed' | 'free' | undefined): { chars: string; lines: number[] } {
   const raw = text
     .replace(/\x1a[\s\S]*$/, '')
     .split(/\r\n|\r|\n/)
     .map(expandTabs);
-  const fixed = isFixed(raw);
+  const fixed = format ? format === 'fixed' : isFixed(raw);
   let chars = '';
   const lines: number[] = [];
   const push = (s: string, line: number) => {
@@ -134,8 +134,8 @@ function inlineComment(code: string): number {
 
 const SEPARATOR = /[\s,;]/;
 
-function tokenize(text: string, file: string, area = true): Token[] {
-  const { chars, lines } = area ? codeArea(text) : { chars: text + ' ', lines: [] as number[] };
+function tokenize(text: string, file: string, area = true, format?: 'fixed' | 'free'): Token[] {
+  const { chars, lines } = area ? codeArea(text, format) : { chars: text + ' ', lines: [] as number[] };
   const out: Token[] = [];
   const lineAt = (i: number) => lines[i] ?? 0;
   let i = 0;
@@ -253,7 +253,7 @@ function expandCopies(tokens: Token[], options: CopybookOptions, depth: number):
   const out: Token[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i];
-    if (tok.t.toUpperCase() !== 'COPY' || (out.length > 0 && out[out.length - 1].t !== '.' && !/^\d+$/.test(out[out.length - 1].t) && false)) {
+    if (tok.t.toUpperCase() !== 'COPY') {
       out.push(tok);
       continue;
     }
@@ -293,8 +293,8 @@ function expandCopies(tokens: Token[], options: CopybookOptions, depth: number):
 }
 
 /** Splits the code into entries (sentences ending in a period), each a list of tokens. */
-function entries(text: string, file: string, options: CopybookOptions): Entry[] {
-  const tokens = expandCopies(tokenize(text, file), options, 0);
+function entries(text: string, file: string, options: CopybookOptions, format?: 'fixed' | 'free'): Entry[] {
+  const tokens = expandCopies(tokenize(text, file, true, format), options, 0);
   const out: Entry[] = [];
   let cur: Entry | undefined;
   for (const tok of tokens) {
@@ -303,27 +303,11 @@ function entries(text: string, file: string, options: CopybookOptions): Entry[] 
       cur = undefined;
       continue;
     }
-    // A level number starts a new entry even where the period before it was left out.
-    if (cur && /^\d{1,2}$/.test(tok.t) && cur.tokens.length > 1 && startsEntry(cur.tokens)) {
-      out.push(cur);
-      cur = undefined;
-    }
     cur ??= { line: tok.line, file: tok.file, tokens: [] };
     cur.tokens.push(tok.t);
   }
   if (cur) out.push(cur);
   return out;
-}
-
-/** Whether the entry so far is complete enough that a bare number after it is a new level (not an OCCURS count or a value). */
-function startsEntry(tokens: readonly string[]): boolean {
-  const last = tokens[tokens.length - 1].toUpperCase();
-  return (
-    !/^(OCCURS|TO|VALUE|VALUES|IS|ARE|THRU|THROUGH|PIC|PICTURE|ON|ALL)$/.test(last) &&
-    !/^(VALUE|VALUES)$/i.test(tokens[tokens.length - 2] ?? '') &&
-    !tokens.some((t) => /^(VALUE|VALUES)$/i.test(t)) &&
-    false
-  );
 }
 
 interface Node {
@@ -567,12 +551,26 @@ export function parseCopybook(text: string, file: string, name = 'record', optio
 
 /** parseCopybook, with every data item's offset and size listed as well (for comparing with a compiler's). */
 export function parseCopybookDetailed(text: string, file: string, options: CopybookOptions = {}, name = 'record'): { layouts: RecordLayout[]; entries: ParsedEntry[] } {
+  try {
+    return parseIn(text, file, options, name);
+  } catch (err) {
+    // A copybook that looks fixed but is not (code past column 72, say) is read again as free format, as a compiler told -free would.
+    if (!(err instanceof CopybookError) || !isFixed(text.split(/\r\n|\r|\n/).map(expandTabs))) throw err;
+    try {
+      return parseIn(text, file, options, name, 'free');
+    } catch {
+      throw err;
+    }
+  }
+}
+
+function parseIn(text: string, file: string, options: CopybookOptions, name: string, format?: 'fixed' | 'free'): { layouts: RecordLayout[]; entries: ParsedEntry[] } {
   const records: { label: string; line: number; items: Item[]; group: boolean; file: string }[] = [];
   const stack: Node[] = [];
   const levels = new Map<Item, number>();
   let current: (typeof records)[number] | undefined;
   let lastField: Item | undefined;
-  for (const e of entries(text, file, options)) {
+  for (const e of entries(text, file, options, format)) {
     const parsed = parseEntry(e);
     if (parsed.renames) continue;
     if (parsed.condition) {

@@ -115,7 +115,8 @@ function sizeItems(items: Item[], base: number): number {
       if (align > 1 && item.size % align !== 0) item.size += align - (item.size % align);
     } else item.size = byteSize(item.pic, item.usage) + (item.signSeparate ? 1 : 0);
     if (item.kind === 'group' && item.size === 0) throw new LayoutError(`group ${item.label} has no fields`);
-    if (!target) pos = at + item.size * (item.occurs?.max ?? 1);
+    // The next item starts after the longest of an item and its redefinitions (IBM, GnuCOBOL -std=ibm, cb2xml agree).
+    pos = target ? Math.max(pos, at + item.size * (item.occurs?.max ?? 1)) : at + item.size * (item.occurs?.max ?? 1);
     end = Math.max(end, item.offset + item.size * (item.occurs?.max ?? 1));
     byName.set(item.label.toUpperCase(), item);
     if (item.name) byName.set(item.name.toUpperCase(), item);
