@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { isCodePage, CODE_PAGES } from './code-pages.ts';
 import { CopybookError, parseCopybook } from './copybook.ts';
 import { DATE_FORMATS, buildLayout, LayoutError, type Condition, type DateFormat, type FieldItem, type Item, type RecordLayout, type When } from './layout.ts';
-import { parsePic, type PicError, type Usage } from './pic.ts';
+import { implicitPic, parsePic, type PicError, type Usage } from './pic.ts';
 import { compileRecord, type RecordCodec } from './record-codec.ts';
 
 export class LayoutFileError extends Error {
@@ -44,7 +44,7 @@ export class LayoutFileError extends Error {
   }
 }
 
-const usageSchema = z.enum(['display', 'comp-3', 'packed', 'comp', 'binary', 'comp-4', 'comp-5']);
+const usageSchema = z.enum(['display', 'comp-3', 'packed', 'comp-6', 'comp', 'binary', 'comp-4', 'comp-5', 'comp-1', 'comp-2', 'pointer']);
 const whenSchema = z.object({ field: z.string(), equals: z.union([z.array(z.union([z.string(), z.number()])), z.string(), z.number()]) }).strict();
 const valuesSchema = z.record(z.string(), z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]));
 
@@ -219,16 +219,23 @@ function itemsFromYaml(fields: YamlField[], file: string, key: string, defaults:
       if (f.pic !== undefined) throw new LayoutFileError(file, `${at}.pic`, 'a group (with fields) has no pic', 'remove pic, or remove fields');
       return { kind: 'group', name, label, children: itemsFromYaml(f.fields, file, `${at}.fields`, defaults), occurs, redefines: f.redefines, when: whenOf(f.when), offset: 0, size: 0 } satisfies Item;
     }
-    if (f.pic === undefined) throw new LayoutFileError(file, at, `field ${label} has neither pic nor fields`, 'give a picture, e.g. pic: X(10), pic: S9(7)V99, or fields: [...] for a group');
+    const implicit = f.pic === undefined && f.usage ? implicitPic(usageOf(f.usage)) : undefined;
+    if (f.pic === undefined && !implicit)
+      throw new LayoutFileError(
+        file,
+        at,
+        `field ${label} has neither pic nor fields`,
+        'give a picture, e.g. pic: X(10), pic: S9(7)V99, or fields: [...] for a group (COMP-1, COMP-2 and POINTER take none)',
+      );
     let pic;
     try {
-      pic = parsePic(f.pic);
+      pic = implicit ?? parsePic(f.pic!);
     } catch (err) {
       throw new LayoutFileError(file, `${at}.pic`, (err as PicError).message, 'use X(n), 9(n), S9(n)V9(m)');
     }
     const field: FieldItem = { kind: 'field', name, label, pic, usage: 'display', justify: 'left', truncate: defaults.truncate, occurs, redefines: f.redefines, offset: 0, size: 0 };
     applyProps(field, f, defaults, () => [file, at]);
-    if (pic.kind === 'alnum' && field.usage !== 'display')
+    if (pic.kind !== 'numeric' && field.usage !== 'display')
       throw new LayoutFileError(file, `${at}.usage`, `PIC ${f.pic} cannot be ${field.usage}`, 'use a numeric picture (9, S9, V) for packed or binary fields');
     return field;
   });

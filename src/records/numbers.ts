@@ -129,6 +129,7 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage, options: Nu
   const scale = pic.scale;
   const big = digits > SAFE_DIGITS || digits - scale > SAFE_DIGITS;
   if (usage === 'comp-3') return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
+  if (usage === 'comp-6') return unsignedPackedDecoder(pic, scale);
   if (usage === 'comp-1' || usage === 'comp-2') return floatDecoder(usage === 'comp-1' ? 4 : 8, options);
   if (usage === 'pointer') return options.byteOrder === 'little' ? (buf, at) => buf.readUInt32LE(at) : (buf, at) => buf.readUInt32BE(at);
   if (usage === 'comp' || usage === 'comp-5') {
@@ -253,6 +254,23 @@ function packedDecoder(pic: Pic, scale: number): NumberDecoder {
     return scaled(n * 10 + (b >> 4), packedNegative(b, last, signed, pic), scale);
   };
 }
+
+/** COMP-6 (Micro Focus): unsigned packed decimal, two digits a byte, no sign nibble. */
+function unsignedPackedDecoder(pic: Pic, scale: number): NumberDecoder {
+  const size = Math.ceil(pic.length / 2);
+  return (buf, at) => {
+    let text = '';
+    for (let i = at; i < at + size; i++) {
+      const b = buf[i];
+      if (b >> 4 > 9 || (b & 15) > 9) throw new FieldFault(`invalid COMP-6 digit in byte ${hex(b)}`, i);
+      text += PAD2_DIGITS[(b >> 4) * 10 + (b & 15)];
+    }
+    if (pic.length <= SAFE_DIGITS) return scaled(Number(text), false, scale);
+    return bigValue(false, text, scale);
+  };
+}
+
+const PAD2_DIGITS = Array.from({ length: 100 }, (_v, i) => String(i).padStart(2, '0'));
 
 /** Sign nibble → 0 (positive: C, F, A, E), 1 (negative: D, B), 2 (invalid). */
 const PACKED_SIGN = Uint8Array.from({ length: 16 }, (_v, s) => (s === 0xd || s === 0xb ? 1 : s === 0xc || s === 0xf || s === 0xa || s === 0xe ? 0 : 2));
@@ -385,6 +403,15 @@ function checkFit(negative: boolean, digits: string, spec: NumericSpec, report: 
 
 export function makeNumberEncoder(spec: NumericSpec, page: CodePage, options: NumberOptions = DEFAULT_NUMBER_OPTIONS): NumberEncoder {
   const { pic, usage } = spec;
+  if (usage === 'comp-6') {
+    const size = Math.ceil(pic.length / 2);
+    return (buf, at, value, report) => {
+      const { negative, digits } = toDigits(value, spec, report);
+      if (negative) throw new FieldFault(`negative value in an unsigned COMP-6 field (PIC ${pic.text})`, 0);
+      const nibbles = (pic.length % 2 === 1 ? '0' : '') + digits;
+      for (let i = 0; i < size; i++) buf[at + i] = (nibbles.charCodeAt(2 * i) - 48) * 16 + (nibbles.charCodeAt(2 * i + 1) - 48);
+    };
+  }
   if (usage === 'comp-1' || usage === 'comp-2') return floatEncoder(usage === 'comp-1' ? 4 : 8, options);
   if (usage === 'pointer') {
     return (buf, at, value) => {

@@ -5,7 +5,7 @@
  * COMP/COMP-4/BINARY/COMP-5, floating point COMP-1/COMP-2, POINTER/INDEX), national (PIC N, UTF-16)
  * and DBCS (PIC G) text.
  */
-export type Usage = 'display' | 'comp-3' | 'comp' | 'comp-5' | 'comp-1' | 'comp-2' | 'pointer';
+export type Usage = 'display' | 'comp-3' | 'comp-6' | 'comp' | 'comp-5' | 'comp-1' | 'comp-2' | 'pointer';
 
 export interface Pic {
   /** The clause as written, e.g. `S9(7)V99`. */
@@ -79,6 +79,7 @@ export function byteSize(pic: Pic, usage: Usage): number {
   if (pic.kind === 'national' || pic.kind === 'dbcs') return pic.length * 2;
   if (pic.kind === 'alnum' || usage === 'display') return pic.length;
   if (usage === 'comp-3') return Math.floor(pic.length / 2) + 1;
+  if (usage === 'comp-6') return Math.ceil(pic.length / 2);
   if (pic.length <= 4) return 2;
   if (pic.length <= 9) return 4;
   if (pic.length <= 18) return 8;
@@ -97,6 +98,7 @@ export function parseUsage(word: string): Usage | undefined {
   if (w === 'COMP-3' || w === 'COMPUTATIONAL-3' || w === 'PACKED-DECIMAL') return 'comp-3';
   if (w === 'COMP' || w === 'COMPUTATIONAL' || w === 'COMP-4' || w === 'COMPUTATIONAL-4' || w === 'BINARY') return 'comp';
   if (w === 'COMP-5' || w === 'COMPUTATIONAL-5') return 'comp-5';
+  if (w === 'COMP-6' || w === 'COMPUTATIONAL-6') return 'comp-6';
   if (w === 'COMP-1' || w === 'COMPUTATIONAL-1') return 'comp-1';
   if (w === 'COMP-2' || w === 'COMPUTATIONAL-2') return 'comp-2';
   if (w === 'POINTER' || w === 'PROCEDURE-POINTER' || w === 'FUNCTION-POINTER' || w === 'INDEX') return 'pointer';

@@ -159,3 +159,26 @@ describe('what a COBOL program really writes', () => {
     expect(() => w.record('record', { id: 3, note: 'x', qty: 10 })).toThrow(/field qty at byte 13: .* byte 13 is a newline/);
   });
 });
+
+describe('Micro Focus COMP-6 and floating point in YAML layouts', () => {
+  it('reads and writes unsigned packed decimal without a sign nibble, and COMP-1 without a picture', () => {
+    const spec = recordFileSpec(
+      {
+        encoding: 'cp037',
+        fields: [
+          { name: 'odd', pic: '9(5)', usage: 'comp-6' },
+          { name: 'even', pic: '9(4)V99', usage: 'comp-6' },
+          { name: 'rate', usage: 'comp-1' },
+        ],
+      },
+      'c6.yaml',
+      process.cwd(),
+    );
+    const codec = spec.types[0].codec;
+    const { bytes } = codec.encode({ odd: 12345, even: 1234.56, rate: 0.5 });
+    expect(bytes).toEqual(hex('012345 123456 40800000'));
+    expect(codec.decode(bytes)).toEqual({ odd: 12345, even: 1234.56, rate: 0.5 });
+    expect(() => codec.encode({ odd: -1, even: 0, rate: 0 })).toThrow(/field odd at byte 0: negative value in an unsigned field/);
+    expect(() => codec.decode(hex('01234f 000000 00000000'))).toThrow(/field odd at byte 2: invalid COMP-6 digit in byte 0x4F/);
+  });
+});
