@@ -72,10 +72,8 @@ function isFixed(lines: readonly string[]): boolean {
 
 /** Source text → the code area, with comments dropped and continued lines joined, each character keeping its line number. */
 function codeArea(text: string, format: 'fixed' | 'free' | undefined): { chars: string; lines: number[] } {
-  const raw = text
-    .replace(/\x1a[\s\S]*$/, '')
-    .split(/\r\n|\r|\n/)
-    .map(expandTabs);
+  const eof = text.indexOf('\u001a'); // a DOS end-of-file byte: nothing after it counts
+  const raw = (eof >= 0 ? text.slice(0, eof) : text).split(/\r\n|\r|\n/).map(expandTabs);
   const fixed = format ? format === 'fixed' : isFixed(raw);
   let chars = '';
   const lines: number[] = [];

@@ -128,7 +128,8 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage, options: Nu
   const digits = pic.length;
   const scale = pic.scale;
   const big = digits > SAFE_DIGITS || digits - scale > SAFE_DIGITS;
-  if (usage === 'comp-3') return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
+  // A signed COMP-6 is packed with its sign nibble, as GnuCOBOL and cb2xml lay it out.
+  if (usage === 'comp-3' || (usage === 'comp-6' && pic.signed)) return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
   if (usage === 'comp-6') return unsignedPackedDecoder(pic, scale);
   if (usage === 'comp-1' || usage === 'comp-2') return floatDecoder(usage === 'comp-1' ? 4 : 8, options);
   if (usage === 'pointer') return options.byteOrder === 'little' ? (buf, at) => buf.readUInt32LE(at) : (buf, at) => buf.readUInt32BE(at);
@@ -403,7 +404,7 @@ function checkFit(negative: boolean, digits: string, spec: NumericSpec, report: 
 
 export function makeNumberEncoder(spec: NumericSpec, page: CodePage, options: NumberOptions = DEFAULT_NUMBER_OPTIONS): NumberEncoder {
   const { pic, usage } = spec;
-  if (usage === 'comp-6') {
+  if (usage === 'comp-6' && !pic.signed) {
     const size = Math.ceil(pic.length / 2);
     return (buf, at, value, report) => {
       const { negative, digits } = toDigits(value, spec, report);
@@ -421,7 +422,7 @@ export function makeNumberEncoder(spec: NumericSpec, page: CodePage, options: Nu
       else buf.writeUInt32BE(n, at);
     };
   }
-  if (usage === 'comp-3') {
+  if (usage === 'comp-3' || usage === 'comp-6') {
     const size = Math.floor(pic.length / 2) + 1;
     return (buf, at, value, report) => {
       const { negative, digits } = toDigits(value, spec, report);

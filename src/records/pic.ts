@@ -79,7 +79,7 @@ export function byteSize(pic: Pic, usage: Usage): number {
   if (pic.kind === 'national' || pic.kind === 'dbcs') return pic.length * 2;
   if (pic.kind === 'alnum' || usage === 'display') return pic.length;
   if (usage === 'comp-3') return Math.floor(pic.length / 2) + 1;
-  if (usage === 'comp-6') return Math.ceil(pic.length / 2);
+  if (usage === 'comp-6') return pic.signed ? Math.floor(pic.length / 2) + 1 : Math.ceil(pic.length / 2);
   if (pic.length <= 4) return 2;
   if (pic.length <= 9) return 4;
   if (pic.length <= 18) return 8;
