@@ -6,7 +6,14 @@
  *
  * ```yaml
  * encoding: cp037            # cp037 cp500 cp1047 cp1140 cp273 cp1252 cp437 cp850 latin1 ascii
- * delimiter: none            # none (fixed-length blocks) | lf | crlf
+ * delimiter: none            # none (fixed-length blocks) | lf | crlf | rdw (RECFM=V/VB: record descriptor words)
+ * blocked: false             # rdw only: block descriptor words too (RECFM=VB as it comes off the tape or dataset)
+ * copybooks: [copy]          # folders searched for the copybooks COPY statements name (default: the layout's folder)
+ * binary: full               # full | truncate | refuse: binary values wider than their PICTURE
+ * byteOrder: big             # big (IBM) | little (Micro Focus, GnuCOBOL COMP-5 on x86)
+ * float: ibm                 # ibm (hexadecimal) | ieee: COMP-1 and COMP-2
+ * zonedSign: ibm             # ibm | ascii (GnuCOBOL, Micro Focus: negative digits 0x70-0x79)
+ * dbcs: shift_jis            # the iconv-lite code page of PIC G fields, when there are some
  * recordType: { offset: 0, length: 1 }
  * records:
  *   header:  { code: H, fields: [ { name: recType, pic: X }, { name: createdOn, pic: 9(8), date: YYYYMMDD } ] }
@@ -16,12 +23,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import iconv from 'iconv-lite';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isCodePage, CODE_PAGES } from './code-pages.ts';
 import { CopybookError, parseCopybook } from './copybook.ts';
 import { DATE_FORMATS, buildLayout, LayoutError, type Condition, type DateFormat, type FieldItem, type Item, type RecordLayout, type When } from './layout.ts';
-import { parsePic, type PicError, type Usage } from './pic.ts';
+import { implicitPic, parsePic, type PicError, type Usage } from './pic.ts';
 import { compileRecord, type RecordCodec } from './record-codec.ts';
 
 export class LayoutFileError extends Error {
@@ -36,7 +44,7 @@ export class LayoutFileError extends Error {
   }
 }
 
-const usageSchema = z.enum(['display', 'comp-3', 'packed', 'comp', 'binary', 'comp-4', 'comp-5']);
+const usageSchema = z.enum(['display', 'comp-3', 'packed', 'comp-6', 'comp', 'binary', 'comp-4', 'comp-5', 'comp-1', 'comp-2', 'pointer']);
 const whenSchema = z.object({ field: z.string(), equals: z.union([z.array(z.union([z.string(), z.number()])), z.string(), z.number()]) }).strict();
 const valuesSchema = z.record(z.string(), z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]));
 
@@ -113,7 +121,14 @@ const fileSchema = z
   .object({
     name: z.string().optional(),
     encoding: z.string().default('cp037'),
-    delimiter: z.enum(['none', 'lf', 'crlf']).default('none'),
+    delimiter: z.enum(['none', 'lf', 'crlf', 'rdw']).default('none'),
+    blocked: z.boolean().default(false),
+    copybooks: z.array(z.string()).optional(),
+    binary: z.enum(['full', 'truncate', 'refuse']).default('full'),
+    byteOrder: z.enum(['big', 'little']).default('big'),
+    float: z.enum(['ibm', 'ieee']).default('ibm'),
+    zonedSign: z.enum(['ibm', 'ascii']).default('ibm'),
+    dbcs: z.string().optional(),
     recordType: z
       .object({ offset: z.number().int().min(0), length: z.number().int().min(1) })
       .strict()
@@ -128,7 +143,7 @@ const fileSchema = z
   })
   .strict();
 
-export type Delimiter = 'none' | 'lf' | 'crlf';
+export type Delimiter = 'none' | 'lf' | 'crlf' | 'rdw';
 export type RecordRole = 'header' | 'detail' | 'trailer';
 
 export interface RecordTypeSpec {
@@ -146,6 +161,8 @@ export interface RecordFileSpec {
   source: string;
   encoding: string;
   delimiter: Delimiter;
+  /** rdw: records are grouped in blocks, each with a block descriptor word (RECFM=VB). */
+  blocked?: boolean;
   /** Fixed block length (delimiter none): the longest record type. */
   recordLength: number;
   recordType?: { offset: number; length: number };
@@ -202,16 +219,23 @@ function itemsFromYaml(fields: YamlField[], file: string, key: string, defaults:
       if (f.pic !== undefined) throw new LayoutFileError(file, `${at}.pic`, 'a group (with fields) has no pic', 'remove pic, or remove fields');
       return { kind: 'group', name, label, children: itemsFromYaml(f.fields, file, `${at}.fields`, defaults), occurs, redefines: f.redefines, when: whenOf(f.when), offset: 0, size: 0 } satisfies Item;
     }
-    if (f.pic === undefined) throw new LayoutFileError(file, at, `field ${label} has neither pic nor fields`, 'give a picture, e.g. pic: X(10), pic: S9(7)V99, or fields: [...] for a group');
+    const implicit = f.pic === undefined && f.usage ? implicitPic(usageOf(f.usage)) : undefined;
+    if (f.pic === undefined && !implicit)
+      throw new LayoutFileError(
+        file,
+        at,
+        `field ${label} has neither pic nor fields`,
+        'give a picture, e.g. pic: X(10), pic: S9(7)V99, or fields: [...] for a group (COMP-1, COMP-2 and POINTER take none)',
+      );
     let pic;
     try {
-      pic = parsePic(f.pic);
+      pic = implicit ?? parsePic(f.pic!);
     } catch (err) {
       throw new LayoutFileError(file, `${at}.pic`, (err as PicError).message, 'use X(n), 9(n), S9(n)V9(m)');
     }
     const field: FieldItem = { kind: 'field', name, label, pic, usage: 'display', justify: 'left', truncate: defaults.truncate, occurs, redefines: f.redefines, offset: 0, size: 0 };
     applyProps(field, f, defaults, () => [file, at]);
-    if (pic.kind === 'alnum' && field.usage !== 'display')
+    if (pic.kind !== 'numeric' && field.usage !== 'display')
       throw new LayoutFileError(file, `${at}.usage`, `PIC ${f.pic} cannot be ${field.usage}`, 'use a numeric picture (9, S9, V) for packed or binary fields');
     return field;
   });
@@ -236,7 +260,7 @@ interface RecordSource {
   overrides: Record<string, z.infer<typeof overrideSchema>>;
 }
 
-function layoutOf(src: RecordSource, name: string, file: string, key: string, baseDir: string, defaults: { pivot: number; truncate: 'refuse' | 'cut' }): RecordLayout {
+function layoutOf(src: RecordSource, name: string, file: string, key: string, baseDir: string, defaults: { pivot: number; truncate: 'refuse' | 'cut'; copyDirs: string[] }): RecordLayout {
   const prefix = key ? `${key}.` : '';
   if (src.fields && src.copybook) throw new LayoutFileError(file, `${prefix}copybook`, 'both fields and copybook are given', 'keep one of them');
   if (src.fields) {
@@ -257,7 +281,7 @@ function layoutOf(src: RecordSource, name: string, file: string, key: string, ba
   }
   let layouts: RecordLayout[];
   try {
-    layouts = parseCopybook(text, src.copybook, name);
+    layouts = parseCopybook(text, src.copybook, name, { copyDirs: [...defaults.copyDirs, dirname(path)] });
   } catch (err) {
     if (err instanceof CopybookError) throw new LayoutFileError(file, `${prefix}copybook`, err.message, 'correct the copybook');
     throw err;
@@ -308,14 +332,18 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
   const spec = parsed.data;
   const encoding = overrides.encoding ?? spec.encoding;
   if (!isCodePage(encoding)) throw new LayoutFileError(file, 'encoding', `unknown code page "${encoding}"`, `use one of: ${CODE_PAGES.join(', ')}`);
-  const defaults = { pivot: spec.pivot, truncate: spec.truncate };
+  const defaults = { pivot: spec.pivot, truncate: spec.truncate, copyDirs: (spec.copybooks ?? []).map((d) => resolve(baseDir, d)) };
+  if (spec.dbcs !== undefined && !iconv.encodingExists(spec.dbcs))
+    throw new LayoutFileError(file, 'dbcs', `unknown code page "${spec.dbcs}"`, 'use an iconv-lite encoding, e.g. shift_jis, gbk, big5, euc-kr');
+  const data = { binary: spec.binary, byteOrder: spec.byteOrder, float: spec.float, zonedSign: spec.zonedSign, ...(spec.dbcs ? { dbcs: spec.dbcs } : {}) };
+  const compile = (layout: RecordLayout) => compileRecord(layout, encoding, { data });
   const types: RecordTypeSpec[] = [];
   if (spec.records) {
     if (spec.fields || spec.copybook) throw new LayoutFileError(file, 'records', 'records and top-level fields/copybook are both given', 'put every record type under records:');
     for (const [name, r] of Object.entries(spec.records)) {
       const layout = layoutOf(r, name, file, `records.${name}`, baseDir, defaults);
       const role: RecordRole = r.role ?? (name === 'header' || name === 'trailer' ? name : 'detail');
-      types.push({ name, role, code: r.code === undefined ? undefined : String(r.code), codec: compileRecord(layout, encoding), checks: undefined });
+      types.push({ name, role, code: r.code === undefined ? undefined : String(r.code), codec: compile(layout), checks: undefined });
     }
     for (const [name, r] of Object.entries(spec.records)) {
       if (!r.checks) continue;
@@ -341,10 +369,12 @@ export function recordFileSpec(raw: unknown, file: string, baseDir: string, over
       for (const t of types) if (t.code === undefined) throw new LayoutFileError(file, `records.${t.name}.code`, 'missing', 'give the record-type code of this record, e.g. code: D');
   } else {
     const layout = layoutOf(spec, spec.name ?? 'record', file, '', baseDir, defaults);
-    types.push({ name: spec.name ?? 'record', role: 'detail', codec: compileRecord(layout, encoding) });
+    types.push({ name: spec.name ?? 'record', role: 'detail', codec: compile(layout) });
   }
   const recordLength = Math.max(...types.map((t) => t.codec.layout.length));
-  return { name: spec.name ?? file, source: file, encoding, delimiter: overrides.delimiter ?? spec.delimiter, recordLength, recordType: spec.recordType, types };
+  const delimiter = overrides.delimiter ?? spec.delimiter;
+  if (spec.blocked && delimiter !== 'rdw') throw new LayoutFileError(file, 'blocked', `blocked applies to delimiter: rdw, not ${delimiter}`, 'remove blocked, or use delimiter: rdw');
+  return { name: spec.name ?? file, source: file, encoding, delimiter, ...(spec.blocked ? { blocked: true } : {}), recordLength, recordType: spec.recordType, types };
 }
 
 /**

@@ -3,7 +3,7 @@
  * with offsets and sizes worked out here, OCCURS (fixed and DEPENDING ON), REDEFINES, FILLER and
  * level-88 conditions (an enum of named values). A record codec is compiled from it.
  */
-import { byteSize, type Pic, type Usage } from './pic.ts';
+import { byteSize, syncAlignment, type Pic, type Usage } from './pic.ts';
 
 export type DateFormat = 'YYYYMMDD' | 'YYMMDD' | 'CYYMMDD' | 'YYDDD' | 'YYYYDDD';
 export const DATE_FORMATS: readonly DateFormat[] = ['YYYYMMDD', 'YYMMDD', 'CYYMMDD', 'YYDDD', 'YYYYDDD'];
@@ -26,6 +26,10 @@ export interface Condition {
   name: string;
   /** The raw values that mean it; the first is written when encoding. */
   values: readonly (string | number)[];
+  /** `VALUE a THRU b` ranges (inclusive; text compared as the field's trimmed text). */
+  ranges?: readonly (readonly [string | number, string | number])[];
+  /** Hexadecimal literals (`X'F1'`), as hex digits: turned into text with the record's code page. */
+  hex?: readonly string[];
 }
 
 interface ItemBase {
@@ -54,6 +58,8 @@ export interface FieldItem extends ItemBase {
   justify: 'left' | 'right';
   truncate: 'refuse' | 'cut';
   conditions?: readonly Condition[];
+  /** SYNCHRONIZED: binary, floating-point and pointer items are aligned on their size from the record's start (slack bytes before them). */
+  sync?: boolean;
 }
 
 export interface GroupItem extends ItemBase {
@@ -70,37 +76,61 @@ export interface RecordLayout {
   length: number;
   /** Bytes at its shortest (the same as length unless the record ends with an OCCURS DEPENDING ON table). */
   minLength: number;
-  /** The OCCURS DEPENDING ON table, when there is one (always the record's last item). */
+  /** The OCCURS DEPENDING ON table, when there is one and it is the record's last item. */
   odo?: { item: Item; counter: FieldItem; counterOffset: number };
+  /**
+   * More than one OCCURS DEPENDING ON table, or one that is not at the end: the items after a table
+   * move with its count, record by record (as IBM Enterprise COBOL places them), so the offsets
+   * above are those of every table at its maximum and the codec works positions out per record.
+   */
+  variable?: boolean;
 }
 
 export class LayoutError extends Error {}
 
-/** Byte size of an item declared without offsets; groups are the sum of their children. */
-function sizeItems(items: Item[]): number {
+/**
+ * Byte size of items declared without offsets; groups are the sum of their children. `base` is the
+ * items' offset from the record's start, for SYNCHRONIZED alignment. A REDEFINES item may be longer
+ * than the item it redefines (IBM Enterprise COBOL accepts that with a warning, as cb2xml, Cobrix and
+ * JRecord do; GnuCOBOL refuses it): the group then takes the longer one's size.
+ */
+function sizeItems(items: Item[], base: number): number {
   let pos = 0;
   let end = 0;
   const byName = new Map<string, Item>();
   for (const item of items) {
-    if (item.kind === 'group') item.size = sizeItems(item.children);
-    else item.size = byteSize(item.pic, item.usage) + (item.signSeparate ? 1 : 0);
-    if (item.kind === 'group' && item.size === 0) throw new LayoutError(`group ${item.label} has no fields`);
-    if (item.redefines) {
-      const target = byName.get(item.redefines.toUpperCase());
-      if (!target) throw new LayoutError(`${item.label} REDEFINES ${item.redefines}, which is not an earlier item of the same group`);
-      item.offset = target.offset;
-      const span = item.size * (item.occurs?.max ?? 1);
-      const targetSpan = target.size * (target.occurs?.max ?? 1);
-      if (span > targetSpan) throw new LayoutError(`${item.label} (${span} bytes) is longer than ${target.label} (${targetSpan} bytes), which it redefines`);
-    } else {
-      item.offset = pos;
-      pos += item.size * (item.occurs?.max ?? 1);
+    const target = item.redefines ? byName.get(item.redefines.toUpperCase()) : undefined;
+    if (item.redefines && !target) throw new LayoutError(`${item.label} REDEFINES ${item.redefines}, which is not an earlier item of the same group`);
+    let at = target ? target.offset : pos;
+    if (item.kind === 'field' && item.sync) {
+      const align = syncAlignment(item.pic, item.usage);
+      const abs = base + at;
+      if (align > 1 && abs % align !== 0) at += align - (abs % align);
     }
+    item.offset = at;
+    if (item.kind === 'group') {
+      item.size = sizeItems(item.children, base + at);
+      const align = item.occurs && item.occurs.max > 1 ? maxSync(item.children) : 1;
+      // Each occurrence of a table with synchronized items starts on the same alignment (IBM's slack bytes between occurrences).
+      if (align > 1 && item.size % align !== 0) item.size += align - (item.size % align);
+    } else item.size = byteSize(item.pic, item.usage) + (item.signSeparate ? 1 : 0);
+    if (item.kind === 'group' && item.size === 0) throw new LayoutError(`group ${item.label} has no fields`);
+    // The next item starts after the longest of an item and its redefinitions (IBM, GnuCOBOL -std=ibm, cb2xml agree).
+    pos = target ? Math.max(pos, at + item.size * (item.occurs?.max ?? 1)) : at + item.size * (item.occurs?.max ?? 1);
     end = Math.max(end, item.offset + item.size * (item.occurs?.max ?? 1));
     byName.set(item.label.toUpperCase(), item);
     if (item.name) byName.set(item.name.toUpperCase(), item);
   }
   return end;
+}
+
+function maxSync(items: readonly Item[]): number {
+  let m = 1;
+  for (const item of items) {
+    if (item.kind === 'group') m = Math.max(m, maxSync(item.children));
+    else if (item.sync) m = Math.max(m, syncAlignment(item.pic, item.usage));
+  }
+  return m;
 }
 
 function findField(items: Item[], name: string, base: number, insideTable: boolean): { field: FieldItem; offset: number; inTable: boolean } | undefined {
@@ -129,23 +159,45 @@ function findOdo(items: Item[], base: number): { item: Item; offset: number; isL
 /** Works out offsets and sizes, checks REDEFINES and OCCURS DEPENDING ON, and returns the layout. */
 export function buildLayout(name: string, items: Item[]): RecordLayout {
   if (items.length === 0) throw new LayoutError(`layout ${name} has no fields`);
-  const length = sizeItems(items);
+  const length = sizeItems(items, 0);
   const layout: RecordLayout = { name, items, length, minLength: length };
   const odos = findOdo(items, 0);
-  if (odos.length > 1) throw new LayoutError(`layout ${name} has ${odos.length} OCCURS DEPENDING ON tables; one (the last item of the record) is supported`);
+  for (const { item, offset } of odos) {
+    const occurs = item.occurs!;
+    const counter = findField(items, occurs.dependingOn!, 0, false) ?? findField(items, occurs.dependingOn!, 0, true);
+    if (!counter) throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: no such field in layout ${name}`);
+    if (counter.field.pic.kind !== 'numeric') throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: the counter must be numeric`);
+    if (counter.offset >= offset) throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: the counter must come before the table`);
+  }
   if (odos.length === 1) {
     const { item, offset, isLast } = odos[0];
     const occurs = item.occurs!;
-    if (!isLast || offset + item.size * occurs.max !== length) throw new LayoutError(`${item.label} OCCURS DEPENDING ON must be the last item of the record`);
     const counter = findField(items, occurs.dependingOn!, 0, false);
-    if (!counter) throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: no such field in layout ${name}`);
-    if (counter.inTable) throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: the counter must not be inside a table`);
-    if (counter.field.pic.kind !== 'numeric') throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: the counter must be numeric`);
-    if (counter.offset >= offset) throw new LayoutError(`${item.label} OCCURS DEPENDING ON ${occurs.dependingOn}: the counter must come before the table`);
-    layout.odo = { item, counter: counter.field, counterOffset: counter.offset };
-    layout.minLength = offset + item.size * occurs.min;
+    if (isLast && offset + item.size * occurs.max === length && counter && !counter.inTable) {
+      layout.odo = { item, counter: counter.field, counterOffset: counter.offset };
+      layout.minLength = offset + item.size * occurs.min;
+      return layout;
+    }
+  }
+  if (odos.length > 0) {
+    layout.variable = true;
+    layout.minLength = minSize(items);
   }
   return layout;
+}
+
+/** The size of items with every OCCURS DEPENDING ON table at its minimum. */
+function minSize(items: readonly Item[]): number {
+  let pos = 0;
+  let end = 0;
+  for (const item of items) {
+    const one = item.kind === 'group' ? (item.children.some((c) => c.occurs?.dependingOn || c.kind === 'group') ? minSize(item.children) : item.size) : item.size;
+    const n = item.occurs?.dependingOn ? item.occurs.min : (item.occurs?.max ?? 1);
+    const at = item.redefines ? pos - 0 : pos;
+    if (!item.redefines) pos = at + one * n;
+    end = Math.max(end, pos);
+  }
+  return end;
 }
 
 /** `PROD-UNIT-PRICE` → `prodUnitPrice`. */

@@ -12,6 +12,24 @@ export type NumericValue = number | string;
 export type NumberDecoder = (buf: Buffer, at: number) => NumericValue;
 export type NumberEncoder = (buf: Buffer, at: number, value: unknown, report: (msg: string) => void) => void;
 
+/** Which COBOL wrote the file: how its binary, floating-point and zoned numbers look (a layout file's options). */
+export interface NumberOptions {
+  /**
+   * Binary (COMP, BINARY, COMP-4) values wider than their PICTURE, as TRUNC(BIN) programs and COMP-5
+   * data hold: decoded as they are (`full`, the default), cut to the PICTURE's digits (`truncate`, as
+   * TRUNC(STD) reads them) or refused (`refuse`).
+   */
+  binary: 'full' | 'truncate' | 'refuse';
+  /** Binary byte order: `big` (IBM), `little` (Micro Focus and GnuCOBOL COMP-5 on x86). */
+  byteOrder: 'big' | 'little';
+  /** COMP-1/COMP-2: IBM hexadecimal floating point (`ibm`, the default) or IEEE 754 (`ieee`). */
+  float: 'ibm' | 'ieee';
+  /** Zoned decimal signs written: IBM's overpunch (`ibm`), or the ASCII convention of GnuCOBOL and Micro Focus, negative digits 0x70-0x79 (`ascii`). Both are read on ASCII pages. */
+  zonedSign: 'ibm' | 'ascii';
+}
+
+export const DEFAULT_NUMBER_OPTIONS: NumberOptions = { binary: 'full', byteOrder: 'big', float: 'ibm', zonedSign: 'ibm' };
+
 export interface NumericSpec {
   pic: Pic;
   usage: Usage;
@@ -36,9 +54,11 @@ interface ZonedTables {
 }
 
 const zonedCache = new WeakMap<CodePage, ZonedTables>();
+const asciiZonedCache = new WeakMap<CodePage, ZonedTables>();
 
-function zonedTables(page: CodePage): ZonedTables {
-  const hit = zonedCache.get(page);
+function zonedTables(page: CodePage, sign: 'ibm' | 'ascii' = 'ibm'): ZonedTables {
+  const cache = sign === 'ascii' && !page.ebcdic ? asciiZonedCache : zonedCache;
+  const hit = cache.get(page);
   if (hit) return hit;
   const digit = new Int8Array(256).fill(-1);
   const punched = new Int8Array(256).fill(-1);
@@ -69,13 +89,15 @@ function zonedTables(page: CodePage): ZonedTables {
       punched[b] = d;
       punched[page.encode[pos.charCodeAt(d)]] = d;
       punched[page.encode[neg.charCodeAt(d)]] = 10 + d;
+      // GnuCOBOL and Micro Focus: a negative digit is 0x70-0x79 ('p'..'y'), a positive one the plain digit.
+      if (page.encode[0x70 + d] >= 0) punched[page.encode[0x70 + d]] = 10 + d;
       plainByte[d] = b;
-      posByte[d] = page.encode[pos.charCodeAt(d)];
-      negByte[d] = page.encode[neg.charCodeAt(d)];
+      posByte[d] = sign === 'ascii' ? b : page.encode[pos.charCodeAt(d)];
+      negByte[d] = sign === 'ascii' ? page.encode[0x70 + d] : page.encode[neg.charCodeAt(d)];
     }
   }
   const t = { digit, punched, plainByte, posByte, negByte, plus: page.encode[0x2b], minus: page.encode[0x2d] };
-  zonedCache.set(page, t);
+  cache.set(page, t);
   return t;
 }
 
@@ -85,6 +107,9 @@ function hex(b: number): string {
 
 /** A decimal string from sign, digit string and scale: ('-', '00012345', 2) → '-123.45'. */
 function bigValue(negative: boolean, digits: string, scale: number): string {
+  if (scale < 0) digits += '0'.repeat(-scale);
+  else if (digits.length <= scale) digits = digits.padStart(scale + 1, '0');
+  scale = Math.max(scale, 0);
   let int = digits.slice(0, digits.length - scale).replace(/^0+(?=\d)/, '');
   if (int === '') int = '0';
   const frac = scale > 0 ? '.' + digits.slice(digits.length - scale) : '';
@@ -94,41 +119,73 @@ function bigValue(negative: boolean, digits: string, scale: number): string {
 
 function scaled(n: number, negative: boolean, scale: number): number {
   if (n === 0) return 0;
-  const v = scale === 0 ? n : n / POW10[scale];
+  const v = scale === 0 ? n : scale > 0 ? n / POW10[scale] : n * POW10[-scale];
   return negative ? -v : v;
 }
 
-export function makeNumberDecoder(spec: NumericSpec, page: CodePage): NumberDecoder {
+export function makeNumberDecoder(spec: NumericSpec, page: CodePage, options: NumberOptions = DEFAULT_NUMBER_OPTIONS): NumberDecoder {
   const { pic, usage } = spec;
   const digits = pic.length;
   const scale = pic.scale;
-  const big = digits > SAFE_DIGITS;
-  if (usage === 'comp-3') return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
+  const big = digits > SAFE_DIGITS || digits - scale > SAFE_DIGITS;
+  // A signed COMP-6 is packed with its sign nibble, as GnuCOBOL and cb2xml lay it out.
+  if (usage === 'comp-3' || (usage === 'comp-6' && pic.signed)) return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
+  if (usage === 'comp-6') return unsignedPackedDecoder(pic, scale);
+  if (usage === 'comp-1' || usage === 'comp-2') return floatDecoder(usage === 'comp-1' ? 4 : 8, options);
+  if (usage === 'pointer') return options.byteOrder === 'little' ? (buf, at) => buf.readUInt32LE(at) : (buf, at) => buf.readUInt32BE(at);
   if (usage === 'comp' || usage === 'comp-5') {
     const size = digits <= 4 ? 2 : digits <= 9 ? 4 : 8;
     const signed = pic.signed;
+    const le = options.byteOrder === 'little';
+    const mode = usage === 'comp-5' ? 'full' : options.binary;
     if (size <= 4) {
       // 2 and 4 bytes: plain numbers (10 ** digits is exact for digits ≤ 9), no BigInt per value.
-      const limit = usage === 'comp' ? 10 ** digits : Infinity;
+      const limit = 10 ** digits;
+      const read: (buf: Buffer, at: number) => number =
+        size === 2
+          ? signed
+            ? le
+              ? (b, a) => b.readInt16LE(a)
+              : (b, a) => b.readInt16BE(a)
+            : le
+              ? (b, a) => b.readUInt16LE(a)
+              : (b, a) => b.readUInt16BE(a)
+          : signed
+            ? le
+              ? (b, a) => b.readInt32LE(a)
+              : (b, a) => b.readInt32BE(a)
+            : le
+              ? (b, a) => b.readUInt32LE(a)
+              : (b, a) => b.readUInt32BE(a);
+      if (mode === 'full' && !le && scale === 0) {
+        if (size === 2) return signed ? (buf, at) => buf.readInt16BE(at) + 0 : (buf, at) => buf.readUInt16BE(at);
+        return signed ? (buf, at) => buf.readInt32BE(at) + 0 : (buf, at) => buf.readUInt32BE(at);
+      }
       return (buf, at) => {
-        const n = size === 2 ? (signed ? buf.readInt16BE(at) : buf.readUInt16BE(at)) : signed ? buf.readInt32BE(at) : buf.readUInt32BE(at);
-        const abs = Math.abs(n);
-        if (abs >= limit) throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
+        const n = read(buf, at);
+        let abs = Math.abs(n);
+        if (abs >= limit) {
+          if (mode === 'refuse') throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
+          if (mode === 'truncate') abs %= limit;
+        }
         return scaled(abs, n < 0, scale);
       };
     }
-    const limit = usage === 'comp' ? 10n ** BigInt(digits) : undefined;
+    const limit = 10n ** BigInt(digits);
     return (buf, at) => {
-      const n = signed ? buf.readBigInt64BE(at) : buf.readBigUInt64BE(at);
+      const n = signed ? (le ? buf.readBigInt64LE(at) : buf.readBigInt64BE(at)) : le ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at);
       const negative = n < 0n;
-      const abs = negative ? -n : n;
-      if (limit !== undefined && abs >= limit) throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
-      if (!big && abs <= MAX_SAFE) return scaled(Number(abs), negative, scale);
-      return bigValue(negative, abs.toString().padStart(scale + 1, '0'), scale);
+      let abs = negative ? -n : n;
+      if (abs >= limit) {
+        if (mode === 'refuse') throw new FieldFault(`binary value ${String(n)} has more digits than PIC ${pic.text}`, at);
+        if (mode === 'truncate') abs %= limit;
+      }
+      if (!big && abs <= MAX_SAFE && scale >= 0) return scaled(Number(abs), negative, scale);
+      return bigValue(negative, abs.toString().padStart(Math.max(scale, 0) + 1, '0'), scale);
     };
   }
   // display: plain digits, zoned with an overpunched sign, or a separate sign character
-  const z = zonedTables(page);
+  const z = zonedTables(page, options.zonedSign);
   if (!big && !spec.signSeparate) return zonedDecoder(pic, scale, z, pic.signed ? (spec.signLeading ? 0 : digits - 1) : -1);
   const sepLeading = spec.signSeparate === 'leading';
   const sepTrailing = spec.signSeparate === 'trailing';
@@ -198,6 +255,23 @@ function packedDecoder(pic: Pic, scale: number): NumberDecoder {
     return scaled(n * 10 + (b >> 4), packedNegative(b, last, signed, pic), scale);
   };
 }
+
+/** COMP-6 (Micro Focus): unsigned packed decimal, two digits a byte, no sign nibble. */
+function unsignedPackedDecoder(pic: Pic, scale: number): NumberDecoder {
+  const size = Math.ceil(pic.length / 2);
+  return (buf, at) => {
+    let text = '';
+    for (let i = at; i < at + size; i++) {
+      const b = buf[i];
+      if (b >> 4 > 9 || (b & 15) > 9) throw new FieldFault(`invalid COMP-6 digit in byte ${hex(b)}`, i);
+      text += PAD2_DIGITS[(b >> 4) * 10 + (b & 15)];
+    }
+    if (pic.length <= SAFE_DIGITS) return scaled(Number(text), false, scale);
+    return bigValue(false, text, scale);
+  };
+}
+
+const PAD2_DIGITS = Array.from({ length: 100 }, (_v, i) => String(i).padStart(2, '0'));
 
 /** Sign nibble → 0 (positive: C, F, A, E), 1 (negative: D, B), 2 (invalid). */
 const PACKED_SIGN = Uint8Array.from({ length: 16 }, (_v, s) => (s === 0xd || s === 0xb ? 1 : s === 0xc || s === 0xf || s === 0xa || s === 0xe ? 0 : 2));
@@ -272,6 +346,16 @@ function zonedDecoder(pic: Pic, scale: number, z: ZonedTables, punchAt: number):
 /** The magnitude of `value` as a digit string with `scale` implied decimals, and its sign. */
 function toDigits(value: unknown, spec: NumericSpec, report: (msg: string) => void): { negative: boolean; digits: string } {
   const { pic } = spec;
+  if (pic.scale < 0) {
+    // P on the right: the value's last digits are not stored and must be zeros.
+    const k = -pic.scale;
+    const r = toDigits(value, { ...spec, pic: { ...pic, scale: 0, length: pic.length + k } }, report);
+    if (/[1-9]/.test(r.digits.slice(-k))) {
+      if (spec.truncate === 'refuse') throw new FieldFault(`${String(value)} is not a multiple of ${10 ** k} (PIC ${pic.text})`, 0);
+      report(`${String(value)} cut to a multiple of ${10 ** k}`);
+    }
+    return { negative: r.negative, digits: r.digits.slice(0, -k) };
+  }
   let text: string;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new FieldFault(`${value} is not a number that can be written`, 0);
@@ -318,9 +402,27 @@ function checkFit(negative: boolean, digits: string, spec: NumericSpec, report: 
   return { negative, digits: digits.padStart(pic.length, '0') };
 }
 
-export function makeNumberEncoder(spec: NumericSpec, page: CodePage): NumberEncoder {
+export function makeNumberEncoder(spec: NumericSpec, page: CodePage, options: NumberOptions = DEFAULT_NUMBER_OPTIONS): NumberEncoder {
   const { pic, usage } = spec;
-  if (usage === 'comp-3') {
+  if (usage === 'comp-6' && !pic.signed) {
+    const size = Math.ceil(pic.length / 2);
+    return (buf, at, value, report) => {
+      const { negative, digits } = toDigits(value, spec, report);
+      if (negative) throw new FieldFault(`negative value in an unsigned COMP-6 field (PIC ${pic.text})`, 0);
+      const nibbles = (pic.length % 2 === 1 ? '0' : '') + digits;
+      for (let i = 0; i < size; i++) buf[at + i] = (nibbles.charCodeAt(2 * i) - 48) * 16 + (nibbles.charCodeAt(2 * i + 1) - 48);
+    };
+  }
+  if (usage === 'comp-1' || usage === 'comp-2') return floatEncoder(usage === 'comp-1' ? 4 : 8, options);
+  if (usage === 'pointer') {
+    return (buf, at, value) => {
+      const n = Number(value ?? 0);
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new FieldFault(`${String(value)} is not a pointer value (0 to 4294967295)`, 0);
+      if (options.byteOrder === 'little') buf.writeUInt32LE(n, at);
+      else buf.writeUInt32BE(n, at);
+    };
+  }
+  if (usage === 'comp-3' || usage === 'comp-6') {
     const size = Math.floor(pic.length / 2) + 1;
     return (buf, at, value, report) => {
       const { negative, digits } = toDigits(value, spec, report);
@@ -334,23 +436,24 @@ export function makeNumberEncoder(spec: NumericSpec, page: CodePage): NumberEnco
     const size = pic.length <= 4 ? 2 : pic.length <= 9 ? 4 : 8;
     const bits = BigInt(size * 8);
     return (buf, at, value, report) => {
-      const fit = usage === 'comp' ? spec : { ...spec, pic: { ...pic, length: Math.max(pic.length, size === 2 ? 5 : size === 4 ? 10 : 20) } };
+      const fit = usage === 'comp' && options.binary !== 'full' ? spec : { ...spec, pic: { ...pic, length: Math.max(pic.length, size === 2 ? 5 : size === 4 ? 10 : 20) } };
       const { negative, digits } = toDigits(value, fit, report);
       const n = negative ? -BigInt(digits) : BigInt(digits);
       const min = pic.signed ? -(1n << (bits - 1n)) : 0n;
       const max = pic.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
       if (n < min || n > max) throw new FieldFault(`value ${n} does not fit in ${size} bytes`, 0);
+      const le = options.byteOrder === 'little';
       if (size === 2) {
-        if (pic.signed) buf.writeInt16BE(Number(n), at);
-        else buf.writeUInt16BE(Number(n), at);
+        if (pic.signed) (le ? buf.writeInt16LE : buf.writeInt16BE).call(buf, Number(n), at);
+        else (le ? buf.writeUInt16LE : buf.writeUInt16BE).call(buf, Number(n), at);
       } else if (size === 4) {
-        if (pic.signed) buf.writeInt32BE(Number(n), at);
-        else buf.writeUInt32BE(Number(n), at);
-      } else if (pic.signed) buf.writeBigInt64BE(n, at);
-      else buf.writeBigUInt64BE(n, at);
+        if (pic.signed) (le ? buf.writeInt32LE : buf.writeInt32BE).call(buf, Number(n), at);
+        else (le ? buf.writeUInt32LE : buf.writeUInt32BE).call(buf, Number(n), at);
+      } else if (pic.signed) (le ? buf.writeBigInt64LE : buf.writeBigInt64BE).call(buf, n, at);
+      else (le ? buf.writeBigUInt64LE : buf.writeBigUInt64BE).call(buf, n, at);
     };
   }
-  const z = zonedTables(page);
+  const z = zonedTables(page, options.zonedSign);
   const sepLeading = spec.signSeparate === 'leading';
   const punchAt = pic.signed && !spec.signSeparate ? (spec.signLeading ? 0 : pic.length - 1) : -1;
   return (buf, at, value, report) => {
@@ -361,5 +464,89 @@ export function makeNumberEncoder(spec: NumericSpec, page: CodePage): NumberEnco
       buf[start + k] = k === punchAt ? (negative ? z.negByte[d] : z.posByte[d]) : z.plainByte[d];
     }
     if (spec.signSeparate) buf[sepLeading ? at : at + pic.length] = negative ? z.minus : z.plus;
+  };
+}
+
+const TWO24 = 2 ** 24;
+const TWO32 = 2 ** 32;
+
+/** IBM hexadecimal floating point (System/360): sign, excess-64 exponent of 16, 24- or 56-bit fraction. */
+export function readIbmFloat(buf: Buffer, at: number, size: 4 | 8): number {
+  const b0 = buf[at];
+  const hi = buf.readUIntBE(at + 1, 3);
+  const lo = size === 8 ? buf.readUInt32BE(at + 4) : 0;
+  if (hi === 0 && lo === 0) return 0;
+  const frac = hi / TWO24 + lo / TWO24 / TWO32;
+  const v = frac * 16 ** ((b0 & 0x7f) - 64);
+  return b0 & 0x80 ? -v : v;
+}
+
+export function writeIbmFloat(buf: Buffer, at: number, value: number, size: 4 | 8): void {
+  buf.fill(0, at, at + size);
+  if (value === 0) return;
+  const a = Math.abs(value);
+  let e = Math.ceil(Math.log(a) / Math.log(16));
+  // Normalize: 1/16 <= frac < 1.
+  while (a / 16 ** e >= 1) e++;
+  while (a / 16 ** e < 1 / 16) e--;
+  let frac = a / 16 ** e;
+  let hi = Math.floor(frac * TWO24);
+  let lo = size === 8 ? Math.round((frac * TWO24 - hi) * TWO32) : 0;
+  if (size === 4) hi = Math.round(frac * TWO24);
+  if (lo >= TWO32) {
+    lo = 0;
+    hi++;
+  }
+  if (hi >= TWO24) {
+    e++;
+    frac = a / 16 ** e;
+    hi = Math.round(frac * TWO24);
+    lo = 0;
+  }
+  if (e + 64 > 127 || e + 64 < 0) throw new FieldFault(`${value} is out of the range of IBM floating point`, 0);
+  buf[at] = (value < 0 ? 0x80 : 0) | (e + 64);
+  buf.writeUIntBE(hi, at + 1, 3);
+  if (size === 8) buf.writeUInt32BE(lo, at + 4);
+}
+
+/** The shortest decimal that is written as the same single-precision bytes: COMP-1 0.1 reads as 0.1, not 0.10000000149. */
+function shortest(v: number, same: (c: number) => boolean): number {
+  for (let p = 1; p <= 17; p++) {
+    const c = Number(v.toPrecision(p));
+    if (same(c)) return c;
+  }
+  return v;
+}
+
+function floatDecoder(size: 4 | 8, options: NumberOptions): NumberDecoder {
+  const le = options.byteOrder === 'little';
+  if (options.float === 'ieee') {
+    if (size === 8) return le ? (buf, at) => buf.readDoubleLE(at) : (buf, at) => buf.readDoubleBE(at);
+    return (buf, at) => {
+      const v = le ? buf.readFloatLE(at) : buf.readFloatBE(at);
+      return Number.isFinite(v) ? shortest(v, (c) => Math.fround(c) === v) : v;
+    };
+  }
+  const scratch = Buffer.alloc(8);
+  return (buf, at) => {
+    const v = readIbmFloat(buf, at, size);
+    if (size === 8) return v;
+    const bits = buf.readUInt32BE(at);
+    return shortest(v, (c) => {
+      writeIbmFloat(scratch, 0, c, 4);
+      return scratch.readUInt32BE(0) === bits;
+    });
+  };
+}
+
+function floatEncoder(size: 4 | 8, options: NumberOptions): NumberEncoder {
+  const le = options.byteOrder === 'little';
+  return (buf, at, value) => {
+    const v = typeof value === 'number' ? value : value === undefined || value === null ? 0 : Number(value);
+    if (!Number.isFinite(v)) throw new FieldFault(`${String(value)} is not a number that can be written`, 0);
+    if (options.float === 'ieee') {
+      if (size === 8) (le ? buf.writeDoubleLE : buf.writeDoubleBE).call(buf, v, at);
+      else (le ? buf.writeFloatLE : buf.writeFloatBE).call(buf, v, at);
+    } else writeIbmFloat(buf, at, v, size);
   };
 }

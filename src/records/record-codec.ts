@@ -8,7 +8,9 @@ import { codePage, type CodePage } from './code-pages.ts';
 import { formatLegacyDate, parseLegacyDate, DATE_DIGITS } from './dates.ts';
 import { FieldError, FieldFault } from './errors.ts';
 import type { FieldItem, GroupItem, Item, RecordLayout } from './layout.ts';
-import { makeNumberDecoder, makeNumberEncoder } from './numbers.ts';
+import iconv from 'iconv-lite';
+import { DEFAULT_NUMBER_OPTIONS, makeNumberDecoder, makeNumberEncoder, type NumberOptions } from './numbers.ts';
+import { compileVariable } from './variable-codec.ts';
 import { generateDecoder, type ItemDecoder, type ValueDecoder } from './generated-decoder.ts';
 
 export type DecodedRecord = Record<string, unknown>;
@@ -33,7 +35,7 @@ export interface RecordCodec {
   lengthAt(buf: Buffer, start: number): number;
 }
 
-type ValueEncoder = (buf: Buffer, at: number, value: unknown, report: (msg: string) => void) => void;
+export type ValueEncoder = (buf: Buffer, at: number, value: unknown, report: (msg: string) => void) => void;
 type Decoder = (buf: Buffer, at: number, out: DecodedRecord, rs: number) => void;
 type Encoder = (buf: Buffer, at: number, value: DecodedRecord, rs: number, report: (msg: string) => void, prefix: string) => void;
 
@@ -161,22 +163,98 @@ function makeTextEncoder(field: FieldItem, page: CodePage): ValueEncoder {
 
 const PAD2 = Array.from({ length: 100 }, (_v, i) => String(i).padStart(2, '0'));
 
-function conditionMaps(field: FieldItem): { decode: Map<string | number, string>; encode: Map<string, string | number> } | undefined {
+interface ConditionMaps {
+  decode: Map<string | number, string>;
+  encode: Map<string, string | number>;
+  /** THRU ranges, tried after the values. */
+  ranges: { name: string; lo: string | number; hi: string | number }[];
+}
+
+function conditionMaps(field: FieldItem, page: CodePage): ConditionMaps | undefined {
   if (!field.conditions || field.conditions.length === 0) return undefined;
   const decode = new Map<string | number, string>();
   const encode = new Map<string, string | number>();
+  const ranges: ConditionMaps['ranges'] = [];
+  const text = field.pic.kind !== 'numeric';
+  // A text field decodes with its padding blanks trimmed: its conditions' literals are compared the same way.
+  const key = (v: string | number) => (text && typeof v === 'string' ? (field.justify === 'right' ? v.trimStart() : v.trimEnd()) : v);
   for (const c of field.conditions) {
-    encode.set(c.name, c.values[0]);
-    for (const v of c.values) if (!decode.has(v)) decode.set(v, c.name);
+    const fromHex = (c.hex ?? []).map((h) => {
+      const bytes = Buffer.from(h.length % 2 ? `0${h}` : h, 'hex');
+      let s = '';
+      for (const b of bytes) s += String.fromCharCode(page.decode[b]);
+      return text ? s : Number(s);
+    });
+    const values = [...c.values, ...fromHex];
+    if (values.length > 0 && !encode.has(c.name)) encode.set(c.name, values[0]);
+    for (const v of values) if (!decode.has(key(v))) decode.set(key(v), c.name);
+    for (const [lo, hi] of c.ranges ?? []) ranges.push({ name: c.name, lo: key(lo), hi: key(hi) });
   }
-  return { decode, encode };
+  return { decode, encode, ranges };
 }
 
-function makeFieldDecoder(field: FieldItem, page: CodePage): ValueDecoder {
-  const conds = conditionMaps(field);
+function inRange(v: unknown, r: { lo: string | number; hi: string | number }): boolean {
+  if (typeof v === 'number') return typeof r.lo === 'number' && typeof r.hi === 'number' && v >= r.lo && v <= r.hi;
+  if (typeof v === 'string') return v >= String(r.lo) && v <= String(r.hi);
+  return false;
+}
+
+/** PIC N: UTF-16 big-endian (IBM's national), trailing (or, justified right, leading) blanks trimmed. */
+function makeNationalDecoder(field: FieldItem): ValueDecoder {
+  const size = field.pic.length * 2;
+  const right = field.justify === 'right';
+  return (buf, at) => {
+    const swapped = Buffer.from(buf.subarray(at, at + size)).swap16();
+    const s = swapped.toString('utf16le');
+    return right ? s.replace(/^[ \u3000]+/, '') : s.replace(/[ \u3000]+$/, '');
+  };
+}
+
+function makeNationalEncoder(field: FieldItem): ValueEncoder {
+  const chars = field.pic.length;
+  return (buf, at, value, report) => {
+    let text = value === undefined || value === null ? '' : String(value);
+    if (text.length > chars) {
+      if (field.truncate === 'refuse') throw new FieldFault(`"${text}" is ${text.length} characters; the field holds ${chars}`, at);
+      report(`"${text}" cut to ${chars} characters`);
+      text = text.slice(0, chars);
+    }
+    const padded = field.justify === 'right' ? text.padStart(chars, ' ') : text.padEnd(chars, ' ');
+    Buffer.from(padded, 'utf16le').swap16().copy(buf, at);
+  };
+}
+
+/** PIC G: double-byte text in the layout's DBCS code page (an iconv-lite encoding), blanks trimmed. */
+function makeDbcsDecoder(field: FieldItem, dbcs: string | undefined): ValueDecoder {
+  if (!dbcs) throw new FieldFault(`${field.label} is PIC ${field.pic.text} (DBCS): the layout needs dbcs: <code page> (an iconv-lite encoding such as shift_jis, gbk, big5, euc-kr)`, 0);
+  const size = field.pic.length * 2;
+  return (buf, at) => iconv.decode(buf.subarray(at, at + size), dbcs).replace(/[ \u3000]+$/, '');
+}
+
+function makeDbcsEncoder(field: FieldItem, dbcs: string | undefined): ValueEncoder {
+  const size = field.pic.length * 2;
+  return (buf, at, value) => {
+    if (!dbcs) throw new FieldFault(`PIC ${field.pic.text} (DBCS) needs dbcs: <code page> in the layout`, at);
+    const bytes = iconv.encode(value === undefined || value === null ? '' : String(value), dbcs);
+    if (bytes.length > size) throw new FieldFault(`"${String(value)}" takes ${bytes.length} bytes; the field holds ${size}`, at);
+    buf.fill(0x20, at, at + size);
+    bytes.copy(buf, at);
+  };
+}
+
+/** How numbers and DBCS text of a file look: which COBOL wrote it. */
+export interface DataOptions extends NumberOptions {
+  /** The iconv-lite encoding of PIC G (DBCS) fields. */
+  dbcs?: string;
+}
+
+export function makeFieldDecoder(field: FieldItem, page: CodePage, options: DataOptions = DEFAULT_NUMBER_OPTIONS): ValueDecoder {
+  const conds = conditionMaps(field, page);
   let base: ValueDecoder;
   if (field.pic.kind === 'alnum') base = makeTextDecoder(field, page);
-  else base = makeNumberDecoder(field, page);
+  else if (field.pic.kind === 'national') base = makeNationalDecoder(field);
+  else if (field.pic.kind === 'dbcs') base = makeDbcsDecoder(field, options.dbcs);
+  else base = makeNumberDecoder(field, page, options);
   if (field.date) {
     const { format, pivot } = field.date;
     const width = DATE_DIGITS[format];
@@ -210,17 +288,28 @@ function makeFieldDecoder(field: FieldItem, page: CodePage): ValueDecoder {
   }
   if (conds) {
     const raw = base;
+    const { ranges } = conds;
     base = (buf, at) => {
       const v = raw(buf, at);
-      return conds.decode.get(v as string | number) ?? v;
+      const hit = conds.decode.get(v as string | number);
+      if (hit !== undefined) return hit;
+      for (let i = 0; i < ranges.length; i++) if (inRange(v, ranges[i])) return ranges[i].name;
+      return v;
     };
   }
   return base;
 }
 
-function makeFieldEncoder(field: FieldItem, page: CodePage): ValueEncoder {
-  const conds = conditionMaps(field);
-  let base: ValueEncoder = field.pic.kind === 'alnum' ? makeTextEncoder(field, page) : makeNumberEncoder(field, page);
+export function makeFieldEncoder(field: FieldItem, page: CodePage, options: DataOptions = DEFAULT_NUMBER_OPTIONS): ValueEncoder {
+  const conds = conditionMaps(field, page);
+  let base: ValueEncoder =
+    field.pic.kind === 'alnum'
+      ? makeTextEncoder(field, page)
+      : field.pic.kind === 'national'
+        ? makeNationalEncoder(field)
+        : field.pic.kind === 'dbcs'
+          ? makeDbcsEncoder(field, options.dbcs)
+          : makeNumberEncoder(field, page, options);
   if (field.date) {
     const { format, pivot } = field.date;
     const raw = base;
@@ -249,6 +338,7 @@ interface Compiled {
 /** What compiling a layout's items takes: the page, the OCCURS DEPENDING ON counter and table, whether to generate decoders. */
 interface Compiling {
   page: CodePage;
+  data: DataOptions;
   count: ((buf: Buffer, rs: number) => number) | undefined;
   countOf: Item | undefined;
   generate: boolean;
@@ -260,7 +350,7 @@ function generated(items: readonly Item[], c: Compiling): ItemDecoder | undefine
   const { page } = c;
   return generateDecoder(items, {
     page,
-    field: (item) => makeFieldDecoder(item, page),
+    field: (item) => makeFieldDecoder(item, page, c.data),
     item: (item) => {
       const one = compileOne(item, c);
       return (buf, at, rs) => one.decode(buf, at, rs);
@@ -270,10 +360,10 @@ function generated(items: readonly Item[], c: Compiling): ItemDecoder | undefine
   });
 }
 
-function countReader(layout: RecordLayout, page: CodePage): ((buf: Buffer, rs: number) => number) | undefined {
+function countReader(layout: RecordLayout, page: CodePage, data: DataOptions): ((buf: Buffer, rs: number) => number) | undefined {
   if (!layout.odo) return undefined;
   const { counter, counterOffset, item } = layout.odo;
-  const dec = makeNumberDecoder(counter, page);
+  const dec = makeNumberDecoder(counter, page, data);
   const { min, max } = item.occurs!;
   return (buf, rs) => {
     let n: unknown;
@@ -315,7 +405,7 @@ function compileItems(items: readonly Item[], c: Compiling): Compiled {
     const guarded = alternatives.filter((a) => a.when);
     if (name && item.kind === 'field' && !item.occurs && guarded.length === 0) {
       // The hot path: a plain field, decoded with one closure call.
-      const dec = makeFieldDecoder(item, page);
+      const dec = makeFieldDecoder(item, page, c.data);
       const off = item.offset;
       decoders.push((buf, at, out, rs) => {
         try {
@@ -352,8 +442,8 @@ function compileOne(item: Item, c: Compiling): OneCodec {
   const { page, count, countOf } = c;
   let single: OneCodec;
   if (item.kind === 'field') {
-    const dec = makeFieldDecoder(item, page);
-    const enc = makeFieldEncoder(item, page);
+    const dec = makeFieldDecoder(item, page, c.data);
+    const enc = makeFieldEncoder(item, page, c.data);
     const name = item.name || item.label;
     single = {
       decode(buf, at, rs) {
@@ -444,17 +534,21 @@ export interface CompileOptions {
    * whatever this says, where the process refuses code generation from strings.
    */
   generatedDecoder?: boolean;
+  /** Which COBOL wrote the data (binary width and byte order, floating point, zoned signs, DBCS code page). */
+  data?: Partial<DataOptions>;
 }
 
 /** Compiles `layout` for the code page `encoding` (see code-pages.ts for the names). */
 export function compileRecord(layout: RecordLayout, encoding: string, options: CompileOptions = {}): RecordCodec {
   const page = codePage(encoding);
-  const count = countReader(layout, page);
-  const c: Compiling = { page, count, countOf: layout.odo?.item, generate: options.generatedDecoder ?? true };
+  const data: DataOptions = { ...DEFAULT_NUMBER_OPTIONS, ...options.data };
+  if (layout.variable) return compileVariable(layout, page, { decoder: (f) => makeFieldDecoder(f, page, data), encoder: (f) => makeFieldEncoder(f, page, data) });
+  const count = countReader(layout, page, data);
+  const c: Compiling = { page, data, count, countOf: layout.odo?.item, generate: options.generatedDecoder ?? true };
   const { decoders, encoders } = compileItems(layout.items, c);
   const odo = layout.odo;
   const odoOffset = odo ? layout.length - odo.item.size * odo.item.occurs!.max : 0;
-  const counterEncoder = odo ? makeNumberEncoder(odo.counter, page) : undefined;
+  const counterEncoder = odo ? makeNumberEncoder(odo.counter, page, data) : undefined;
   const fast = generated(layout.items, c);
   return {
     layout,

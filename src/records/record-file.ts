@@ -1,12 +1,15 @@
 /**
- * Record files, streamed: splits a byte stream into records (fixed-length blocks, or records ended by
- * a newline or CRLF in the file's code page), tells record types apart by their code, decodes each,
+ * Record files, streamed: splits a byte stream into records (fixed-length blocks, records ended by
+ * a newline or CRLF in the file's code page, or variable-length records each after its 4-byte record
+ * descriptor word, optionally in blocks each after a block descriptor word: RECFM=V and VB, big-endian
+ * as IBM writes them), tells record types apart by their code, decodes each,
  * and checks the trailer (record count, control totals) at the end, in constant memory. Bad records
  * are reported (record number, byte offset, type, field, reason) and the good ones kept. The writer
  * is the reverse, and fills the trailer's count and totals itself.
  */
 import { FieldError, RecordFileError, type RecordProblem } from './errors.ts';
 import type { RecordFileSpec, RecordRole, RecordTypeSpec } from './layout-file.ts';
+import type { Item } from './layout.ts';
 import type { DecodedRecord } from './record-codec.ts';
 
 export interface DecodedRow {
@@ -126,6 +129,9 @@ export async function* decodeRecordStream(
   let rest: Buffer = Buffer.alloc(0);
   let trailerSeen = false;
   let trailerProblems = 0;
+  /** rdw: bytes left in the current block (blocked files); whether a bad descriptor word stopped the reading. */
+  let blockLeft = 0;
+  let rdwStopped = false;
 
   const one = (line: Buffer, lineStart: number, len: number, offset: number, batch: DecodedBatch, ended = true): void => {
     recordNo++;
@@ -160,8 +166,8 @@ export async function* decodeRecordStream(
       if (spec.delimiter === 'none') {
         if (len < codec.layout.length) throw new FieldError('', '', len, `record is ${len} bytes; the file's records are ${spec.recordLength} bytes (${type.name} needs ${codec.layout.length})`);
       } else {
-        const need = codec.layout.odo ? codec.lengthAt(buf, start) : codec.layout.length;
-        if (len > need || (len < need && !ended)) throw new FieldError('', '', len, `record of the wrong length: ${len} bytes; ${type.name} is ${need} bytes`);
+        const need = codec.layout.odo || codec.layout.variable ? codec.lengthAt(buf, start) : codec.layout.length;
+        if (len > need || (len < need && (!ended || spec.delimiter === 'rdw'))) throw new FieldError('', '', len, `record of the wrong length: ${len} bytes; ${type.name} is ${need} bytes`);
       }
       const value = codec.decode(buf, start);
       if (checking && type.role === 'detail') check.see(type, value);
@@ -194,7 +200,63 @@ export async function* decodeRecordStream(
       sum.bytes += buf.length;
       let pos = 0; // the next record's start in `buf`
       let batch: DecodedBatch = { rows: [], problems: [] };
-      if (spec.delimiter === 'none') {
+      if (spec.delimiter === 'rdw') {
+        // Only the bytes of one unfinished record (or block header) are carried over, not the chunk.
+        const data = rest.length > 0 ? Buffer.concat([rest, buf]) : buf;
+        const base = fileOffset;
+        for (;;) {
+          if (rdwStopped) {
+            pos = data.length;
+            break;
+          }
+          if (spec.blocked && blockLeft === 0) {
+            if (pos + 4 > data.length) break;
+            const extended = (data[pos] & 0x80) !== 0;
+            const blen = extended ? data.readUInt32BE(pos) & 0x7fffffff : data.readUInt16BE(pos);
+            if (blen < 8 || (!extended && data.readUInt16BE(pos + 2) !== 0)) {
+              batch.problems.push({
+                recordNo: recordNo + 1,
+                offset: base + pos,
+                reason: `bad block descriptor word ${data.subarray(pos, pos + 4).toString('hex')} (block length ${blen}); the rest of the file is not read`,
+              });
+              rdwStopped = true;
+              continue;
+            }
+            blockLeft = blen - 4;
+            pos += 4;
+            continue;
+          }
+          if (pos + 4 > data.length) break;
+          const rlen = data.readUInt16BE(pos);
+          const segment = data[pos + 2];
+          if (rlen < 4 || (spec.blocked && rlen > blockLeft)) {
+            batch.problems.push({
+              recordNo: recordNo + 1,
+              offset: base + pos,
+              reason: `bad record descriptor word ${data.subarray(pos, pos + 4).toString('hex')} (record length ${rlen}${spec.blocked ? `, ${blockLeft} bytes left in the block` : ''}); the rest of the file is not read`,
+            });
+            sum.records++;
+            sum.bad++;
+            rdwStopped = true;
+            continue;
+          }
+          if (pos + rlen > data.length) break;
+          if (segment !== 0) {
+            recordNo++;
+            sum.records++;
+            sum.bad++;
+            batch.problems.push({ recordNo, offset: base + pos + 4, reason: `a segment of a spanned record (RECFM=VS/VBS, segment code ${segment}); spanned records are not supported` });
+          } else one(data, pos + 4, rlen - 4, base + pos + 4, batch);
+          pos += rlen;
+          if (spec.blocked) blockLeft -= rlen;
+          if (batch.rows.length >= BATCH) {
+            yield batch;
+            batch = { rows: [], problems: [] };
+          }
+        }
+        rest = pos >= data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(pos));
+        fileOffset = base + pos;
+      } else if (spec.delimiter === 'none') {
         const L = spec.recordLength;
         if (rest.length > 0) {
           // A record split over two chunks: join just that record, not the whole chunk.
@@ -286,7 +348,12 @@ export async function* decodeRecordStream(
   }
   const batch: DecodedBatch = { rows: [], problems: [] };
   if (rest.length > 0) {
-    if (spec.delimiter === 'none') {
+    if (spec.delimiter === 'rdw') {
+      recordNo++;
+      sum.records++;
+      sum.bad++;
+      batch.problems.push({ recordNo, offset: fileOffset, reason: `the file ends inside a record: ${rest.length} bytes after the last whole record (file cut short?)` });
+    } else if (spec.delimiter === 'none') {
       recordNo++;
       sum.records++;
       sum.bad++;
@@ -329,12 +396,68 @@ export class RecordFileWriter {
   private readonly check: TrailerCheck;
   private readonly delimiter: Buffer;
   private recordNo = 0;
+  /** rdw, blocked: the records of the block being filled. */
+  private block: Buffer[] = [];
+  private blockBytes = 4;
   readonly warnings: string[] = [];
 
-  constructor(private readonly spec: RecordFileSpec) {
+  /** `blockSize`: the largest block written (RECFM=VB), block descriptor word included; 32760 as IBM's largest. */
+  constructor(
+    private readonly spec: RecordFileSpec,
+    private readonly blockSize = 32_760,
+  ) {
     this.check = new TrailerCheck(spec);
     const page = spec.types[0].codec.page;
-    this.delimiter = spec.delimiter === 'none' ? Buffer.alloc(0) : spec.delimiter === 'lf' ? Buffer.from([page.encode[0x0a]]) : Buffer.from([page.encode[0x0d], page.encode[0x0a]]);
+    this.delimiter =
+      spec.delimiter === 'none' || spec.delimiter === 'rdw' ? Buffer.alloc(0) : spec.delimiter === 'lf' ? Buffer.from([page.encode[0x0a]]) : Buffer.from([page.encode[0x0d], page.encode[0x0a]]);
+  }
+
+  /** The bytes still held back (the last block of a blocked rdw file); empty otherwise. Call it once all records are written. */
+  end(): Buffer {
+    if (this.block.length === 0) return Buffer.alloc(0);
+    const out = this.flushBlock();
+    return out;
+  }
+
+  private flushBlock(): Buffer {
+    const bdw = Buffer.alloc(4);
+    bdw.writeUInt16BE(this.blockBytes, 0);
+    const out = Buffer.concat([bdw, ...this.block]);
+    this.block = [];
+    this.blockBytes = 4;
+    return out;
+  }
+
+  /** rdw: the record after its descriptor word; blocked, the blocks that are full (possibly none yet). */
+  private frame(body: Buffer): Buffer {
+    const rdw = Buffer.alloc(4);
+    if (body.length + 4 > 32_760) throw new FieldError('', '', 0, `record ${this.recordNo} is ${body.length} bytes; a variable-length record holds at most 32756`);
+    rdw.writeUInt16BE(body.length + 4, 0);
+    const rec = Buffer.concat([rdw, body]);
+    if (!this.spec.blocked) return rec;
+    let out: Buffer = Buffer.alloc(0);
+    if (this.blockBytes + rec.length > this.blockSize && this.block.length > 0) out = this.flushBlock();
+    this.block.push(rec);
+    this.blockBytes += rec.length;
+    return out;
+  }
+
+  /** A newline (or, for crlf, a carriage return) in the bytes of a record breaks the file's framing: refuse it, naming the field. */
+  private checkDelimiter(type: RecordTypeSpec, body: Buffer): void {
+    const page = type.codec.page;
+    const nl = page.encode[0x0a];
+    const cr = page.encode[0x0d];
+    for (let i = 0; i < body.length; i++) {
+      const b = body[i];
+      if (b !== nl && !(this.spec.delimiter === 'crlf' && b === cr)) continue;
+      const hit = fieldAt(type.codec.layout.items, i, 0, '');
+      throw new FieldError(
+        hit?.path ?? '',
+        hit?.label ?? '',
+        i,
+        `record ${this.recordNo} (${type.name}): byte ${i} is a ${b === nl ? 'newline' : 'carriage return'} (0x${b.toString(16).padStart(2, '0').toUpperCase()}), which would split the record in a ${this.spec.delimiter} file; remove it from the value, or use delimiter: none or rdw`,
+      );
+    }
   }
 
   private type(name: string): RecordTypeSpec {
@@ -364,6 +487,8 @@ export class RecordFileWriter {
     for (const w of enc.warnings) this.warnings.push(`record ${this.recordNo} (${type.name}): ${w}`);
     if (type.role === 'detail') this.check.see(type, v);
     const body = this.spec.delimiter === 'none' ? padTo(enc.bytes, this.spec.recordLength, type.codec.page.space) : enc.bytes.subarray(0, enc.used);
+    if (this.spec.delimiter === 'rdw') return this.frame(body);
+    if (this.delimiter.length > 0) this.checkDelimiter(type, body);
     return this.delimiter.length === 0 ? body : Buffer.concat([body, this.delimiter]);
   }
 
@@ -374,6 +499,20 @@ export class RecordFileWriter {
     if (!item || !item.name || value[item.name] !== undefined) return value;
     return { ...value, [item.name]: type.code };
   }
+}
+
+/** The field (path and COBOL name) holding byte `at` of a record laid out at its maximum. */
+function fieldAt(items: readonly Item[], at: number, base: number, prefix: string): { path: string; label: string } | undefined {
+  for (const item of items) {
+    const start = base + item.offset;
+    const n = item.occurs?.max ?? 1;
+    if (at < start || at >= start + item.size * n || item.redefines) continue;
+    const i = Math.floor((at - start) / item.size);
+    const path = `${prefix}${item.name || item.label}${item.occurs ? `[${i}]` : ''}`;
+    if (item.kind === 'field') return { path, label: item.label };
+    return fieldAt(item.children, at, start + i * item.size, `${path}.`) ?? { path, label: item.label };
+  }
+  return undefined;
 }
 
 function padTo(buf: Buffer, length: number, space: number): Buffer {
@@ -388,5 +527,6 @@ export function encodeRecordFile(spec: RecordFileSpec, rows: Iterable<{ type: st
   const w = new RecordFileWriter(spec);
   const parts: Buffer[] = [];
   for (const r of rows) parts.push(w.record(r.type, r.value));
+  parts.push(w.end());
   return { bytes: Buffer.concat(parts), warnings: w.warnings };
 }

@@ -92,12 +92,31 @@ describe('record decoding paths', () => {
     expect(() => codec.decode(Buffer.from('07B\xe9b  ', 'latin1'))).toThrow('field name at byte 3: byte 0xE9 is not a character of code page ascii');
   });
 
-  it('checks binary fields against their digits', () => {
-    const codec = spec('cp037', [
-      { name: 'small', pic: 'S9(3)', usage: 'comp' },
-      { name: 'mid', pic: '9(6)', usage: 'comp' },
-      { name: 'free', pic: '9(4)', usage: 'comp-5' },
-    ]).types[0].codec;
+  it('decodes binary values wider than their PICTURE by default, and cuts or refuses them when the layout says so', () => {
+    const fields = [
+      { name: 'small', pic: 'S9(4)', usage: 'comp' },
+      { name: 'big', pic: '9(9)', usage: 'comp' },
+    ];
+    const buf = Buffer.alloc(6);
+    buf.writeInt16BE(32767, 0); // TRUNC(BIN) and COMP-5 data: the whole halfword is used
+    buf.writeUInt32BE(4_000_000_000, 2);
+    expect(spec('cp037', fields).types[0].codec.decode(buf)).toEqual({ small: 32767, big: 4_000_000_000 });
+    expect(spec('cp037', fields, { binary: 'truncate' }).types[0].codec.decode(buf)).toEqual({ small: 2767, big: 0 });
+    expect(() => spec('cp037', fields, { binary: 'refuse' }).types[0].codec.decode(buf)).toThrow('field small at byte 0: binary value 32767 has more digits than PIC S9(4)');
+    // and written back as they were read
+    expect(spec('cp037', fields).types[0].codec.encode({ small: 32767, big: 4_000_000_000 }).bytes).toEqual(buf);
+  });
+
+  it('checks binary fields against their digits when asked to', () => {
+    const codec = spec(
+      'cp037',
+      [
+        { name: 'small', pic: 'S9(3)', usage: 'comp' },
+        { name: 'mid', pic: '9(6)', usage: 'comp' },
+        { name: 'free', pic: '9(4)', usage: 'comp-5' },
+      ],
+      { binary: 'refuse' },
+    ).types[0].codec;
     const buf = Buffer.alloc(8);
     buf.writeInt16BE(-999, 0);
     buf.writeUInt32BE(999_999, 2);

@@ -75,7 +75,10 @@ describe('numbers in their mainframe forms', () => {
     const r = cut.encode({ n: 1234 });
     expect(cut.decode(r.bytes).n).toBe(234);
     expect(r.warnings[0]).toMatch(/cut to its last 3 digits/);
-    expect(() => num('9(9)', 'comp').decode(hex('3b 9a ca 00'))).toThrow(/binary value 1000000000 has more digits than PIC 9\(9\)/);
+    const field: FieldItem = { kind: 'field', name: 'n', label: 'AMOUNT', pic: parsePic('9(9)'), usage: 'comp', justify: 'left', truncate: 'refuse', offset: 0, size: 0 };
+    const strict = compileRecord(buildLayout('t', [field]), 'cp037', { data: { binary: 'refuse' } });
+    expect(() => strict.decode(hex('3b 9a ca 00'))).toThrow(/binary value 1000000000 has more digits than PIC 9\(9\)/);
+    expect(num('9(9)', 'comp').decode(hex('3b 9a ca 00')).n).toBe(1_000_000_000);
   });
 });
 

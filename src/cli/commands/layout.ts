@@ -152,7 +152,7 @@ export function register(program: Command): void {
     c
       .requiredOption('-l, --layout <file>', 'layout file (.yaml) or COBOL copybook (.cpy)')
       .option('-e, --encoding <codepage>', 'code page, overriding the layout (cp037 cp500 cp1047 cp1140 cp273 cp1252 cp437 cp850 latin1 ascii)')
-      .option('-d, --delimiter <delimiter>', 'record delimiter, overriding the layout: none | lf | crlf')
+      .option('-d, --delimiter <delimiter>', 'record delimiter, overriding the layout: none | lf | crlf | rdw')
       .option('--record <name>', 'the 01 level to use, when a bare copybook has several (e.g. orderRecord)')
       .option('--errors <format>', 'how bad records are reported on stderr: text | json', 'text');
   common(

@@ -61,6 +61,7 @@ export function encodeOrderFile(c: RequestFileConfig, items: Record<string, unkn
   });
   if (!c.batchItems && refused.size > 0) return { name, data: Buffer.alloc(0), refused };
   if (c.spec.types.some((t) => t.role === 'trailer')) chunks.push(writer.record(c.spec.types.find((t) => t.role === 'trailer')!.name, fill(c.trailer)));
+  chunks.push(writer.end()); // the last block of a blocked (RECFM=VB) file
   return { name, data: Buffer.concat(chunks), refused };
 }
 
