@@ -20,7 +20,7 @@ import type { DbBinding, DbConnection } from '../kinds/db/db-config.ts';
 import { DIALECTS, keysetAfter, type Dialect, type SortKey } from '../kinds/db/dialects.ts';
 import type { DbDriver } from '../kinds/db/drivers/driver.ts';
 import type { SqlValue } from '../kinds/db/request-params.ts';
-import { columnValue, compileMapping, type Row } from '../kinds/db/row-mapping.ts';
+import { columnValue, compileMapping, RowMappingError, type Row } from '../kinds/db/row-mapping.ts';
 import { checkSingleRead, parseNamed } from '../kinds/db/sql-text.ts';
 import type { Logger } from '../observability/logger.ts';
 import { cloudEvent, eventId, hashOf, type CloudEvent } from './cloud-event.ts';
@@ -231,7 +231,8 @@ export class DbChangeFeed {
         const data = this.mapRow(row);
         mapped.push({ key, version, data, hash: hashOf(data) });
       } catch (err) {
-        quarantined.push({ feed: this.name, key, version, reason: (err as Error).message, row: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, scalar(v)])), at: Date.now() });
+        const reason = err instanceof RowMappingError ? `field ${err.field || '(row)'}: ${err.message}` : `the mapper failed: ${(err as Error).message}`;
+        quarantined.push({ feed: this.name, key, version, reason, row: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, scalar(v)])), at: Date.now() });
       }
     }
     const stored = o.compareHash ? await events.hashes(this.name, [...new Set(mapped.map((m) => m.key))]) : new Map<string, string>();
