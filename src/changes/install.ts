@@ -80,7 +80,9 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
   }
   if (host.store.dialect === 'sqlite') await events.releaseAll();
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const worker = config.delivery.worker ? new DeliveryWorker({ events, config: config.delivery, owner, logger }) : undefined;
+  // Off in gateways started for a tool (reconcile): only the serving gateway feeds and delivers.
+  const active = host.env.FICUS_CHANGES !== 'off';
+  const worker = config.delivery.worker && active ? new DeliveryWorker({ events, config: config.delivery, owner, logger }) : undefined;
   const poke = () => worker?.poke();
   const feeds = new Map<string, DbChangeFeed>();
   for (const f of feedsOf(host.config)) {
@@ -91,7 +93,7 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
   }, 60_000);
   purge.unref();
   worker?.start();
-  for (const f of feeds.values()) f.start();
+  if (active) for (const f of feeds.values()) f.start();
   const close = async () => {
     clearInterval(purge);
     purge = undefined;
