@@ -170,7 +170,8 @@ export class DbChangeFeed {
     let where = '';
     const named: Record<string, SqlValue> = { ficus_limit: limit };
     if (from && 'after' in from) {
-      where = ` WHERE ${keysetAfter(this.order)}`;
+      // The first column's bound again, on its own: lets every engine seek its index instead of scanning from the start.
+      where = ` WHERE ${this.order[0].column} >= :ficus_after_0 AND ${keysetAfter(this.order)}`;
       from.after.forEach((v, i) => (named[`ficus_after_${i}`] = v));
     } else if (from) {
       const cols = this.opts.config.version;

@@ -271,15 +271,14 @@ export class EventStore {
   async claim(owner: string, limit: number, leaseMs: number): Promise<Delivery[]> {
     const now = this.now();
     return this.store.transaction(async (tx) => {
-      const rows = await tx.all<DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS.split(', ')
-          .map((c) => `o.${c}`)
-          .join(', ')} FROM events_outbox o
-         WHERE ((o.state = 'pending' AND o.next_attempt_at <= ?) OR (o.state = 'delivering' AND o.lease_until < ?))
-           AND NOT EXISTS (SELECT 1 FROM events_outbox p WHERE p.sub_id = o.sub_id AND p.ordering_key = o.ordering_key AND p.seq < o.seq AND p.state IN ('pending', 'delivering'))
-         ORDER BY o.seq LIMIT ?`,
-        [now, now, limit],
-      );
+      const cols = DELIVERY_COLUMNS.split(', ')
+        .map((c) => `o.${c}`)
+        .join(', ');
+      const inOrder = `NOT EXISTS (SELECT 1 FROM events_outbox p WHERE p.sub_id = o.sub_id AND p.ordering_key = o.ordering_key AND p.seq < o.seq AND p.state IN ('pending', 'delivering'))`;
+      // Two statements, each able to use the (state, seq) index: due ones, and ones whose lease ran out.
+      const due = await tx.all<DeliveryRow>(`SELECT ${cols} FROM events_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND ${inOrder} ORDER BY o.seq LIMIT ?`, [now, limit]);
+      const lapsed = await tx.all<DeliveryRow>(`SELECT ${cols} FROM events_outbox o WHERE o.state = 'delivering' AND o.lease_until < ? AND ${inOrder} ORDER BY o.seq LIMIT ?`, [now, limit]);
+      const rows = [...lapsed, ...due].sort((a, b) => Number(a.seq) - Number(b.seq)).slice(0, limit);
       if (rows.length === 0) return [];
       for (let i = 0; i < rows.length; i += 500) {
         const part = rows.slice(i, i + 500);
