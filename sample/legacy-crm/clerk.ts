@@ -28,7 +28,7 @@ export function legacyStamp(at: Date): { date: number; time: number } {
   };
 }
 
-function statements(id: number, edit: ClerkEdit, at: Date): { sql: string; values: (string | number)[] } {
+function statements(id: number, edit: ClerkEdit, at: Date | undefined): { sql: string; values: (string | number)[] } {
   const sets: string[] = [];
   const values: (string | number)[] = [];
   if (edit.name !== undefined) {
@@ -56,9 +56,13 @@ function statements(id: number, edit: ClerkEdit, at: Date): { sql: string; value
     sets.push(`${column} = ?`);
     values.push(value);
   }
-  const s = legacyStamp(at);
-  sets.push('LAST_UPD_DT = ?', 'LAST_UPD_TM = ?');
-  values.push(s.date, s.time, id);
+  if (at) {
+    const s = legacyStamp(at);
+    sets.push('LAST_UPD_DT = ?', 'LAST_UPD_TM = ?');
+    values.push(s.date, s.time);
+  }
+  if (sets.length === 0) throw new Error('nothing to change');
+  values.push(id);
   return { sql: `UPDATE CUSTMAST SET ${sets.join(', ')} WHERE CUST_NO = ?`, values };
 }
 
@@ -86,6 +90,15 @@ async function run(target: LegacyTarget, sql: string, values: (string | number)[
 /** Edits customer `id` as the legacy application would, stamped `at` (default now). Returns the rows changed (0: no such customer). */
 export function clerkEdit(target: LegacyTarget, id: number, edit: ClerkEdit, at: Date = new Date()): Promise<number> {
   const st = statements(id, edit, at);
+  return run(target, st.sql, st.values);
+}
+
+/**
+ * A change that bypasses the legacy application (a fix-up script run straight on the database): the
+ * row changes but its LAST_UPD stamp does not, so only the sweep, reconciliation and shadow see it.
+ */
+export function unstampedEdit(target: LegacyTarget, id: number, edit: ClerkEdit): Promise<number> {
+  const st = statements(id, edit, undefined);
   return run(target, st.sql, st.values);
 }
 

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clerkEdit, purgeCustomer } from '../../sample/legacy-crm/clerk.ts';
+import { ficus } from '../fixtures/ficus-cli.ts';
 import { eventually } from '../helpers/wait.ts';
 import { admin, legacyCrm, startChangesGateway, stateDir, webhookReceiver } from './changes-helpers.ts';
 
@@ -82,6 +83,17 @@ describe('db change feed → webhooks', () => {
     const [gone] = await eventually(() => (eventsFor('1011').length > 0 ? eventsFor('1011') : undefined));
     expect(gone.event).toMatchObject({ type: 'customer.deleted', subject: '1011', data: null });
     expect(hook.received.length).toBe(before + 1);
+  });
+
+  it('a change that bypassed the stamp (ficus sample drift) is not seen by polls, and is found by the sweep', async () => {
+    const before = eventsFor('1012').length;
+    const r = await ficus('sample', 'drift', '1012', '--crm-file', crm.target.driver === 'sqlite' ? crm.target.file : '');
+    expect(r.code).toBe(0);
+    expect((await admin(gw.adminUrl, '/events/feeds/customers/poll', 'POST')).body).toEqual({ queued: 0 });
+    expect((await admin(gw.adminUrl, '/events/feeds/customers/sweep', 'POST')).body).toEqual({ queued: 1 });
+    const [drift] = await eventually(() => (eventsFor('1012').length > before ? eventsFor('1012') : undefined));
+    const fromApi = (await (await fetch(`${gw.url}/customers/1012`)).json()) as { vip: boolean };
+    expect(drift.event.data).toMatchObject({ id: 1012, vip: fromApi.vip });
   });
 
   it('polling again sends nothing twice: the hashes recognise rows already sent', async () => {
