@@ -5,6 +5,7 @@ import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
 import { recordingConfigSchema } from '../recording/recording-config.ts';
+import { eventsConfigSchema } from '../changes/events-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -79,6 +80,8 @@ export const gatewayConfigSchema = z
     writes: writesConfigSchema.prefault({}),
     /** Recording exchanges to recordings/ for replay (src/recording); every route off unless listed. */
     recording: recordingConfigSchema.prefault({}),
+    /** Change feeds' events: where they are delivered and how (src/changes). */
+    events: eventsConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
@@ -91,6 +94,8 @@ export const adapterFileSchema = z
     connection: z.record(z.string(), z.unknown()).default({}),
     policy: policyOverridesSchema.optional(),
     operations: z.record(z.string(), z.record(z.string(), z.unknown())),
+    /** Change feeds of this legacy system, checked by the changes feature (src/changes). */
+    changes: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 export type AdapterFile = z.infer<typeof adapterFileSchema>;

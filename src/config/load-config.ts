@@ -42,6 +42,8 @@ export interface AdapterConfig {
   connection: unknown;
   policy?: PolicyOverrides;
   bindings: BindingConfig[];
+  /** `changes:` of the adapter file as written (the changes feature checks it). */
+  changes?: Record<string, unknown>;
 }
 
 export interface RoutePlan {
@@ -271,11 +273,33 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
       }
       bindings.push({ operationId, key, binding, policy });
     }
-    const adapter = { name, dir, file: adapterDisplay, kind, role: parsed.role ?? kind.defaultRole, description: parsed.description, connection, policy: parsed.policy, bindings };
+    const adapter = {
+      name,
+      dir,
+      file: adapterDisplay,
+      kind,
+      role: parsed.role ?? kind.defaultRole,
+      description: parsed.description,
+      connection,
+      policy: parsed.policy,
+      bindings,
+      changes: parsed.changes,
+    };
     // With a mistake in its connection, it still says which operations it serves (no follow-on "unserved"), but is not created.
     routing.push(adapter);
     if (connection === undefined) continue;
-    adapters.push({ name, dir, file: adapterDisplay, kind, role: parsed.role ?? kind.defaultRole, description: parsed.description, connection, policy: parsed.policy, bindings });
+    adapters.push({
+      name,
+      dir,
+      file: adapterDisplay,
+      kind,
+      role: parsed.role ?? kind.defaultRole,
+      description: parsed.description,
+      connection,
+      policy: parsed.policy,
+      bindings,
+      changes: parsed.changes,
+    });
   }
 
   const routes = planRoutes(contract, gateway, routing, display, errors, unsure);

@@ -200,13 +200,24 @@ class SqliteStore implements SqlStore {
     }
   }
 
+  /** Statements prepared once per text (preparing costs more than running a small one); at most 500 kept. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private prepared(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.statements.size >= 500) this.statements.clear();
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   private direct(): SqlExecutor {
-    const db = this.db;
     return {
       dialect: 'sqlite',
-      all: <T>(sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => db.prepare(sql).all(...sqliteParams(params)) as T[]),
-      get: <T>(sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => db.prepare(sql).get(...sqliteParams(params)) as T | undefined),
-      run: (sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => ({ changes: db.prepare(sql).run(...sqliteParams(params)).changes })),
+      all: <T>(sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => this.prepared(sql).all(...sqliteParams(params)) as T[]),
+      get: <T>(sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => this.prepared(sql).get(...sqliteParams(params)) as T | undefined),
+      run: (sql: string, params: readonly SqlParam[] = []) => this.unlocked(() => ({ changes: this.prepared(sql).run(...sqliteParams(params)).changes })),
     };
   }
 

@@ -1,0 +1,57 @@
+/**
+ * `changes:` of an adapter file: the change feeds of one legacy system, each checked by the schema of
+ * its kind (db: a keyset query on a version since a watermark; sftp: each new export compared with
+ * the previous one). Nothing in the legacy system changes: the feed only reads.
+ */
+import { z } from 'zod';
+import { durationMs } from '../config/units.ts';
+
+const column = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a column name');
+const eventType = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a dotted name such as customer.updated');
+
+const common = {
+  /** The contract operation whose mapping turns a row (record) into the resource: a get, e.g. getCustomer. */
+  operation: z.string().min(1),
+  /** CloudEvents `type` of a change, and of a removal. */
+  type: eventType,
+  deletedType: eventType.optional(),
+  pollInterval: durationMs.default(1_000),
+};
+
+export const dbFeedSchema = z
+  .object({
+    ...common,
+    /** A .sql file in the adapter's folder: one SELECT of every row (no ORDER BY); Ficus adds the keyset. */
+    sql: z.string().regex(/\.sql$/i, 'a .sql file'),
+    /** The column that identifies a row: the event's subject and ordering key. */
+    key: column,
+    /**
+     * What says a row changed, in order: a last-updated column pair (`[LAST_UPD_DT, LAST_UPD_TM]`) or
+     * one column (a rowversion, a timestamp number).
+     */
+    version: z.array(column).min(1).max(2),
+    /**
+     * How the version reads: yyyymmdd-hhmmss (a date and a time column, UTC), number (one
+     * ever-growing number: a rowversion or epoch seconds) .
+     */
+    versionAs: z.enum(['yyyymmdd-hhmmss', 'number']).default('number'),
+    /**
+     * Each poll reads again the rows whose version is within this much of the watermark, so a row
+     * written while the legacy clock went backwards is still seen (rows already sent are recognised
+     * by their hash). A duration; for versionAs: number, a plain number of the version's units.
+     */
+    overlap: durationMs.default(0),
+    /** Rows read per statement. */
+    batchSize: z.coerce.number().int().min(1).max(50_000).default(1_000),
+    /** Every so often, every key is read and hashed: finds deletes and changes that bypassed the version. */
+    sweep: durationMs.optional(),
+    /** Where a new feed starts: now (the current rows are the baseline, send nothing) or beginning (send every row). */
+    start: z.enum(['now', 'beginning']).default('now'),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.versionAs === 'yyyymmdd-hhmmss' && f.version.length !== 2)
+      ctx.addIssue({ code: 'custom', path: ['version'], message: 'versionAs: yyyymmdd-hhmmss needs two columns: [date column, time column]' });
+    if (f.versionAs === 'number' && f.version.length !== 1) ctx.addIssue({ code: 'custom', path: ['version'], message: 'versionAs: number needs one column' });
+  });
+export type DbFeedConfig = z.infer<typeof dbFeedSchema>;
