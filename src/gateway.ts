@@ -13,6 +13,7 @@ import { buildApp, clientErrorHandler, type OperationHooks, type ReadinessReport
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
+import { resolveTracing } from './observability/tracing/tracing-config.ts';
 import { BindingPolicy } from './resilience/binding-policy.ts';
 import { BASE_POLICY, mergePolicy } from './resilience/policy-config.ts';
 import { BoundBinding, Route, RouteTable } from './routing/route-table.ts';
@@ -173,7 +174,8 @@ export class Gateway {
   static async create(opts: GatewayOptions = {}): Promise<Gateway> {
     const config = await loadConfig(opts);
     const logger = opts.logger ?? createLogger({ level: config.gateway.log.level });
-    const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true });
+    // Traced: request latencies carry the trace id as an exemplar (OpenMetrics exposition).
+    const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true, exemplars: resolveTracing(config.gateway.tracing, config.env, config.file).settings !== undefined });
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
     const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], apis: new Map() };

@@ -30,6 +30,8 @@ export interface OperationRequest {
    * Features key on it (caching, limits, recording filters), logs and metrics name it.
    */
   consumer?: string;
+  /** W3C `traceparent` of the gateway's span for this call, when traced (the outbox keeps it to link the delivery back). */
+  traceparent?: string;
   /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
   signal: AbortSignal;
 }

@@ -7,6 +7,7 @@ import { Agent, request, errors as undiciErrors } from 'undici';
 import { z } from 'zod';
 import { defineKind, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
 import { Problem, UpstreamError, backendRefused } from '../../problem.ts';
+import { annotateAttempt, injectTraceContext } from '../../observability/tracing/current.ts';
 
 const connectionSchema = z
   .object({
@@ -110,6 +111,8 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
+      injectTraceContext(headers);
+      annotateAttempt(() => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
       let body: string | undefined;
       if (req.body !== undefined && method !== 'GET') {
         body = JSON.stringify(req.body);
@@ -144,6 +147,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
         const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : typeof p.title === 'string' ? p.title : `${this.name} answered ${res.statusCode}`;
         throw backendRefused(res.statusCode, { detail });
       }
+      annotateAttempt(() => ({ 'http.response.status_code': res.statusCode }));
       return { status: res.statusCode, body: parsed, headers: outHeaders };
     };
   }

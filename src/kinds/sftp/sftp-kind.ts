@@ -13,6 +13,7 @@
  * (from the environment), knownHosts (an OpenSSH known_hosts file; a host key not listed is refused),
  * maxConnections, keepAliveIntervalMs, pollIntervalMs and the folders.
  */
+import { annotateAttempt } from '../../observability/tracing/current.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Gauge } from 'prom-client';
@@ -290,6 +291,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
     const snapshot = async (signal: AbortSignal) => {
       try {
         last = await reader.current(signal);
+        const s = last;
+        annotateAttempt(() => ({ 'ficus.sftp.remote_file': s.file, 'ficus.sftp.record_count': s.count, 'ficus.sftp.data_as_of': s.asOf.toISOString() }));
         return last;
       } catch (err) {
         if (err instanceof HostKeyError) throw new UpstreamError(err.message, { status: 502, retryable: false, code: 'sftp_host_key' });
