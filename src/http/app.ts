@@ -117,7 +117,8 @@ export function buildApp(deps: AppDeps): Express {
       const status = res.writableFinished ? res.statusCode : 499;
       metrics.requests.inc({ operation, backend, status: String(status) });
       const traceId = res.locals.traceId as string | undefined;
-      if (traceId !== undefined && metrics.exemplars) metrics.requestDuration.observe({ labels: { operation, backend }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> });
+      if (traceId !== undefined && metrics.exemplars)
+        metrics.requestDuration.observe({ labels: { operation, backend }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> });
       else metrics.requestDuration.observe({ operation, backend }, seconds);
       const problem = res.locals.problem as Problem | undefined;
       const line: Record<string, unknown> = {

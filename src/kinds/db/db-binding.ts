@@ -114,7 +114,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
 
   const dialect = DIALECTS[deps.dialect];
   // What a traced attempt says of itself: the SQL file and the table it reads (the first FROM).
-  const table = /\bfrom\s+([A-Za-z_][\w.$"`\[\]]*)/i.exec(source)?.[1]?.replace(/["`\[\]]/g, '');
+  const table = /\bfrom\s+([A-Za-z_][\w.$"`[\]]*)/i.exec(source)?.[1]?.replace(/["`[\]]/g, '');
   const traceAttributes = { 'db.system.name': deps.dialect, 'ficus.db.sql_file': sqlFile, ...(table ? { 'db.collection.name': table } : {}) };
   const where = `${deps.adapter} (${op.operationId})`;
   // The binding's metric series, found once (the metrics are recorded on every call).

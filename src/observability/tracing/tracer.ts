@@ -25,17 +25,9 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-} from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
 import type { OperationRequest } from '../../kinds/kind.ts';
-import { Problem } from '../../problem.ts';
+import { Problem, UpstreamError } from '../../problem.ts';
 import type { AttemptWrapper, CallTracer, TracedBinding } from './current.ts';
 import type { TracingSettings } from './tracing-config.ts';
 
@@ -67,6 +59,8 @@ function samplerOf(s: TracingSettings): Sampler {
 /** How an error reads on a span: the problem type where there is one. */
 function errorOf(err: unknown): { type: string; message: string } {
   if (err instanceof Problem) return { type: err.typeName, message: err.detail ?? err.title };
+  // (A kind's failure as the caller will see it: the problem type it becomes.)
+  if (err instanceof UpstreamError) return { type: err.toProblem().typeName, message: err.message };
   if (err instanceof Error) return { type: err.name, message: err.message };
   return { type: 'error', message: String(err) };
 }
@@ -113,6 +107,9 @@ export class GatewayTracer implements CallTracer {
 
   traceCall<T>(binding: TracedBinding, _req: OperationRequest, execute: (wrap: AttemptWrapper) => Promise<T>): Promise<T> {
     const parent = context.active();
+    const request = trace.getSpan(parent);
+    // A call outside any traced request (another gateway of this process, a tool) is not traced.
+    if (!request) return execute((run) => run());
     let attempt = 0;
     const wrap: AttemptWrapper = <R>(run: () => Promise<R>): Promise<R> => {
       attempt++;
@@ -148,18 +145,25 @@ export class GatewayTracer implements CallTracer {
         },
       );
     };
-    return execute(wrap).catch((err: unknown) => {
-      if (attempt === 0) {
-        // Refused before any attempt (circuit open, queue full): said on the request's span.
-        const e = errorOf(err);
-        trace.getSpan(parent)?.addEvent('ficus.call.refused', { 'ficus.adapter': binding.adapter, 'error.type': e.type, 'ficus.circuit.state': binding.policy.circuitState });
-      } else if (attempt > 1) trace.getSpan(parent)?.setAttribute('ficus.retries', attempt - 1);
-      throw err;
-    });
+    return execute(wrap).then(
+      (value) => {
+        if (attempt > 1) request.setAttribute('ficus.retries', attempt - 1);
+        return value;
+      },
+      (err: unknown) => {
+        if (attempt === 0) {
+          // Refused before any attempt (circuit open, queue full): said on the request's span.
+          const e = errorOf(err);
+          request.addEvent('ficus.call.refused', { 'ficus.adapter': binding.adapter, 'error.type': e.type, 'ficus.circuit.state': binding.policy.circuitState });
+        } else if (attempt > 1) request.setAttribute('ficus.retries', attempt - 1);
+        throw err;
+      },
+    );
   }
 
   traceShadow<T>(operationId: string, run: () => Promise<T>): Promise<T> {
     const cause = trace.getSpanContext(context.active());
+    if (!cause) return run();
     const links: Link[] = cause ? [{ context: cause, attributes: { 'ficus.link': 'shadowed request' } }] : [];
     const span = this.tracer.startSpan(`shadow ${operationId}`, { kind: SpanKind.INTERNAL, links, root: true, attributes: { 'ficus.operation': operationId, 'ficus.shadow': true } }, ROOT_CONTEXT);
     return this.ended(span, context.with(trace.setSpan(ROOT_CONTEXT, span), run));

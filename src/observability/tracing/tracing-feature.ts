@@ -34,7 +34,10 @@ export const tracingFeature: Feature<TracingApi> = {
     const { GatewayTracer } = await import('./tracer.ts');
     const tracer = new GatewayTracer(settings);
     setActiveTracer(tracer);
-    host.logger.info({ endpoint: settings.url, protocol: settings.protocol, sampler: settings.sampler, ratio: settings.ratio, serviceName: settings.serviceName }, 'tracing: exporting spans over OTLP/HTTP');
+    host.logger.info(
+      { endpoint: settings.url, protocol: settings.protocol, sampler: settings.sampler, ratio: settings.ratio, serviceName: settings.serviceName },
+      'tracing: exporting spans over OTLP/HTTP',
+    );
 
     const spans = new WeakMap<OperationRequest, { span: Span; ctx: Context }>();
     const hooks: OperationHooks = {
