@@ -57,6 +57,12 @@ export class ControlPlane {
       labelNames: ['operation'],
       registers,
     });
+    const gateMoves = new Counter({
+      name: 'ficus_gate_moves_total',
+      help: 'Routes moved by their gates, by kind (promote, rollback)',
+      labelNames: ['operation', 'kind'],
+      registers,
+    });
     const gates = new Map<string, GatesConfig>();
     for (const [op, rc] of Object.entries(cfg.routes)) if (rc.gates && host.routes.get(op)) gates.set(op, rc.gates);
     this.states = new RouteStates(
@@ -64,7 +70,7 @@ export class ControlPlane {
       (op) => gates.get(op),
       (op) => this.shadowStats.resetComparisons(op),
     );
-    this.gates = new GateScheduler(gates, this.states, this.shadowStats, this.traffic, host.logger.child({ component: 'gates' }));
+    this.gates = new GateScheduler(gates, this.states, this.shadowStats, this.traffic, host.logger.child({ component: 'gates' }), (operation, kind) => gateMoves.inc({ operation, kind }));
     this.views = new RouteViews(host, this.states, this.gates, this.traffic, this.shadowStats);
     this.shadow = new ShadowRunner({
       comparator: this.comparator,
