@@ -63,6 +63,13 @@ export class ControlPlane {
       labelNames: ['operation', 'kind'],
       registers,
     });
+    // Every route that can migrate has its series from the start (at 0), so that alerts on a rate
+    // or an increase see the first event, and dashboards show "none yet" rather than "no data".
+    for (const route of host.routes.all()) {
+      if (!route.modern || !route.legacy) continue;
+      for (const outcome of ['match', 'mismatch']) shadowOutcomes.inc({ operation: route.operationId, outcome }, 0);
+      for (const kind of ['promote', 'rollback']) gateMoves.inc({ operation: route.operationId, kind }, 0);
+    }
     const gates = new Map<string, GatesConfig>();
     for (const [op, rc] of Object.entries(cfg.routes)) if (rc.gates && host.routes.get(op)) gates.set(op, rc.gates);
     this.states = new RouteStates(
