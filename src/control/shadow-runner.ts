@@ -141,9 +141,10 @@ export class ShadowRunner {
     const abort = new AbortController();
     const start = performance.now();
     try {
-      const call = () => binding.call({ ...req, signal: abort.signal });
       const tracer = activeTracer();
-      const r = await (tracer ? tracer.traceShadow(binding.operationId, call) : call());
+      const r = await (tracer && req.trace
+        ? tracer.traceShadow(binding.operationId, req.trace, (trace) => binding.call({ ...req, signal: abort.signal, trace }))
+        : binding.call({ ...req, signal: abort.signal }));
       this.deps.traffic.called(binding.operationId, binding.backend, performance.now() - start, false);
       return r;
     } catch (err) {

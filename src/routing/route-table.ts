@@ -28,7 +28,7 @@ export class BoundBinding {
   call(req: OperationRequest): Promise<OperationResult> {
     const tracer = activeTracer();
     // Traced: one CLIENT span per attempt, inside the policy (so each retry is its own span).
-    if (tracer) return tracer.traceCall(this, req, (wrap) => this.policy.execute((signal) => wrap(() => this.attempt({ ...req, signal }, req.signal)), req.signal));
+    if (tracer && req.trace) return tracer.traceCall(this, req, (wrap) => this.policy.execute((signal) => wrap((trace) => this.attempt({ ...req, signal, trace }, req.signal)), req.signal));
     return this.policy.execute((signal) => this.attempt({ ...req, signal }, req.signal), req.signal);
   }
 

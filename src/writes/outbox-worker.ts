@@ -123,7 +123,7 @@ export class OutboxWorker {
     let err: unknown;
     try {
       const tracer = activeTracer();
-      const d = await (tracer ? tracer.traceDelivery(op, entry.id, entry.attempts, entry.request.headers.traceparent, () => dispatch(route, req)) : dispatch(route, req));
+      const d = await (tracer ? tracer.traceDelivery(op, entry.id, entry.attempts, entry.request.headers.traceparent, (trace) => dispatch(route, { ...req, trace })) : dispatch(route, req));
       if (d.result.status < 400) {
         if (await outbox.markDelivered(entry.id, owner, { status: d.result.status, body: d.result.body, backend: d.backend, adapter: d.adapter })) {
           metrics.outboxDeliveries.inc({ operation: op, outcome: 'delivered' });

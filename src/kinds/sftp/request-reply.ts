@@ -137,7 +137,7 @@ export class RequestReply {
     }
     const needsWrite = accepted.length > 0 && !(existing.length === accepted.length && existing.every((r) => Number(r.written) === 1));
     if (needsWrite && accepted.length > 0) {
-      annotateAttempt(() => ({ 'ficus.sftp.remote_file': `${this.folders.inbound}/${file.name}`, 'ficus.sftp.record_count': accepted.length }));
+      annotateAttempt(req, () => ({ 'ficus.sftp.remote_file': `${this.folders.inbound}/${file.name}`, 'ficus.sftp.record_count': accepted.length }));
       await writeOrderFile(this.pool, this.folders.inbound, file.name, file.data, req.signal);
       await this.pending.markWritten(fileId);
     }

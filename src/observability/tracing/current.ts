@@ -1,10 +1,11 @@
 /**
  * The seam between tracing and the code it traces, cheap when tracing is off: the binding's call,
  * the kinds, the shadow runner and the outbox worker ask `activeTracer()` (undefined unless a
- * gateway of this process traces) and the kinds add their own attributes to the attempt's span with
- * `annotateAttempt` (a no-op when off). Nothing here loads the OpenTelemetry SDK.
+ * gateway of this process traces). The trace context travels with the request
+ * (`OperationRequest.trace`), not in async-local storage, so a traced request costs no async hook
+ * on every promise. Nothing here loads the OpenTelemetry SDK.
  */
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, Context } from '@opentelemetry/api';
 import type { OperationRequest } from '../../kinds/kind.ts';
 
 /** What a traced call needs to know of its binding. */
@@ -16,20 +17,20 @@ export interface TracedBinding {
   readonly policy: { readonly circuitState: string };
 }
 
-/** Wraps one attempt of a call: runs it inside its CLIENT span. */
-export type AttemptWrapper = <T>(attempt: () => Promise<T>) => Promise<T>;
+/** Wraps one attempt of a call: runs it inside its CLIENT span, given as the attempt's trace context. */
+export type AttemptWrapper = <T>(attempt: (trace: Context) => Promise<T>) => Promise<T>;
 
 export interface CallTracer {
-  /** A binding's call: `execute` runs the policy and wraps each attempt it makes with the given wrapper. */
+  /** A binding's call (`req.trace` set): `execute` runs the policy and wraps each attempt it makes with the given wrapper. */
   traceCall<T>(binding: TracedBinding, req: OperationRequest, execute: (wrap: AttemptWrapper) => Promise<T>): Promise<T>;
-  /** The shadow call of a request: its own trace, linked to the request's span. */
-  traceShadow<T>(operationId: string, run: () => Promise<T>): Promise<T>;
+  /** The shadow call of a request: its own trace, linked to the request's span (`cause`). */
+  traceShadow<T>(operationId: string, cause: Context, run: (trace: Context) => Promise<T>): Promise<T>;
   /** An outbox delivery: its own trace, linked to the request that queued the write (`traceparent` as stored). */
-  traceDelivery<T>(operationId: string, writeId: string, attempt: number, traceparent: string | undefined, run: () => Promise<T>): Promise<T>;
-  /** Adds attributes to the span of the attempt in progress. */
-  annotate(attributes: Attributes): void;
-  /** Writes `traceparent` (and `tracestate`) of the attempt in progress into outgoing headers. */
-  inject(headers: Record<string, string>): void;
+  traceDelivery<T>(operationId: string, writeId: string, attempt: number, traceparent: string | undefined, run: (trace: Context) => Promise<T>): Promise<T>;
+  /** Adds attributes to the span of `trace`. */
+  annotate(trace: Context, attributes: Attributes): void;
+  /** Writes `traceparent` (and `tracestate`) of `trace` into outgoing headers. */
+  inject(trace: Context, headers: Record<string, string>): void;
 }
 
 let current: CallTracer | undefined;
@@ -45,11 +46,11 @@ export function setActiveTracer(tracer: CallTracer | undefined, only?: CallTrace
 }
 
 /** The kind's own attributes on the attempt's span (the SQL file, the remote file, the flow): lazily built, only when traced. */
-export function annotateAttempt(attributes: () => Attributes): void {
-  if (current) current.annotate(attributes());
+export function annotateAttempt(req: OperationRequest, attributes: () => Attributes): void {
+  if (current && req.trace) current.annotate(req.trace, attributes());
 }
 
 /** Propagates the trace to a backend: W3C `traceparent`/`tracestate` of the attempt's span, when traced. */
-export function injectTraceContext(headers: Record<string, string>): void {
-  if (current) current.inject(headers);
+export function injectTraceContext(req: OperationRequest, headers: Record<string, string>): void {
+  if (current && req.trace) current.inject(req.trace, headers);
 }

@@ -6,21 +6,7 @@
  * (to http backends). Exported over OTLP/HTTP (protobuf or JSON) in batches; sampled by ratio,
  * following a caller's sampled flag.
  */
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  context,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
-  trace,
-  type Attributes,
-  type Context,
-  type Link,
-  type Span,
-  type Tracer,
-} from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -30,14 +16,6 @@ import type { OperationRequest } from '../../kinds/kind.ts';
 import { Problem, UpstreamError } from '../../problem.ts';
 import type { AttemptWrapper, CallTracer, TracedBinding } from './current.ts';
 import type { TracingSettings } from './tracing-config.ts';
-
-let contextManagerSet = false;
-
-/** Async context (AsyncLocalStorage) for the whole process, registered once, the first time a gateway traces. */
-function ensureContextManager(): void {
-  if (contextManagerSet) return;
-  contextManagerSet = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()) || true;
-}
 
 function samplerOf(s: TracingSettings): Sampler {
   switch (s.sampler) {
@@ -71,7 +49,6 @@ export class GatewayTracer implements CallTracer {
   private readonly propagator = new W3CTraceContextPropagator();
 
   constructor(readonly settings: TracingSettings) {
-    ensureContextManager();
     const options = { url: settings.url, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs };
     const exporter = settings.protocol === 'http/json' ? new OtlpJsonExporter(options) : new OtlpProtoExporter(options);
     this.provider = new BasicTracerProvider({
@@ -101,17 +78,13 @@ export class GatewayTracer implements CallTracer {
     return carrier.traceparent;
   }
 
-  withContext<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
-    return context.with(ctx, fn);
-  }
-
-  traceCall<T>(binding: TracedBinding, _req: OperationRequest, execute: (wrap: AttemptWrapper) => Promise<T>): Promise<T> {
-    const parent = context.active();
+  traceCall<T>(binding: TracedBinding, req: OperationRequest, execute: (wrap: AttemptWrapper) => Promise<T>): Promise<T> {
+    const parent = req.trace ?? ROOT_CONTEXT;
     const request = trace.getSpan(parent);
-    // A call outside any traced request (another gateway of this process, a tool) is not traced.
-    if (!request) return execute((run) => run());
+    // A call outside any traced request (another gateway of this process, a tool) makes no span.
+    if (!request) return execute((run) => run(parent));
     let attempt = 0;
-    const wrap: AttemptWrapper = <R>(run: () => Promise<R>): Promise<R> => {
+    const wrap: AttemptWrapper = <R>(run: (ctx: Context) => Promise<R>): Promise<R> => {
       attempt++;
       const span = this.tracer.startSpan(
         `${binding.adapter} ${binding.operationId}`,
@@ -129,7 +102,13 @@ export class GatewayTracer implements CallTracer {
         },
         parent,
       );
-      return context.with(trace.setSpan(parent, span), run).then(
+      let running: Promise<R>;
+      try {
+        running = run(trace.setSpan(parent, span));
+      } catch (err) {
+        running = Promise.reject(err);
+      }
+      return running.then(
         (value) => {
           span.end();
           return value;
@@ -161,15 +140,15 @@ export class GatewayTracer implements CallTracer {
     );
   }
 
-  traceShadow<T>(operationId: string, run: () => Promise<T>): Promise<T> {
-    const cause = trace.getSpanContext(context.active());
-    if (!cause) return run();
+  traceShadow<T>(operationId: string, request: Context, run: (ctx: Context) => Promise<T>): Promise<T> {
+    const cause = trace.getSpanContext(request);
+    if (!cause) return run(request);
     const links: Link[] = cause ? [{ context: cause, attributes: { 'ficus.link': 'shadowed request' } }] : [];
     const span = this.tracer.startSpan(`shadow ${operationId}`, { kind: SpanKind.INTERNAL, links, root: true, attributes: { 'ficus.operation': operationId, 'ficus.shadow': true } }, ROOT_CONTEXT);
-    return this.ended(span, context.with(trace.setSpan(ROOT_CONTEXT, span), run));
+    return this.ended(span, () => run(trace.setSpan(ROOT_CONTEXT, span)));
   }
 
-  traceDelivery<T>(operationId: string, writeId: string, attempt: number, traceparent: string | undefined, run: () => Promise<T>): Promise<T> {
+  traceDelivery<T>(operationId: string, writeId: string, attempt: number, traceparent: string | undefined, run: (ctx: Context) => Promise<T>): Promise<T> {
     const queued = traceparent ? trace.getSpanContext(this.propagator.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter)) : undefined;
     const links: Link[] = queued ? [{ context: queued, attributes: { 'ficus.link': 'queued by' } }] : [];
     const span = this.tracer.startSpan(
@@ -177,10 +156,16 @@ export class GatewayTracer implements CallTracer {
       { kind: SpanKind.CONSUMER, links, root: true, attributes: { 'ficus.operation': operationId, 'ficus.outbox.write_id': writeId, 'ficus.outbox.attempt': attempt } },
       ROOT_CONTEXT,
     );
-    return this.ended(span, context.with(trace.setSpan(ROOT_CONTEXT, span), run));
+    return this.ended(span, () => run(trace.setSpan(ROOT_CONTEXT, span)));
   }
 
-  private ended<T>(span: Span, p: Promise<T>): Promise<T> {
+  private ended<T>(span: Span, run: () => Promise<T>): Promise<T> {
+    let p: Promise<T>;
+    try {
+      p = run();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
     return p.then(
       (v) => {
         span.end();
@@ -196,13 +181,13 @@ export class GatewayTracer implements CallTracer {
     );
   }
 
-  annotate(attributes: Attributes): void {
-    const span = trace.getSpan(context.active());
+  annotate(ctx: Context, attributes: Attributes): void {
+    const span = trace.getSpan(ctx);
     if (span) span.setAttributes(attributes);
   }
 
-  inject(headers: Record<string, string>): void {
-    this.propagator.inject(context.active(), headers, defaultTextMapSetter);
+  inject(ctx: Context, headers: Record<string, string>): void {
+    this.propagator.inject(ctx, headers, defaultTextMapSetter);
   }
 
   /** Exports what is buffered and stops. */

@@ -1,14 +1,14 @@
 /**
  * Tracing as a feature (first in the list, so its hooks wrap every other feature's): the request's
- * SERVER span starts before any other hook, the dispatch runs inside it (every attempt's CLIENT span
- * is its child), and it ends with the answer's status. The trace id goes on the request's log line
+ * SERVER span starts before any other hook and rides on the request (`OperationRequest.trace`, not
+ * async-local storage: no async hook on every promise) to every attempt, whose CLIENT span is its
+ * child; it ends with the answer's status. The trace id goes on the request's log line
  * and, as an exemplar, on its latency observation. Off unless `tracing.enabled` or the standard
  * OpenTelemetry environment variables say otherwise (./tracing-config.ts).
  */
-import { SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Feature, InstalledFeature } from '../../features/feature.ts';
 import type { OperationHooks } from '../../http/app.ts';
-import type { OperationRequest } from '../../kinds/kind.ts';
 import { setActiveTracer } from './current.ts';
 import { resolveTracing, type TracingConfig } from './tracing-config.ts';
 
@@ -39,7 +39,6 @@ export const tracingFeature: Feature<TracingApi> = {
       'tracing: exporting spans over OTLP/HTTP',
     );
 
-    const spans = new WeakMap<OperationRequest, { span: Span; ctx: Context }>();
     const hooks: OperationHooks = {
       before: (route, req, res) => {
         const parent = tracer.extract(req.headers);
@@ -54,21 +53,18 @@ export const tracingFeature: Feature<TracingApi> = {
           },
           parent,
         );
-        spans.set(req, started);
+        // The request carries its trace context to every hook, the dispatch and each attempt.
+        req.trace = started.ctx;
         const sc = started.span.spanContext();
         res.locals.traceId = sc.traceId;
         // (The outbox keeps it, so that the delivery's span links back to this request.)
         req.traceparent = tracer.traceparentOf(started.ctx);
         return Promise.resolve(undefined);
       },
-      around: (_route, req, next) => {
-        const s = spans.get(req);
-        return s ? tracer.withContext(s.ctx, next) : next();
-      },
       after: (_route, req, outcome) => {
-        const s = spans.get(req);
-        if (!s) return;
-        spans.delete(req);
+        const span = req.trace && trace.getSpan(req.trace);
+        if (!span) return;
+        const s = { span };
         const status = outcome.result?.status ?? outcome.problem?.status ?? 500;
         s.span.setAttribute('http.response.status_code', status);
         if (outcome.dispatched) s.span.setAttributes({ 'ficus.backend': outcome.dispatched.backend, 'ficus.adapter': outcome.dispatched.adapter });
