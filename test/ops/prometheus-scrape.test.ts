@@ -63,12 +63,15 @@ describe.skipIf(!hasPrometheus)(`Prometheus scraping the sample gateway${hasProm
   let gatewayUrl = '';
   let promUrl = '';
   let promLog = '';
+  let banner = '';
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ficus-prometheus-'));
-    gateway = spawn(process.execPath, ['bin/ficus.js', 'start', '--sample', '--port', '0', '--host', '127.0.0.1'], {
+    // (The sample's own host setting: this machine only, unless HOST says otherwise.)
+    const { HOST: _host, ...env } = process.env;
+    gateway = spawn(process.execPath, ['bin/ficus.js', 'start', '--sample', '--port', '0'], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, FICUS_ADMIN_PORT: '0', LOG_LEVEL: 'warn' },
+      env: { ...env, FICUS_ADMIN_PORT: '0', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -83,6 +86,7 @@ describe.skipIf(!hasPrometheus)(`Prometheus scraping the sample gateway${hasProm
       'the sample gateway to listen',
       100,
     );
+    banner = out;
     // A few calls, so that the per-call series exist (the db, the sftp export, the http adapter).
     for (const path of ['/customers/1001', '/customers?limit=2', '/products?limit=2']) expect((await fetch(`${gatewayUrl}${path}`)).status).toBe(200);
 
@@ -127,6 +131,11 @@ describe.skipIf(!hasPrometheus)(`Prometheus scraping the sample gateway${hasProm
     if (body.status !== 'success') throw new Error(`${path}: ${body.error ?? body.status}`);
     return body.data;
   }
+
+  it('binds the sample to this machine only, and says so in the banner', () => {
+    expect(gatewayUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(banner).toContain('Bound to 127.0.0.1: this machine only (set HOST or server.host to open it)');
+  });
 
   it('sees every metric the alerting rules use, and evaluates every rule without error', async () => {
     const wanted = [...new Set(ruleExprs().flatMap((r) => metricsOf(r.expr)))].sort();
