@@ -333,7 +333,11 @@ export class Gateway {
     const ready = await this.readiness();
     const bound = (this.server?.server.address() as AddressInfo | null)?.address;
     const reach =
-      bound === undefined ? [] : bound === '0.0.0.0' || bound === '::' ? [`  Bound to ${bound}: every interface, reachable from other machines`] : [`  Bound to ${bound}${bound === '127.0.0.1' || bound === '::1' ? ': this machine only (set HOST or server.host to open it)' : ''}`];
+      bound === undefined
+        ? []
+        : bound === '0.0.0.0' || bound === '::'
+          ? [`  Bound to ${bound}: every interface, reachable from other machines`]
+          : [`  Bound to ${bound}${bound === '127.0.0.1' || bound === '::1' ? ': this machine only (set HOST or server.host to open it)' : ''}`];
     const lines = [
       `Ficus gateway listening on ${baseUrl}`,
       ...reach,

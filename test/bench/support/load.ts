@@ -17,7 +17,7 @@ export function startChild(script: string, args: string[] = [], nodeArgs: string
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${err}`)), Number(process.env.BENCH_START_TIMEOUT_MS ?? 20_000));
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (chunk: string) => {
       err += chunk;
