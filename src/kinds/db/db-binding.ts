@@ -202,7 +202,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       }
       recorder.duration(rows.length === 0 ? 'not_found' : 'ok', (performance.now() - start) / 1000);
       recorder.rows(rows.length);
-      annotateAttempt(req, () => ({ ...traceAttributes, 'db.response.returned_rows': rows.length }));
+      if (req.trace) annotateAttempt(req, () => ({ ...traceAttributes, 'db.response.returned_rows': rows.length }));
       if (rows.length === 0) throw problems.notFound(notFound(req));
       if (rows.length > 1) throw new UpstreamError(`${where}: the statement returned ${rows.length} rows where one was expected`, { status: 502, retryable: false, code: 'too_many_rows' });
       return { status: 200, body: mapRow(rows[0]) };
@@ -278,7 +278,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       () => 'ok',
     );
     recorder.rows(items.length + (more ? 1 : 0));
-    annotateAttempt(req, () => ({ ...traceAttributes, 'db.response.returned_rows': items.length }));
+    if (req.trace) annotateAttempt(req, () => ({ ...traceAttributes, 'db.response.returned_rows': items.length }));
     let next: string | null = null;
     if (more && last) {
       const lastRow = last;

@@ -111,8 +111,10 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
-      injectTraceContext(req, headers);
-      annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
+      if (req.trace) {
+        injectTraceContext(req, headers);
+        annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
+      }
       let body: string | undefined;
       if (req.body !== undefined && method !== 'GET') {
         body = JSON.stringify(req.body);
@@ -147,7 +149,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
         const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : typeof p.title === 'string' ? p.title : `${this.name} answered ${res.statusCode}`;
         throw backendRefused(res.statusCode, { detail });
       }
-      annotateAttempt(req, () => ({ 'http.response.status_code': res.statusCode }));
+      if (req.trace) annotateAttempt(req, () => ({ 'http.response.status_code': res.statusCode }));
       return { status: res.statusCode, body: parsed, headers: outHeaders };
     };
   }
