@@ -81,8 +81,10 @@ export class GatewayTracer implements CallTracer {
   traceCall<T>(binding: TracedBinding, req: OperationRequest, execute: (wrap: AttemptWrapper) => Promise<T>): Promise<T> {
     const parent = req.trace ?? ROOT_CONTEXT;
     const request = trace.getSpan(parent);
-    // A call outside any traced request (another gateway of this process, a tool) makes no span.
-    if (!request) return execute((run) => run(parent));
+    // A call outside any traced request (another gateway of this process, a tool) makes no span; nor
+    // does one of a request sampled out (its children would be too): the request's context goes on
+    // to the backend as it is, unsampled.
+    if (!request?.isRecording()) return execute((run) => run(parent));
     let attempt = 0;
     const wrap: AttemptWrapper = <R>(run: (ctx: Context) => Promise<R>): Promise<R> => {
       attempt++;

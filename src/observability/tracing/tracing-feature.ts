@@ -58,7 +58,7 @@ export const tracingFeature: Feature<TracingApi> = {
         const sc = started.span.spanContext();
         res.locals.traceId = sc.traceId;
         // (The outbox keeps it, so that the delivery's span links back to this request.)
-        req.traceparent = tracer.traceparentOf(started.ctx);
+        if (started.span.isRecording()) req.traceparent = tracer.traceparentOf(started.ctx);
         return Promise.resolve(undefined);
       },
       after: (_route, req, outcome) => {
