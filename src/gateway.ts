@@ -13,6 +13,7 @@ import { buildApp, clientErrorHandler, type OperationHooks, type ReadinessReport
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
+import { resolveTracing } from './observability/tracing/tracing-config.ts';
 import { BindingPolicy } from './resilience/binding-policy.ts';
 import { BASE_POLICY, mergePolicy } from './resilience/policy-config.ts';
 import { BoundBinding, Route, RouteTable } from './routing/route-table.ts';
@@ -175,7 +176,8 @@ export class Gateway {
     const logger = opts.logger ?? createLogger({ level: config.gateway.log.level });
     // What the contract loader read leniently or named itself (derived operationIds), said once at start-up.
     for (const notice of config.contract.notices) logger.warn({ contract: config.contract.file }, notice);
-    const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true });
+    // Traced: request latencies carry the trace id as an exemplar (OpenMetrics exposition).
+    const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true, exemplars: resolveTracing(config.gateway.tracing, config.env, config.file).settings !== undefined });
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
     const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], apis: new Map() };
@@ -333,8 +335,16 @@ export class Gateway {
   /** The start-up block: which URL serves what, which adapters are up, each route's mode. */
   async banner(baseUrl: string): Promise<string> {
     const ready = await this.readiness();
+    const bound = (this.server?.server.address() as AddressInfo | null)?.address;
+    const reach =
+      bound === undefined
+        ? []
+        : bound === '0.0.0.0' || bound === '::'
+          ? [`  Bound to ${bound}: every interface, reachable from other machines`]
+          : [`  Bound to ${bound}${bound === '127.0.0.1' || bound === '::1' ? ': this machine only (set HOST or server.host to open it)' : ''}`];
     const lines = [
       `Ficus gateway listening on ${baseUrl}`,
+      ...reach,
       `  API (${this.routes.all().length} operations)  ${baseUrl}/`,
       `  API reference         ${baseUrl}/docs`,
       `  Metrics               ${baseUrl}/metrics`,

@@ -6,6 +6,7 @@ import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.t
 import { writesConfigSchema } from '../writes/writes-config.ts';
 import { recordingConfigSchema } from '../recording/recording-config.ts';
 import { eventsConfigSchema } from '../changes/events-config.ts';
+import { tracingConfigSchema } from '../observability/tracing/tracing-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -82,6 +83,8 @@ export const gatewayConfigSchema = z
     recording: recordingConfigSchema.prefault({}),
     /** Change feeds' events: where they are delivered and how (src/changes). */
     events: eventsConfigSchema.prefault({}),
+    /** OpenTelemetry tracing over OTLP/HTTP, off by default (src/observability/tracing; OTEL_* variables too). */
+    tracing: tracingConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -57,6 +57,19 @@ export class ControlPlane {
       labelNames: ['operation'],
       registers,
     });
+    const gateMoves = new Counter({
+      name: 'ficus_gate_moves_total',
+      help: 'Routes moved by their gates, by kind (promote, rollback)',
+      labelNames: ['operation', 'kind'],
+      registers,
+    });
+    // Every route that can migrate has its series from the start (at 0), so that alerts on a rate
+    // or an increase see the first event, and dashboards show "none yet" rather than "no data".
+    for (const route of host.routes.all()) {
+      if (!route.modern || !route.legacy) continue;
+      for (const outcome of ['match', 'mismatch']) shadowOutcomes.inc({ operation: route.operationId, outcome }, 0);
+      for (const kind of ['promote', 'rollback']) gateMoves.inc({ operation: route.operationId, kind }, 0);
+    }
     const gates = new Map<string, GatesConfig>();
     for (const [op, rc] of Object.entries(cfg.routes)) if (rc.gates && host.routes.get(op)) gates.set(op, rc.gates);
     this.states = new RouteStates(
@@ -64,7 +77,7 @@ export class ControlPlane {
       (op) => gates.get(op),
       (op) => this.shadowStats.resetComparisons(op),
     );
-    this.gates = new GateScheduler(gates, this.states, this.shadowStats, this.traffic, host.logger.child({ component: 'gates' }));
+    this.gates = new GateScheduler(gates, this.states, this.shadowStats, this.traffic, host.logger.child({ component: 'gates' }), (operation, kind) => gateMoves.inc({ operation, kind }));
     this.views = new RouteViews(host, this.states, this.gates, this.traffic, this.shadowStats);
     this.shadow = new ShadowRunner({
       comparator: this.comparator,

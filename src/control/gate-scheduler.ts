@@ -19,6 +19,8 @@ export class GateScheduler {
     private readonly shadowStats: ShadowStats,
     private readonly traffic: TrafficStats,
     private readonly logger: Logger,
+    /** Told of every move a gate made (the `ficus_gate_moves_total` counter). */
+    private readonly moved?: (operationId: string, kind: 'promote' | 'rollback') => void,
   ) {}
 
   start(everyMs = 1_000): void {
@@ -45,6 +47,7 @@ export class GateScheduler {
       try {
         const to = d.to;
         await this.states.switchMode(operationId, { mode: to.mode, percent: to.mode === 'canary' ? to.percent : undefined, reason: d.reason }, 'gate', { automatic: true, expectVersion: row.version });
+        this.moved?.(operationId, d.kind);
       } catch (err) {
         this.logger.error({ err, operation: operationId }, 'a gate could not move the route');
       }

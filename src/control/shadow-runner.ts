@@ -20,6 +20,7 @@ import type { Logger } from '../observability/logger.ts';
 import { Problem } from '../problem.ts';
 import type { Redactor } from '../recording/redactor.ts';
 import { isBackendFailure } from '../resilience/binding-policy.ts';
+import { activeTracer } from '../observability/tracing/current.ts';
 import type { BoundBinding, Route } from '../routing/route-table.ts';
 import type { ControlStore, MismatchRecord } from './control-store.ts';
 import type { ShadowStats } from './shadow-stats.ts';
@@ -140,7 +141,10 @@ export class ShadowRunner {
     const abort = new AbortController();
     const start = performance.now();
     try {
-      const r = await binding.call({ ...req, signal: abort.signal });
+      const tracer = activeTracer();
+      const r = await (tracer && req.trace
+        ? tracer.traceShadow(binding.operationId, req.trace, (trace) => binding.call({ ...req, signal: abort.signal, trace }))
+        : binding.call({ ...req, signal: abort.signal }));
       this.deps.traffic.called(binding.operationId, binding.backend, performance.now() - start, false);
       return r;
     } catch (err) {

@@ -8,6 +8,8 @@ import { changesFeature } from '../changes/install.ts';
 import { controlFeature } from '../control/control-feature.ts';
 import { recordingFeature } from '../recording/attach.ts';
 import { writesFeature } from '../writes/install.ts';
+import { tracingFeature } from '../observability/tracing/tracing-feature.ts';
+import { opsMetricsFeature } from '../observability/ops-metrics.ts';
 import type { Feature } from './feature.ts';
 
-export const BUILTIN_FEATURES: readonly Feature[] = [writesFeature, recordingFeature, controlFeature, changesFeature];
+export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, controlFeature, changesFeature, opsMetricsFeature];

@@ -124,7 +124,10 @@ export function buildApp(deps: AppDeps): Express {
       // 499 (as nginx says it): the caller closed the connection before the answer was sent.
       const status = res.writableFinished ? res.statusCode : 499;
       metrics.requests.inc({ operation, backend, status: String(status) });
-      metrics.requestDuration.observe({ operation, backend }, seconds);
+      const traceId = res.locals.traceId as string | undefined;
+      if (traceId !== undefined && metrics.exemplars)
+        metrics.requestDuration.observe({ labels: { operation, backend }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> });
+      else metrics.requestDuration.observe({ operation, backend }, seconds);
       const problem = res.locals.problem as Problem | undefined;
       const line: Record<string, unknown> = {
         requestId,
@@ -135,6 +138,7 @@ export function buildApp(deps: AppDeps): Express {
         path: req.originalUrl,
         status,
         durationMs: Math.round(seconds * 1e6) / 1e3,
+        traceId,
       };
       if (problem) {
         line.problem = problem.typeName;

@@ -7,6 +7,7 @@
  * once per operation it serves (binding validated by `bindingSchema`; mistakes are reported with
  * `ctx.fail`, which names the file and key), then `start`, then calls, `health` checks, and `close`.
  */
+import type { Context } from '@opentelemetry/api';
 import type { z } from 'zod';
 import type { Env } from '../config/env.ts';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
@@ -38,6 +39,10 @@ export interface OperationRequest {
    * Features key on it (caching, limits, recording filters), logs and metrics name it.
    */
   consumer?: string;
+  /** W3C `traceparent` of the gateway's span for this call, when traced (the outbox keeps it to link the delivery back). */
+  traceparent?: string;
+  /** The trace context of this call when traced (the request's span; within an attempt, the attempt's): carried with the request, not in async-local storage. */
+  trace?: Context;
   /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
   signal: AbortSignal;
 }

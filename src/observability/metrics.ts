@@ -2,7 +2,7 @@
  * Prometheus metrics of one gateway instance (its own registry, so that several gateways in one
  * process, as in the tests, do not mix their figures).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type OpenMetricsContentType } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -18,8 +18,14 @@ export class GatewayMetrics {
   readonly retries: Counter<'adapter' | 'operation'>;
   readonly adapterUp: Gauge<'adapter' | 'kind'>;
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  /** Whether request latencies carry exemplars (the trace id; tracing on): /metrics is OpenMetrics then. */
+  readonly exemplars: boolean;
+
+  constructor(opts: { defaultMetrics?: boolean; exemplars?: boolean } = {}) {
     const registers = [this.registry];
+    this.exemplars = opts.exemplars ?? false;
+    // (Typed as the Prometheus registry everywhere it is passed; only its exposition changes.)
+    if (this.exemplars) (this.registry as unknown as Registry<OpenMetricsContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'ficus_process_' });
     this.requests = new Counter({ name: 'ficus_http_requests_total', help: 'Requests answered, by operation, backend and status', labelNames: ['operation', 'backend', 'status'], registers });
     this.requestDuration = new Histogram({
@@ -28,6 +34,7 @@ export class GatewayMetrics {
       labelNames: ['operation', 'backend'],
       buckets: LATENCY_BUCKETS,
       registers,
+      enableExemplars: this.exemplars,
     });
     this.inFlight = new Gauge({ name: 'ficus_http_in_flight_requests', help: 'Requests being served now', registers });
     this.adapterCalls = new Histogram({

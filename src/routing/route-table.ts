@@ -8,6 +8,7 @@ import type { OperationHandler, OperationRequest, OperationResult } from '../kin
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { BindingPolicy } from '../resilience/binding-policy.ts';
 import { Problem } from '../problem.ts';
+import { activeTracer } from '../observability/tracing/current.ts';
 
 export type Backend = 'legacy' | 'modern';
 
@@ -25,6 +26,9 @@ export class BoundBinding {
 
   /** Calls the backend under the binding's policy; failures come out as Problems. */
   call(req: OperationRequest): Promise<OperationResult> {
+    const tracer = activeTracer();
+    // Traced: one CLIENT span per attempt, inside the policy (so each retry is its own span).
+    if (tracer && req.trace) return tracer.traceCall(this, req, (wrap) => this.policy.execute((signal) => wrap((trace) => this.attempt({ ...req, signal, trace }, req.signal)), req.signal));
     return this.policy.execute((signal) => this.attempt({ ...req, signal }, req.signal), req.signal);
   }
 

@@ -25,6 +25,8 @@ import type { WritesMetrics } from './writes-metrics.ts';
  */
 export function storedRequest(req: OperationRequest, op: ContractOperation | undefined, keep: readonly string[]): StoredRequest {
   const headers = storableHeaders(req.headers, storableHeaderNames(op, keep));
+  // The gateway's own span of the request (when traced): the delivery's span links back to it.
+  if (req.traceparent !== undefined) headers.traceparent = req.traceparent;
   return { operationId: req.operationId, method: req.method, pathParams: req.pathParams, query: req.query, headers, body: req.body, requestId: req.requestId };
 }
 

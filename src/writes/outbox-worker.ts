@@ -10,6 +10,7 @@ import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import { PROBLEMS, Problem, backendRefused } from '../problem.ts';
 import { dispatch } from '../routing/dispatch.ts';
+import { activeTracer } from '../observability/tracing/current.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { OutageLog } from '../state/sql-store.ts';
 import type { DeadReason } from './dead-letter-store.ts';
@@ -121,7 +122,8 @@ export class OutboxWorker {
     const req: OperationRequest = { ...entry.request, signal };
     let err: unknown;
     try {
-      const d = await dispatch(route, req);
+      const tracer = activeTracer();
+      const d = await (tracer ? tracer.traceDelivery(op, entry.id, entry.attempts, entry.request.headers.traceparent, (trace) => dispatch(route, { ...req, trace })) : dispatch(route, req));
       if (d.result.status < 400) {
         if (await outbox.markDelivered(entry.id, owner, { status: d.result.status, body: d.result.body, backend: d.backend, adapter: d.adapter })) {
           metrics.outboxDeliveries.inc({ operation: op, outcome: 'delivered' });

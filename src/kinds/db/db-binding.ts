@@ -3,6 +3,7 @@
  * parameters tied to the request, its statements compiled for the engine (a get, or the first and
  * following pages of a list), its mapping compiled; then the handler that runs it per call.
  */
+import { annotateAttempt } from '../../observability/tracing/current.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -112,6 +113,9 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
   const finisher = b.mapper ? await loadFinisher(ctx, deps, b.mapper) : undefined;
 
   const dialect = DIALECTS[deps.dialect];
+  // What a traced attempt says of itself: the SQL file and the table it reads (the first FROM).
+  const table = /\bfrom\s+([A-Za-z_][\w.$"`[\]]*)/i.exec(source)?.[1]?.replace(/["`[\]]/g, '');
+  const traceAttributes = { 'db.system.name': deps.dialect, 'ficus.db.sql_file': sqlFile, ...(table ? { 'db.collection.name': table } : {}) };
   const where = `${deps.adapter} (${op.operationId})`;
   // The binding's metric series, found once (the metrics are recorded on every call).
   const recorder = bindingMetrics(deps.metrics, deps.adapter, op.operationId, deps.dialect);
@@ -198,6 +202,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       }
       recorder.duration(rows.length === 0 ? 'not_found' : 'ok', (performance.now() - start) / 1000);
       recorder.rows(rows.length);
+      if (req.trace) annotateAttempt(req, () => ({ ...traceAttributes, 'db.response.returned_rows': rows.length }));
       if (rows.length === 0) throw problems.notFound(notFound(req));
       if (rows.length > 1) throw new UpstreamError(`${where}: the statement returned ${rows.length} rows where one was expected`, { status: 502, retryable: false, code: 'too_many_rows' });
       return { status: 200, body: mapRow(rows[0]) };
@@ -273,6 +278,7 @@ export async function bindDbOperation(ctx: BindContext<DbBinding>, deps: Binding
       () => 'ok',
     );
     recorder.rows(items.length + (more ? 1 : 0));
+    if (req.trace) annotateAttempt(req, () => ({ ...traceAttributes, 'db.response.returned_rows': items.length }));
     let next: string | null = null;
     if (more && last) {
       const lastRow = last;

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { defineKind, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
 import { Problem, UpstreamError, backendRefused } from '../../problem.ts';
 import { isJsonMedia, parseMediaType } from '../../http/media-types.ts';
+import { annotateAttempt, injectTraceContext } from '../../observability/tracing/current.ts';
 
 const connectionSchema = z
   .object({
@@ -128,6 +129,10 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: req.headers.accept ?? 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
+      if (req.trace) {
+        injectTraceContext(req, headers);
+        annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
+      }
       let body: string | Buffer | undefined;
       if (req.rawBody !== undefined && req.media !== undefined && method !== 'GET') {
         // Forms, files, text, bytes: passed on as sent.
@@ -179,6 +184,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
         const detail = typeof p.detail === 'string' ? p.detail : typeof p.message === 'string' ? p.message : typeof p.title === 'string' ? p.title : `${this.name} answered ${res.statusCode}`;
         throw backendRefused(res.statusCode, { detail });
       }
+      if (req.trace) annotateAttempt(req, () => ({ 'http.response.status_code': res.statusCode }));
       return { status: res.statusCode, body: parsed, headers: outHeaders };
     };
   }

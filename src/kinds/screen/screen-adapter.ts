@@ -21,6 +21,7 @@ import { SessionExpired } from './screen-errors.ts';
 import type { ScreenBinding, ScreenConnection } from './screen-kind.ts';
 import { registerPoolMetrics } from './screen-metrics.ts';
 import { SessionKeeper } from './session.ts';
+import { annotateAttempt } from '../../observability/tracing/current.ts';
 
 const ANY_URL = () => true;
 
@@ -115,6 +116,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       credentialsHint: `connection.login of ${this.ctx.file}`,
     };
     return async (req: OperationRequest) => {
+      annotateAttempt(req, () => ({ 'ficus.screen.flow': b.flow }));
       const { input, sources } = buildInput(req, b.input);
       const checked = checkInput(flow.input, input, sources, this.ctx.name);
       const raw = await this.runFlow(flow, checked, req, { ...failure, fieldOf: fieldsOf(checked, sources) }, !ctx.operation.safe);
@@ -153,7 +155,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
               await slot.context.tracing.startChunk({ title: req.requestId });
               tracing = true;
             }
-            const result = await this.withSession(slot, req.signal, (screen) => flow.run(screen, input), failure.fieldOf);
+            const result = await this.withSession(slot, req.signal, (screen) => flow.run(screen, input), failure.fieldOf, req);
             if (tracing) {
               tracing = false;
               await slot.context.tracing.stopChunk();
@@ -203,22 +205,26 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
   }
 
   /** Runs a flow with a current session; if the legacy app shows its sign-on screen, signs on again and runs it once more. */
-  private async withSession<T>(slot: Slot, signal: AbortSignal, run: (screen: Screen) => Promise<T>, fieldOf?: (value: string) => string | undefined): Promise<T> {
+  private async withSession<T>(slot: Slot, signal: AbortSignal, run: (screen: Screen) => Promise<T>, fieldOf?: (value: string) => string | undefined, req?: OperationRequest): Promise<T> {
     const screen = new Screen(slot.page, {
       baseUrl: this.conn.baseUrl,
       signal,
       fieldOf,
       isLoginScreen: this.session.enabled ? (s) => this.session.isLoginScreen(s) : undefined,
     });
+    const traced = () => req && annotateAttempt(req, () => ({ 'ficus.screen.steps': screen.steps, 'ficus.screen.screens': [...screen.screens] }));
     await this.session.prepare(slot, signal);
     const seen = slot.sessionVersion;
     try {
       return await run(screen);
     } catch (err) {
       if (!(err instanceof SessionExpired) || !this.session.enabled) throw err;
+      if (req) annotateAttempt(req, () => ({ 'ficus.screen.session_renewed': true }));
       this.ctx.logger.info({ at: err.at }, 'the legacy session expired; signing on again');
       await this.session.renew(slot, seen, signal);
-      return run(screen);
+      return await run(screen);
+    } finally {
+      traced();
     }
   }
 

@@ -67,6 +67,10 @@ const READ_TABLE = inPage(
 
 export class Screen {
   private readonly base: URL;
+  /** Actions taken so far (goto, fill, click, read, ...), for the attempt's trace span. */
+  steps = 0;
+  /** The legacy app's screens opened with goto, in order (paths, without query values). */
+  readonly screens: string[] = [];
 
   constructor(
     /** The Playwright page, for what the API does not cover; prefer the API's methods. */
@@ -88,6 +92,7 @@ export class Screen {
     const url = new URL(path, this.base);
     if (url.origin !== this.base.origin) throw new Error(`goto: ${path} leaves the legacy app`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, String(v));
+    this.screens.push(path);
     await this.page.goto(url.href, { waitUntil: 'domcontentloaded' });
     await this.checkSession();
   }
@@ -249,6 +254,7 @@ export class Screen {
   }
 
   private checkAborted(): void {
+    this.steps++;
     if (this.opts.signal.aborted) throw this.opts.signal.reason instanceof Error ? this.opts.signal.reason : new Error('the flow was cancelled');
   }
 

@@ -14,6 +14,7 @@
  * for the same reply; one that was never written completely is written again under the same ids,
  * which the legacy job de-duplicates.
  */
+import { annotateAttempt } from '../../observability/tracing/current.ts';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logger.ts';
 import { PROBLEMS, Problem, problems } from '../../problem.ts';
@@ -136,6 +137,7 @@ export class RequestReply {
     }
     const needsWrite = accepted.length > 0 && !(existing.length === accepted.length && existing.every((r) => Number(r.written) === 1));
     if (needsWrite && accepted.length > 0) {
+      annotateAttempt(req, () => ({ 'ficus.sftp.remote_file': `${this.folders.inbound}/${file.name}`, 'ficus.sftp.record_count': accepted.length }));
       await writeOrderFile(this.pool, this.folders.inbound, file.name, file.data, req.signal);
       await this.pending.markWritten(fileId);
     }

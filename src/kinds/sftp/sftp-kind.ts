@@ -13,13 +13,14 @@
  * (from the environment), knownHosts (an OpenSSH known_hosts file; a host key not listed is refused),
  * maxConnections, keepAliveIntervalMs, pollIntervalMs and the folders.
  */
+import { annotateAttempt } from '../../observability/tracing/current.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { ConfigError } from '../../config/config-error.ts';
 import { formatSize, sizeBytes } from '../../config/units.ts';
-import { defineKind, type AdapterContext, type Adapter, type BindContext, type OperationHandler } from '../kind.ts';
+import { defineKind, type AdapterContext, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
 import { problems, UpstreamError } from '../../problem.ts';
 import { LayoutFileError, loadRecordFileSpec, type RecordFileSpec } from '../../records/layout-file.ts';
 import { registerCodePages } from '../../records/code-pages.ts';
@@ -287,9 +288,12 @@ class SftpAdapter implements Adapter<SftpBinding> {
       'X-Data-Age-Seconds': String(Math.max(0, Math.round((Date.now() - s.asOf.getTime()) / 1000))),
       'X-Data-Source': s.file,
     });
-    const snapshot = async (signal: AbortSignal) => {
+    const snapshot = async (req: OperationRequest) => {
+      const signal = req.signal;
       try {
         last = await reader.current(signal);
+        const s = last;
+        annotateAttempt(req, () => ({ 'ficus.sftp.remote_file': s.file, 'ficus.sftp.record_count': s.count, 'ficus.sftp.data_as_of': s.asOf.toISOString() }));
         return last;
       } catch (err) {
         if (err instanceof HostKeyError) throw new UpstreamError(err.message, { status: 502, retryable: false, code: 'sftp_host_key' });
@@ -300,14 +304,14 @@ class SftpAdapter implements Adapter<SftpBinding> {
     };
     if (as === 'item') {
       return async (req) => {
-        const s = await snapshot(req.signal);
+        const s = await snapshot(req);
         const rec = await s.get(String(req.pathParams[param!]));
         if (!rec) throw problems.notFound(`no record with ${read.key} ${String(req.pathParams[param!])} in the export ${s.file}`);
         return { status: 200, body: toContract(rec, map), headers: freshness(s) };
       };
     }
     return async (req) => {
-      const s = await snapshot(req.signal);
+      const s = await snapshot(req);
       const limit = Number(req.query.limit ?? 20);
       let start = 0;
       const cursor = req.query.cursor;

@@ -17,7 +17,8 @@ export function startChild(script: string, args: string[] = [], nodeArgs: string
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 60 s: ${err}`)), 60_000);
+    const startMs = Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within ${startMs} ms: ${err}`)), startMs);
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (chunk: string) => {
       err += chunk;
