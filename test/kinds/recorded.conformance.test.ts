@@ -61,7 +61,7 @@ kindConformance({
   supports: { getThing: true, listThings: true, createThing: true },
   skip: {
     'credentials refused': 'recordings need no credentials',
-    'aborted call': "no network: an answer comes from memory (a recorded latency waits on the call's signal, tested in test/recording/recorded-kind.test.ts)",
+    'aborted call': "no network: an answer comes from memory (a recorded latency waits on the call's signal, tested in test/kinds/recorded-kind.test.ts)",
     'writes not retried': "no network: nothing is sent anywhere (the kind's default policy retries nothing)",
   },
 });
