@@ -140,7 +140,8 @@ export class ShadowRunner {
     const abort = new AbortController();
     const start = performance.now();
     try {
-      const r = await binding.call({ ...req, signal: abort.signal });
+      // Marked as shadow traffic: the backend can tell it from a caller's call (the http kind sends Ficus-Shadow: true).
+      const r = await binding.call({ ...req, signal: abort.signal, shadow: true });
       this.deps.traffic.called(binding.operationId, binding.backend, performance.now() - start, false);
       return r;
     } catch (err) {

@@ -30,6 +30,11 @@ export interface OperationRequest {
    * Features key on it (caching, limits, recording filters), logs and metrics name it.
    */
   consumer?: string;
+  /**
+   * A shadow or replay call, not a caller's: kinds that can say so tell the backend (the http kind
+   * sends `Ficus-Shadow: true`), so that a modern service can keep such calls apart (no side effects, no analytics).
+   */
+  shadow?: boolean;
   /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
   signal: AbortSignal;
 }

@@ -21,6 +21,11 @@ const connectionSchema = z
     healthPath: z.string().default('/healthz'),
     /** undici's connect/headers/body timeouts, a floor under the policy's timeout. */
     socketTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** The header that marks shadow and replay calls (value `true`); empty: not marked. */
+    shadowHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]*$/, 'a header name')
+      .default('Ficus-Shadow'),
   })
   .strict();
 
@@ -110,6 +115,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
+      if (req.shadow && this.conn.shadowHeader) headers[this.conn.shadowHeader.toLowerCase()] = 'true';
       let body: string | undefined;
       if (req.body !== undefined && method !== 'GET') {
         body = JSON.stringify(req.body);
