@@ -81,6 +81,7 @@ export async function runReplay(opts: RunReplayOptions): Promise<RunReplayResult
       unsafe: opts.unsafe,
       ignore: opts.ignore,
       ignoreByOperation: project.ignoreByOperation,
+      headersByOperation: project.headersByOperation,
       onProgress: opts.progress ? (phase, done, total) => opts.progress?.update(phase, done, total) : undefined,
     });
     opts.progress?.stop();
