@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parsePath } from '../compare/json-path.ts';
 
 import { durationMs, sizeBytes } from '../config/units.ts';
+import { recordWhenSchema } from './record-filter.ts';
 
 /** A JSON path into an exchange: `$.request.body.x`, `$.response.body.items[*].phone`, `$.request.query.ssn`. */
 export const exchangePathSchema = z.string().superRefine((p, ctx) => {
@@ -26,6 +27,8 @@ export const recordingRouteSchema = z
     sample: sample.default(1),
     /** Exchange paths redacted for this operation only. */
     redact: z.array(exchangePathSchema).default([]),
+    /** Which calls are kept: by path pattern, consumer, status and request header (src/recording/record-filter.ts). */
+    when: recordWhenSchema.optional(),
   })
   .strict();
 

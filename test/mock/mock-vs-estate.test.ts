@@ -23,7 +23,7 @@ beforeAll(async () => {
   estate = await startSampleEstate({ root: out });
   gateway = await InProcessGatewayTarget.start({ root: PROJECT_ROOT, env: estate.env, logger: memoryLogger('silent').logger, connections: 8 });
   mock = await startMock({ root: PROJECT_ROOT, env: { CUSTOMERS_SERVICE_URL: 'http://127.0.0.1:9' }, logger: memoryLogger('silent').logger });
-}, 120_000);
+}, 240_000);
 afterAll(async () => {
   await mock?.close();
   await gateway?.close();
