@@ -46,6 +46,10 @@ export const recordingConfigSchema = z
     maxFileSize: sizeBytes.prefault('10MiB'),
     /** ... or when it is this old (e.g. 1h). */
     rollEvery: durationMs.prefault('1h'),
+    /** The whole folder is kept under this size: the oldest files go first (e.g. 1GiB); unset: no limit. */
+    maxTotalSize: sizeBytes.optional(),
+    /** Files older than this are deleted (e.g. 30d); unset: kept. */
+    maxAge: durationMs.optional(),
     /** Exchanges waiting to be written; past this, new ones are dropped and counted. */
     queueLimit: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   })
