@@ -26,11 +26,38 @@ export interface Difference {
 export interface CompareInput {
   status: number;
   body: unknown;
+  /** Response headers (any case), compared only where `CompareOptions.headers` names them. */
+  headers?: Record<string, string>;
 }
 
 export interface CompareOptions {
   /** JSON paths never compared, with `[*]` (any index) and `.*` (any key) wildcards, e.g. `$.items[*].updatedAt`. */
   ignore?: readonly string[];
+  /** Response headers compared (`*`: every one), less `ignoreHeaders` and headers of one transfer (date, content-length, ...). */
+  headers?: readonly string[];
+  ignoreHeaders?: readonly string[];
+}
+
+/** Headers that describe one transfer or one call, never compared. */
+const NEVER_COMPARED_HEADERS = ['date', 'age', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'server', 'via', 'x-request-id', 'ficus-backend'];
+
+/** Problem members that are each call's own (requestId, instance) or human text (title, detail): never compared. */
+const PROBLEM_TEXT = new Set(['title', 'detail', 'instance', 'requestId']);
+
+function isProblem(body: unknown): body is Record<string, unknown> {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) && typeof (body as { type?: unknown }).type === 'string';
+}
+
+function lowerKeys(h: Record<string, string> | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(h ?? {})) m.set(k.toLowerCase(), v);
+  return m;
+}
+
+/** A header's value as compared: a media type without its parameters, any other value trimmed. */
+function headerValue(name: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return name === 'content-type' ? v.split(';')[0].trim().toLowerCase() : v.trim();
 }
 
 export interface Comparison {
@@ -59,11 +86,41 @@ export class Comparator {
       if (!ignore.matches(STATUS_PATH)) differences.push({ path: STATUS_PATH, legacy: legacy.status, modern: modern.status, kind: 'changed' });
       return { equal: differences.length === 0, differences };
     }
-    const info = schemaInfo(this.schemaFor(operationId, legacy.status));
+    if (opts.headers && opts.headers.length > 0) this.headers(legacy, modern, opts.headers, opts.ignoreHeaders ?? [], differences);
+    const schema = this.schemaFor(operationId, legacy.status);
+    let a = legacy.body;
+    let b = modern.body;
+    // Problem answers: compared by type, status and the fields the contract declares for them, not their text.
+    if (legacy.status >= 400 && isProblem(a) && isProblem(b)) {
+      a = this.problemFields(a, schema);
+      b = this.problemFields(b, schema);
+    }
+    const info = schemaInfo(schema);
     const walk: Walk = { ignore, path: [], out: differences };
     const state = ignore.empty ? NONE : ignore.root();
-    if (!state.covered) this.value(walk, state, info, legacy.body, modern.body);
+    if (!state.covered) this.value(walk, state, info, a, b);
     return { equal: differences.length === 0, differences };
+  }
+
+  private problemFields(p: Record<string, unknown>, schema: JsonSchema | undefined): Record<string, unknown> {
+    const declared = schema && typeof schema.properties === 'object' && schema.properties ? Object.keys(schema.properties) : [];
+    const out: Record<string, unknown> = { type: p.type, status: p.status };
+    for (const k of declared) if (!PROBLEM_TEXT.has(k) && p[k] !== undefined) out[k] = p[k];
+    return out;
+  }
+
+  private headers(legacy: CompareInput, modern: CompareInput, names: readonly string[], ignore: readonly string[], out: Difference[]): void {
+    const a = lowerKeys(legacy.headers);
+    const b = lowerKeys(modern.headers);
+    const skip = new Set([...NEVER_COMPARED_HEADERS, ...ignore.map((h) => h.toLowerCase())]);
+    const wanted = names.includes('*') ? [...new Set([...a.keys(), ...b.keys()])].sort() : names.map((n) => n.toLowerCase());
+    for (const name of wanted) {
+      if (skip.has(name)) continue;
+      const x = headerValue(name, a.get(name));
+      const y = headerValue(name, b.get(name));
+      if (x === y) continue;
+      out.push({ path: `headers.${name}`, legacy: a.get(name), modern: b.get(name), kind: x === undefined ? 'extra' : y === undefined ? 'missing' : 'changed' });
+    }
   }
 
   private schemaFor(operationId: string, status: number): JsonSchema | undefined {

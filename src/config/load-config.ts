@@ -75,6 +75,13 @@ export interface LoadOptions {
   onlyAdapters?: readonly string[];
   /** Features beyond the built-in ones (src/features/index.ts), installed after them. */
   features?: readonly Feature[];
+  /** Changes ficus.yaml as read (after `${env:…}`), before it is checked (`ficus mock`: state in memory). */
+  rewriteGateway?: (raw: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Serves an adapter with another kind and connection (`ficus mock`: legacy adapters from recordings);
+   * its bindings become `{}` of that kind, and its own connection is not read (no variables needed).
+   */
+  substituteAdapter?: (adapter: { name: string; kind: string; role: 'legacy' | 'modern' }) => { kind: string; connection: Record<string, unknown> } | undefined;
 }
 
 function readYaml(path: string, display: string, errors: ConfigError[]): unknown {
@@ -187,7 +194,8 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
     rawGateway = readYaml(file, display, errors) ?? {};
   } else if (opts.file) return { errors: [new ConfigError(display, '', 'file not found', 'give the path of an existing gateway config, or leave --config out to use ficus.yaml')] };
   let before = errors.length;
-  const interpolated = interpolateEnv(rawGateway, env, display, errors);
+  let interpolated = interpolateEnv(rawGateway, env, display, errors);
+  if (opts.rewriteGateway && interpolated && typeof interpolated === 'object') interpolated = opts.rewriteGateway(interpolated as Record<string, unknown>);
   unsetKeysOf(before, errors, display, unset);
   const removed: string[] = [];
   const gateway = parseRepairing(gatewayConfigSchema, interpolated, display, errors, unset, removed);
@@ -219,7 +227,9 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
     const adapterPath = join(dir, 'adapter.yaml');
     const adapterDisplay = relative(process.cwd(), adapterPath) || adapterPath;
     files.set(adapterDisplay, adapterPath);
-    const raw = readYaml(adapterPath, adapterDisplay, errors);
+    let raw = readYaml(adapterPath, adapterDisplay, errors);
+    const substitute = raw === undefined ? undefined : await substituteFor(raw, name, opts);
+    if (substitute) raw = { ...(raw as Record<string, unknown>), connection: substitute.connection };
     if (raw === undefined) {
       // Not valid YAML: what can still be read of it says which operations not to report as unserved.
       for (const op of operationsOf(readYamlLeniently(adapterPath))) unsure.add(contract.resolve(op) ?? op);
@@ -237,7 +247,7 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
       broken();
       continue;
     }
-    const kind = await loadKind(parsed.kind);
+    const kind = await loadKind(substitute?.kind ?? parsed.kind);
     if (!kind) {
       errors.push(new ConfigError(adapterDisplay, 'kind', `unknown kind "${parsed.kind}"`, `use one of: ${KIND_NAMES.join(', ')}`));
       broken();
@@ -256,7 +266,7 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
         continue;
       }
       const { policy: rawPolicy, ...rest } = rawBinding;
-      const binding = parseWith(kind.bindingSchema, rest, adapterDisplay, key, errors, unset);
+      const binding = parseWith(kind.bindingSchema, substitute ? {} : rest, adapterDisplay, key, errors, unset);
       let policy: PolicyOverrides | undefined;
       if (rawPolicy !== undefined) {
         policy = parseWith(policyOverridesSchema, rawPolicy, adapterDisplay, `${key}.policy`, errors, unset);
@@ -273,33 +283,12 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
       }
       bindings.push({ operationId, key, binding, policy });
     }
-    const adapter = {
-      name,
-      dir,
-      file: adapterDisplay,
-      kind,
-      role: parsed.role ?? kind.defaultRole,
-      description: parsed.description,
-      connection,
-      policy: parsed.policy,
-      bindings,
-      changes: parsed.changes,
-    };
+    const role = parsed.role ?? substitute?.role ?? kind.defaultRole;
+    const adapter = { name, dir, file: adapterDisplay, kind, role, description: parsed.description, connection, policy: parsed.policy, bindings, changes: parsed.changes };
     // With a mistake in its connection, it still says which operations it serves (no follow-on "unserved"), but is not created.
     routing.push(adapter);
     if (connection === undefined) continue;
-    adapters.push({
-      name,
-      dir,
-      file: adapterDisplay,
-      kind,
-      role: parsed.role ?? kind.defaultRole,
-      description: parsed.description,
-      connection,
-      policy: parsed.policy,
-      bindings,
-      changes: parsed.changes,
-    });
+    adapters.push({ name, dir, file: adapterDisplay, kind, role, description: parsed.description, connection, policy: parsed.policy, bindings, changes: parsed.changes });
   }
 
   const routes = planRoutes(contract, gateway, routing, display, errors, unsure);
@@ -309,6 +298,17 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   for (const feature of features) errors.push(...feature.checkConfig(checked, env));
   if (errors.length > 0) return fail({ root, contract, adapters, env });
   return { config: deepFreeze({ root, file: display, gateway, contract, adapters, routes, features, env }), errors: [] };
+}
+
+/** What `substituteAdapter` makes of an adapter file (its role: as declared, else its own kind's default). */
+async function substituteFor(raw: unknown, name: string, opts: LoadOptions): Promise<{ kind: string; connection: Record<string, unknown>; role: 'legacy' | 'modern' } | undefined> {
+  if (!opts.substituteAdapter || !raw || typeof raw !== 'object') return undefined;
+  const r = raw as { kind?: unknown; role?: unknown };
+  if (typeof r.kind !== 'string') return undefined;
+  const role = r.role === 'legacy' || r.role === 'modern' ? r.role : (await loadKind(r.kind))?.defaultRole;
+  if (!role) return undefined;
+  const s = opts.substituteAdapter({ name, kind: r.kind, role });
+  return s ? { ...s, role } : undefined;
 }
 
 /** Each error's line in its file, where the file is YAML Ficus read and the key (or a parent) is in it. */

@@ -88,6 +88,10 @@ export class ControlPlane {
       mismatchesKept: cfg.admin.mismatchesKept,
       concurrency: cfg.admin.shadowConcurrency,
       ignoreOf: (op) => this.states.ignoreOf(op),
+      headersOf: (op) => {
+        const c = cfg.routes[op]?.compare;
+        return { headers: c?.headers ?? [], ignoreHeaders: c?.ignoreHeaders ?? [] };
+      },
       redactor: redactorFor(host, host.env),
       outcome: (operation, outcome) => shadowOutcomes.inc({ operation, outcome }),
     });

@@ -127,6 +127,10 @@ export const migrationRouteKeys = {
     .object({
       /** JSON paths never compared, e.g. `$.updatedAt`, `$.items[*].etag`. */
       ignore: z.array(jsonPathSchema).default([]),
+      /** Response headers compared, e.g. [content-type, etag] (`*`: every one); none unless listed. */
+      headers: z.array(z.string().regex(/^(\*|[A-Za-z0-9-]+)$/, 'a header name, or *')).default([]),
+      /** Headers never compared (with `*`, the noisy ones); date, content-length and the like never are. */
+      ignoreHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name')).default([]),
     })
     .strict()
     .optional(),

@@ -8,7 +8,9 @@
  * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path,
  * and redacted first as recordings are (src/recording/redactor.ts).
  *
- * Problem answers (4xx) are compared by status only: their text is diagnostic, not data. When either
+ * Problem answers (4xx) are compared by status, type and the fields the contract declares for them
+ * (the comparator's rule): their title and detail are diagnostic text, not data. Response headers
+ * are compared where the route's `compare.headers` names them. When either
  * side fails (5xx: an error, a timeout, an open circuit), nothing is compared: the failure is counted
  * (`modernFailed`, `legacyFailed`) and never held against modern's match rate.
  */
@@ -35,6 +37,8 @@ export interface ShadowRunnerDeps {
   mismatchesKept: number;
   concurrency: number;
   ignoreOf(operationId: string): readonly string[];
+  /** The response headers compared for an operation (`compare.headers`, `compare.ignoreHeaders`). */
+  headersOf?(operationId: string): { headers: readonly string[]; ignoreHeaders: readonly string[] };
   /** Redacts what a mismatch keeps (request line, both answers, the differences' values) as recordings are. */
   redactor: Redactor;
   /** Counts each comparison's outcome (metrics). */
@@ -50,7 +54,7 @@ export function requestLine(method: string, path: string, query: Record<string, 
 }
 
 function asInput(r: OperationResult): CompareInput {
-  return { status: r.status, body: r.status >= 400 ? undefined : r.body };
+  return { status: r.status, body: r.body, headers: r.headers };
 }
 
 export class ShadowRunner {
@@ -141,10 +145,11 @@ export class ShadowRunner {
     const abort = new AbortController();
     const start = performance.now();
     try {
+      // Marked as shadow traffic: the backend can tell it from a caller's call (the http kind sends Ficus-Shadow: true).
       const tracer = activeTracer();
       const r = await (tracer && req.trace
-        ? tracer.traceShadow(binding.operationId, req.trace, (trace) => binding.call({ ...req, signal: abort.signal, trace }))
-        : binding.call({ ...req, signal: abort.signal }));
+        ? tracer.traceShadow(binding.operationId, req.trace, (trace) => binding.call({ ...req, signal: abort.signal, trace, shadow: true }))
+        : binding.call({ ...req, signal: abort.signal, shadow: true }));
       this.deps.traffic.called(binding.operationId, binding.backend, performance.now() - start, false);
       return r;
     } catch (err) {
@@ -163,7 +168,7 @@ export class ShadowRunner {
       return;
     }
     const ignore = this.deps.ignoreOf(op);
-    const cmp = this.deps.comparator.compare(op, asInput(legacy), asInput(modernResult), { ignore });
+    const cmp = this.deps.comparator.compare(op, asInput(legacy), asInput(modernResult), { ignore, ...this.deps.headersOf?.(op) });
     this.deps.shadow.compared(op, cmp.equal);
     this.deps.outcome(op, cmp.equal ? 'match' : 'mismatch');
     if (cmp.equal) return;

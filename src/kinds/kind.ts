@@ -43,6 +43,11 @@ export interface OperationRequest {
   traceparent?: string;
   /** The trace context of this call when traced (the request's span; within an attempt, the attempt's): carried with the request, not in async-local storage. */
   trace?: Context;
+  /**
+   * A shadow or replay call, not a caller's: kinds that can say so tell the backend (the http kind
+   * sends `Ficus-Shadow: true`), so that a modern service can keep such calls apart (no side effects, no analytics).
+   */
+  shadow?: boolean;
   /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
   signal: AbortSignal;
 }

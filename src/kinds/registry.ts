@@ -9,6 +9,7 @@ const loaders: Record<string, () => Promise<RegisteredKind>> = {
   sftp: async () => (await import('./sftp/sftp-kind.ts')).sftpKind,
   db: async () => (await import('./db/db-kind.ts')).dbKind,
   screen: async () => (await import('./screen/screen-kind.ts')).screenKind,
+  recorded: async () => (await import('./recorded/recorded-kind.ts')).recordedKind,
 };
 
 export const KIND_NAMES: readonly string[] = Object.keys(loaders);

@@ -53,10 +53,13 @@ async function attachRecording(gateway: FeatureHost): Promise<InstalledFeature<R
   const keyWarning = `recording with the development redaction key; set ${RECORDING_KEY_ENV} so that redacted values cannot be guessed`;
   if (development && Object.keys(rc.routes).length > 0) gateway.logger.warn(keyWarning);
   const dir = isAbsolute(rc.dir) ? rc.dir : join(gateway.config.root, rc.dir);
+  const files = new SegmentFiles({ dir, maxFileBytes: rc.maxFileSize, rollEveryMs: rc.rollEvery, retention: { maxTotalBytes: rc.maxTotalSize, maxAgeMs: rc.maxAge } });
+  // What grew past the limits while the gateway was down goes at start too.
+  files.retain();
   const recorder = new Recorder({
     contract: gateway.config.contract,
     redactor: redactorFor(gateway, env),
-    files: new SegmentFiles({ dir, maxFileBytes: rc.maxFileSize, rollEveryMs: rc.rollEvery }),
+    files,
     logger: gateway.logger.child({ component: 'recorder' }),
     queueLimit: rc.queueLimit,
     initial: rc.routes,

@@ -10,6 +10,7 @@ import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import { FORMAT_VERSION, type Finding, type RecordedExchange } from './exchange-format.ts';
+import { recordFilter, type RecordFilter, type RecordWhen } from './record-filter.ts';
 import type { Redactor } from './redactor.ts';
 import type { SegmentFiles } from './segment-files.ts';
 
@@ -75,7 +76,7 @@ export interface RecorderOptions {
   logger: Logger;
   queueLimit: number;
   /** Routes recording from start-up. */
-  initial?: Record<string, { sample: number }>;
+  initial?: Record<string, { sample: number; when?: RecordWhen }>;
   random?: () => number;
   now?: () => number;
   /** Called when recording is switched on at run time (a warning about the development key, say). */
@@ -102,6 +103,8 @@ export class Recorder {
   private readonly active = new Map<string, RouteRecording>();
   private readonly counters = new Map<string, Counters>();
   private readonly findings = new Map<string, Finding & { operationId: string; count: number }>();
+  /** The routes' `when` filters (from config: they apply however recording was switched on). */
+  private readonly filters = new Map<string, RecordFilter>();
   private queue: Captured[] = [];
   private draining: Promise<void> | undefined;
   private failedWrites = 0;
@@ -112,6 +115,7 @@ export class Recorder {
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
     for (const [operationId, r] of Object.entries(opts.initial ?? {})) {
+      if (r.when) this.filters.set(operationId, recordFilter(r.when));
       if (r.sample > 0) this.active.set(operationId, { sample: r.sample, source: 'config', startedAt: this.now() });
     }
   }
@@ -162,6 +166,17 @@ export class Recorder {
         const result = outcome.result;
         const problem = outcome.problem;
         if (!result && !problem) return;
+        const status = result ? result.status : (problem?.status ?? 500);
+        const filter = this.filters.get(route.operationId);
+        if (
+          filter &&
+          !filter(
+            req,
+            route.operation.path.replace(/\{([^}]+)\}/g, (_m, n: string) => encodeURIComponent(String(req.pathParams[n] ?? ''))),
+            status,
+          )
+        )
+          return;
         this.capture({
           operationId: route.operationId,
           op: route.operation,

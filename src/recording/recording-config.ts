@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parsePath } from '../compare/json-path.ts';
 
 import { durationMs, sizeBytes } from '../config/units.ts';
+import { recordWhenSchema } from './record-filter.ts';
 
 /** A JSON path into an exchange: `$.request.body.x`, `$.response.body.items[*].phone`, `$.request.query.ssn`. */
 export const exchangePathSchema = z.string().superRefine((p, ctx) => {
@@ -26,6 +27,8 @@ export const recordingRouteSchema = z
     sample: sample.default(1),
     /** Exchange paths redacted for this operation only. */
     redact: z.array(exchangePathSchema).default([]),
+    /** Which calls are kept: by path pattern, consumer, status and request header (src/recording/record-filter.ts). */
+    when: recordWhenSchema.optional(),
   })
   .strict();
 
@@ -43,6 +46,10 @@ export const recordingConfigSchema = z
     maxFileSize: sizeBytes.prefault('10MiB'),
     /** ... or when it is this old (e.g. 1h). */
     rollEvery: durationMs.prefault('1h'),
+    /** The whole folder is kept under this size: the oldest files go first (e.g. 1GiB); unset: no limit. */
+    maxTotalSize: sizeBytes.optional(),
+    /** Files older than this are deleted (e.g. 30d); unset: kept. */
+    maxAge: durationMs.optional(),
     /** Exchanges waiting to be written; past this, new ones are dropped and counted. */
     queueLimit: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   })

@@ -7,6 +7,7 @@
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatExchange, requestKey, type RecordedExchange } from './exchange-format.ts';
+import { applyRetention, type RetentionLimits } from './retention.ts';
 
 /** Recordings hold redacted requests and answers: readable by the gateway's user only. */
 const FILE_MODE = 0o600;
@@ -17,6 +18,8 @@ export interface SegmentOptions {
   maxFileBytes: number;
   rollEveryMs: number;
   now?: () => number;
+  /** Retention of the whole folder, applied whenever a file rolls or closes (src/recording/retention.ts). */
+  retention?: RetentionLimits;
 }
 
 interface Segment {
@@ -121,6 +124,14 @@ export class SegmentFiles {
     if (!seg) return;
     await this.rewrite(seg);
     this.segments.delete(operationId);
+    this.retain();
+  }
+
+  /** Deletes what the retention limits no longer allow (never a file still open). */
+  retain(): string[] {
+    if (!this.opts.retention) return [];
+    const open = new Set([...this.segments.values()].map((s) => s.file));
+    return applyRetention(this.opts.dir, this.opts.retention, open, this.now());
   }
 
   private async rewrite(seg: Segment): Promise<void> {

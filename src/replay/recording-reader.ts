@@ -8,6 +8,8 @@ import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Contract } from '../contract/contract.ts';
 import { parseExchangeLine, type RecordedExchange } from '../recording/exchange-format.ts';
+import { ExchangeImporter, readForeignFile } from '../recording/import.ts';
+import type { Redactor } from '../recording/redactor.ts';
 
 export interface ReplayItem {
   exchange: RecordedExchange;
@@ -48,12 +50,48 @@ export function recordingFiles(paths: readonly string[]): { files: string[]; mis
   return { files, missing };
 }
 
-export async function readRecordings(paths: readonly string[], contract: Contract): Promise<ReadResult> {
+/** A HAR (or GoReplay) file given by name: its exchanges matched to operations and redacted as an import does. */
+function readForeign(file: string, shown: string, contract: Contract, redactor: Redactor | undefined, out: ReadResult): void {
+  if (!redactor) {
+    out.bad.push({ file: shown, line: 0, reason: "HAR and GoReplay files are read with the project's redaction settings; none were given" });
+    return;
+  }
+  let read;
+  try {
+    read = readForeignFile(file);
+  } catch (err) {
+    out.bad.push({ file: shown, line: 0, reason: (err as Error).message });
+    return;
+  }
+  for (const b of read.bad) out.bad.push({ file: shown, line: entryIndex(b.source), reason: b.reason });
+  const importer = new ExchangeImporter(contract, redactor);
+  for (const e of read.entries) {
+    const c = importer.convert(e);
+    if (c.ok) out.items.push({ exchange: c.exchange, file: shown, line: entryIndex(e.source) });
+    else out.bad.push({ file: shown, line: entryIndex(e.source), reason: `${c.unmatched.method} ${c.unmatched.path} matches no operation of ${contract.file}` });
+  }
+}
+
+/** The entry's index (`file#12`), reported in the place of a line number. */
+function entryIndex(source: string): number {
+  const m = /#(\d+)$/.exec(source);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Every exchange of the given recordings. A file ending in .har or .gor is read as HAR or GoReplay
+ * traffic (needs `redactor`: the answers are compared redacted).
+ */
+export async function readRecordings(paths: readonly string[], contract: Contract, redactor?: Redactor): Promise<ReadResult> {
   const { files, missing } = recordingFiles(paths);
   const out: ReadResult = { items: [], bad: missing.map((m) => ({ file: m, line: 0, reason: 'no such file or folder' })), files: [] };
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
     out.files.push(shown);
+    if (/\.(har|gor)$/i.test(file)) {
+      readForeign(file, shown, contract, redactor, out);
+      continue;
+    }
     const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
     let n = 0;
     for await (const text of rl) {

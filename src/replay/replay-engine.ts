@@ -62,6 +62,8 @@ export interface ReplayOptions {
   /** Ignore rules per operation (from the routes' `compare.ignore`), plus rules for every operation. */
   ignoreByOperation?: Record<string, readonly string[]>;
   ignore?: readonly string[];
+  /** Response headers compared per operation (the routes' `compare.headers` and `compare.ignoreHeaders`). */
+  headersByOperation?: Record<string, { headers: readonly string[]; ignoreHeaders: readonly string[] }>;
   onProgress?: (phase: 'baseline' | 'replay', done: number, total: number) => void;
 }
 
@@ -101,10 +103,19 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
     return undefined;
   };
 
-  const redactAnswer = (item: ReplayItem, answer: ReplayAnswer): { status: number; body: unknown } => {
+  const redactAnswer = (item: ReplayItem, answer: ReplayAnswer): { status: number; body: unknown; headers: Record<string, string> } => {
     const e = item.exchange;
     const r = opts.redactor.redact(opts.contract.operation(e.operationId), e.operationId, e.request, { status: answer.status, headers: answer.headers, body: answer.body });
-    return { status: r.response.status, body: r.response.body };
+    return { status: r.response.status, body: r.response.body, headers: r.response.headers };
+  };
+
+  /** The headers compared for an exchange: those the route names that the recording holds (a recording made by Ficus keeps the adapter's headers only). */
+  const headerRules = (item: ReplayItem): { headers: string[]; ignoreHeaders: readonly string[] } | undefined => {
+    const rule = opts.headersByOperation?.[item.exchange.operationId];
+    if (!rule || rule.headers.length === 0) return undefined;
+    const held = Object.keys(item.exchange.response.headers).map((h) => h.toLowerCase());
+    const names = rule.headers.includes('*') ? held : rule.headers.map((h) => h.toLowerCase()).filter((h) => held.includes(h));
+    return { headers: names, ignoreHeaders: rule.ignoreHeaders };
   };
 
   const baseIgnore = (item: ReplayItem, problem: boolean): string[] => [...(opts.ignore ?? []), ...(opts.ignoreByOperation?.[item.exchange.operationId] ?? []), ...(problem ? PROBLEM_NOISE : [])];
@@ -155,15 +166,15 @@ export async function replay(items: readonly ReplayItem[], bad: readonly BadLine
     const cannot = fixed ? opts.target.cannotServe?.(e.operationId, fixed) : undefined;
     // An operation not (yet) served by the chosen backend is not a failure of that backend: say so and go on.
     if (cannot) return finish({ outcome: 'skipped', differences: [], ignored: [], reason: cannot });
-    let actual: { status: number; body: unknown };
+    let actual: { status: number; body: unknown; headers: Record<string, string> };
     try {
       actual = redactAnswer(item, await opts.target.send(e.request));
     } catch (err) {
       return finish({ outcome: 'error', differences: [], ignored: [], reason: `no answer: ${(err as Error).message}` });
     }
     const ignored = [...baseIgnore(item, e.response.status >= 400 || actual.status >= 400), ...(exchangeNoise.get(i) ?? []), ...(operationNoise.get(e.operationId) ?? [])];
-    const cmp = comparator.compare(e.operationId, { status: e.response.status, body: e.response.body }, actual, { ignore: ignored });
-    finish({ outcome: cmp.equal ? 'pass' : 'fail', differences: cmp.differences, ignored, actual });
+    const cmp = comparator.compare(e.operationId, { status: e.response.status, body: e.response.body, headers: e.response.headers }, actual, { ignore: ignored, ...headerRules(item) });
+    finish({ outcome: cmp.equal ? 'pass' : 'fail', differences: cmp.differences, ignored, actual: { status: actual.status, body: actual.body } });
   });
 
   const byOperation: Record<string, OperationCounts> = {};

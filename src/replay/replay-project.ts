@@ -21,6 +21,7 @@ export interface ReplayProject {
   contract: Contract;
   recording: RecordingConfig;
   ignoreByOperation: Record<string, string[]>;
+  headersByOperation: Record<string, { headers: string[]; ignoreHeaders: string[] }>;
   redactor: Redactor;
   developmentKey: boolean;
 }
@@ -55,9 +56,11 @@ export function loadReplayProject(opts: { root: string; file?: string; env: Env 
   }
   const recording = cfg.recording as RecordingConfig;
   const ignoreByOperation: Record<string, string[]> = {};
+  const headersByOperation: Record<string, { headers: string[]; ignoreHeaders: string[] }> = {};
   for (const [op, r] of Object.entries(cfg.routes)) {
-    const ignore = (r as { compare?: { ignore?: string[] } }).compare?.ignore;
-    if (ignore && ignore.length > 0) ignoreByOperation[op] = ignore;
+    const compare = (r as { compare?: { ignore?: string[]; headers?: string[]; ignoreHeaders?: string[] } }).compare;
+    if (compare?.ignore && compare.ignore.length > 0) ignoreByOperation[op] = compare.ignore;
+    if (compare?.headers && compare.headers.length > 0) headersByOperation[op] = { headers: compare.headers, ignoreHeaders: compare.ignoreHeaders ?? [] };
   }
   const key = recordingKey(opts.env);
   const redactor = new Redactor({
@@ -67,5 +70,5 @@ export function loadReplayProject(opts: { root: string; file?: string; env: Env 
     redactByOperation: Object.fromEntries(Object.entries(recording.routes).map(([op, r]) => [op, r.redact])),
     headers: recording.headers,
   });
-  return { root, file: display, contract, recording, ignoreByOperation, redactor, developmentKey: key.development };
+  return { root, file: display, contract, recording, ignoreByOperation, headersByOperation, redactor, developmentKey: key.development };
 }

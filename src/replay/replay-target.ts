@@ -13,6 +13,8 @@ import type { RecordedRequest } from '../recording/exchange-format.ts';
 
 export type BackendName = 'legacy' | 'modern';
 export const BACKEND_OVERRIDE_HEADER = 'x-ficus-replay-backend';
+/** Sent with every replayed request to a URL, so that a service replayed to directly can tell replay traffic apart. */
+export const SHADOW_HEADER = 'ficus-shadow';
 
 export interface ReplayAnswer {
   status: number;
@@ -64,6 +66,7 @@ export class UrlTarget implements ReplayTarget {
       headers['content-type'] = headers['content-type'] ?? 'application/json';
     }
     if (backend) headers[BACKEND_OVERRIDE_HEADER] = backend;
+    headers[SHADOW_HEADER] = 'true';
     const res = await request(this.base + req.path + queryString(req.query), {
       method: req.method as 'GET',
       headers,
@@ -102,7 +105,8 @@ const backendOverride: Feature<undefined> = {
       {
         around: (route, req, next) => {
           const b = req.headers[BACKEND_OVERRIDE_HEADER];
-          return b === 'legacy' || b === 'modern' ? callBackend(route, b, req) : next();
+          // A replayed call is marked as one for the backend (the http kind sends Ficus-Shadow: true).
+          return b === 'legacy' || b === 'modern' ? callBackend(route, b, { ...req, shadow: true }) : next();
         },
       },
     ],

@@ -50,7 +50,7 @@ export async function runReplay(opts: RunReplayOptions): Promise<RunReplayResult
   const project = loadReplayProject({ root, file: opts.config, env });
   const recordingDir = isAbsolute(project.recording.dir) ? project.recording.dir : join(root, project.recording.dir);
   const paths = opts.paths && opts.paths.length > 0 ? opts.paths : [recordingDir];
-  const { items, bad } = await readRecordings(paths, project.contract);
+  const { items, bad } = await readRecordings(paths, project.contract, project.redactor);
 
   const isBackend = opts.against === 'legacy' || opts.against === 'modern';
   if (!isBackend && !/^https?:\/\//.test(opts.against)) {
@@ -81,6 +81,7 @@ export async function runReplay(opts: RunReplayOptions): Promise<RunReplayResult
       unsafe: opts.unsafe,
       ignore: opts.ignore,
       ignoreByOperation: project.ignoreByOperation,
+      headersByOperation: project.headersByOperation,
       onProgress: opts.progress ? (phase, done, total) => opts.progress?.update(phase, done, total) : undefined,
     });
     opts.progress?.stop();

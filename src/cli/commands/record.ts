@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import { Gateway } from '../../gateway.ts';
 import type { RecorderStatus, RouteRecordingStatus } from '../../recording/recorder.ts';
 import { readTrafficFile } from '../../recording/traffic-file.ts';
+import { registerInterchange } from '../record-interchange.ts';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 
@@ -34,6 +35,7 @@ export function printStatus(s: RecorderStatus): void {
 
 export function register(program: Command): void {
   const record = program.command('record').description('record exchanges for replay (admin API: FICUS_ADMIN_URL, FICUS_ADMIN_TOKEN)');
+  registerInterchange(record);
 
   adminOptions(
     record

@@ -23,6 +23,11 @@ const connectionSchema = z
     healthPath: z.string().default('/healthz'),
     /** undici's connect/headers/body timeouts, a floor under the policy's timeout. */
     socketTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** The header that marks shadow and replay calls (value `true`); empty: not marked. */
+    shadowHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]*$/, 'a header name')
+      .default('Ficus-Shadow'),
   })
   .strict();
 
@@ -133,6 +138,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
         injectTraceContext(req, headers);
         annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
       }
+      if (req.shadow && this.conn.shadowHeader) headers[this.conn.shadowHeader.toLowerCase()] = 'true';
       let body: string | Buffer | undefined;
       if (req.rawBody !== undefined && req.media !== undefined && method !== 'GET') {
         // Forms, files, text, bytes: passed on as sent.
