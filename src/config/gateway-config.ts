@@ -5,6 +5,8 @@ import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
 import { recordingConfigSchema } from '../recording/recording-config.ts';
+import { securityConfigSchema } from '../security/security-config.ts';
+import { limitsConfigSchema } from '../limits/limits-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -77,6 +79,10 @@ export const gatewayConfigSchema = z
     writes: writesConfigSchema.prefault({}),
     /** Recording exchanges to recordings/ for replay (src/recording); every route off unless listed. */
     recording: recordingConfigSchema.prefault({}),
+    /** The front door: how the contract's security schemes are verified (src/security). */
+    security: securityConfigSchema.prefault({}),
+    /** Rates and quotas per consumer and operation, and each legacy adapter's ceiling (src/limits). */
+    limits: limitsConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -10,6 +10,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Contract, ContractOperation, JsonSchema } from '../contract/contract.ts';
 import { PROBLEMS, Problem, type FieldError } from '../problem.ts';
 import { ajvPathToField } from './response-validator.ts';
+import { credentialQueryNames } from '../security/contract-security.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -55,6 +56,8 @@ export class OperationRequestCheck {
   private readonly path: ValidateFunction | undefined;
   private readonly query: ValidateFunction;
   private readonly queryNames: string[];
+  /** Query parameters that carry an API key (the contract's security): neither refused nor passed on. */
+  private readonly credentialNames: ReadonlySet<string>;
   private readonly headers: ValidateFunction | undefined;
   private readonly headerNames: string[];
   private readonly body: ValidateFunction | undefined;
@@ -73,6 +76,7 @@ export class OperationRequestCheck {
     this.path = pathParams.length > 0 ? coercing.compile(objectSchema(pathParams, true)) : undefined;
     const queryParams = params.filter((p) => p.in === 'query');
     this.queryNames = queryParams.map((p) => p.name);
+    this.credentialNames = new Set(credentialQueryNames(contract, operation));
     this.query = coercing.compile(objectSchema(queryParams, false));
     const headerParams = params.filter((p) => p.in === 'header').map((p) => ({ ...p, name: p.name.toLowerCase() }));
     this.headerNames = headerParams.map((p) => p.name);
@@ -100,6 +104,7 @@ export class OperationRequestCheck {
           errors.push({ field: 'query.__proto__', message: `is not a query parameter of ${this.operation.operationId}` });
           continue;
         }
+        if (this.credentialNames.has(k)) continue;
         const prev = query[k];
         query[k] = prev === undefined ? v : Array.isArray(prev) ? [...(prev as unknown[]), v] : [prev, v];
       }

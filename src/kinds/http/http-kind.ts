@@ -21,6 +21,8 @@ const connectionSchema = z
     healthPath: z.string().default('/healthz'),
     /** undici's connect/headers/body timeouts, a floor under the policy's timeout. */
     socketTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** The header that names the caller's consumer (as the front door knew it) to the service; '' sends none. */
+    consumerHeader: z.string().default('Ficus-Consumer'),
   })
   .strict();
 
@@ -97,6 +99,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
     const basePath = this.base.pathname.replace(/\/$/, '');
     const where = `${this.name} ${method} ${template}`;
     const forward = b.forwardHeaders.map((h) => h.toLowerCase());
+    const consumerHeader = this.conn.consumerHeader.toLowerCase();
     const returned = b.returnHeaders.map((h) => h.toLowerCase());
     // A 401 is about the caller's credentials only when the caller's are passed on; else the gateway's were refused.
     const callerCredentials = forward.includes('authorization') || forward.includes('cookie');
@@ -110,6 +113,11 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
+      // Set by the gateway only: a caller's own header of that name is never passed on as the consumer.
+      if (consumerHeader) {
+        if (req.consumer !== undefined) headers[consumerHeader] = req.consumer;
+        else delete headers[consumerHeader];
+      }
       let body: string | undefined;
       if (req.body !== undefined && method !== 'GET') {
         body = JSON.stringify(req.body);
