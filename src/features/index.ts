@@ -7,7 +7,8 @@
 import { controlFeature } from '../control/control-feature.ts';
 import { recordingFeature } from '../recording/attach.ts';
 import { writesFeature } from '../writes/install.ts';
+import { limitsFeature } from '../limits/limits-feature.ts';
 import { securityFeature } from '../security/security-feature.ts';
 import type { Feature } from './feature.ts';
 
-export const BUILTIN_FEATURES: readonly Feature[] = [writesFeature, recordingFeature, controlFeature, securityFeature];
+export const BUILTIN_FEATURES: readonly Feature[] = [writesFeature, recordingFeature, controlFeature, securityFeature, limitsFeature];
