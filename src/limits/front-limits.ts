@@ -72,13 +72,12 @@ export class FrontLimits {
       this.refused(consumer, operationId, refused.kind);
       const seconds = Math.max(1, Math.ceil(refused.taken.msBeforeNext / 1000));
       headers['Retry-After'] = String(seconds);
-      throw new Problem(refused.kind === 'rate' ? PROBLEMS.rateLimited : PROBLEMS.quotaExceeded, {
-        detail:
-          refused.kind === 'rate'
-            ? `more than ${refused.limit} requests in ${refused.windowS} s (${refused.policy}); try again in ${seconds} s`
-            : `the quota of ${refused.limit} requests (${refused.policy}) is used up until ${new Date(Date.now() + refused.taken.msBeforeNext).toISOString()}`,
-        headers,
-      });
+      const detail =
+        refused.kind === 'rate'
+          ? `more than ${refused.limit} requests in ${refused.windowS} s (${refused.policy}); try again in ${seconds} s`
+          : `the quota of ${refused.limit} requests (${refused.policy}) is used up until ${new Date(Date.now() + refused.taken.msBeforeNext).toISOString()}`;
+      if (refused.kind === 'rate') throw new Problem(PROBLEMS.rateLimited, { detail, headers });
+      throw new Problem(PROBLEMS.quotaExceeded, { detail, headers });
     }
     return headers;
   }
