@@ -28,6 +28,23 @@ export class Limiters {
     } else this.prefix = 'ficus';
   }
 
+  /** Waits (up to `timeoutMs`) for Redis to be connected; until then the memory insurance counts. True when connected. */
+  async ready(timeoutMs = 2_000): Promise<boolean> {
+    const redis = this.redis;
+    if (!redis) return true;
+    if (redis.status === 'ready') return true;
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => done(false), timeoutMs);
+      const done = (ok: boolean) => {
+        clearTimeout(t);
+        redis.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      redis.on('ready', onReady);
+    });
+  }
+
   private limiter(points: number, windowMs: number): RateLimiterAbstract {
     const id = `${points}/${windowMs}`;
     let l = this.limiters.get(id);

@@ -68,6 +68,8 @@ export const limitsFeature: Feature<LimitsApi> = {
     const rules = new LimitRules(cfg, host.store);
     await rules.start();
     const limiters = new Limiters(cfg.store);
+    if (!(await limiters.ready()))
+      host.logger.warn({ url: cfg.store.driver === 'redis' ? cfg.store.url : undefined }, 'limits: Redis is not reachable yet; each instance counts on its own until it is');
     const security = host.featureApi<SecurityApi>('security');
     const label = (c: string) => security?.consumerLabel(c === 'anonymous' ? undefined : c) ?? 'other';
     const front = new FrontLimits(rules, limiters, (consumer, operation, kind) => limited.inc({ consumer: label(consumer), operation, kind }));
