@@ -134,7 +134,9 @@ describe('the ceiling on a legacy adapter', () => {
     const ok = answers.filter((r) => r.status === 200).length;
     const refused = answers.filter((r) => r.status === 503);
     expect(ok + refused.length).toBe(8);
-    expect(refused.length).toBeGreaterThan(0);
+    // (On a loaded machine the 8 calls may spread over several seconds: each second still lets 2 through, no more.)
+    expect(ok).toBeLessThanOrEqual(2 * perSecond.size);
+    expect(ok).toBe([...perSecond.values()].reduce((a, b) => a + b, 0));
     for (const r of refused) {
       expect(r.headers.get('retry-after')).toBe('1');
       expect(((await r.json()) as { type: string }).type).toBe('https://ficus.dev/problems/overloaded');
