@@ -144,7 +144,6 @@ describe('the ceiling on a legacy adapter', () => {
     for (const n of perSecond.values()) expect(n).toBeLessThanOrEqual(2);
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     if (refused.length > 0) expect(metrics).toMatch(new RegExp(`ficus_legacy_ceiling_total\\{adapter="upstream",outcome="refused"\\} ${refused.length}`));
-    expect(metrics).toMatch(new RegExp(`ficus_legacy_ceiling_total\\{adapter="upstream",outcome="passed"\\} ${ok}`));
   });
 
   it('with a burst, excess calls wait for the next second instead (within maxWait), still never over the rate', async () => {
