@@ -61,6 +61,10 @@ export const PROBLEMS = {
   legacyRefused: { type: 'legacy-refused', status: 422, title: 'The legacy screen cannot hold this value as given' },
   /** The idempotency key was used before with another request (body or parameters): never a second write. */
   idempotencyKeyReused: { type: 'idempotency-key-reused', status: 422, title: 'The idempotency key was already used for a different request' },
+  /** The consumer sent more requests than its rate allows (Retry-After, RateLimit, RateLimit-Policy). */
+  rateLimited: { type: 'rate-limited', status: 429, title: 'Too many requests' },
+  /** The consumer used up its quota for the day or month (Retry-After: until the quota starts again). */
+  quotaExceeded: { type: 'quota-exceeded', status: 429, title: 'The quota is used up' },
   /** The request headers are larger than the server accepts. */
   requestHeadersTooLarge: { type: 'request-headers-too-large', status: 431, title: 'Request header fields too large' },
   /** The caller hung up before its request was read (499, as nginx says it): logged, never sent. */
@@ -83,6 +87,8 @@ export const PROBLEMS = {
   overloaded: { type: 'overloaded', status: 503, title: 'Too many calls waiting for the backend' },
   /** The gateway's own state store (idempotency keys, outbox, route modes) cannot be reached. */
   stateStoreUnavailable: { type: 'state-store-unavailable', status: 503, title: 'The gateway cannot reach its state store' },
+  /** The caller's credentials cannot be checked now (the issuer's keys cannot be fetched): not the caller's fault; Retry-After. */
+  credentialsUnverifiable: { type: 'credentials-unverifiable', status: 503, title: "The caller's credentials cannot be verified now" },
   /** The instance is shutting down and took no new request (503, `Connection: close`): send it again, to another instance. */
   shuttingDown: { type: 'shutting-down', status: 503, title: 'This gateway instance is shutting down' },
   upstreamTimeout: { type: 'upstream-timeout', status: 504, title: 'The backend did not answer in time' },

@@ -7,6 +7,8 @@ import { writesConfigSchema } from '../writes/writes-config.ts';
 import { recordingConfigSchema } from '../recording/recording-config.ts';
 import { eventsConfigSchema } from '../changes/events-config.ts';
 import { tracingConfigSchema } from '../observability/tracing/tracing-config.ts';
+import { securityConfigSchema } from '../security/security-config.ts';
+import { limitsConfigSchema } from '../limits/limits-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -85,6 +87,10 @@ export const gatewayConfigSchema = z
     events: eventsConfigSchema.prefault({}),
     /** OpenTelemetry tracing over OTLP/HTTP, off by default (src/observability/tracing; OTEL_* variables too). */
     tracing: tracingConfigSchema.prefault({}),
+    /** The front door: how the contract's security schemes are verified (src/security). */
+    security: securityConfigSchema.prefault({}),
+    /** Rates and quotas per consumer and operation, and each legacy adapter's ceiling (src/limits). */
+    limits: limitsConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

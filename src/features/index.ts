@@ -10,6 +10,8 @@ import { recordingFeature } from '../recording/attach.ts';
 import { writesFeature } from '../writes/install.ts';
 import { tracingFeature } from '../observability/tracing/tracing-feature.ts';
 import { opsMetricsFeature } from '../observability/ops-metrics.ts';
+import { limitsFeature } from '../limits/limits-feature.ts';
+import { securityFeature } from '../security/security-feature.ts';
 import type { Feature } from './feature.ts';
 
-export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, controlFeature, changesFeature, opsMetricsFeature];
+export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, controlFeature, securityFeature, limitsFeature, changesFeature, opsMetricsFeature];

@@ -58,6 +58,12 @@ export function clientErrorHandler(logger: Logger): (err: Error & { code?: strin
 
 /** Hooks later features use to take part in serving an operation (idempotency, recording, ...). */
 export interface OperationHooks {
+  /**
+   * The front door: runs before the request check (before a body is read). Returns undefined when
+   * it has nothing to do for the operation, or a promise that rejects with a problem to refuse the
+   * call; it may name the caller in `res.locals.consumer`. Runs in the order the features were added.
+   */
+  admit?: (route: Route, req: Request, res: Response) => Promise<void> | undefined;
   /** Runs before dispatch; may answer the call itself by returning a result. */
   before?: (route: Route, req: OperationRequest, res: Response) => Promise<OperationResult | undefined>;
   /**
@@ -134,6 +140,7 @@ export function buildApp(deps: AppDeps): Express {
         operation,
         backend,
         adapter: res.locals.adapter as string | undefined,
+        consumer: res.locals.consumer as string | undefined,
         method: req.method,
         path: req.originalUrl,
         status,
@@ -187,19 +194,34 @@ export function buildApp(deps: AppDeps): Express {
         next(e);
       }
     };
-    const contentType = req.headers['content-type'];
-    // No body: fine, unless it says it is of a media type the operation does not take.
-    if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
-      serve('none');
-      return;
+    const read = () => {
+      const contentType = req.headers['content-type'];
+      // No body: fine, unless it says it is of a media type the operation does not take.
+      if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
+        serve('none');
+        return;
+      }
+      const plan = check.bodyPlan(contentType);
+      const media = plan && parseMediaType(contentType);
+      if (!plan || !media) {
+        next(check.unsupported(contentType));
+        return;
+      }
+      bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serve(plan, read), next);
+    };
+    admitThen(0, route, req, res, read, next);
+  }
+
+  // The front door's hooks, in order, before the request is read any further.
+  function admitThen(i: number, route: Route, req: Request, res: Response, then: () => void, next: NextFunction): void {
+    for (; i < admits.length; i++) {
+      const pending = admits[i](route, req, res);
+      if (pending) {
+        pending.then(() => admitThen(i + 1, route, req, res, then, next), next);
+        return;
+      }
     }
-    const plan = check.bodyPlan(contentType);
-    const media = plan && parseMediaType(contentType);
-    if (!plan || !media) {
-      next(check.unsupported(contentType));
-      return;
-    }
-    bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serve(plan, read), next);
+    then();
   }
 
   app.get('/healthz', (_req, res) => {
@@ -249,6 +271,7 @@ export function buildApp(deps: AppDeps): Express {
       headers: headersOf(req),
       body: sent?.read.body,
       requestId: res.locals.requestId as string,
+      consumer: res.locals.consumer as string | undefined,
       signal: abort.signal,
     };
     if (sent && sent.plan.kind !== 'json') {
@@ -310,6 +333,7 @@ export function buildApp(deps: AppDeps): Express {
   // The `around` hooks in order, outermost first (the features' hooks are fixed before the app is built).
   const arounds = hooks.flatMap((h) => (h.around ? [h.around] : []));
   const befores = hooks.flatMap((h) => (h.before ? [h.before] : []));
+  const admits = hooks.flatMap((h) => (h.admit ? [h.admit] : []));
   const afters = hooks.flatMap((h) => (h.after ? [h.after] : []));
 
   function aroundChain(route: Route, req: OperationRequest, chain: NonNullable<OperationHooks['around']>[], i: number): Promise<Dispatched> {

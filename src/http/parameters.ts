@@ -275,6 +275,8 @@ export class QueryReader {
   constructor(
     private readonly plans: ParameterPlan[],
     private readonly operationId: string,
+    /** Names neither refused nor read (an API key the contract's security takes in the query). */
+    private readonly ignored: ReadonlySet<string> = new Set(),
   ) {
     for (const p of plans) this.byName.set(p.name, p);
     for (const p of plans) {
@@ -303,6 +305,7 @@ export class QueryReader {
         errors.push({ field: `query.${rawName}`, message: 'is not well-formed percent-encoding' });
         continue;
       }
+      if (this.ignored.has(name)) continue;
       const plan = this.byName.get(name);
       if (plan) {
         if (!plan.allowReserved && RESERVED.test(rawValue)) {

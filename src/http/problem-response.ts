@@ -51,7 +51,8 @@ export function sendProblem(res: Response, problem: Problem): void {
   res
     .status(problem.status)
     .type(PROBLEM_CONTENT_TYPE)
-    .send(JSON.stringify(problem.toBody(requestId, res.req.originalUrl)));
+    // The path only: the query may carry a credential (an API key), which a problem never echoes.
+    .send(JSON.stringify(problem.toBody(requestId, res.req.originalUrl.split('?', 1)[0])));
 }
 
 export function problemHandler(logger: Logger): ErrorRequestHandler {

@@ -15,6 +15,7 @@ import { bodyKindOf, MediaMatcher, parseMediaType, type BodyKind } from './media
 import { planParameter, parseCookies, QueryReader, readCookieValue, readHeaderValue, readPathValue, type ParameterPlan } from './parameters.ts';
 import type { FieldEncodings } from './request-body.ts';
 import { ajvPathToField } from './response-validator.ts';
+import { credentialQueryNames } from '../security/contract-security.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -83,6 +84,8 @@ export class OperationRequestCheck {
   private readonly queryReader: QueryReader;
   private readonly query: ValidateFunction | undefined;
   private readonly headerPlans: ParameterPlan[];
+  /** Query parameters that carry an API key (the contract's security): neither refused nor passed on. */
+  private readonly credentialNames: ReadonlySet<string>;
   private readonly headers: ValidateFunction | undefined;
   private readonly cookiePlans: ParameterPlan[];
   private readonly cookies: ValidateFunction | undefined;
@@ -107,7 +110,8 @@ export class OperationRequestCheck {
     this.pathPlans = plans.filter((p) => p.in === 'path');
     this.path = compile(this.pathPlans);
     const queryPlans = plans.filter((p) => p.in === 'query');
-    this.queryReader = new QueryReader(queryPlans, operation.operationId);
+    this.credentialNames = new Set(credentialQueryNames(contract, operation));
+    this.queryReader = new QueryReader(queryPlans, operation.operationId, this.credentialNames);
     this.query = compile(queryPlans);
     this.headerPlans = plans.filter((p) => p.in === 'header');
     this.headers = compile(this.headerPlans);

@@ -14,6 +14,12 @@ export type Backend = 'legacy' | 'modern';
 
 /** One adapter's binding of one operation, wrapped in its policy and measured. */
 export class BoundBinding {
+  /**
+   * Runs before each attempt reaches the backend (the limits feature's ceiling on a legacy adapter):
+   * it may wait (see `waitInQueue`) or refuse with a 503 `overloaded`.
+   */
+  admission: ((req: OperationRequest) => Promise<void>) | undefined;
+
   constructor(
     readonly adapter: string,
     readonly kind: string,
@@ -36,9 +42,11 @@ export class BoundBinding {
     const start = performance.now();
     let outcome = 'ok';
     try {
+      if (this.admission) await this.admission(req);
       return await this.handler(req);
     } catch (err) {
       if (err instanceof Problem && err.isClientError) outcome = 'client_error';
+      else if (err instanceof Problem && err.typeName === 'overloaded') outcome = 'overloaded';
       else if (callerSignal.aborted) outcome = 'caller_gone';
       else {
         outcome = 'error';

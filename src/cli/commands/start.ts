@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConfigError, ConfigErrors } from '../../config/config-error.ts';
 import { Gateway } from '../../gateway.ts';
+import { ConsumerError } from '../../security/consumer-store.ts';
+import type { SecurityApi } from '../../security/security-feature.ts';
 
 const PORT_RANGE = 'a whole number from 0 to 65535 (0: any free port)';
 
@@ -47,6 +49,13 @@ export function register(program: Command): void {
         estate = running;
         for (const [k, v] of Object.entries(running.env)) if (env[k] === undefined) env[k] = v;
       }
+      // The sample's token issuer (a JWKS on loopback) for the contract's bearer scheme.
+      let issuer: { jwksUrl: string; token: string; stop(): Promise<void> } | undefined;
+      if (opts.sample && env.FICUS_JWKS_URL === undefined) {
+        const { startSampleIssuer } = await import('../../../sample/sample-issuer.ts');
+        issuer = await startSampleIssuer();
+        env.FICUS_JWKS_URL = issuer.jwksUrl;
+      }
       // The sample gets an admin token of its own (fresh each start) so the dashboard and CLI work at once.
       let sampleToken: string | undefined;
       if (opts.sample && !env.FICUS_ADMIN_TOKENS) {
@@ -58,6 +67,7 @@ export function register(program: Command): void {
         gateway = await Gateway.create({ root, file: opts.config, env });
       } catch (err) {
         await estate?.stop();
+        await issuer?.stop();
         throw err;
       }
       // A port in use (or any listen error): say which address and what to do, stop everything started, fail.
@@ -75,6 +85,7 @@ export function register(program: Command): void {
       if (sampleToken && gateway.config.gateway.admin.enabled) {
         lines.push('', `  Admin token for this run (name "sample"): ${sampleToken}`, `    export FICUS_ADMIN_URL=${gateway.control.adminUrl ?? ''} FICUS_ADMIN_TOKEN=${sampleToken}`);
       }
+      if (opts.sample) lines.push(...(await sampleCredentials(gateway, url, issuer?.token)));
       process.stdout.write(lines.join('\n') + '\n\n');
       let stopping = false;
       const stop = async (signal: string) => {
@@ -83,6 +94,7 @@ export function register(program: Command): void {
         gateway.logger.info({ signal }, 'shutting down');
         await gateway.close(Number(opts.grace));
         await estate?.stop();
+        await issuer?.stop();
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -95,4 +107,31 @@ export function register(program: Command): void {
         }, 1_000).unref();
       }
     });
+}
+
+/** The sample's consumer and a fresh API key (the last one retired), and how to call with it and with the sample token. */
+async function sampleCredentials(gateway: Gateway, url: string, token: string | undefined): Promise<string[]> {
+  const security = gateway.feature<SecurityApi>('security');
+  if (!security) return [];
+  try {
+    await security.consumers.addConsumer('sample-client', "the sample estate's consumer (npm start)");
+  } catch (err) {
+    if (!(err instanceof ConsumerError && err.reason === 'exists')) throw err;
+  }
+  const { key } = await security.consumers.rotate('sample-client', 0);
+  const base = url.replace('0.0.0.0', '127.0.0.1');
+  const body = `-H 'Content-Type: application/json' -d '{"line1":"12 Quay Street","city":"Bergen","postalCode":"5003"}'`;
+  const out = [
+    '',
+    '  Sample API key (consumer "sample-client"; a new one each start):',
+    `    export FICUS_SAMPLE_KEY=${key}`,
+    `    curl -s -X PUT ${base}/accounts/A000002/billing-address -H "X-API-Key: $FICUS_SAMPLE_KEY" ${body}`,
+  ];
+  if (token)
+    out.push(
+      '  Sample bearer token (sub "sample-partner", scope billing:write, 12 h):',
+      `    export FICUS_SAMPLE_TOKEN=${token}`,
+      `    curl -s -X PUT ${base}/accounts/A000002/billing-address -H "Authorization: Bearer $FICUS_SAMPLE_TOKEN" ${body}`,
+    );
+  return out;
 }

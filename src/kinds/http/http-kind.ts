@@ -28,6 +28,8 @@ const connectionSchema = z
       .string()
       .regex(/^[A-Za-z0-9-]*$/, 'a header name')
       .default('Ficus-Shadow'),
+    /** The header that names the caller's consumer (as the front door knew it) to the service; '' sends none. */
+    consumerHeader: z.string().default('Ficus-Consumer'),
   })
   .strict();
 
@@ -120,6 +122,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
     const basePath = this.base.pathname.replace(/\/$/, '');
     const where = `${this.name} ${method} ${template}`;
     const forward = b.forwardHeaders.map((h) => h.toLowerCase());
+    const consumerHeader = this.conn.consumerHeader.toLowerCase();
     const returned = b.returnHeaders.map((h) => h.toLowerCase());
     // A 401 is about the caller's credentials only when the caller's are passed on; else the gateway's were refused.
     const callerCredentials = forward.includes('authorization') || forward.includes('cookie');
@@ -139,6 +142,11 @@ class HttpAdapter implements Adapter<HttpBinding> {
         annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
       }
       if (req.shadow && this.conn.shadowHeader) headers[this.conn.shadowHeader.toLowerCase()] = 'true';
+      // Set by the gateway only: a caller's own header of that name is never passed on as the consumer.
+      if (consumerHeader) {
+        if (req.consumer !== undefined) headers[consumerHeader] = req.consumer;
+        else delete headers[consumerHeader];
+      }
       let body: string | Buffer | undefined;
       if (req.rawBody !== undefined && req.media !== undefined && method !== 'GET') {
         // Forms, files, text, bytes: passed on as sent.

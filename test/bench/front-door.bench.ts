@@ -1,0 +1,115 @@
+/**
+ * The front door's costs, measured in process (no HTTP): a bearer JWT verified against a cached JWKS
+ * (RS256, jose), an API key checked (SHA-256 and a map lookup), a rate-limit check in memory and
+ * through Redis (127.0.0.1:6379, rate-limiter-flexible); then two gateway instances on one Redis
+ * with a default limit of 100 requests a second, loaded together at about 500 a second for
+ * SECONDS (default 10; the issue's figure is 60 s), counting the 200s each second.
+ *
+ *   npm run bench -- test/bench/front-door.bench.ts [seconds, default 10]
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { Limiters } from '../../src/limits/limiters.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { hashPassword } from '../../src/security/basic-credentials.ts';
+import { ConsumerStore } from '../../src/security/consumer-store.ts';
+import { JwtVerifier } from '../../src/security/jwt-verifier.ts';
+import { jwtSchemeConfigSchema } from '../../src/security/security-config.ts';
+import { openStore } from '../../src/state/sql-store.ts';
+import { FIXTURES, startGateway, startHttpServer } from '../helpers/gateway.ts';
+import { AUDIENCE, ISSUER, startIssuer } from '../helpers/jwt-issuer.ts';
+
+const SECONDS = Number(process.argv[2] ?? 10);
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)];
+const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+
+async function timeEach(n: number, fn: (i: number) => unknown): Promise<number[]> {
+  for (let i = 0; i < Math.min(1000, n); i++) await fn(i); // warm-up
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+function report(name: string, xs: number[]): void {
+  console.log(`${name.padEnd(44)} p50 ${us(pct(xs, 0.5)).padStart(9)}  p99 ${us(pct(xs, 0.99)).padStart(9)}  (n=${xs.length})`);
+}
+
+const issuer = await startIssuer();
+const logger = createLogger({ level: 'silent' });
+
+// 1. JWT verification with the JWKS cached.
+const verifier = new JwtVerifier('bench', jwtSchemeConfigSchema.parse({ jwksUrl: issuer.url, issuer: ISSUER, audience: AUDIENCE }), logger);
+await verifier.start();
+const token = await issuer.token({ scope: 'a b' });
+report('JWT verify (RS256, cached JWKS)', await timeEach(5000, () => verifier.verify(token)));
+verifier.close();
+
+// 2. API key check (after the first sight, from memory).
+const store = await openStore({ driver: 'sqlite', file: ':memory:' });
+const consumers = new ConsumerStore(store);
+await consumers.start();
+await consumers.addConsumer('acme');
+const { key } = await consumers.issueKey('acme');
+report('API key check', await timeEach(20000, () => consumers.lookup(key)));
+consumers.close();
+await store.close();
+
+// 3. Rate-limit checks.
+const memory = new Limiters({ driver: 'memory' });
+report('rate-limit check, memory', await timeEach(20000, (i) => memory.take(`c:${i % 100}`, 1_000_000, 60_000)));
+const redis = new Limiters({ driver: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: `ficus-bench-${randomUUID()}` });
+if (!(await redis.ready())) throw new Error('Redis at 127.0.0.1:6379 is not reachable');
+report('rate-limit check, Redis', await timeEach(5000, (i) => redis.take(`c:${i % 100}`, 1_000_000, 60_000)));
+await redis.close();
+
+// 4. Two instances, one Redis, 100/s for one consumer (anonymous here), ~500/s offered.
+const upstream = await startHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+const root = `${FIXTURES}secure-gateway`;
+const tmp = mkdtempSync(join(tmpdir(), 'ficus-bench-'));
+const file = join(tmp, 'ficus.yaml');
+const base = readFileSync(join(root, 'ficus.yaml'), 'utf8').replace('level: info', 'level: silent');
+writeFileSync(file, `${base}\nlimits:\n  store: { driver: redis, url: redis://127.0.0.1:6379, keyPrefix: ficus-bench-${randomUUID()} }\n  default: { rate: { limit: 100, window: 1s } }\n`);
+const env = { UPSTREAM_URL: upstream.url, JWKS_URL: issuer.url, BASIC_CREDENTIALS: `u:${await hashPassword('p')}` };
+const a = await startGateway(root, env, { file });
+const b = await startGateway(root, env, { file });
+const perSecond = new Map<number, number>();
+let sent = 0;
+const end = Date.now() + SECONDS * 1000;
+const workers = Array.from({ length: 50 }, (_, w) =>
+  (async () => {
+    const target = w % 2 === 0 ? a.url : b.url;
+    let next = performance.now();
+    while (Date.now() < end) {
+      next += 100; // 10/s per worker, 50 workers: ~500/s
+      const res = await request(`${target}/public`);
+      await res.body.dump();
+      sent++;
+      if (res.statusCode === 200) {
+        const s = Math.floor(Date.now() / 1000);
+        perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
+      }
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  })(),
+);
+await Promise.all(workers);
+const full = [...perSecond.entries()]
+  .sort(([x], [y]) => x - y)
+  .slice(1, -1)
+  .map(([, n]) => n); // whole seconds only
+console.log(
+  `two instances, one Redis, limit 100/s: offered ${(sent / SECONDS).toFixed(0)}/s over ${SECONDS} s; admitted per whole second: min ${Math.min(...full)} max ${Math.max(...full)} mean ${(full.reduce((x, y) => x + y, 0) / full.length).toFixed(1)}`,
+);
+await a.close();
+await b.close();
+await upstream.close();
+await issuer.close();
+rmSync(tmp, { recursive: true, force: true });
+process.exit(0);
