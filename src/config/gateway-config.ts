@@ -5,6 +5,7 @@ import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
 import { recordingConfigSchema } from '../recording/recording-config.ts';
+import { cacheConfigSchema } from '../cache/cache-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -77,6 +78,8 @@ export const gatewayConfigSchema = z
     writes: writesConfigSchema.prefault({}),
     /** Recording exchanges to recordings/ for replay (src/recording); every route off unless listed. */
     recording: recordingConfigSchema.prefault({}),
+    /** Response caching and coalescing of reads, invalidations by writes, Redis shared by instances (src/cache). */
+    cache: cacheConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -4,9 +4,10 @@
  * that exports a `Feature` (./feature.ts) and one line here; src/gateway.ts and src/http/app.ts do
  * not change.
  */
+import { cacheFeature } from '../cache/cache-feature.ts';
 import { controlFeature } from '../control/control-feature.ts';
 import { recordingFeature } from '../recording/attach.ts';
 import { writesFeature } from '../writes/install.ts';
 import type { Feature } from './feature.ts';
 
-export const BUILTIN_FEATURES: readonly Feature[] = [writesFeature, recordingFeature, controlFeature];
+export const BUILTIN_FEATURES: readonly Feature[] = [writesFeature, recordingFeature, cacheFeature, controlFeature];
