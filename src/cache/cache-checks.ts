@@ -22,7 +22,11 @@ export function cacheRouteMistakes(contract: Contract, operationId: string, rc: 
   const op = contract.operation(operationId);
   const caches = rc.ttl !== undefined || rc.negativeTtl !== undefined || rc.staleIfError > 0 || rc.staleWhileRevalidate > 0;
   if (!op.safe && caches) {
-    out.push({ key: 'ttl', problem: `${operationId} is ${op.method.toUpperCase()}: only safe operations (GET, HEAD) are cached`, fix: 'remove ttl, staleWhileRevalidate, staleIfError and negativeTtl here; to make cached reads stale after this write, use invalidates' });
+    out.push({
+      key: 'ttl',
+      problem: `${operationId} is ${op.method.toUpperCase()}: only safe operations (GET, HEAD) are cached`,
+      fix: 'remove ttl, staleWhileRevalidate, staleIfError and negativeTtl here; to make cached reads stale after this write, use invalidates',
+    });
   }
   if (rc.ttl !== undefined && rc.ttl <= 0) out.push({ key: 'ttl', problem: 'ttl must be above 0', fix: 'give a duration such as 30s, or remove ttl to coalesce without caching' });
   if (rc.ttl === undefined && (rc.staleIfError > 0 || rc.staleWhileRevalidate > 0 || rc.negativeTtl !== undefined) && op.safe) {
@@ -38,11 +42,19 @@ export function cacheRouteMistakes(contract: Contract, operationId: string, rc: 
   invalidationsOf(rc).forEach((inv, i) => {
     const key = `invalidates[${i}]`;
     if (op.safe) {
-      out.push({ key, problem: `${operationId} is a read: invalidations belong on the writes that make reads stale`, fix: `move it to the cache settings of the write operation (PUT, POST, PATCH, DELETE)` });
+      out.push({
+        key,
+        problem: `${operationId} is a read: invalidations belong on the writes that make reads stale`,
+        fix: `move it to the cache settings of the write operation (PUT, POST, PATCH, DELETE)`,
+      });
       return;
     }
     if (!contract.has(inv.operationId)) {
-      out.push({ key, problem: `operation "${inv.operationId}" is not in the contract`, fix: `name a read of the contract: ${contract.operationIds.filter((o) => contract.operation(o).safe).join(', ')}` });
+      out.push({
+        key,
+        problem: `operation "${inv.operationId}" is not in the contract`,
+        fix: `name a read of the contract: ${contract.operationIds.filter((o) => contract.operation(o).safe).join(', ')}`,
+      });
       return;
     }
     const target = contract.operation(inv.operationId);
@@ -55,7 +67,11 @@ export function cacheRouteMistakes(contract: Contract, operationId: string, rc: 
     const name = paramNameOf(inv.from);
     if ((where === 'path' || where === 'query') && !op.parameters.some((p) => p.in === where && p.name === inv.from!.slice(where.length + 1))) {
       const known = op.parameters.filter((p) => p.in === 'path' || p.in === 'query').map((p) => `${p.in}.${p.name}`);
-      out.push({ key, problem: `${operationId} has no ${where} parameter "${inv.from.slice(where.length + 1)}"`, fix: known.length > 0 ? `use one of: ${known.join(', ')}, or body.<field>` : 'use body.<field>' });
+      out.push({
+        key,
+        problem: `${operationId} has no ${where} parameter "${inv.from.slice(where.length + 1)}"`,
+        fix: known.length > 0 ? `use one of: ${known.join(', ')}, or body.<field>` : 'use body.<field>',
+      });
       return;
     }
     if (!target.parameters.some((p) => (p.in === 'path' || p.in === 'query') && p.name === name)) {

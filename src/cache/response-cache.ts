@@ -95,7 +95,12 @@ export class ResponseCache {
     this.validator = new ResponseValidator(opts.contract);
     for (const route of opts.routes.all()) this.configure(route.operationId, opts.config.routes[route.operationId]);
     const registers = [opts.metrics.registry];
-    this.lookups = new Counter({ name: 'ficus_cache_requests_total', help: 'Cached routes: answers by outcome (hit, miss, stale, bypass: client no-cache)', labelNames: ['operation', 'outcome'], registers });
+    this.lookups = new Counter({
+      name: 'ficus_cache_requests_total',
+      help: 'Cached routes: answers by outcome (hit, miss, stale, bypass: client no-cache)',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
     this.coalescedCounter = new Counter({ name: 'ficus_cache_coalesced_total', help: 'Calls answered by joining an identical call in flight (single flight)', labelNames: ['operation'], registers });
     this.evictionCounter = new Counter({ name: 'ficus_cache_evictions_total', help: 'Entries dropped from memory to make room (LRU by entries and bytes)', labelNames: ['operation'], registers });
     this.notStoredCounter = new Counter({ name: 'ficus_cache_not_stored_total', help: 'Answers of cached routes not stored, by reason', labelNames: ['operation', 'reason'], registers });
@@ -175,6 +180,11 @@ export class ResponseCache {
     const rc = this.routeCaches.get(operationId);
     if (rc) rc.figures.evictions++;
     this.evictionCounter.inc({ operation: operationId });
+  }
+
+  /** Shared calls in flight now, and the callers waiting on them. */
+  inFlight(): { calls: number; waiting: number } {
+    return { calls: this.flights.size, waiting: this.flights.waiting };
   }
 
   routeConfig(operationId: string): CacheRouteConfig | undefined {
@@ -296,7 +306,9 @@ export class ResponseCache {
   /** A stale entry's refresh, off the caller's path; callers meanwhile get the stale entry (or join it on a miss). */
   private refresh(route: Route, rc: RouteCache, key: string, req: OperationRequest, next: (req?: OperationRequest) => Promise<Dispatched>): void {
     const { promise } = this.flights.run(key, undefined, (signal) => this.fill(route, rc, key, { ...req, signal }, next));
-    promise.catch((err: unknown) => this.opts.logger.warn({ operation: rc.operationId, err: err instanceof Error ? err.message : String(err) }, 'cache: a background refresh failed; the stale entry is kept'));
+    promise.catch((err: unknown) =>
+      this.opts.logger.warn({ operation: rc.operationId, err: err instanceof Error ? err.message : String(err) }, 'cache: a background refresh failed; the stale entry is kept'),
+    );
   }
 
   /** Calls the backend once for every waiter, and stores what may be stored. */
@@ -310,7 +322,17 @@ export class ResponseCache {
       const negative = rc.config.negativeTtl;
       if (negative !== undefined && err instanceof Problem && err.status === 404 && rc.memory) {
         const body = JSON.stringify({ type: err.typeName, detail: err.detail });
-        const route404: CacheEntry = { status: 404, headers: {}, backend: route.state.mode === 'modern' ? 'modern' : 'legacy', adapter: '', storedAt: this.now(), etag: etagOf(body), bytes: body.length, tags, problem: { type: err.typeName, detail: err.detail } };
+        const route404: CacheEntry = {
+          status: 404,
+          headers: {},
+          backend: route.state.mode === 'modern' ? 'modern' : 'legacy',
+          adapter: '',
+          storedAt: this.now(),
+          etag: etagOf(body),
+          bytes: body.length,
+          tags,
+          problem: { type: err.typeName, detail: err.detail },
+        };
         this.store(rc, key, route404, started);
       }
       throw err;
@@ -323,7 +345,17 @@ export class ResponseCache {
     const json = result.body === undefined ? '' : JSON.stringify(result.body);
     const bytes = Buffer.byteLength(json);
     if (bytes > rc.config.maxBytes) return this.notStored(rc, dispatched, 'too-large');
-    const entry: CacheEntry = { status: 200, body: result.body, headers: { ...result.headers }, backend: dispatched.backend, adapter: dispatched.adapter, storedAt: this.now(), etag: etagOf(json), bytes, tags };
+    const entry: CacheEntry = {
+      status: 200,
+      body: result.body,
+      headers: { ...result.headers },
+      backend: dispatched.backend,
+      adapter: dispatched.adapter,
+      storedAt: this.now(),
+      etag: etagOf(json),
+      bytes,
+      tags,
+    };
     this.store(rc, key, entry, started);
     return { dispatched, entry };
   }

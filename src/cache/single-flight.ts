@@ -29,6 +29,13 @@ export class SingleFlight<T> {
     return this.flights.size;
   }
 
+  /** Callers waiting on runs in flight now. */
+  get waiting(): number {
+    let n = 0;
+    for (const f of this.flights.values()) n += f.waiters;
+    return n;
+  }
+
   /**
    * Joins the run of `key`, or starts it with `start(signal)`. `callerSignal` is the waiter's own
    * (undefined for a background run, which nobody waits for).
