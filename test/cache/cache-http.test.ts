@@ -34,12 +34,13 @@ const testConsumer: Feature = {
   }),
 };
 
+const TOKEN = 'cache-admin-token-1';
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let gw: Awaited<ReturnType<typeof startGateway>>;
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  gw = await startGateway(ROOT, { UPSTREAM_URL: upstream.url, LIST_MAX_BYTES: '50B' }, { file: 'ficus-cache.yaml', features: [testConsumer] });
+  gw = await startGateway(ROOT, { UPSTREAM_URL: upstream.url, LIST_MAX_BYTES: '50B', FICUS_ADMIN_TOKENS: `ops:${TOKEN}` }, { file: 'ficus-cache.yaml', features: [testConsumer], adminServer: true });
 });
 afterAll(async () => {
   await gw?.close();
@@ -194,6 +195,31 @@ describe('caching', () => {
     const w = await fetch(`${gw.url}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'moved' }) });
     expect(w.status).toBe(201);
     expect((await get('/customers?limit=4')).headers.get('ficus-cache')).toBe('miss');
+  });
+
+  it('the admin API shows each route and changes its settings, refusing the mistakes the config check refuses', async () => {
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(gw.adminUrl + path, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const status = (await (await admin('GET', '/cache')).json()) as { redis: unknown; routes: { operationId: string; entries: number; figures: { hits: number } }[] };
+    expect(status.redis).toBeNull();
+    expect(status.routes.find((r) => r.operationId === 'getCustomer')!.figures.hits).toBeGreaterThan(0);
+
+    const refused = await admin('PUT', '/cache/routes/getCustomer', { vary: ['header.accept-language'] });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { detail: string }).detail).toContain('one consumer would be served an answer cached for another');
+    const badDuration = await admin('PUT', '/cache/routes/getCustomer', { ttl: 'soon' });
+    expect(badDuration.status).toBe(400);
+
+    // Caching turned on at run time for a route the config did not cache.
+    const on = await admin('PUT', '/cache/routes/getSlow', { ttl: '1h', reason: 'test' });
+    expect(on.status).toBe(200);
+    await get('/slow/0');
+    expect((await get('/slow/0')).headers.get('ficus-cache')).toBe('hit');
+    const dropped = (await (await admin('DELETE', '/cache/routes/getSlow/entries')).json()) as { dropped: number };
+    expect(dropped.dropped).toBe(1);
+    expect((await get('/slow/0')).headers.get('ficus-cache')).toBe('miss');
+    expect((await admin('PUT', '/cache/routes/getSlow', { ttl: null })).status).toBe(200);
+    expect((await get('/slow/0')).headers.get('ficus-cache')).toBeNull();
   });
 
   it('metrics per route: hits, misses, stale, coalesced, evictions, bytes', async () => {
