@@ -19,7 +19,6 @@ import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Problem, storedProblem } from '../problem.ts';
-import { isBackendFailure } from '../resilience/binding-policy.ts';
 import type { Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import type { CacheEntry } from './cache-entry.ts';
@@ -279,7 +278,7 @@ export class ResponseCache {
       const d = fill.dispatched;
       return { ...d, result: { ...d.result, headers: { ...d.result.headers, [CACHE_HEADER]: outcome } } };
     } catch (err) {
-      if (stale && isBackendFailure(err) && !req.signal.aborted) {
+      if (stale && backendCannotAnswer(err) && !req.signal.aborted) {
         rc.figures.staleIfError++;
         rc.lastStaleAt = this.now();
         this.count(rc, 'stale');
@@ -458,4 +457,9 @@ function matchesEtag(header: string, etag: string): boolean {
     if ((t.startsWith('W/') ? t.slice(2) : t) === etag) return true;
   }
   return false;
+}
+
+/** The backend could not answer now (failing, timing out, circuit open, overloaded): a stale entry may stand in. A 4xx is an answer. */
+function backendCannotAnswer(err: unknown): boolean {
+  return !(err instanceof Problem && err.isClientError);
 }
