@@ -7,10 +7,12 @@
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
 import type { ResponseCache } from '../../src/cache/response-cache.ts';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
 import { FIXTURES, startGateway } from '../helpers/gateway.ts';
 
+const TOKEN = 'cache-dashboard-token';
 let estate: ScreenEstate;
 let gw: Awaited<ReturnType<typeof startGateway>>;
 
@@ -23,7 +25,7 @@ const get = async (path: string) => {
 beforeAll(async () => {
   estate = await screenEstate({}, { BILLING_UI_PAGES: '3' });
   copyFileSync(join(FIXTURES, 'screen-gateway/ficus-cache.yaml'), join(estate.dir, 'ficus-cache.yaml'));
-  gw = await startGateway(estate.dir, estate.env, { file: 'ficus-cache.yaml' });
+  gw = await startGateway(estate.dir, { ...estate.env, FICUS_ADMIN_TOKENS: `ops:${TOKEN}` }, { file: 'ficus-cache.yaml', adminServer: true });
 });
 
 afterAll(async () => {
@@ -94,5 +96,22 @@ describe('the screen kind behind the cache', () => {
     expect(performance.now() - t0).toBeLessThan(60_000);
     const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { features?: { cache?: { servingStale: string[] } } };
     expect(ready.features?.cache?.servingStale).toContain('getAccount');
+  });
+
+  it('the dashboard shows the cache per route and that getAccount is serving stale', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${gw.adminUrl}/#token=${TOKEN}`);
+      const row = page.locator('tr[data-cache-route="getAccount"]');
+      await row.waitFor({ timeout: 30_000 });
+      await expect.poll(() => row.getByTestId('cache-state').textContent(), { timeout: 30_000 }).toBe('serving stale (backend failing)');
+      expect(Number(await row.getByTestId('cache-hits').textContent())).toBeGreaterThan(0);
+      expect(Number(await row.getByTestId('cache-coalesced').textContent())).toBeGreaterThan(0);
+      expect(Number(await row.getByTestId('cache-stale').textContent())).toBeGreaterThanOrEqual(4);
+      expect(await page.locator('#cache-redis').textContent()).toBe('· memory only');
+    } finally {
+      await browser.close();
+    }
   });
 });
