@@ -47,7 +47,7 @@ interface Installed {
   /** Drain functions of features' own servers, run with the public server's at shutdown. */
   drains: ((graceMs: number) => Promise<void>)[];
   /** Features' parts of /readyz, by feature name. */
-  readiness: Map<string, () => FeatureReadiness>;
+  readiness: Map<string, () => FeatureReadiness | undefined>;
   apis: Map<string, unknown>;
 }
 
@@ -286,7 +286,11 @@ export class Gateway {
     const report = await adapterReadiness(this.adapters, this.metrics, this.store);
     if (this.installed.readiness.size === 0) return report;
     const features: Record<string, FeatureReadiness> = {};
-    for (const [name, r] of this.installed.readiness) features[name] = r();
+    for (const [name, r] of this.installed.readiness) {
+      const f = r();
+      if (f) features[name] = f;
+    }
+    if (Object.keys(features).length === 0) return report;
     return { ...report, ready: report.ready && Object.values(features).every((f) => f.ok), features };
   }
 

@@ -215,7 +215,8 @@ export class ResponseCache {
   }
 
   /** What /readyz says: the routes answering from stale entries because their backend fails, and Redis. */
-  readiness(): { ok: boolean; detail?: string; servingStale: string[]; redis?: { ok: boolean; detail?: string } } {
+  readiness(): { ok: boolean; detail?: string; servingStale: string[]; redis?: { ok: boolean; detail?: string } } | undefined {
+    if (!this.redis && ![...this.routeCaches.values()].some((rc) => rc.memory)) return undefined;
     const stale = [...this.routeCaches.values()].filter((rc) => this.servingStale(rc)).map((rc) => rc.operationId);
     const redis = this.redis?.status;
     const notes = [...(stale.length > 0 ? [`serving stale answers (backend failing): ${stale.join(', ')}`] : []), ...(redis && !redis.ok ? [redis.detail ?? 'Redis down'] : [])];

@@ -51,8 +51,8 @@ export interface InstalledFeature<Api> {
   adminRouters?: AdminRouter[];
   /** Run at the start of shutdown, with the public server's drain: a feature's own server stops taking requests and finishes those in flight within `graceMs`. */
   drain?: (graceMs: number) => Promise<void>;
-  /** The feature's part of /readyz (under `features.<name>`); `ok: false` makes the instance not ready. */
-  readiness?: () => FeatureReadiness;
+  /** The feature's part of /readyz (under `features.<name>`; undefined: nothing to report); `ok: false` makes the instance not ready. */
+  readiness?: () => FeatureReadiness | undefined;
   /** Run on close, in the reverse order of installation, before adapters and the store close. */
   close?: () => Promise<void>;
 }
