@@ -53,6 +53,8 @@ interface RouteCache {
   tagNames: string[];
   figures: CacheFigures;
   lastStaleAt: number | undefined;
+  /** When a call to the backend last failed (cleared by the next success): stale entries are served without waiting. */
+  failingSince: number | undefined;
 }
 
 interface Fill {
@@ -69,6 +71,8 @@ export interface CacheOptions {
   now?: () => number;
 }
 
+/** How long after a failed backend call stale-if-error entries are served without waiting for the backend. */
+const FAILING_FOR_MS = 5_000;
 const NO_CACHE = /(?:^|,)\s*(?:no-cache|no-store|max-age\s*=\s*0)\s*(?:,|$)/i;
 
 function zeroFigures(): CacheFigures {
@@ -158,7 +162,7 @@ export class ResponseCache {
     const figures = old?.figures ?? zeroFigures();
     const sameBounds = old?.memory && old.config.maxEntries === config.maxEntries && old.config.maxBytes === config.maxBytes;
     const memory = config.ttl === undefined ? undefined : sameBounds ? old.memory : new MemoryStore(config.maxEntries, config.maxBytes, () => this.evicted(operationId));
-    this.routeCaches.set(operationId, { operationId, config, memory, tagNames: old?.tagNames ?? [], figures, lastStaleAt: old?.lastStaleAt });
+    this.routeCaches.set(operationId, { operationId, config, memory, tagNames: old?.tagNames ?? [], figures, lastStaleAt: old?.lastStaleAt, failingSince: old?.failingSince });
     this.retag();
   }
 
@@ -263,7 +267,18 @@ export class ResponseCache {
           this.refresh(route, rc, key, req, next);
           return this.answer(rc, e, req, 'stale', age, '110 - "Response is Stale"');
         }
-        if (!e.problem && age < ttl + cfg.staleIfError) stale = e;
+        if (!e.problem && age < ttl + cfg.staleIfError) {
+          // The backend failed a moment ago: answer stale at once and let one call per key find out
+          // whether it is back, rather than queueing every caller behind a failing backend.
+          if (rc.failingSince !== undefined && this.now() - rc.failingSince < FAILING_FOR_MS) {
+            rc.figures.staleIfError++;
+            rc.lastStaleAt = this.now();
+            this.count(rc, 'stale');
+            this.refresh(route, rc, key, req, next);
+            return this.answer(rc, e, req, 'stale', age, '111 - "Revalidation Failed"');
+          }
+          stale = e;
+        }
       }
     }
     this.count(rc, bypass ? 'bypass' : 'miss');
@@ -318,7 +333,9 @@ export class ResponseCache {
     let dispatched: Dispatched;
     try {
       dispatched = await next(req);
+      rc.failingSince = undefined;
     } catch (err) {
+      if (backendCannotAnswer(err) && !req.signal.aborted) rc.failingSince = this.now();
       const negative = rc.config.negativeTtl;
       if (negative !== undefined && err instanceof Problem && err.status === 404 && rc.memory) {
         const body = JSON.stringify({ type: err.typeName, detail: err.detail });
