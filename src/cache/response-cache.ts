@@ -55,6 +55,8 @@ interface RouteCache {
   lastStaleAt: number | undefined;
   /** When a call to the backend last failed (cleared by the next success): stale entries are served without waiting. */
   failingSince: number | undefined;
+  /** Called when a call of the route fails: callers holding a stale entry stop waiting for their own call. */
+  onFailing: Set<() => void>;
 }
 
 interface Fill {
@@ -162,7 +164,16 @@ export class ResponseCache {
     const figures = old?.figures ?? zeroFigures();
     const sameBounds = old?.memory && old.config.maxEntries === config.maxEntries && old.config.maxBytes === config.maxBytes;
     const memory = config.ttl === undefined ? undefined : sameBounds ? old.memory : new MemoryStore(config.maxEntries, config.maxBytes, () => this.evicted(operationId));
-    this.routeCaches.set(operationId, { operationId, config, memory, tagNames: old?.tagNames ?? [], figures, lastStaleAt: old?.lastStaleAt, failingSince: old?.failingSince });
+    this.routeCaches.set(operationId, {
+      operationId,
+      config,
+      memory,
+      tagNames: old?.tagNames ?? [],
+      figures,
+      lastStaleAt: old?.lastStaleAt,
+      failingSince: old?.failingSince,
+      onFailing: old?.onFailing ?? new Set(),
+    });
     this.retag();
   }
 
@@ -288,7 +299,8 @@ export class ResponseCache {
         rc.figures.coalesced++;
         this.coalescedCounter.inc({ operation: operationId });
       }
-      const fill = await promise;
+      // Holding a stale entry: a failure of another call of the route answers this caller stale at once.
+      const fill = stale ? await this.untilFailing(rc, promise) : await promise;
       const outcome: Outcome = joined ? 'coalesced' : bypass ? 'bypass' : 'miss';
       if (fill.entry) return this.answer(rc, fill.entry, req, outcome, Math.max(0, this.now() - fill.entry.storedAt));
       const d = fill.dispatched;
@@ -302,6 +314,23 @@ export class ResponseCache {
       }
       throw err;
     }
+  }
+
+  private untilFailing<T>(rc: RouteCache, promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const failing = () => reject(new Error('the backend is failing'));
+      rc.onFailing.add(failing);
+      promise.then(
+        (v) => {
+          rc.onFailing.delete(failing);
+          resolve(v);
+        },
+        (err: unknown) => {
+          rc.onFailing.delete(failing);
+          reject(err);
+        },
+      );
+    });
   }
 
   private count(rc: RouteCache, outcome: 'hit' | 'miss' | 'stale' | 'bypass'): void {
@@ -335,7 +364,12 @@ export class ResponseCache {
       dispatched = await next(req);
       rc.failingSince = undefined;
     } catch (err) {
-      if (backendCannotAnswer(err) && !req.signal.aborted) rc.failingSince = this.now();
+      if (backendCannotAnswer(err) && !req.signal.aborted) {
+        rc.failingSince = this.now();
+        const listeners = [...rc.onFailing];
+        rc.onFailing.clear();
+        for (const l of listeners) l();
+      }
       const negative = rc.config.negativeTtl;
       if (negative !== undefined && err instanceof Problem && err.status === 404 && rc.memory) {
         const body = JSON.stringify({ type: err.typeName, detail: err.detail });
