@@ -9,7 +9,7 @@ import type { Express } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, loadConfigReport, placeErrors, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
 import type { AdminRouter, FeatureHost } from './features/feature.ts';
-import { buildApp, clientErrorHandler, type OperationHooks, type ReadinessReport } from './http/app.ts';
+import { buildApp, clientErrorHandler, type FeatureReadiness, type OperationHooks, type ReadinessReport } from './http/app.ts';
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -47,6 +47,8 @@ interface Installed {
   closers: (() => Promise<void>)[];
   /** Drain functions of features' own servers, run with the public server's at shutdown. */
   drains: ((graceMs: number) => Promise<void>)[];
+  /** Features' parts of /readyz, by feature name. */
+  readiness: Map<string, () => FeatureReadiness | undefined>;
   apis: Map<string, unknown>;
 }
 
@@ -180,7 +182,7 @@ export class Gateway {
     const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true, exemplars: resolveTracing(config.gateway.tracing, config.env, config.file).settings !== undefined });
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
-    const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], apis: new Map() };
+    const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], readiness: new Map(), apis: new Map() };
     let running: RunningAdapter[] = [];
     try {
       const made = await createAdapters(config, { logger, metrics, store });
@@ -227,6 +229,7 @@ export class Gateway {
         installed.apis.set(feature.name, f.api);
         if (f.close) installed.closers.unshift(f.close);
         if (f.drain) installed.drains.push(f.drain);
+        if (f.readiness) installed.readiness.set(feature.name, f.readiness);
         installed.hooks.push(...(f.hooks ?? []));
         installed.adminRouters.push(...(f.adminRouters ?? []));
       }
@@ -285,8 +288,16 @@ export class Gateway {
     return this.feature<Recorder>('recording');
   }
 
-  readiness(): Promise<ReadinessReport> {
-    return adapterReadiness(this.adapters, this.metrics, this.store);
+  async readiness(): Promise<ReadinessReport> {
+    const report = await adapterReadiness(this.adapters, this.metrics, this.store);
+    if (this.installed.readiness.size === 0) return report;
+    const features: Record<string, FeatureReadiness> = {};
+    for (const [name, r] of this.installed.readiness) {
+      const f = r();
+      if (f) features[name] = f;
+    }
+    if (Object.keys(features).length === 0) return report;
+    return { ...report, ready: report.ready && Object.values(features).every((f) => f.ok), features };
   }
 
   /** Starts listening; resolves with the base URL. */

@@ -9,6 +9,7 @@ import { eventsConfigSchema } from '../changes/events-config.ts';
 import { tracingConfigSchema } from '../observability/tracing/tracing-config.ts';
 import { securityConfigSchema } from '../security/security-config.ts';
 import { limitsConfigSchema } from '../limits/limits-config.ts';
+import { cacheConfigSchema } from '../cache/cache-config.ts';
 
 export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -91,6 +92,8 @@ export const gatewayConfigSchema = z
     security: securityConfigSchema.prefault({}),
     /** Rates and quotas per consumer and operation, and each legacy adapter's ceiling (src/limits). */
     limits: limitsConfigSchema.prefault({}),
+    /** Response caching and coalescing of reads, invalidations by writes, Redis shared by instances (src/cache). */
+    cache: cacheConfigSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -9,7 +9,7 @@ import type { Router } from 'express';
 import type { ConfigError } from '../config/config-error.ts';
 import type { Env } from '../config/env.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
-import type { OperationHooks, ReadinessReport } from '../http/app.ts';
+import type { FeatureReadiness, OperationHooks, ReadinessReport } from '../http/app.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { RouteTable } from '../routing/route-table.ts';
@@ -51,6 +51,8 @@ export interface InstalledFeature<Api> {
   adminRouters?: AdminRouter[];
   /** Run at the start of shutdown, with the public server's drain: a feature's own server stops taking requests and finishes those in flight within `graceMs`. */
   drain?: (graceMs: number) => Promise<void>;
+  /** The feature's part of /readyz (under `features.<name>`; undefined: nothing to report); `ok: false` makes the instance not ready. */
+  readiness?: () => FeatureReadiness | undefined;
   /** Run on close, in the reverse order of installation, before adapters and the store close. */
   close?: () => Promise<void>;
 }

@@ -5,6 +5,7 @@
  * not change.
  */
 import { changesFeature } from '../changes/install.ts';
+import { cacheFeature } from '../cache/cache-feature.ts';
 import { controlFeature } from '../control/control-feature.ts';
 import { recordingFeature } from '../recording/attach.ts';
 import { writesFeature } from '../writes/install.ts';
@@ -14,4 +15,4 @@ import { limitsFeature } from '../limits/limits-feature.ts';
 import { securityFeature } from '../security/security-feature.ts';
 import type { Feature } from './feature.ts';
 
-export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, controlFeature, securityFeature, limitsFeature, changesFeature, opsMetricsFeature];
+export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, cacheFeature, controlFeature, securityFeature, limitsFeature, changesFeature, opsMetricsFeature];

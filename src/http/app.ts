@@ -30,6 +30,15 @@ export interface ReadinessReport {
   adapters: Record<string, { kind: string; ok: boolean; detail?: string }>;
   /** The gateway's state store (idempotency keys, outbox, route modes): writes fail while it is down. */
   stateStore?: { ok: boolean; detail?: string };
+  /** What features report (the cache: routes serving stale, Redis down). */
+  features?: Record<string, FeatureReadiness>;
+}
+
+/** A feature's part of /readyz: `ok: false` makes the instance not ready; `detail` says what is degraded. */
+export interface FeatureReadiness {
+  ok: boolean;
+  detail?: string;
+  [extra: string]: unknown;
 }
 
 /**
@@ -68,9 +77,10 @@ export interface OperationHooks {
   before?: (route: Route, req: OperationRequest, res: Response) => Promise<OperationResult | undefined>;
   /**
    * Wraps the dispatch (after every `before`): call `next()` to go on to the backend, or answer
-   * without it. Hooks wrap in the order they were added (the first added is outermost).
+   * without it. Hooks wrap in the order they were added (the first added is outermost). `next(req)`
+   * goes on with another request (the cache's shared call, with a signal of its own).
    */
-  around?: (route: Route, req: OperationRequest, next: () => Promise<Dispatched>) => Promise<Dispatched>;
+  around?: (route: Route, req: OperationRequest, next: (req?: OperationRequest) => Promise<Dispatched>) => Promise<Dispatched>;
   /** Runs after the answer is known and checked, off the caller's path where it can. */
   after?: (route: Route, req: OperationRequest, outcome: { dispatched?: Dispatched; result: OperationResult | undefined; problem?: Problem; durationMs: number }) => void;
 }
@@ -230,7 +240,7 @@ export function buildApp(deps: AppDeps): Express {
   app.get('/readyz', async (_req, res, next) => {
     try {
       const report = await deps.readiness();
-      const stateStore = report.stateStore ? { stateStore: report.stateStore } : {};
+      const stateStore = { ...(report.stateStore ? { stateStore: report.stateStore } : {}), ...(report.features ? { features: report.features } : {}) };
       if (report.ready) {
         res.json({ status: 'ready', adapters: report.adapters, ...stateStore });
         return;
@@ -239,6 +249,7 @@ export function buildApp(deps: AppDeps): Express {
         .filter(([, a]) => !a.ok)
         .map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
       if (report.stateStore && !report.stateStore.ok) down.unshift(`state store: ${report.stateStore.detail ?? 'down'}`);
+      for (const [name, f] of Object.entries(report.features ?? {})) if (!f.ok || f.detail) down.push(`${name}: ${f.detail ?? 'down'}`);
       sendProblem(
         res,
         new Problem(report.stateStore && !report.stateStore.ok ? PROBLEMS.stateStoreUnavailable : PROBLEMS.upstreamUnavailable, {
@@ -291,7 +302,8 @@ export function buildApp(deps: AppDeps): Express {
         res.locals.adapter = dispatched.adapter;
         res.setHeader(BACKEND_HEADER, dispatched.backend);
         result = dispatched.result;
-        const violations = responses.check(route.operationId, result);
+        // (304 Not Modified: the cache's answer to If-None-Match, no body to check.)
+        const violations = result.status === 304 ? [] : responses.check(route.operationId, result);
         if (violations.length > 0) {
           for (const v of violations) metrics.contractViolations.inc({ operation: route.operationId, direction: 'response', field: v.field });
           logger.warn({ requestId: opReq.requestId, operation: route.operationId, backend: dispatched.backend, adapter: dispatched.adapter, violations }, 'backend response breaks the contract');
@@ -338,7 +350,7 @@ export function buildApp(deps: AppDeps): Express {
 
   function aroundChain(route: Route, req: OperationRequest, chain: NonNullable<OperationHooks['around']>[], i: number): Promise<Dispatched> {
     if (i === chain.length) return dispatch(route, req);
-    return chain[i](route, req, () => aroundChain(route, req, chain, i + 1));
+    return chain[i](route, req, (r = req) => aroundChain(route, r, chain, i + 1));
   }
 
   function notifyAfter(route: Route, req: OperationRequest, outcome: Parameters<NonNullable<OperationHooks['after']>>[2]): void {

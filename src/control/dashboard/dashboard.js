@@ -171,6 +171,25 @@
     })));
   }
 
+  // The cache feature's figures per route (GET /cache); the section stays hidden where it is not installed.
+  function renderCache(c) {
+    if (!c || !c.routes) { $('cache-section').hidden = true; return; }
+    $('cache-section').hidden = false;
+    $('cache-redis').textContent = c.redis === null ? '· memory only' : c.redis.ok ? '· Redis shared' : '· ' + (c.redis.detail || 'Redis down');
+    $('cache-redis').className = c.redis && !c.redis.ok ? 'bad' : 'small';
+    function dur(ms) { return ms === undefined || ms === null ? '–' : ms >= 3600000 && ms % 3600000 === 0 ? ms / 3600000 + 'h' : ms >= 60000 && ms % 60000 === 0 ? ms / 60000 + 'm' : ms >= 1000 && ms % 1000 === 0 ? ms / 1000 + 's' : ms + 'ms'; }
+    replace.apply(null, [$('cache')].concat(c.routes.map(function (r) {
+      var f = r.figures;
+      var cfg = r.config.ttl === undefined ? 'coalescing only' : dur(r.config.ttl) + ' / swr ' + dur(r.config.staleWhileRevalidate) + ' / sie ' + dur(r.config.staleIfError);
+      return el('tr', { 'data-cache-route': r.operationId },
+        el('td', { text: r.operationId }), el('td', { class: 'small', text: cfg }),
+        el('td', { 'data-testid': 'cache-hits', text: String(f.hits) }), el('td', { text: String(f.misses) }),
+        el('td', { 'data-testid': 'cache-stale', text: String(f.stale) }), el('td', { 'data-testid': 'cache-coalesced', text: String(f.coalesced) }),
+        el('td', { text: String(f.evictions) }), el('td', { text: String(r.entries) }), el('td', { text: String(r.bytes) }),
+        el('td', r.servingStale ? { class: 'bad', 'data-testid': 'cache-state', text: 'serving stale (backend failing)' } : { class: 'small', 'data-testid': 'cache-state', text: 'ok' }));
+    })));
+  }
+
   function message(kind, text) {
     $('message').className = kind;
     $('message').textContent = text;
@@ -197,6 +216,7 @@
       renderRoutes(r[1].routes);
       renderAudit(r[2].entries);
       if (r[3]) renderMismatches(r[3].mismatches);
+      api('GET', '/cache').then(renderCache, function () { renderCache(null); });
       $('live').textContent = 'live · updated ' + new Date().toLocaleTimeString();
     }).catch(function (e) {
       if (e.status === 401) showLogin(e.message);
