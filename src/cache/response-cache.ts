@@ -252,13 +252,15 @@ export class ResponseCache {
       return d;
     }
     const rc = this.routeCaches.get(operationId);
-    if (rc && !rc.memory && !rc.config.coalesce) return next();
-    const key = cacheKey(route.operation, req, rc?.config.vary ?? ['consumer']);
+    // Only the reads a route lists under cache.routes coalesce: sharing one call between callers is a
+    // choice per route (a canary split or a per-caller answer must not be shared unasked).
+    if (!rc || (!rc.memory && !rc.config.coalesce)) return next();
+    const key = cacheKey(route.operation, req, rc.config.vary);
     if (!rc?.memory) {
       // Coalescing only.
       const { promise, joined } = this.flights.run(key, req.signal, async (signal) => ({ dispatched: await next({ ...req, signal }), entry: undefined }));
       if (joined) this.coalescedCounter.inc({ operation: operationId });
-      if (joined && rc) rc.figures.coalesced++;
+      if (joined) rc.figures.coalesced++;
       return (await promise).dispatched;
     }
     const cfg = rc.config;
