@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { PROJECT_ROOT } from '../helpers/gateway.ts';
+import { PROJECT_ROOT, SAMPLE_SECURITY } from '../helpers/gateway.ts';
 
 let dir: string;
 let config: string;
@@ -29,6 +29,7 @@ beforeAll(() => {
       state: { driver: 'sqlite', file: join(dir, 'state.sqlite') },
       admin: { port: 0, host: '127.0.0.1' },
       recording: { dir: join(dir, 'recordings') },
+      security: SAMPLE_SECURITY,
     }),
   );
 });

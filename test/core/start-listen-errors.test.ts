@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { FIXTURES, PROJECT_ROOT } from '../helpers/gateway.ts';
+import { FIXTURES, PROJECT_ROOT, SAMPLE_SECURITY } from '../helpers/gateway.ts';
 
 const FICUS = join(PROJECT_ROOT, 'bin/ficus.js');
 
@@ -98,6 +98,7 @@ describe('ficus start when it cannot listen', () => {
         state: { driver: 'sqlite', file: join(dir, 'state.sqlite') },
         admin: { port: 0, host: '127.0.0.1' },
         recording: { dir: join(dir, 'recordings') },
+        security: SAMPLE_SECURITY,
       }),
     );
     const r = await ficus(['start', '--sample', '--root', dir, '--config', config], { BILLING_UI_PROBE_INTERVAL_MS: '600000' }, 120_000);

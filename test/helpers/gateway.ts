@@ -89,3 +89,14 @@ export function json(res: ServerResponse, status: number, body: unknown, type = 
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
+
+/** The shipped ficus.yaml's `security` section (the sample contract's bearer scheme), for tests that write a config of their own. */
+export const SAMPLE_SECURITY = {
+  schemes: {
+    bearer: {
+      jwksUrl: '${env:FICUS_JWKS_URL:-http://127.0.0.1:8099/.well-known/jwks.json}',
+      issuer: '${env:FICUS_JWT_ISSUER:-https://issuer.sample.ficus.dev}',
+      audience: '${env:FICUS_JWT_AUDIENCE:-ficus-sample-api}',
+    },
+  },
+};

@@ -78,6 +78,7 @@ export function register(program: Command): void {
       } catch (err) {
         await gateway.close(0);
         await estate?.stop();
+        await issuer?.stop();
         throw err;
       }
       const lines = [await gateway.banner(url)];
