@@ -1,8 +1,10 @@
 /**
  * The sftp kind runs the conformance suite against a real OpenSSH server (test/helpers/sshd.ts)
- * serving an export file of the shared things (fixed-width ASCII records, one per thing).
+ * serving an export file of the shared things (fixed-width ASCII records, one per thing). A thing is
+ * created as the mainframe creates orders: a request file written to the inbound folder, answered
+ * by a reply file that a small batch job (below) writes for each request it finds.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
@@ -24,8 +26,84 @@ writeFileSync(
     '',
   ].join('\n'),
 );
+// The create request and its reply: one fixed-width record each, no header or trailer.
+writeFileSync(
+  join(dir, 'thing-request.yaml'),
+  [
+    'name: thing-request',
+    'encoding: ascii',
+    'delimiter: lf',
+    'records:',
+    '  thingRequest:',
+    '    role: detail',
+    '    fields:',
+    '      - { name: ref, pic: X(16) }',
+    '      - { name: thingName, pic: X(10) }',
+    '',
+  ].join('\n'),
+);
+writeFileSync(
+  join(dir, 'thing-reply.yaml'),
+  [
+    'name: thing-reply',
+    'encoding: ascii',
+    'delimiter: lf',
+    'records:',
+    '  thingReply:',
+    '    role: detail',
+    '    fields:',
+    '      - { name: ref, pic: X(16) }',
+    '      - { name: outcome, pic: X(8) }',
+    '      - { name: thingNo, pic: 9(4) }',
+    '',
+  ].join('\n'),
+);
+const CREATED_ID = 4;
 const read = (as: 'item' | 'page') => ({ read: { pattern: 'THINGS.*.DAT', layout: 'things.yaml', key: 'thingId', refreshMs: 0, as }, map: { id: 'thingId', name: 'thingName' } });
-const BINDINGS = { getThing: read('item'), listThings: read('page') };
+const BINDINGS = {
+  getThing: read('item'),
+  listThings: read('page'),
+  createThing: {
+    request: { layout: 'thing-request.yaml', record: 'thingRequest', file: 'THINGREQ.{fileId}.DAT', id: { field: 'ref', record: 'ref', prefix: 'T', length: 16 } },
+    reply: {
+      layout: 'thing-reply.yaml',
+      record: 'thingReply',
+      file: 'THINGREP.{fileId}.DAT',
+      key: 'ref',
+      status: { field: 'outcome', accepted: ['ACCEPTED'] },
+      map: { id: 'thingNo' },
+      timeoutMs: 20_000,
+    },
+    map: { name: 'thingName' },
+    response: { echo: ['name'], fields: ['id', 'name'] },
+  },
+};
+
+/**
+ * The legacy side of a create: reads each request file in inbound/ and writes its reply to
+ * outbound/ (under another name, then renamed, as the kind expects), every thing numbered 4.
+ */
+function startBatchJob(root: string): () => void {
+  for (const d of ['inbound', 'inbound/done', 'outbound', 'archive', 'quarantine']) mkdirSync(join(root, d), { recursive: true });
+  const timer = setInterval(() => {
+    for (const f of readdirSync(join(root, 'inbound'))) {
+      const m = /^THINGREQ\.(\w+)\.DAT$/.exec(f);
+      if (!m) continue;
+      const replies = readFileSync(join(root, 'inbound', f), 'latin1')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => `${l.slice(0, 16)}${'ACCEPTED'}${String(CREATED_ID).padStart(4, '0')}`);
+      const out = join(root, 'outbound', `THINGREP.${m[1]}.DAT`);
+      if (!existsSync(out)) {
+        writeFileSync(out + '.tmp', replies.join('\n') + '\n');
+        renameSync(out + '.tmp', out);
+      }
+      renameSync(join(root, 'inbound', f), join(root, 'inbound', 'done', f));
+    }
+  }, 20);
+  return () => clearInterval(timer);
+}
+let stopBatchJob = (): void => undefined;
 
 let sshd: Sshd;
 /** known_hosts for the server's key as seen at `port` (the server's own, or a proxy's in front of it). */
@@ -35,7 +113,7 @@ function knownHosts(port: number): string {
   return file;
 }
 const plan = (port: number, auth: Record<string, string> = { privateKey: sshd.privateKey }): AdapterPlan => ({
-  connection: { host: '127.0.0.1', port, username: sshd.username, ...auth, knownHosts: knownHosts(port), maxConnections: 1, connectTimeoutMs: 2_000, keepAliveIntervalMs: 0 },
+  connection: { host: '127.0.0.1', port, username: sshd.username, ...auth, knownHosts: knownHosts(port), maxConnections: 1, connectTimeoutMs: 2_000, keepAliveIntervalMs: 0, pollIntervalMs: 50 },
   bindings: BINDINGS,
   dir,
 });
@@ -47,8 +125,10 @@ kindConformance({
     mkdirSync(join(sshd.root, 'exports'), { recursive: true });
     const records = THINGS.map((t) => `${String(t.id).padStart(4, '0')}${t.name.padEnd(10)}`).join('\n') + '\n';
     writeFileSync(join(sshd.root, 'exports', 'THINGS.20260101.DAT'), records);
+    stopBatchJob = startBatchJob(sshd.root);
   },
   async after() {
+    stopBatchJob();
     await sshd?.dispose();
     rmSync(dir, { recursive: true, force: true });
   },
@@ -61,7 +141,7 @@ kindConformance({
   supports: {
     getThing: true,
     listThings: true,
-    createThing: 'sftp writes are request/reply exchanges with the mainframe batch job (test/sftp/exchange.test.ts); not wired into this run',
+    createThing: true,
   },
   policy: { timeoutMs: 10_000 },
   skip: {

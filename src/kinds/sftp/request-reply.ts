@@ -32,6 +32,8 @@ export type { ReplyConfig } from './reply-poller.ts';
 export interface RequestConfig extends RequestFileConfig {
   operationId: string;
   echo: readonly string[];
+  /** The fields of the resource that a 201 answer carries (default: all). */
+  fields?: readonly string[];
   reply: ReplyConfig;
   /** The status resource's path, for Location headers: `/orders/{id}`. */
   location?: string;
@@ -39,6 +41,12 @@ export interface RequestConfig extends RequestFileConfig {
 
 export interface Folders extends ReplyFolders {
   inbound: string;
+}
+
+function pick(resource: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (resource[f] !== undefined) out[f] = resource[f];
+  return out;
 }
 
 export class RequestReply {
@@ -166,7 +174,7 @@ export class RequestReply {
     const order = rows.get(fileId)!;
     const location = c.location ? c.location.replace(/\{[^}]+\}/, encodeURIComponent(fileId)) : undefined;
     const headers: Record<string, string> = location ? { Location: location } : {};
-    if (order.status === 'accepted') return { status: 201, body: order, headers };
+    if (order.status === 'accepted') return { status: 201, body: c.fields ? pick(order, c.fields) : order, headers };
     if (order.status === 'pending') return { status: 202, body: order, headers };
     const rej = order.rejection as { code: string; reason: string } | undefined;
     throw new Problem(PROBLEMS.unprocessable, {

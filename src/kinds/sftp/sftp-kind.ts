@@ -127,7 +127,12 @@ const bindingSchema = z
     /** Contract field → record field (read: from the export record; request: into the inbound record). */
     map: fieldMapSchema.default({}),
     response: z
-      .object({ echo: z.array(z.string()).default([]), location: z.string().optional() })
+      .object({
+        echo: z.array(z.string()).default([]),
+        location: z.string().optional(),
+        /** The fields of the created resource that a 201 answer carries (default: all of them, with its status and createdAt). */
+        fields: z.array(z.string().min(1)).min(1).optional(),
+      })
       .strict()
       .default({ echo: [] }),
   })
@@ -350,6 +355,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
       id: request.id,
       map: binding.map,
       echo: binding.response.echo,
+      fields: binding.response.fields,
       batchItems: request.batch?.items,
       location: binding.response.location ?? statusPath,
       reply: { spec: replySpec, record: replyRecord, file: reply.file, key: reply.key, status: reply.status, map: reply.map, rejection: reply.rejection, timeoutMs: reply.timeoutMs },
