@@ -58,11 +58,38 @@ function toMs(v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
-/** wrk with one thread and `connections` connections for `seconds`. */
+/** wrk with one thread and `connections` connections for `seconds` (this process waits, blocked). */
 export function wrk(url: string, connections: number, seconds: number): LoadResult {
-  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  const r = spawnSync('wrk', wrkArgs(url, connections, seconds), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error?.message}`);
-  const out = r.stdout;
+  return wrkResult(r.stdout);
+}
+
+/** The same, without blocking this process: for a server that runs in it. */
+export function wrkAsync(url: string, connections: number, seconds: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('wrk', wrkArgs(url, connections, seconds), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      if (code !== 0) reject(new Error(`wrk failed: ${err}`));
+      else {
+        try {
+          resolve(wrkResult(out));
+        } catch (e) {
+          reject(e as Error);
+        }
+      }
+    });
+  });
+}
+
+const wrkArgs = (url: string, connections: number, seconds: number) => ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url];
+
+function wrkResult(out: string): LoadResult {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = /\s50%\s+(\S+)/.exec(out)?.[1];
   const p99 = /\s99%\s+(\S+)/.exec(out)?.[1];
