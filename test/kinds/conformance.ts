@@ -508,6 +508,12 @@ export function kindConformance(setup: KindConformanceSetup): void {
       const viaPolicy = await rejection(policyFor(firstRead).execute((signal) => handler(firstRead)(request(firstRead, signal)), new AbortController().signal));
       expect(viaPolicy).toBeInstanceOf(Problem);
       expect((viaPolicy as Problem).typeName).toBe(PROBLEMS.upstreamCredentials.type);
+      // A write meets the same refusal with the same answer (not a 503 a queue would retry).
+      if (setup.supports.createThing === true) {
+        const write = problemOf(await rejection(handler('createThing')(request('createThing', AbortSignal.timeout(10_000), 'refused'))));
+        expect(write.status, write.detail).toBe(502);
+        expect(write.typeName).toBe(PROBLEMS.upstreamCredentials.type);
+      }
       await adapter.close();
     });
 

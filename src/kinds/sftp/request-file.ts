@@ -4,12 +4,12 @@
  * inbound folder under a temporary name then renamed, so the legacy job never sees half a file.
  */
 import { randomBytes } from 'node:crypto';
-import { UpstreamError } from '../../problem.ts';
 import { FieldError } from '../../records/errors.ts';
 import type { RecordFileSpec } from '../../records/layout-file.ts';
 import { RecordFileWriter } from '../../records/record-file.ts';
 import { toRecord, type FieldMap } from './field-map.ts';
-import { ConnectionLost, type SftpPool } from './sftp-pool.ts';
+import { sftpFailure } from './sftp-failures.ts';
+import type { SftpPool } from './sftp-pool.ts';
 
 /** What the order file is made of: the request side of a request binding. */
 export interface RequestFileConfig {
@@ -93,8 +93,7 @@ export async function writeOrderFile(pool: SftpPool, dir: string, name: string, 
       { idempotent: true, signal },
     );
   } catch (err) {
-    if (err instanceof ConnectionLost) throw new UpstreamError(`${pool.where}: writing ${name} failed: ${err.message}`, { status: 503, code: 'sftp_connection' });
-    throw new UpstreamError(`${pool.where}: writing ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { status: 502, code: 'sftp_write' });
+    throw sftpFailure(`${pool.where}: writing ${name} failed`, err, { status: 502, code: 'sftp_write' });
   }
 }
 

@@ -21,15 +21,16 @@ import { z } from 'zod';
 import { ConfigError } from '../../config/config-error.ts';
 import { formatSize, sizeBytes } from '../../config/units.ts';
 import { defineKind, type AdapterContext, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
-import { problems, UpstreamError } from '../../problem.ts';
+import { problems } from '../../problem.ts';
 import { LayoutFileError, loadRecordFileSpec, type RecordFileSpec } from '../../records/layout-file.ts';
 import { registerCodePages } from '../../records/code-pages.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
 import { fieldMapSchema, toContract, type FieldMap } from './field-map.ts';
 import { ExportFiles, ExportReader, globToRegExp, type ExportSnapshot } from './export-reader.ts';
-import { HostKeyError, KnownHosts } from './known-hosts.ts';
+import { KnownHosts } from './known-hosts.ts';
 import { RequestReply, type RequestConfig } from './request-reply.ts';
-import { ConnectionLost, SftpPool } from './sftp-pool.ts';
+import { sftpFailure } from './sftp-failures.ts';
+import { SftpPool } from './sftp-pool.ts';
 
 const connectionSchema = z
   .object({
@@ -166,15 +167,6 @@ function exportAgeGauge(metrics: GatewayMetrics): { sources: Map<string, () => D
   return hit;
 }
 
-/** Whether the server refused the gateway's user, password or key (ssh2's client-authentication level, under the pool's wrapping). */
-function refusedCredentials(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e instanceof Error; depth++, e = e.cause) {
-    if ((e as { level?: unknown }).level === 'client-authentication') return true;
-  }
-  return false;
-}
-
 function privateKeyOf(value: string | undefined, root: string): string | undefined {
   if (!value) return undefined;
   if (value.includes('PRIVATE KEY')) return value.replace(/\\n/g, '\n');
@@ -301,10 +293,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
         annotateAttempt(req, () => ({ 'ficus.sftp.remote_file': s.file, 'ficus.sftp.record_count': s.count, 'ficus.sftp.data_as_of': s.asOf.toISOString() }));
         return last;
       } catch (err) {
-        if (err instanceof HostKeyError) throw new UpstreamError(err.message, { status: 502, retryable: false, code: 'sftp_host_key' });
-        if (refusedCredentials(err)) throw new UpstreamError(`${this.ctx.name}: ${(err as Error).message}`, { credentials: true, code: 'sftp_auth' });
-        if (err instanceof ConnectionLost) throw new UpstreamError(err.message, { status: 503, code: 'sftp_connection' });
-        throw new UpstreamError(`${this.ctx.name}: ${err instanceof Error ? err.message : String(err)}`, { status: 503, code: 'sftp_export' });
+        throw sftpFailure(this.ctx.name, err, { status: 503, code: 'sftp_export' });
       }
     };
     if (as === 'item') {
