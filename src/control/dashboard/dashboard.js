@@ -104,7 +104,7 @@
     var bar = el('div', { class: 'split', title: pct(share) + ' modern' },
       el('div', { class: 'l', style: 'width:' + (calls ? 100 - modernPart : 0) + '%' }),
       el('div', { class: 'm', style: 'width:' + modernPart + '%' }));
-    var windowText = s ? calls + ' calls in the last ' + ago(s.split.windowMs / 1000) + (s.split.sinceChange ? ' (since it became ' + s.state + ')' : '') + ' · since start ' + pct(s.sinceStart.modernShare) : '';
+    var windowText = s ? calls + (calls === 1 ? ' call' : ' calls') + ' in the last ' + ago(s.split.windowMs / 1000) + (s.split.sinceChange ? ' (since it became ' + s.state + ')' : '') + ' · since start ' + pct(s.sinceStart.modernShare) : '';
     return el('td', {},
       el('div', { class: 'small', 'data-testid': 'modern-share', text: 'modern ' + pct(share) + (r.fallbacks ? ' · ' + r.fallbacks + ' fallbacks' : '') }),
       bar,
