@@ -85,6 +85,18 @@ async function adapterReadiness(adapters: readonly RunningAdapter[], metrics: Ga
   return { ready: stateStore.ok && Object.values(report).every((a) => a.ok), adapters: report, stateStore };
 }
 
+/** The adapters' readiness with the features' parts of /readyz added (a feature not ok makes the instance not ready). */
+function withFeatures(report: ReadinessReport, parts: Installed['readiness']): ReadinessReport {
+  if (parts.size === 0) return report;
+  const features: Record<string, FeatureReadiness> = {};
+  for (const [name, r] of parts) {
+    const f = r();
+    if (f) features[name] = f;
+  }
+  if (Object.keys(features).length === 0) return report;
+  return { ...report, ready: report.ready && Object.values(features).every((f) => f.ok), features };
+}
+
 /**
  * Creates every adapter (connecting to nothing: that is `start`) and binds its operations; collects
  * the mistakes the kinds find in connections and bindings rather than stopping at the first.
@@ -220,7 +232,7 @@ export class Gateway {
         metrics,
         routes,
         store,
-        readiness: () => adapterReadiness(running, metrics, store),
+        readiness: async () => withFeatures(await adapterReadiness(running, metrics, store), installed.readiness),
         adminRouters: installed.adminRouters,
         featureApi: <T>(name: string) => installed.apis.get(name) as T | undefined,
       };
@@ -289,15 +301,7 @@ export class Gateway {
   }
 
   async readiness(): Promise<ReadinessReport> {
-    const report = await adapterReadiness(this.adapters, this.metrics, this.store);
-    if (this.installed.readiness.size === 0) return report;
-    const features: Record<string, FeatureReadiness> = {};
-    for (const [name, r] of this.installed.readiness) {
-      const f = r();
-      if (f) features[name] = f;
-    }
-    if (Object.keys(features).length === 0) return report;
-    return { ...report, ready: report.ready && Object.values(features).every((f) => f.ok), features };
+    return withFeatures(await adapterReadiness(this.adapters, this.metrics, this.store), this.installed.readiness);
   }
 
   /** Starts listening; resolves with the base URL. */
@@ -343,6 +347,15 @@ export class Gateway {
     this.logger.flush();
   }
 
+  /** Where /metrics and /readyz are: on this port, or (server.metrics, server.readyzDetails: admin) on the admin port. */
+  private opsLines(baseUrl: string): string[] {
+    const server = this.config.gateway.server;
+    const adminUrl = this.control?.adminUrl;
+    const metrics = server.metrics === 'admin' ? `${adminUrl ?? '(the admin port)'}/metrics  (admin port only)` : `${baseUrl}/metrics`;
+    const ready = server.readyzDetails === 'admin' ? `${baseUrl}/readyz  (ready or not; details at ${adminUrl ?? '(the admin port)'}/readyz)` : `${baseUrl}/readyz`;
+    return [`  Metrics               ${metrics}`, `  Health / readiness    ${baseUrl}/healthz  ${ready}`];
+  }
+
   /** The start-up block: which URL serves what, which adapters are up, each route's mode. */
   async banner(baseUrl: string): Promise<string> {
     const ready = await this.readiness();
@@ -358,8 +371,7 @@ export class Gateway {
       ...reach,
       `  API (${this.routes.all().length} operations)  ${baseUrl}/`,
       `  API reference         ${baseUrl}/docs`,
-      `  Metrics               ${baseUrl}/metrics`,
-      `  Health / readiness    ${baseUrl}/healthz  ${baseUrl}/readyz`,
+      ...this.opsLines(baseUrl),
       ...(this.control?.adminUrl
         ? [`  Admin API, dashboard  ${this.control.adminUrl}/  (tokens: ${this.control.tokens.names.length > 0 ? this.control.tokens.names.join(', ') : 'none; set FICUS_ADMIN_TOKENS'})`]
         : []),

@@ -44,6 +44,10 @@ export const gatewayConfigSchema = z
         docs: z.boolean().default(true),
         /** A writeOnly property in a backend's answer: refused (502, as a contract violation) or removed before it is sent. */
         writeOnly: z.enum(['refuse', 'remove']).default('refuse'),
+        /** Where /metrics is served: on this port too (public), or on the admin port only (admin, where it always is). */
+        metrics: z.enum(['public', 'admin']).default('public'),
+        /** Who sees /readyz's details (each adapter, the state store, the features, and why they are down): callers of this port too (public), or only the admin port's /readyz (admin; this port answers ready or not ready). */
+        readyzDetails: z.enum(['public', 'admin']).default('public'),
       })
       .strict()
       .prefault({}),

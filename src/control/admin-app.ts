@@ -1,7 +1,7 @@
 /**
  * The admin side, on its own port (never reachable from the public API): the migration dashboard
  * (a page that asks for a token), the admin API described by admin-openapi.yaml behind named bearer
- * tokens, and the admin routers of other features (`InstalledFeature.adminRouters`: the dead-letter queue,
+ * tokens, /metrics and /readyz (open, as on the public port, which may leave them to this one), and the admin routers of other features (`InstalledFeature.adminRouters`: the dead-letter queue,
  * recording control) behind the same authentication. Every error is application/problem+json.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { PROBLEMS, Problem } from '../problem.ts';
 import { problemHandler } from '../http/problem-response.ts';
+import { metricsHandler, readyzHandler } from '../http/app.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { gatesBodySchema, ignoreBodySchema, parseBody, switchBodySchema } from './switch-request.ts';
 
@@ -46,6 +47,13 @@ export function buildAdminApp(cp: ControlPlane): Express {
   app.get('/dashboard.js', (_req, res) => res.type('application/javascript').send(readFileSync(`${DASHBOARD_DIR}dashboard.js`, 'utf8')));
   app.get('/healthz', (_req, res) => res.json({ status: 'up' }));
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(readFileSync(ADMIN_SPEC, 'utf8')));
+  // Open as on the public port, for Prometheus and probes: /metrics, and /readyz with every detail
+  // (server.metrics and server.readyzDetails: admin keep them off the public port).
+  app.get('/metrics', metricsHandler(cp.host.metrics));
+  app.get(
+    '/readyz',
+    readyzHandler(() => cp.host.readiness(), true),
+  );
 
   // Everything else needs a named bearer token.
   app.use((req, res, next) => {
@@ -74,6 +82,14 @@ export function buildAdminApp(cp: ControlPlane): Express {
   app.get(
     '/overview',
     wrap(async (_req, res) => void res.json(await cp.overview())),
+  );
+  app.get(
+    '/dashboard',
+    wrap(async (req, res) => {
+      const minutes = intQuery(req, 'minutes', 60, 60);
+      const splitMinutes = intQuery(req, 'splitMinutes', 5, 120);
+      res.json(await cp.dashboard({ minutes, splitMs: splitMinutes * 60_000 }));
+    }),
   );
   app.get(
     '/routes',

@@ -52,6 +52,20 @@ function checkConfig(config: CheckedConfig, env: Env): ConfigError[] {
       }
     }
   }
+  // /metrics and /readyz's details moved to the admin port need the admin port.
+  if (!config.gateway.admin.enabled) {
+    for (const key of ['metrics', 'readyzDetails'] as const) {
+      if (config.gateway.server[key] === 'admin')
+        errors.push(
+          new ConfigError(
+            config.file,
+            `server.${key}`,
+            `${key === 'metrics' ? '/metrics' : "/readyz's details"} would be served nowhere: the admin port is off (admin.enabled: false)`,
+            `set server.${key}: public, or admin.enabled: true`,
+          ),
+        );
+    }
+  }
   try {
     parseAdminTokens(env.FICUS_ADMIN_TOKENS);
   } catch (err) {

@@ -17,6 +17,7 @@ import { GateScheduler } from './gate-scheduler.ts';
 import { stateText, type GatesConfig } from './route-config.ts';
 import { RouteStates } from './route-states.ts';
 import { RouteViews, type RouteView, type SwitchOutcome } from './route-views.ts';
+import { dashboardView, type DashboardView } from './dashboard-view.ts';
 import { redactorFor } from '../recording/attach.ts';
 import { ShadowRunner } from './shadow-runner.ts';
 import { ShadowStats } from './shadow-stats.ts';
@@ -77,6 +78,8 @@ export class ControlPlane {
       (op) => gates.get(op),
       (op) => this.shadowStats.resetComparisons(op),
     );
+    // The windowed traffic split starts again when a route's state changes (a switch shows at once).
+    this.states.on('applied', (e) => this.traffic.stateApplied(e.operationId, stateText(e)));
     this.gates = new GateScheduler(gates, this.states, this.shadowStats, this.traffic, host.logger.child({ component: 'gates' }), (operation, kind) => gateMoves.inc({ operation, kind }));
     this.views = new RouteViews(host, this.states, this.gates, this.traffic, this.shadowStats);
     this.shadow = new ShadowRunner({
@@ -124,8 +127,9 @@ export class ControlPlane {
         this.fallbackCounter.inc({ operation: route.operationId });
       },
       called: (route, backend, ms, error) => {
-        this.traffic.called(route.operationId, backend, ms, error !== undefined && isBackendFailure(error));
-        this.traffic.served(route.operationId, backend);
+        const now = Date.now();
+        this.traffic.called(route.operationId, backend, ms, error !== undefined && isBackendFailure(error), now);
+        this.traffic.served(route.operationId, backend, now);
       },
     };
   }
@@ -193,6 +197,11 @@ export class ControlPlane {
 
   overview(): ReturnType<RouteViews['overview']> {
     return this.views.overview();
+  }
+
+  /** What the dashboard shows first: splits over a window, backends over the last `minutes`, queues (dashboard-view.ts). */
+  dashboard(opts: { minutes: number; splitMs?: number }): Promise<DashboardView> {
+    return dashboardView({ host: this.host, traffic: this.traffic, readiness: () => this.views.cachedReadiness() }, opts);
   }
 
   mismatches(operationId: string, limit: number): Promise<MismatchRecord[]> {

@@ -66,7 +66,7 @@ export class RouteViews {
   ) {}
 
   /** The last readiness report; refreshed in the background when older than 5 s, so that the admin API never waits on health checks once it has one. */
-  private async cachedReadiness(): Promise<ReadinessReport | undefined> {
+  async cachedReadiness(): Promise<ReadinessReport | undefined> {
     const stale = !this.readiness || Date.now() - this.readiness.at > 5_000;
     if (stale && !this.readinessRefresh) {
       this.readinessRefresh = this.host

@@ -1,10 +1,13 @@
 /**
- * Per route and backend, this instance's recent traffic: calls and failures in 10-second buckets
- * (two hours kept, for error rates over any window up to that), latency of the last calls for
- * percentiles, calls served to callers (the traffic split) and fallbacks. In memory: each instance
- * measures its own traffic.
+ * Per route and backend, this instance's recent traffic: calls, failures and calls served in
+ * 10-second buckets (two hours kept, for error rates and the traffic split over any window up to
+ * that), the last hour per minute with latency histograms (traffic-series.ts, for the dashboard),
+ * latency of the last calls for percentiles, calls served to callers since start and since the
+ * route's state last changed (the traffic split), and fallbacks. In memory: each instance measures
+ * its own traffic.
  */
 import type { Backend } from '../routing/route-table.ts';
+import { MinuteSeries } from './traffic-series.ts';
 
 const BUCKET_MS = 10_000;
 const BUCKETS = 720;
@@ -14,34 +17,60 @@ class Window {
   private readonly epochs = new Float64Array(BUCKETS).fill(-1);
   private readonly calls = new Float64Array(BUCKETS);
   private readonly errors = new Float64Array(BUCKETS);
+  private readonly served = new Float64Array(BUCKETS);
 
-  add(now: number, failed: boolean): void {
+  private slot(now: number): number {
     const epoch = Math.floor(now / BUCKET_MS);
     const i = epoch % BUCKETS;
     if (this.epochs[i] !== epoch) {
       this.epochs[i] = epoch;
       this.calls[i] = 0;
       this.errors[i] = 0;
+      this.served[i] = 0;
     }
+    return i;
+  }
+
+  add(now: number, failed: boolean): void {
+    const i = this.slot(now);
     this.calls[i]++;
     if (failed) this.errors[i]++;
   }
 
-  /** Calls and failures over the last `ms` (to the bucket). */
-  sum(now: number, ms: number): { calls: number; errors: number } {
+  addServed(now: number): void {
+    this.served[this.slot(now)]++;
+  }
+
+  /** Calls, failures and calls served over the last `ms` (to the bucket). */
+  sum(now: number, ms: number): { calls: number; errors: number; served: number } {
     const last = Math.floor(now / BUCKET_MS);
     const first = Math.floor((now - Math.min(ms, BUCKET_MS * (BUCKETS - 1))) / BUCKET_MS);
     let calls = 0;
     let errors = 0;
+    let served = 0;
     for (let e = first; e <= last; e++) {
       const i = e % BUCKETS;
       if (this.epochs[i] === e) {
         calls += this.calls[i];
         errors += this.errors[i];
+        served += this.served[i];
       }
     }
-    return { calls, errors };
+    return { calls, errors, served };
   }
+}
+
+/** The traffic split of one route over a window: calls for callers answered by each backend. */
+export interface TrafficSplit {
+  /** Where the window starts (ISO 8601): `windowMs` ago, or when the route's state last changed if that is later. */
+  from: string;
+  windowMs: number;
+  /** The window starts at the route's last change of state (so a switch shows at once). */
+  sinceChange: boolean;
+  legacy: number;
+  modern: number;
+  /** Percent of the window's calls that modern answered (null without calls). */
+  modernShare: number | null;
 }
 
 export interface BackendFigures {
@@ -62,6 +91,7 @@ class BackendStats {
   errors = 0;
   served = 0;
   readonly window = new Window();
+  readonly series = new MinuteSeries();
   private readonly latencies = new Float64Array(LATENCY_SAMPLES);
   private n = 0;
 
@@ -69,6 +99,7 @@ class BackendStats {
     this.calls++;
     if (failed) this.errors++;
     this.window.add(now, failed);
+    this.series.call(now, ms, failed);
     this.latencies[this.n % LATENCY_SAMPLES] = ms;
     this.n++;
   }
@@ -89,24 +120,74 @@ class BackendStats {
   }
 }
 
-export class TrafficStats {
-  private readonly routes = new Map<string, { legacy: BackendStats; modern: BackendStats; fallbacks: number }>();
+interface RouteTraffic {
+  legacy: BackendStats;
+  modern: BackendStats;
+  fallbacks: number;
+  /** The route's state (text) last applied, when, and the calls served since. */
+  state: string;
+  changedAt: number;
+  sinceChange: { legacy: number; modern: number };
+}
 
-  private of(operationId: string) {
+export class TrafficStats {
+  private readonly routes = new Map<string, RouteTraffic>();
+
+  private of(operationId: string): RouteTraffic {
     let r = this.routes.get(operationId);
     if (!r) {
-      r = { legacy: new BackendStats(), modern: new BackendStats(), fallbacks: 0 };
+      r = { legacy: new BackendStats(), modern: new BackendStats(), fallbacks: 0, state: '', changedAt: 0, sinceChange: { legacy: 0, modern: 0 } };
       this.routes.set(operationId, r);
     }
     return r;
+  }
+
+  /** A state was put in force on this instance: when it differs from the last one, the split since the change starts again. */
+  stateApplied(operationId: string, state: string, now = Date.now()): void {
+    const r = this.of(operationId);
+    if (r.state === state) return;
+    r.state = state;
+    r.changedAt = now;
+    r.sinceChange = { legacy: 0, modern: 0 };
+  }
+
+  /**
+   * The split over the last `windowMs`, or since the route's state last changed when that is
+   * later: a route switched to modern shows modern's share of the calls since the switch, not of
+   * everything before it.
+   */
+  split(operationId: string, windowMs: number, now = Date.now()): TrafficSplit {
+    const r = this.of(operationId);
+    const sinceChange = r.changedAt > now - windowMs;
+    const legacy = sinceChange ? r.sinceChange.legacy : r.legacy.window.sum(now, windowMs).served;
+    const modern = sinceChange ? r.sinceChange.modern : r.modern.window.sum(now, windowMs).served;
+    const from = sinceChange ? r.changedAt : now - windowMs;
+    return {
+      from: new Date(from).toISOString(),
+      windowMs: now - from,
+      sinceChange,
+      legacy,
+      modern,
+      modernShare: legacy + modern === 0 ? null : Math.round((modern / (legacy + modern)) * 10_000) / 100,
+    };
+  }
+
+  /** The per-minute series of one backend of a route (undefined: the route has seen no traffic). */
+  series(operationId: string, backend: Backend): MinuteSeries | undefined {
+    return this.routes.get(operationId)?.[backend].series;
   }
 
   called(operationId: string, backend: Backend, ms: number, failed: boolean, now = Date.now()): void {
     this.of(operationId)[backend].record(now, ms, failed);
   }
 
-  served(operationId: string, backend: Backend): void {
-    this.of(operationId)[backend].served++;
+  served(operationId: string, backend: Backend, now = Date.now()): void {
+    const r = this.of(operationId);
+    const b = r[backend];
+    b.served++;
+    b.window.addServed(now);
+    b.series.serve(now);
+    r.sinceChange[backend]++;
   }
 
   fellBack(operationId: string): void {

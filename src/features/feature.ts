@@ -33,7 +33,7 @@ export interface FeatureHost {
   readonly metrics: GatewayMetrics;
   readonly routes: RouteTable;
   readonly store: SqlStore;
-  /** Every adapter's health, as /readyz reports it. */
+  /** Every adapter's health, the state store's and the features' parts, as /readyz reports it. */
   readiness(): Promise<ReadinessReport>;
   /** The admin routers of every feature (filled in as features install; complete once the gateway is created). */
   readonly adminRouters: readonly AdminRouter[];

@@ -112,6 +112,53 @@ function headersOf(req: Request): Record<string, string> {
   return out;
 }
 
+/**
+ * /readyz: 200 when ready, else 503 naming what is down. With `details` false (server.readyzDetails:
+ * admin on the public port) only ready or not: which adapter is down, and why, is on the admin port.
+ */
+export function readyzHandler(readiness: () => Promise<ReadinessReport>, details: boolean): (req: Request, res: Response, next: NextFunction) => Promise<void> {
+  return async (_req, res, next) => {
+    try {
+      const report = await readiness();
+      if (!details) {
+        if (report.ready) res.json({ status: 'ready' });
+        else sendProblem(res, new Problem(PROBLEMS.upstreamUnavailable, { detail: 'not ready (the details are on the admin port: /readyz)' }));
+        return;
+      }
+      const stateStore = { ...(report.stateStore ? { stateStore: report.stateStore } : {}), ...(report.features ? { features: report.features } : {}) };
+      if (report.ready) {
+        res.json({ status: 'ready', adapters: report.adapters, ...stateStore });
+        return;
+      }
+      const down = Object.entries(report.adapters)
+        .filter(([, a]) => !a.ok)
+        .map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
+      if (report.stateStore && !report.stateStore.ok) down.unshift(`state store: ${report.stateStore.detail ?? 'down'}`);
+      for (const [name, f] of Object.entries(report.features ?? {})) if (!f.ok || f.detail) down.push(`${name}: ${f.detail ?? 'down'}`);
+      sendProblem(
+        res,
+        new Problem(report.stateStore && !report.stateStore.ok ? PROBLEMS.stateStoreUnavailable : PROBLEMS.upstreamUnavailable, {
+          detail: `not ready: ${down.join('; ')}`,
+          extensions: { adapters: report.adapters, ...stateStore },
+        }),
+      );
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/** /metrics: the gateway's registry in the Prometheus (or, traced, OpenMetrics) exposition. */
+export function metricsHandler(metrics: GatewayMetrics): (req: Request, res: Response, next: NextFunction) => Promise<void> {
+  return async (_req, res, next) => {
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
 export function buildApp(deps: AppDeps): Express {
   const { contract, config, routes, metrics, logger } = deps;
   const hooks = deps.hooks ?? [];
@@ -237,37 +284,8 @@ export function buildApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'up' });
   });
-  app.get('/readyz', async (_req, res, next) => {
-    try {
-      const report = await deps.readiness();
-      const stateStore = { ...(report.stateStore ? { stateStore: report.stateStore } : {}), ...(report.features ? { features: report.features } : {}) };
-      if (report.ready) {
-        res.json({ status: 'ready', adapters: report.adapters, ...stateStore });
-        return;
-      }
-      const down = Object.entries(report.adapters)
-        .filter(([, a]) => !a.ok)
-        .map(([name, a]) => `${name}: ${a.detail ?? 'down'}`);
-      if (report.stateStore && !report.stateStore.ok) down.unshift(`state store: ${report.stateStore.detail ?? 'down'}`);
-      for (const [name, f] of Object.entries(report.features ?? {})) if (!f.ok || f.detail) down.push(`${name}: ${f.detail ?? 'down'}`);
-      sendProblem(
-        res,
-        new Problem(report.stateStore && !report.stateStore.ok ? PROBLEMS.stateStoreUnavailable : PROBLEMS.upstreamUnavailable, {
-          detail: `not ready: ${down.join('; ')}`,
-          extensions: { adapters: report.adapters, ...stateStore },
-        }),
-      );
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
-  });
+  app.get('/readyz', readyzHandler(deps.readiness, config.server.readyzDetails === 'public'));
+  if (config.server.metrics === 'public') app.get('/metrics', metricsHandler(metrics));
   if (config.server.docs) app.use(docsRouter(contract.file, String((contract.document.info as { title?: string } | undefined)?.title ?? 'API')));
 
   async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest, sent: { plan: BodyPlan; read: ReadBody } | undefined): Promise<void> {

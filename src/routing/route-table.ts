@@ -19,6 +19,10 @@ export class BoundBinding {
    * it may wait (see `waitInQueue`) or refuse with a 503 `overloaded`.
    */
   admission: ((req: OperationRequest) => Promise<void>) | undefined;
+  /** When an attempt last got an answer from the backend (a success, or a refusal of the backend's own such as 404), ms since the epoch; 0: never. */
+  lastAnsweredAt = 0;
+  /** When an attempt last failed as the backend's failure (not a refusal, not overload, not a caller gone); 0: never. */
+  lastFailedAt = 0;
 
   constructor(
     readonly adapter: string,
@@ -43,13 +47,18 @@ export class BoundBinding {
     let outcome = 'ok';
     try {
       if (this.admission) await this.admission(req);
-      return await this.handler(req);
+      const result = await this.handler(req);
+      this.lastAnsweredAt = Date.now();
+      return result;
     } catch (err) {
-      if (err instanceof Problem && err.isClientError) outcome = 'client_error';
-      else if (err instanceof Problem && err.typeName === 'overloaded') outcome = 'overloaded';
+      if (err instanceof Problem && err.isClientError) {
+        outcome = 'client_error';
+        this.lastAnsweredAt = Date.now();
+      } else if (err instanceof Problem && err.typeName === 'overloaded') outcome = 'overloaded';
       else if (callerSignal.aborted) outcome = 'caller_gone';
       else {
         outcome = 'error';
+        this.lastFailedAt = Date.now();
         const reason = err instanceof Error ? ((err as { code?: unknown }).code ?? err.name) : 'error';
         this.metrics.adapterErrors.inc({ adapter: this.adapter, operation: this.operationId, reason: String(reason) });
       }

@@ -203,6 +203,12 @@ export class DeadLetterStore {
     return ids;
   }
 
+  /** The dead letter that arrived last and still waits for someone (the dashboard's "newest"). */
+  async newest(): Promise<DeadLetter | undefined> {
+    const r = await this.store.get<Row>(`SELECT * FROM writes_dead_letters WHERE state = 'dead' ORDER BY dead_at DESC, id DESC LIMIT 1`);
+    return r ? toLetter(r) : undefined;
+  }
+
   async figures(): Promise<{ depth: number; oldest: number | null }> {
     const r = await this.store.get<{ n: number | string; oldest: number | string | null }>(`SELECT COUNT(*) AS n, MIN(dead_at) AS oldest FROM writes_dead_letters WHERE state = 'dead'`);
     return { depth: Number(r?.n ?? 0), oldest: r?.oldest === null || r?.oldest === undefined ? null : Number(r.oldest) };

@@ -62,6 +62,23 @@ describe('migration dashboard', () => {
     expect(await page.getByTestId('progress').textContent()).toBe('20%');
   });
 
+  it("shows the split over its window, routes without a modern backend as such, the queues and each backend's last hour", async () => {
+    expect(await row('listCustomers').getByTestId('split-window').textContent()).toMatch(/^1 call in the last \d+ (s|min) \(since it became modern\) · since start 100%$/);
+    expect(await row('getLegacyOnly').getByTestId('modern-share').textContent()).toBe('legacy only · no modern backend');
+    expect(await row('getLegacyOnly').getByTestId('no-modern').textContent()).toBe('no modern backend');
+    expect(await row('getLegacyOnly').textContent()).not.toMatch(/compared/);
+    const legacyRow = page.locator('tr[data-backend="legacy-crm"]');
+    expect(await legacyRow.getByTestId('health').textContent()).toBe('up');
+    expect(await legacyRow.getByTestId('circuits').textContent()).toBe('no circuit breaker');
+    expect(await legacyRow.getByTestId('last-hour').textContent()).toMatch(/^(9|10) calls · errors 0% · p50 [\d.]+ ms · p95 [\d.]+ ms$/);
+    expect(await legacyRow.locator('svg.spark rect').count()).toBeGreaterThan(0);
+    expect(await legacyRow.getByTestId('last-success').textContent()).toMatch(/^last answer \d+ (s|min) ago$/);
+    expect(await page.locator('tr[data-backend="modern-customers"]').getByTestId('circuits').textContent()).toBe('circuits closed');
+    expect(await page.getByTestId('queue-outbox').textContent()).toBe('0');
+    expect(await page.getByTestId('queue-dlq').textContent()).toBe('0');
+    expect(await page.getByTestId('queue-recorder').textContent()).toMatch(/^0 \/ \d+$/);
+  });
+
   it("shows a route's latest mismatches with their diffs", async () => {
     await row('getCustomer').click();
     await page.getByTestId('mismatch').first().waitFor();

@@ -58,8 +58,12 @@ function printRoute(r: RouteView): void {
   ] as const) {
     out(`  ${name.padEnd(11)} ${b ? `${backendText(b)}: ${b.figures.calls} calls, errors ${num(b.figures.errorRate5m, '%')} (5 min), p50 ${num(b.figures.p50Ms, ' ms')}` : '-'}`);
   }
-  out(`  traffic     modern answered ${num(r.modernShare, '%')} of calls; ${r.fallbacks} fallbacks to legacy`);
-  out(`  shadow      ${r.shadow.compared} compared, ${r.shadow.mismatched} mismatched, match rate ${num(r.shadow.matchRate, '%')}`);
+  if (!r.modern) {
+    out('  traffic     legacy only: no modern backend (nothing to split or compare)');
+  } else {
+    out(`  traffic     modern answered ${num(r.modernShare, '%')} of calls since start; ${r.fallbacks} fallbacks to legacy`);
+    out(`  shadow      ${r.shadow.compared} compared, ${r.shadow.mismatched} mismatched, match rate ${num(r.shadow.matchRate, '%')}`);
+  }
   const ignore = [...r.compare.ignore.config, ...r.compare.ignore.runtime];
   if (ignore.length) out(`  ignoring    ${ignore.join(', ')}`);
   if (r.shadow.noisy.length) out(`  noisy       ${r.shadow.noisy.map((n) => n.path).join(', ')}  (ficus routes ignore ${r.operationId} --noisy --reason "…")`);
@@ -88,9 +92,9 @@ export function register(program: Command): void {
           r.state,
           backendText(r.legacy),
           backendText(r.modern),
-          num(r.modernShare, '%'),
-          num(r.shadow.matchRate, '%'),
-          String(r.shadow.mismatched),
+          r.modern ? num(r.modernShare, '%') : 'no modern',
+          r.modern ? num(r.shadow.matchRate, '%') : '-',
+          r.modern ? String(r.shadow.mismatched) : '-',
           r.gates ? (r.gates.paused ? 'paused' : 'active') : '-',
         ]);
       }

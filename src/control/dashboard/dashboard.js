@@ -72,10 +72,11 @@
       el('div', { class: 'small' }, f.calls + ' calls · errors ', el('span', { class: errCls, 'data-testid': 'error-rate', text: pct(f.errorRate5m) }), ' · p50 ' + ms(f.p50Ms) + ' · p95 ' + ms(f.p95Ms)));
   }
 
-  function renderOverview(o) {
+  function renderOverview(o, d) {
     var cards = [
       ['Progress', pct(o.progress), 'progress'],
-      ['Modern share of calls', pct(o.modernShare), 'modern-share'],
+      ['Modern share of calls, last ' + ago(d.window.splitMs / 1000), pct(d.split.modernShare), 'modern-share'],
+      ['Modern share since start', pct(o.modernShare), 'modern-share-since-start'],
       ['Routes', String(o.routes), 'route-count'],
     ];
     ['legacy', 'shadow', 'canary', 'fallback', 'modern'].forEach(function (m) { cards.push([m, String(o.byMode[m] || 0), 'by-mode-' + m]); });
@@ -85,20 +86,47 @@
     $('progress-bar').style.width = o.progress + '%';
   }
 
-  function renderRoutes(routes) {
+  // How long ago, in words: 40 s, 12 min, 5 h, 3 d.
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    if (seconds < 90) return Math.round(seconds) + ' s';
+    if (seconds < 5400) return Math.round(seconds / 60) + ' min';
+    if (seconds < 172800) return Math.round(seconds / 3600) + ' h';
+    return Math.round(seconds / 86400) + ' d';
+  }
+
+  // The traffic split over the window (GET /dashboard), or "no modern backend"; since start in small print.
+  function splitCell(r, s) {
+    if (!r.modern) return el('td', { class: 'small', 'data-testid': 'modern-share', text: 'legacy only · no modern backend' });
+    var share = s ? s.split.modernShare : r.modernShare;
+    var calls = s ? s.split.legacy + s.split.modern : 0;
+    var modernPart = calls ? (s.split.modern / calls) * 100 : 0;
+    var bar = el('div', { class: 'split', title: pct(share) + ' modern' },
+      el('div', { class: 'l', style: 'width:' + (calls ? 100 - modernPart : 0) + '%' }),
+      el('div', { class: 'm', style: 'width:' + modernPart + '%' }));
+    var windowText = s ? calls + (calls === 1 ? ' call' : ' calls') + ' in the last ' + ago(s.split.windowMs / 1000) + (s.split.sinceChange ? ' (since it became ' + s.state + ')' : '') + ' · since start ' + pct(s.sinceStart.modernShare) : '';
+    return el('td', {},
+      el('div', { class: 'small', 'data-testid': 'modern-share', text: 'modern ' + pct(share) + (r.fallbacks ? ' · ' + r.fallbacks + ' fallbacks' : '') }),
+      bar,
+      el('div', { class: 'small', 'data-testid': 'split-window', text: windowText }));
+  }
+
+  function shadowCell(r) {
+    if (!r.modern) return el('td', { class: 'small', 'data-testid': 'no-modern', text: 'no modern backend' });
+    return el('td', {}, el('div', { 'data-testid': 'match-rate', text: pct(r.shadow.matchRate) }), el('div', { class: 'small', text: r.shadow.compared + ' compared · ' + r.shadow.mismatched + ' mismatched' }));
+  }
+
+  function renderRoutes(routes, dashboard) {
+    var splits = {};
+    ((dashboard && dashboard.routes) || []).forEach(function (s) { splits[s.operationId] = s; });
     var rows = routes.map(function (r) {
-      var served = r.legacy && r.modern ? r.legacy.figures.served + r.modern.figures.served : 0;
-      var modernPart = served ? (r.modern.figures.served / served) * 100 : 0;
-      var split = el('div', { class: 'split', title: pct(r.modernShare) + ' modern' },
-        el('div', { class: 'l', style: 'width:' + (served ? 100 - modernPart : 0) + '%' }),
-        el('div', { class: 'm', style: 'width:' + modernPart + '%' }));
       var tr = el('tr', { class: 'route' + (r.operationId === selected ? ' selected' : ''), 'data-route': r.operationId },
         el('td', {}, el('div', { text: r.operationId }), el('div', { class: 'small', text: r.method + ' ' + r.path })),
         el('td', {}, el('span', { class: 'mode mode-' + r.mode, 'data-testid': 'mode', text: r.state })),
-        el('td', {}, el('div', { class: 'small', 'data-testid': 'modern-share', text: 'modern ' + pct(r.modernShare) + (r.fallbacks ? ' · ' + r.fallbacks + ' fallbacks' : '') }), split),
+        splitCell(r, splits[r.operationId]),
         backendCell(r.legacy),
         backendCell(r.modern),
-        el('td', {}, el('div', { 'data-testid': 'match-rate', text: pct(r.shadow.matchRate) }), el('div', { class: 'small', text: r.shadow.compared + ' compared · ' + r.shadow.mismatched + ' mismatched' })),
+        shadowCell(r),
         el('td', { class: 'small', text: r.gates ? (r.gates.paused ? 'paused' : (r.gates.waitingFor || 'active')) : '–' }));
       tr.addEventListener('click', function () { select(r.operationId); });
       return tr;
@@ -164,6 +192,75 @@
     })));
   }
 
+  // Requests per minute as bars (failures in red), oldest left; the current minute last.
+  function spark(series) {
+    var NS = 'http://www.w3.org/2000/svg';
+    var w = 2, h = 28;
+    var max = 1;
+    series.forEach(function (p) { if (p.calls > max) max = p.calls; });
+    var svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('width', String(series.length * w));
+    svg.setAttribute('height', String(h));
+    var title = document.createElementNS(NS, 'title');
+    title.textContent = 'requests per minute over the last ' + series.length + ' minutes (at most ' + max + ')';
+    svg.appendChild(title);
+    series.forEach(function (p, i) {
+      [['c', p.calls], ['e', p.errors]].forEach(function (b) {
+        if (!b[1]) return;
+        var bh = Math.max(1, Math.round((b[1] / max) * h));
+        var rect = document.createElementNS(NS, 'rect');
+        rect.setAttribute('class', b[0]);
+        rect.setAttribute('x', String(i * w));
+        rect.setAttribute('y', String(h - bh));
+        rect.setAttribute('width', String(w - 0.5));
+        rect.setAttribute('height', String(bh));
+        svg.appendChild(rect);
+      });
+    });
+    return svg;
+  }
+
+  function totalsText(t) {
+    return t.calls + ' calls · errors ' + pct(t.errorRate) + ' · p50 ' + ms(t.p50Ms) + ' · p95 ' + ms(t.p95Ms);
+  }
+
+  // Per backend: health, circuits, the last hour per minute, and how fresh its data is (GET /dashboard).
+  function renderBackends(d) {
+    $('backends-scope').textContent = '· traffic of this instance (' + d.scope.instance + '), per minute';
+    replace.apply(null, [$('backends')].concat(d.backends.map(function (b) {
+      var notClosed = b.circuits.filter(function (c) { return c.state !== 'closed' && c.state !== 'none'; });
+      var circuits = b.circuits.length === 0 ? 'no routes'
+        : notClosed.length ? notClosed.map(function (c) { return c.operation + ' ' + c.state; }).join(', ')
+          : b.circuits.every(function (c) { return c.state === 'none'; }) ? 'no circuit breaker' : 'circuits closed';
+      var exports = b.freshness.exports.map(function (x) { return el('div', { class: 'small', 'data-testid': 'export-age', text: 'export for ' + x.operation + ': ' + ago(x.ageSeconds) + ' old' }); });
+      return el('tr', { 'data-backend': b.adapter },
+        el('td', {}, el('div', { text: b.adapter }), el('div', { class: 'small', text: b.kind + (b.role ? ' · ' + b.role : '') })),
+        el('td', {},
+          el('div', { 'data-testid': 'health', class: b.up === false ? 'bad' : '', text: b.up === null ? 'not checked yet' : b.up ? 'up' : 'DOWN' + (b.detail ? ': ' + b.detail : '') }),
+          el('div', { 'data-testid': 'circuits', class: notClosed.length ? 'bad' : 'small', text: circuits })),
+        el('td', {}, spark(b.series)),
+        el('td', { class: 'small', 'data-testid': 'last-hour', text: totalsText(b.lastHour) }),
+        el('td', { class: 'small', 'data-testid': 'last-5m', text: totalsText(b.last5m) }),
+        el.apply(null, ['td', {}, el('div', { class: 'small', 'data-testid': 'last-success', text: 'last answer ' + (b.freshness.lastSuccessAgeSeconds === null ? 'none since start' : ago(b.freshness.lastSuccessAgeSeconds) + ' ago') })].concat(exports)));
+    })));
+  }
+
+  // Outbox, dead letters, recorder, screen pools (GET /dashboard); a card turns red when something waits or was lost.
+  function renderQueues(q) {
+    var cards = [];
+    function card(id, title, n, small, warn) {
+      cards.push(el('div', { class: 'card' + (warn ? ' warn' : ''), 'data-queue': id }, el('div', { class: 'small', text: title }), el('div', { class: 'n', 'data-testid': 'queue-' + id, text: String(n) }), el('div', { class: 'small', text: small })));
+    }
+    if (q.outbox) card('outbox', 'Outbox pending', q.outbox.pending, q.outbox.pending ? 'oldest ' + ago(q.outbox.oldestAgeSeconds) : 'empty', q.outbox.pending > 0);
+    if (q.dlq) card('dlq', 'Dead letters', q.dlq.count, q.dlq.newest ? 'newest ' + ago(q.dlq.newest.ageSeconds) + ' ago: ' + q.dlq.newest.operation + ' (' + q.dlq.newest.reason + ')' : 'none', q.dlq.count > 0);
+    if (q.recorder) card('recorder', 'Recorder queue', q.recorder.queued + ' / ' + q.recorder.queueLimit, q.recorder.dropped + ' dropped · ' + q.recorder.recording + ' routes recording', q.recorder.dropped > 0);
+    q.screenPools.forEach(function (p) { card('pool-' + p.adapter, 'Browser pool ' + p.adapter, p.inUse + ' in use', p.idle + ' idle · ' + p.waiting + ' waiting', p.waiting > 0); });
+    q.errors.forEach(function (e) { cards.push(el('div', { class: 'card warn' }, el('div', { class: 'bad', text: e }))); });
+    replace.apply(null, [$('queues')].concat(cards));
+    $('queues-scope').textContent = '· outbox and dead letters: every instance sharing the state store; recorder and pools: this instance';
+  }
+
   function renderAudit(entries) {
     replace.apply(null, [$('audit')].concat(entries.map(function (e) {
       return el('tr', {}, el('td', { class: 'small', text: e.at }), el('td', { text: e.actor + (e.automatic ? ' (auto)' : '') }), el('td', { text: e.operationId }),
@@ -207,15 +304,17 @@
   }
 
   function refresh() {
-    var calls = [api('GET', '/overview'), api('GET', '/routes'), api('GET', '/audit?limit=15')];
+    var calls = [api('GET', '/overview'), api('GET', '/routes'), api('GET', '/audit?limit=15'), api('GET', '/dashboard')];
     if (selected) calls.push(api('GET', '/routes/' + encodeURIComponent(selected) + '/mismatches?limit=5').catch(function () { return { mismatches: [] }; }));
     return Promise.all(calls).then(function (r) {
       $('login').hidden = true;
       $('app').hidden = false;
-      renderOverview(r[0]);
-      renderRoutes(r[1].routes);
+      renderOverview(r[0], r[3]);
+      renderRoutes(r[1].routes, r[3]);
       renderAudit(r[2].entries);
-      if (r[3]) renderMismatches(r[3].mismatches);
+      renderQueues(r[3].queues);
+      renderBackends(r[3]);
+      if (r[4]) renderMismatches(r[4].mismatches);
       api('GET', '/cache').then(renderCache, function () { renderCache(null); });
       $('live').textContent = 'live · updated ' + new Date().toLocaleTimeString();
     }).catch(function (e) {
