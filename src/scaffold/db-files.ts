@@ -3,7 +3,7 @@
  * kind pages by a keyset on the key), the row mapping with a comment per field, and the two
  * bindings, in a new adapter.yaml or added under `operations:` of the adapter's own.
  */
-import { isScalar, type YAMLMap } from 'yaml';
+import { isScalar, type Document, type YAMLMap } from 'yaml';
 import type { DbConnection } from '../kinds/db/db-config.ts';
 import type { DialectName } from '../kinds/db/dialects.ts';
 import type { ContractPlan } from './db-contract.ts';
@@ -63,7 +63,7 @@ export function listSql(dialect: DialectName, model: ResourceModel, plan: Contra
   ].join('\n');
 }
 
-function mappingNode(doc: Parameters<Parameters<typeof yamlText>[0]>[0], fields: readonly FieldNode[]): YAMLMap {
+function mappingNode(doc: Document, fields: readonly FieldNode[]): YAMLMap {
   const map = doc.createNode({}) as YAMLMap;
   for (const f of fields) {
     const value = f.children ? mappingNode(doc, f.children) : doc.createNode(f.mapping, { flow: true });

@@ -93,7 +93,7 @@ export function buildResource(input: BuildInput): ResourceModel {
   // The key.
   if (key.length === 1) {
     const g = guesses.get(key[0].column.name)!;
-    placed.push({ at: indexOf(key[0].column.name), node: { name: 'id', schema: g.schema, mapping: leafMapping(g, key[0].ref), why: `${g.why} (primary key${input.key.length === 1 && table.primaryKey.length === 0 ? ' given with --key' : ''})` } });
+    placed.push({ at: indexOf(key[0].column.name), node: { name: 'id', schema: g.schema, mapping: leafMapping(g, key[0].ref), why: `${g.why}: the key (${table.primaryKey.join(',') === input.key.join(',') ? 'the primary key' : 'given with --key'})` } });
     used.add(key[0].column.name);
   }
 

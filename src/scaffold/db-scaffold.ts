@@ -108,7 +108,8 @@ function connectionOf(opts: DbScaffoldOptions, adapterFile: string, env: Env): {
     return { connection: parsed.data, isNew: false };
   }
   if (!opts.driver) throw new ScaffoldError(`there is no adapter ${opts.adapter} yet, and no connection was given`, 'give --driver sqlite --file <db file>, or --driver postgres|mysql|mssql --url <url>');
-  const parsed = dbConnectionSchema.safeParse({ driver: opts.driver, url: opts.url, file: opts.file, ...opts.connection });
+  // A file given on the command line is where the command runs from, not the project.
+  const parsed = dbConnectionSchema.safeParse({ driver: opts.driver, url: opts.url, file: opts.file !== undefined ? resolve(opts.file) : undefined, ...opts.connection });
   if (!parsed.success) throw new ScaffoldError(`the connection given: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'driver'}: ${i.message}`).join('; ')}`, 'give --driver sqlite --file <db file>, or --driver postgres|mysql|mssql --url <url>');
   return { connection: parsed.data, isNew: true };
 }

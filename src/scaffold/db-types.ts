@@ -166,7 +166,7 @@ export function guessColumn(input: GuessInput): ColumnGuess {
         };
       }
     }
-    return { ...base, conversion: 'integer', schema: { type: nullableType('integer', nullable) }, why: `${name} ${decl}${input.isKey ? ': the key' : ''}` };
+    return { ...base, conversion: 'integer', schema: { type: nullableType('integer', nullable) }, why: `${name} ${decl}` };
   }
   if (family === 'decimal' || family === 'float') {
     return { ...base, conversion: 'number', schema: { type: nullableType('number', nullable) }, why: `${name} ${decl}: a number` };
@@ -205,7 +205,7 @@ export function guessColumn(input: GuessInput): ColumnGuess {
     blankAsNull: blankAsNull || undefined,
     nullable: textNullable || (sawNull && nullable),
     schema: { type: nullableType('string', textNullable), ...sensitive },
-    why: `${name} ${decl}${input.isKey ? ': the key' : ''}${padded}${blankWhy}${SENSITIVE_HINT.test(name) ? '; personal by its name: redacted in recordings (x-ficus-sensitive)' : ''}`,
+    why: `${name} ${decl}${padded}${blankWhy}${SENSITIVE_HINT.test(name) ? '; personal by its name: redacted in recordings (x-ficus-sensitive)' : ''}`,
   };
 }
 
