@@ -95,7 +95,7 @@ function flowLeaves(node: unknown): void {
   if (!Array.isArray(n.items)) return;
   const values = n.items.map((i) => (isPair(i) ? i.value : i));
   const scalarOnly = values.every((v) => isScalar(v) || v === null);
-  if (scalarOnly && (isMap(node) ? n.items.length <= 3 : true) && n.items.length > 0) {
+  if (scalarOnly && (isMap(node) ? n.items.length <= 4 : true) && n.items.length > 0) {
     n.flow = true;
     return;
   }
