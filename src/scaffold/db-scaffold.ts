@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../config/config-error.ts';
+import type { ConfigError } from '../config/config-error.ts';
 import { interpolateEnv, type Env } from '../config/env.ts';
 import { dbConnectionSchema, type DbConnection } from '../kinds/db/db-config.ts';
 import { createDriver } from '../kinds/db/db-kind.ts';
