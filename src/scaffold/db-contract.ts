@@ -215,7 +215,12 @@ export function addToContract(text: string, model: ResourceModel, plan: Contract
         tags: [tag],
         summary: `Get one ${model.name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase()} by its key`,
         parameters: keyParameters,
-        responses: { '200': { description: `The ${model.name}.`, content: { 'application/json': { schema: ref('schemas', model.name) } } }, '400': ref('responses', 'BadRequest'), '404': ref('responses', 'NotFound'), default: ref('responses', 'Problem') },
+        responses: {
+          '200': { description: `The ${model.name}.`, content: { 'application/json': { schema: ref('schemas', model.name) } } },
+          '400': ref('responses', 'BadRequest'),
+          '404': ref('responses', 'NotFound'),
+          default: ref('responses', 'Problem'),
+        },
       },
     },
     ` Drafted by ficus scaffold db from ${model.table.name}: one row by its key (${model.key.map((k) => k.column.name).join(', ')}).`,

@@ -78,7 +78,7 @@ export function mappingYaml(model: ResourceModel, header: string): string {
   const head = [
     `# ${header}`,
     `# ${model.table.name} row → the contract's ${model.name}. Columns are matched without regard to case; the`,
-    '# conversions are the db kind\'s (docs/adapters/db.md): text trims CHAR padding, flag reads Y/N, enum maps codes.',
+    "# conversions are the db kind's (docs/adapters/db.md): text trims CHAR padding, flag reads Y/N, enum maps codes.",
     '',
   ].join('\n');
   return head + yamlText((doc) => mappingNode(doc, model.fields));

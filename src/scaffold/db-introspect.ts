@@ -145,7 +145,14 @@ export async function introspectTable(driver: DbDriver, table: string): Promise<
     const columns = rows.map((r): ColumnInfo => {
       const t = parseDeclaredType(text(r, 'col_type'));
       const isText = /char|clob|text/.test(t.type);
-      return { name: text(r, 'col_name'), type: t.type, length: isText ? t.size : undefined, precision: isText ? undefined : t.size, scale: t.scale, nullable: Number(columnValue(r, 'not_null')) === 0 };
+      return {
+        name: text(r, 'col_name'),
+        type: t.type,
+        length: isText ? t.size : undefined,
+        precision: isText ? undefined : t.size,
+        scale: t.scale,
+        nullable: Number(columnValue(r, 'not_null')) === 0,
+      };
     });
     const primaryKey = rows
       .filter((r) => Number(columnValue(r, 'pk')) > 0)
@@ -162,16 +169,14 @@ export async function introspectTable(driver: DbDriver, table: string): Promise<
   const actual = names.find((t) => t === name) ?? names[0];
   const columns = rows
     .filter((r) => text(r, 'tbl') === actual)
-    .map(
-      (r): ColumnInfo => ({
-        name: text(r, 'col_name'),
-        type: text(r, 'data_type').toLowerCase(),
-        length: num(r, 'char_len'),
-        precision: num(r, 'num_prec'),
-        scale: num(r, 'num_scale'),
-        nullable: text(r, 'nullable').toUpperCase() === 'YES',
-      }),
-    );
+    .map((r): ColumnInfo => ({
+      name: text(r, 'col_name'),
+      type: text(r, 'data_type').toLowerCase(),
+      length: num(r, 'char_len'),
+      precision: num(r, 'num_prec'),
+      scale: num(r, 'num_scale'),
+      nullable: text(r, 'nullable').toUpperCase() === 'YES',
+    }));
   const pk = await runQuery(driver, c.primaryKey.replace('{schema}', schemaExpr), { table: actual, schema: schema ?? null });
   return { name: actual, schema, columns, primaryKey: pk.map((r) => text(r, 'col_name')) };
 }

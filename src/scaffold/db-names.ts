@@ -86,7 +86,10 @@ const WORDS: Record<string, string> = {
 const PHRASES: [string[], string[]][] = [
   [['email', 'address'], ['email']],
   [['e', 'mail', 'address'], ['email']],
-  [['postal', 'code'], ['postal', 'code']],
+  [
+    ['postal', 'code'],
+    ['postal', 'code'],
+  ],
   [['country', 'code'], ['country']],
   [['city', 'name'], ['city']],
   [['last', 'updated'], ['updated']],
@@ -158,7 +161,10 @@ export function plural(w: string): string {
 
 /** `OrderLine` → `order-lines` (the collection's path segment). */
 export function collectionSegment(resource: string): string {
-  const words = resource.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(' ');
+  const words = resource
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(' ');
   words[words.length - 1] = plural(words[words.length - 1]);
   return words.join('-');
 }

@@ -48,7 +48,10 @@ const ADDRESS_PARTS = new Set(['city', 'town', 'postalCode', 'postcode', 'zip', 
 function selectColumn(dialect: DialectName, c: ColumnInfo): SelectColumn {
   const quoted = quoteIdent(dialect, c.name);
   if (quoted === c.name) return { column: c, expr: c.name, ref: c.name };
-  const alias = c.name.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^([^a-z_])/, '_$1');
+  const alias = c.name
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^([^a-z_])/, '_$1');
   return { column: c, expr: `${quoted} AS ${alias}`, ref: alias };
 }
 
@@ -93,7 +96,15 @@ export function buildResource(input: BuildInput): ResourceModel {
   // The key.
   if (key.length === 1) {
     const g = guesses.get(key[0].column.name)!;
-    placed.push({ at: indexOf(key[0].column.name), node: { name: 'id', schema: g.schema, mapping: leafMapping(g, key[0].ref), why: `${g.why}: the key (${table.primaryKey.join(',') === input.key.join(',') ? 'the primary key' : 'given with --key'})` } });
+    placed.push({
+      at: indexOf(key[0].column.name),
+      node: {
+        name: 'id',
+        schema: g.schema,
+        mapping: leafMapping(g, key[0].ref),
+        why: `${g.why}: the key (${table.primaryKey.join(',') === input.key.join(',') ? 'the primary key' : 'given with --key'})`,
+      },
+    });
     used.add(key[0].column.name);
   }
 

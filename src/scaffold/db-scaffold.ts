@@ -104,13 +104,19 @@ function connectionOf(opts: DbScaffoldOptions, adapterFile: string, env: Env): {
     const connection = interpolateEnv(raw.connection ?? {}, env, adapterFile, errors);
     if (errors.length > 0) throw new ScaffoldError(`${adapterFile}: ${errors.map((e) => e.problem).join('; ')}`, 'set the variables its connection needs');
     const parsed = dbConnectionSchema.safeParse(connection);
-    if (!parsed.success) throw new ScaffoldError(`${adapterFile}: connection: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'correct the connection (ficus check says more)');
+    if (!parsed.success)
+      throw new ScaffoldError(`${adapterFile}: connection: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'correct the connection (ficus check says more)');
     return { connection: parsed.data, isNew: false };
   }
-  if (!opts.driver) throw new ScaffoldError(`there is no adapter ${opts.adapter} yet, and no connection was given`, 'give --driver sqlite --file <db file>, or --driver postgres|mysql|mssql --url <url>');
+  if (!opts.driver)
+    throw new ScaffoldError(`there is no adapter ${opts.adapter} yet, and no connection was given`, 'give --driver sqlite --file <db file>, or --driver postgres|mysql|mssql --url <url>');
   // A file given on the command line is where the command runs from, not the project.
   const parsed = dbConnectionSchema.safeParse({ driver: opts.driver, url: opts.url, file: opts.file !== undefined ? resolve(opts.file) : undefined, ...opts.connection });
-  if (!parsed.success) throw new ScaffoldError(`the connection given: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'driver'}: ${i.message}`).join('; ')}`, 'give --driver sqlite --file <db file>, or --driver postgres|mysql|mssql --url <url>');
+  if (!parsed.success)
+    throw new ScaffoldError(
+      `the connection given: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'driver'}: ${i.message}`).join('; ')}`,
+      'give --driver sqlite --file <db file>, or --driver postgres|mysql|mssql --url <url>',
+    );
   return { connection: parsed.data, isNew: true };
 }
 
@@ -127,11 +133,17 @@ function keyOf(table: TableInfo, asked: string[] | undefined): string[] {
   return table.primaryKey;
 }
 
-async function guessAll(driver: DbDriver, table: TableInfo, key: string[], opts: DbScaffoldOptions): Promise<{ guesses: Map<string, ColumnGuess>; neverBlank: (c: string) => boolean; sampled: number }> {
+async function guessAll(
+  driver: DbDriver,
+  table: TableInfo,
+  key: string[],
+  opts: DbScaffoldOptions,
+): Promise<{ guesses: Map<string, ColumnGuess>; neverBlank: (c: string) => boolean; sampled: number }> {
   const rows = await sampleRows(driver, table, key, opts.sample ?? 1000);
   const scale = new Map(Object.entries(opts.scale ?? {}).map(([k, v]) => [k.toUpperCase(), v]));
   for (const k of scale.keys()) {
-    if (!table.columns.some((c) => c.name.toUpperCase() === k)) throw new ScaffoldError(`--scale names ${k}, which is not a column of ${table.name}`, `use one of: ${table.columns.map((c) => c.name).join(', ')}`);
+    if (!table.columns.some((c) => c.name.toUpperCase() === k))
+      throw new ScaffoldError(`--scale names ${k}, which is not a column of ${table.name}`, `use one of: ${table.columns.map((c) => c.name).join(', ')}`);
   }
   const guesses = new Map<string, ColumnGuess>();
   let families: CodeFamily[] | undefined;
@@ -170,7 +182,10 @@ export async function scaffoldDb(opts: DbScaffoldOptions): Promise<DbScaffoldRes
       table = await introspectTable(driver, opts.table);
     } catch (err) {
       if (err instanceof IntrospectionError) throw new ScaffoldError(err.message, err.fix);
-      throw new ScaffoldError(`cannot read the catalogue of ${driver.where}: ${(err as Error).message.split('\n')[0]}`, 'check the connection (ficus explore, or the database client) and that the user may read the catalogue');
+      throw new ScaffoldError(
+        `cannot read the catalogue of ${driver.where}: ${(err as Error).message.split('\n')[0]}`,
+        'check the connection (ficus explore, or the database client) and that the user may read the catalogue',
+      );
     }
     const key = keyOf(table, opts.key);
     const { guesses, neverBlank, sampled } = await guessAll(driver, table, key, opts);

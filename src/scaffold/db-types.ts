@@ -124,7 +124,13 @@ export function guessColumn(input: GuessInput): ColumnGuess {
 
   if (family === 'integer' || (family === 'other' && n > 0 && present.every(isInt))) {
     if (input.scale !== undefined) {
-      return { ...base, conversion: 'decimal', scale: input.scale, schema: { type: nullableType('number', nullable) }, why: `${name} ${decl}: ${input.scale} implied decimal places (given with --scale)` };
+      return {
+        ...base,
+        conversion: 'decimal',
+        scale: input.scale,
+        schema: { type: nullableType('number', nullable) },
+        why: `${name} ${decl}: ${input.scale} implied decimal places (given with --scale)`,
+      };
     }
     if (!input.isKey) {
       const nonZero = present.filter((v) => asInt(v) !== 0);
@@ -183,7 +189,13 @@ export function guessColumn(input: GuessInput): ColumnGuess {
   // Text (CHAR, VARCHAR, …) and anything else read as text.
   const trimmedValues = present.map((v) => String(v).trim());
   if (!input.isKey && (c.length === 1 || FLAG_HINT.test(name)) && flagText(present)) {
-    return { ...base, conversion: 'flag', role: 'flag', schema: { type: nullableType('boolean', nullable) }, why: `${name} ${decl}: every sampled value is ${[...new Set(trimmedValues)].sort().join(' or ')}: a flag` };
+    return {
+      ...base,
+      conversion: 'flag',
+      role: 'flag',
+      schema: { type: nullableType('boolean', nullable) },
+      why: `${name} ${decl}: every sampled value is ${[...new Set(trimmedValues)].sort().join(' or ')}: a flag`,
+    };
   }
   if (!input.isKey && n > 0 && trimmedValues.every((v) => /^\d{8}$/.test(v) && isYyyymmdd(v))) {
     return { ...base, conversion: 'yyyymmdd', role: 'date', schema: { type: nullableType('string', nullable), format: 'date' }, why: `${name} ${decl}: every sampled value is a YYYYMMDD date` };
@@ -194,10 +206,23 @@ export function guessColumn(input: GuessInput): ColumnGuess {
   const padded = /^(char|character|nchar|bpchar)$/.test(c.type) ? ', padding trimmed' : ', trimmed';
   const blankWhy = blankAsNull ? `; ${blanks} of ${n} sampled values are blank: null` : '';
   if (COUNTRY_HINT.test(name) && n > 0 && trimmedValues.every((v) => /^[A-Z]{2}$/.test(v) || (blankAsNull && v === ''))) {
-    return { ...base, conversion: 'text', blankAsNull: blankAsNull || undefined, nullable: textNullable, schema: { type: nullableType('string', textNullable), pattern: '^[A-Z]{2}$' }, why: `${name} ${decl}: a country by its name, every sampled value two capitals (ISO 3166-1 alpha-2)${blankWhy}` };
+    return {
+      ...base,
+      conversion: 'text',
+      blankAsNull: blankAsNull || undefined,
+      nullable: textNullable,
+      schema: { type: nullableType('string', textNullable), pattern: '^[A-Z]{2}$' },
+      why: `${name} ${decl}: a country by its name, every sampled value two capitals (ISO 3166-1 alpha-2)${blankWhy}`,
+    };
   }
   if (CURRENCY_HINT.test(name) && n > 0 && trimmedValues.every((v) => /^[A-Z]{3}$/.test(v))) {
-    return { ...base, conversion: 'text', nullable, schema: { type: nullableType('string', nullable), pattern: '^[A-Z]{3}$' }, why: `${name} ${decl}: a currency by its name, every sampled value three capitals (ISO 4217)` };
+    return {
+      ...base,
+      conversion: 'text',
+      nullable,
+      schema: { type: nullableType('string', nullable), pattern: '^[A-Z]{3}$' },
+      why: `${name} ${decl}: a currency by its name, every sampled value three capitals (ISO 4217)`,
+    };
   }
   return {
     ...base,
@@ -227,7 +252,10 @@ export function maybeCode(guess: ColumnGuess, c: ColumnInfo, sampled: unknown[],
 /** How well a family's name fits a column's: shared words or abbreviations (STAT_CD ~ CUSTSTAT). */
 function affinity(column: string, family: string): number {
   const fam = family.toUpperCase();
-  const parts = column.toUpperCase().split(/[^A-Z0-9]+/).filter((p) => p.length >= 2 && p !== 'CD' && p !== 'CODE');
+  const parts = column
+    .toUpperCase()
+    .split(/[^A-Z0-9]+/)
+    .filter((p) => p.length >= 2 && p !== 'CD' && p !== 'CODE');
   const words = wordsOf(family);
   return parts.filter((p) => fam.includes(p)).length + wordsOf(column).filter((w) => w.length > 2 && w !== 'code' && words.includes(w)).length;
 }
@@ -253,7 +281,9 @@ export function guessEnum(guess: ColumnGuess, distinct: DistinctValues, families
   const codes = distinct.values.map((v) => v.value).filter((v) => v !== '');
   const blanks = distinct.values.some((v) => v.value === '');
   if (codes.length === 0 || codes.length > 20) return undefined;
-  const covering = families.filter((f) => codes.every((c) => f.codes.has(c))).sort((a, b) => affinity(guess.column, b.family || b.table) - affinity(guess.column, a.family || a.table) || a.codes.size - b.codes.size);
+  const covering = families
+    .filter((f) => codes.every((c) => f.codes.has(c)))
+    .sort((a, b) => affinity(guess.column, b.family || b.table) - affinity(guess.column, a.family || a.table) || a.codes.size - b.codes.size);
   const nullable = guess.nullable || blanks;
   const blankNote = blanks ? '; blank: null' : '';
   if (covering.length > 0) {

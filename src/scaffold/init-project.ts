@@ -164,7 +164,10 @@ export function initProject(opts: InitOptions): InitResult {
   if (existsSync(root)) {
     const entries = readdirSync(root).filter((e) => e !== '.git');
     if (entries.length > 0 && !opts.force) {
-      throw new InitError(`${root} is not empty (${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', …' : ''})`, 'give an empty or new folder, or --force to add the missing files (files already there are kept)');
+      throw new InitError(
+        `${root} is not empty (${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', …' : ''})`,
+        'give an empty or new folder, or --force to add the missing files (files already there are kept)',
+      );
     }
   }
   mkdirSync(root, { recursive: true });

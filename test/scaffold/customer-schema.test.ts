@@ -16,7 +16,14 @@ type Schema = Record<string, any>;
 
 /** The schema with local $refs resolved, descriptions and examples left out, enums and required as sorted sets. */
 function normalise(schema: Schema, doc: Schema): Schema {
-  if (schema.$ref) return normalise(schema.$ref.slice(2).split('/').reduce((n: Schema, k: string) => n[k], doc), doc);
+  if (schema.$ref)
+    return normalise(
+      schema.$ref
+        .slice(2)
+        .split('/')
+        .reduce((n: Schema, k: string) => n[k], doc),
+      doc,
+    );
   const out: Schema = {};
   for (const [k, v] of Object.entries(schema)) {
     if (k === 'description' || k === 'example') continue;
@@ -81,7 +88,7 @@ describe("the scaffolded CUSTMAST and the hand-written contract's Customer", () 
     expect(differences(expected, await scaffolded(['--scale', 'CR_LMT=2']))).toEqual([]);
   });
 
-  it("adds to a hand-kept contract without changing a line of it (comments, quoting, flow style)", async () => {
+  it('adds to a hand-kept contract without changing a line of it (comments, quoting, flow style)', async () => {
     const t = tempDir();
     try {
       copyFileSync(join(PROJECT_ROOT, 'openapi.yaml'), join(t.dir, 'openapi.yaml'));

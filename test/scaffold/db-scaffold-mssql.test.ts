@@ -35,7 +35,10 @@ function sqlServer(q: TdsQuery): TdsAnswer {
   if (sql.includes('FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = SCHEMA_NAME() AND UPPER(TABLE_NAME) = UPPER(@p1)')) {
     const cols = CATALOGUE[p1] ?? [];
     return {
-      columns: ['tbl', 'col_name', 'data_type', 'char_len', 'num_prec', 'num_scale', 'nullable'].map((name) => ({ name, type: ['char_len', 'num_prec', 'num_scale'].includes(name) ? 'int' : 'nvarchar' })),
+      columns: ['tbl', 'col_name', 'data_type', 'char_len', 'num_prec', 'num_scale', 'nullable'].map((name) => ({
+        name,
+        type: ['char_len', 'num_prec', 'num_scale'].includes(name) ? 'int' : 'nvarchar',
+      })),
       rows: cols.map((c) => [p1, c.name, c.type, c.len, c.type === 'int' ? 10 : null, c.type === 'int' ? 0 : null, 'NO']),
     };
   }
@@ -53,7 +56,13 @@ function sqlServer(q: TdsQuery): TdsAnswer {
     const counts = new Map<string, number>();
     for (const r of ROWS) counts.set(String(r[m[2] as keyof typeof r]), (counts.get(String(r[m[2] as keyof typeof r])) ?? 0) + 1);
     const rows = [...counts].sort((a, b) => b[1] - a[1]).slice(0, Number(m[1]));
-    return { columns: [{ name: 'v', type: 'nvarchar' }, { name: 'n', type: 'int' }], rows };
+    return {
+      columns: [
+        { name: 'v', type: 'nvarchar' },
+        { name: 'n', type: 'int' },
+      ],
+      rows,
+    };
   }
   if (/^SELECT TOP \(\d+\) CD_TYP, CD_VAL, CD_DESC FROM CODETBL$/.test(sql)) {
     return { columns: ['CD_TYP', 'CD_VAL', 'CD_DESC'].map((name) => ({ name, type: 'nvarchar' })), rows: CODE_ROWS.map((r) => [r.CD_TYP, r.CD_VAL, r.CD_DESC]) };

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { spawnSync } from 'node:child_process';
+import { PROJECT_ROOT } from '../helpers/gateway.ts';
 import { ficus, tempDir } from './scaffold-support.ts';
 
 describe('ficus init', () => {
@@ -38,6 +40,10 @@ describe('ficus init', () => {
       expect(check.stderr).toBe('');
       expect(check.code).toBe(0);
       expect(check.stdout).toContain('are correct');
+      // As CI runs it (npx ficus check: the ficus command, in the project's folder).
+      const npx = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin/ficus.js'), 'check'], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+      expect(npx.stderr).toBe('');
+      expect(npx.status).toBe(0);
     } finally {
       t.remove();
     }
