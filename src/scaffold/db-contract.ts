@@ -5,11 +5,11 @@
  * getCustomer and listCustomers), and the shared components they use (Limit, Cursor, the Problem
  * schema and responses) where the contract lacks them.
  */
-import { isMap, isPair, isScalar, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import { plural } from './db-names.ts';
 import type { FieldNode, ResourceModel } from './db-resource.ts';
 import type { JsonSchema } from './db-types.ts';
-import { addEntries, yamlText } from './yaml-edit.ts';
+import { addEntries, flowLeaves, yamlText } from './yaml-edit.ts';
 
 export interface ContractPlan {
   getOperation: string;
@@ -86,20 +86,6 @@ function entry(key: string, value: unknown, comment?: string): string {
     top.items.push(pair);
     return top;
   });
-}
-
-/** Maps of at most three scalar entries, and sequences of scalars, in flow style. */
-function flowLeaves(node: unknown): void {
-  if (!node || typeof node !== 'object') return;
-  const n = node as { items?: unknown[]; flow?: boolean };
-  if (!Array.isArray(n.items)) return;
-  const values = n.items.map((i) => (isPair(i) ? i.value : i));
-  const scalarOnly = values.every((v) => isScalar(v) || v === null);
-  if (scalarOnly && (isMap(node) ? n.items.length <= 4 : true) && n.items.length > 0) {
-    n.flow = true;
-    return;
-  }
-  for (const v of values) flowLeaves(v);
 }
 
 /** Names the scaffold would add to the contract that it already has: refused (nothing is replaced). */

@@ -10,7 +10,7 @@ import type { ContractPlan } from './db-contract.ts';
 import type { FieldNode, ResourceModel } from './db-resource.ts';
 import { qualifiedTable } from './db-sample.ts';
 import { familyOf } from './db-types.ts';
-import { yamlText } from './yaml-edit.ts';
+import { flowLeaves, yamlText } from './yaml-edit.ts';
 
 export interface AdapterFileNames {
   getSql: string;
@@ -98,7 +98,9 @@ export function bindingEntries(model: ResourceModel, plan: ContractPlan, files: 
   const entity = model.name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
   const get = yamlText((doc) => {
     const top = doc.createNode({}) as YAMLMap;
-    const pair = doc.createPair(plan.getOperation, doc.createNode({ sql: files.getSql, params, map: files.mapping, notFound: `no ${entity} ${model.keyParams.map((p) => `{${p}}`).join(' ')}` }));
+    const binding = doc.createNode({ sql: files.getSql, params, map: files.mapping, notFound: `no ${entity} ${model.keyParams.map((p) => `{${p}}`).join(' ')}` });
+    flowLeaves(binding);
+    const pair = doc.createPair(plan.getOperation, binding);
     if (isScalar(pair.key)) pair.key.commentBefore = ` Drafted by ficus scaffold db: ${model.table.name} by its key.`;
     top.items.push(pair);
     return top;

@@ -5,7 +5,7 @@
  * indentation; every other byte (comments, quoting, flow style, blank lines) stays as it was.
  * New entries are written by the same package from nodes carrying their comments.
  */
-import { Document, isMap, isScalar, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { Document, isMap, isPair, isScalar, parseDocument, type Node, type YAMLMap } from 'yaml';
 
 export class YamlEditError extends Error {
   constructor(message: string) {
@@ -51,6 +51,20 @@ export function yamlText(build: (doc: Document) => Node): string {
   const doc = new Document();
   doc.contents = build(doc);
   return tidyFlowSequences(doc.toString({ lineWidth: 0, singleQuote: true, flowCollectionPadding: true }));
+}
+
+/** Maps of at most four scalar entries, and sequences of scalars, in flow style (`{ type: string }`, `[a, b]`). */
+export function flowLeaves(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const n = node as { items?: unknown[]; flow?: boolean };
+  if (!Array.isArray(n.items)) return;
+  const values = n.items.map((i) => (isPair(i) ? i.value : i));
+  const scalarOnly = values.every((v) => isScalar(v) || v === null);
+  if (scalarOnly && (isMap(node) ? n.items.length <= 4 : true) && n.items.length > 0) {
+    n.flow = true;
+    return;
+  }
+  for (const v of values) flowLeaves(v);
 }
 
 function indentOf(text: string, offset: number): number {

@@ -94,3 +94,33 @@ describe.each(['sqlite', 'postgres', 'mysql'] as const)('ficus scaffold db on %s
     expect((await getJson(`${gw!.url}/customers?limit=101`)).status).toBe(400);
   });
 });
+
+describe('ficus scaffold db into an adapter that exists, a table with a key of two CHAR columns', () => {
+  it("uses the adapter's own connection and serves the get (padded keys) and the list", async () => {
+    const project = await initProjectDir();
+    let gw: StartedGateway | undefined;
+    try {
+      const file = join(project.root, '..', 'crm.sqlite');
+      await seed('sqlite', file);
+      expect((await ficus(['scaffold', 'db', '--project', project.root, '--adapter', 'crm-db', '--driver', 'sqlite', '--file', file, '--table', 'CUSTMAST'])).code).toBe(0);
+      const adapterBefore = readFileSync(join(project.root, 'adapters/crm-db/adapter.yaml'), 'utf8');
+      const r = await ficus(['scaffold', 'db', '--project', project.root, '--adapter', 'crm-db', '--table', 'CODETBL']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('CODETBL → Code (getCode GET /codes/{type}/{val}, listCodes GET /codes)');
+      const adapterAfter = readFileSync(join(project.root, 'adapters/crm-db/adapter.yaml'), 'utf8');
+      expect(adapterAfter.startsWith(adapterBefore)).toBe(true);
+      expect(adapterAfter).toContain('val: { from: path.val, as: char, width: 2 }');
+      expect((await ficus(['check', '--root', project.root])).code).toBe(0);
+      gw = await startGateway(project.root, {});
+      expect(await getJson(`${gw.url}/codes/CUSTSTAT/A`)).toEqual({ status: 200, body: { type: 'CUSTSTAT', val: 'A', description: 'ACTIVE' } });
+      const page = await getJson(`${gw.url}/codes?limit=2`);
+      expect(page.body.items.map((c: { val: string }) => c.val)).toEqual(['A', 'C']);
+      const next = await getJson(`${gw.url}/codes?limit=10&cursor=${encodeURIComponent(page.body.nextCursor)}`);
+      expect(next.body.items.map((c: { type: string; val: string }) => `${c.type}/${c.val}`)).toEqual(['CUSTSTAT/S', 'PAYTERM/30', 'PAYTERM/60']);
+      expect((await getJson(`${gw.url}/customers/1001`)).status).toBe(200);
+    } finally {
+      await gw?.close();
+      project.remove();
+    }
+  }, 60_000);
+});
