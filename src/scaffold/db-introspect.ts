@@ -20,11 +20,15 @@ export interface ColumnInfo {
   precision?: number;
   scale?: number;
   nullable: boolean;
+  /** How SQL names it, where not by `name` quoted as needed: PostgreSQL's folded names, written as the DDL did (`CUST_NO`). */
+  sql?: string;
 }
 
 export interface TableInfo {
-  /** As the catalogue spells it. */
+  /** As the catalogue spells it (PostgreSQL's folded names in upper case, as the DDL wrote them). */
   name: string;
+  /** How SQL names it, where not by `name` quoted as needed. */
+  sql?: string;
   /** The schema, where one was given or the engine has them. */
   schema?: string;
   columns: ColumnInfo[];
@@ -178,5 +182,15 @@ export async function introspectTable(driver: DbDriver, table: string): Promise<
       nullable: text(r, 'nullable').toUpperCase() === 'YES',
     }));
   const pk = await runQuery(driver, c.primaryKey.replace('{schema}', schemaExpr), { table: actual, schema: schema ?? null });
-  return { name: actual, schema, columns, primaryKey: pk.map((r) => text(r, 'col_name')) };
+  const primaryKey = pk.map((r) => text(r, 'col_name'));
+  if (driver.dialect !== 'postgres') return { name: actual, schema, columns, primaryKey };
+  // PostgreSQL folds unquoted names to lower case: they are shown (and written) in upper case, as the DDL wrote them.
+  const fold = (n: string) => (/^[a-z_][a-z0-9_]*$/.test(n) ? n.toUpperCase() : undefined);
+  return {
+    name: fold(actual) ?? actual,
+    sql: fold(actual),
+    schema,
+    columns: columns.map((col) => ({ ...col, name: fold(col.name) ?? col.name, sql: fold(col.name) })),
+    primaryKey: primaryKey.map((k) => fold(k) ?? k),
+  };
 }

@@ -46,7 +46,7 @@ export interface ResourceModel {
 const ADDRESS_PARTS = new Set(['city', 'town', 'postalCode', 'postcode', 'zip', 'zipCode', 'country', 'countryCode', 'state', 'region', 'county', 'province']);
 
 function selectColumn(dialect: DialectName, c: ColumnInfo): SelectColumn {
-  const quoted = quoteIdent(dialect, c.name);
+  const quoted = c.sql ?? quoteIdent(dialect, c.name);
   if (quoted === c.name) return { column: c, expr: c.name, ref: c.name };
   const alias = c.name
     .toLowerCase()

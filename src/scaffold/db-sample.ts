@@ -18,8 +18,15 @@ export function quoteIdent(dialect: DialectName, name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** How SQL names a column of the table. */
+export function columnSql(dialect: DialectName, table: TableInfo, column: string): string {
+  const c = table.columns.find((x) => x.name === column);
+  return c?.sql ?? quoteIdent(dialect, column);
+}
+
 export function qualifiedTable(dialect: DialectName, table: TableInfo): string {
-  return table.schema ? `${quoteIdent(dialect, table.schema)}.${quoteIdent(dialect, table.name)}` : quoteIdent(dialect, table.name);
+  const name = table.sql ?? quoteIdent(dialect, table.name);
+  return table.schema ? `${quoteIdent(dialect, table.schema)}.${name}` : name;
 }
 
 /** `SELECT … ORDER BY … ` cut to `n` rows in the engine's words. */
@@ -31,7 +38,7 @@ function firstRows(dialect: DialectName, select: string, from: string, orderBy: 
 
 /** Up to `n` rows of the table, the first by its key. */
 export async function sampleRows(driver: DbDriver, table: TableInfo, key: readonly string[], n: number): Promise<Row[]> {
-  const order = key.map((k) => quoteIdent(driver.dialect, k)).join(', ');
+  const order = key.map((k) => columnSql(driver.dialect, table, k)).join(', ');
   return runQuery(driver, firstRows(driver.dialect, '*', qualifiedTable(driver.dialect, table), order, n));
 }
 
@@ -44,7 +51,7 @@ export interface DistinctValues {
 
 /** The column's distinct values over the whole table, at most `max` of them. */
 export async function distinctValues(driver: DbDriver, table: TableInfo, column: string, max: number): Promise<DistinctValues> {
-  const col = quoteIdent(driver.dialect, column);
+  const col = columnSql(driver.dialect, table, column);
   const sql = firstRows(driver.dialect, `${col} AS v, COUNT(*) AS n`, `${qualifiedTable(driver.dialect, table)} GROUP BY ${col}`, 'COUNT(*) DESC', max + 1);
   const rows = await runQuery(driver, sql);
   const merged = new Map<string, number>();
@@ -84,7 +91,7 @@ export async function findCodeFamilies(driver: DbDriver, exclude: string, only?:
     if (key.length < 1 || key.length > 2 || !key.every(isText)) continue;
     const meaning = table.columns.find((c) => !key.includes(c.name) && /char|text|clob|string/.test(c.type));
     if (!meaning) continue;
-    const cols = [...key, meaning.name].map((c) => quoteIdent(driver.dialect, c)).join(', ');
+    const cols = [...key, meaning.name].map((c) => columnSql(driver.dialect, table, c)).join(', ');
     const rows = await runQuery(driver, firstRows(driver.dialect, cols, qualifiedTable(driver.dialect, table), '', MAX_CODE_ROWS));
     const families = new Map<string, Map<string, string>>();
     for (const r of rows) {
@@ -94,7 +101,11 @@ export async function findCodeFamilies(driver: DbDriver, exclude: string, only?:
       if (!families.has(family)) families.set(family, new Map());
       families.get(family)!.set(code, desc);
     }
-    for (const [family, codes] of families) out.push({ table: table.name, family, familyColumn: key.length === 2 ? key[0] : undefined, codes });
+    // In code order, whatever order the engine gave them in.
+    for (const [family, codes] of families) {
+      const sorted = new Map([...codes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      out.push({ table: table.name, family, familyColumn: key.length === 2 ? key[0] : undefined, codes: sorted });
+    }
   }
   return out;
 }

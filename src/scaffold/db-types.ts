@@ -35,7 +35,8 @@ export interface ColumnGuess {
 /** The declared type as `CHAR(40)`, `INTEGER`, `NUMERIC(9,2)`, for comments. */
 export function declared(c: ColumnInfo): string {
   const size = c.length !== undefined ? `(${c.length})` : c.scale ? `(${c.precision ?? ''},${c.scale})` : '';
-  return `${c.type.toUpperCase()}${size}`;
+  const short: Record<string, string> = { character: 'char', bpchar: 'char', 'character varying': 'varchar', 'double precision': 'double' };
+  return `${(short[c.type] ?? c.type).toUpperCase()}${size}`;
 }
 
 /** The family of a declared type, on any of the four engines (SQLite by its affinity rules). */
