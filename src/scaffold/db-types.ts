@@ -44,7 +44,8 @@ export function familyOf(c: ColumnInfo): Family {
   const t = c.type;
   if (/^(bool|boolean|bit)$/.test(t)) return 'boolean';
   if (/int|serial/.test(t)) return 'integer';
-  if (/^(numeric|decimal|number|money|smallmoney|dec)$/.test(t)) return c.scale && c.scale > 0 ? 'decimal' : /money/.test(t) ? 'decimal' : 'integer';
+  // NUMERIC(p, 0) holds whole numbers; NUMERIC with decimals, without a scale (any), and MONEY do not.
+  if (/^(numeric|decimal|number|money|smallmoney|dec)$/.test(t)) return c.scale === 0 && !/money/.test(t) ? 'integer' : 'decimal';
   if (/real|floa|doub/.test(t)) return 'float';
   if (/char|clob|text|string/.test(t)) return 'text';
   if (/^date$/.test(t)) return 'date';
