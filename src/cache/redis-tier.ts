@@ -10,7 +10,8 @@
  *
  * Redis is never in the way: a command that fails or takes longer than its timeout is skipped (the
  * backend and memory serve), the outage is logged once a minute and /readyz says so. After an outage of
- * either connection an instance drops its memory entries, since it may have missed invalidations.
+ * either connection an instance drops its memory entries, since it may have missed invalidations, and
+ * sends the invalidations it made meanwhile (the latest 10,000), so that the others and Redis hear them.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
@@ -39,6 +40,8 @@ const LOG_EVERY_MS = 60_000;
 const ALL = '*';
 /** How long an invalidation's time is kept in Redis: longer than any backend call that could store an answer fetched before it. */
 const MARK_MS = 10 * 60_000;
+/** Invalidations made while Redis was unreachable, sent when it is back. */
+const PENDING_MAX = 10_000;
 
 /** Stores an entry unless one of its tags was invalidated after the call began; tag sets only ever live longer. */
 const STORE_SCRIPT = `
@@ -77,6 +80,7 @@ export class RedisTier {
   private lastLoggedAt = 0;
   private wasDown = false;
   private subscriberWasDown = false;
+  private readonly pending = new Map<string, { operationId: string; tag: string | undefined; at: number }>();
 
   constructor(
     private readonly opts: { url: string; keyPrefix: string; commandTimeoutMs: number; origin: string; logger: Logger },
@@ -159,6 +163,13 @@ export class RedisTier {
       this.handlers.reconnected();
     }
     this.wasDown = false;
+    if (this.pending.size > 0) void this.sendPending();
+  }
+
+  private async sendPending(): Promise<void> {
+    const list = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of list) await this.invalidate(p.operationId, p.tag, p.at);
   }
 
   private failed(err: unknown): void {
@@ -220,7 +231,10 @@ export class RedisTier {
 
   /** Drops the shared entries with `tag` (every entry without one), notes when, and tells every instance. */
   async invalidate(operationId: string, tag: string | undefined, at: number): Promise<void> {
-    if (!this.up) return;
+    if (!this.up) {
+      this.keepPending(operationId, tag, at);
+      return;
+    }
     const tk = this.tagKey(operationId, tag ?? ALL);
     try {
       const keys = await this.client.smembers(tk);
@@ -232,7 +246,15 @@ export class RedisTier {
       await multi.exec();
     } catch (err) {
       this.failed(err);
+      this.keepPending(operationId, tag, at);
     }
+  }
+
+  private keepPending(operationId: string, tag: string | undefined, at: number): void {
+    const k = `${operationId}|${tag ?? ALL}`;
+    this.pending.delete(k);
+    this.pending.set(k, { operationId, tag, at });
+    if (this.pending.size > PENDING_MAX) this.pending.delete(this.pending.keys().next().value as string);
   }
 
   private lockKey(id: string): string {

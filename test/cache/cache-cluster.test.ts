@@ -17,7 +17,7 @@ import type { ResponseCache } from '../../src/cache/response-cache.ts';
 import { RedisTier } from '../../src/cache/redis-tier.ts';
 import type { CacheEntry } from '../../src/cache/cache-entry.ts';
 import { FIXTURES, memoryLogger, startGateway } from '../helpers/gateway.ts';
-import { eventually } from '../helpers/wait.ts';
+import { eventually, within } from '../helpers/wait.ts';
 import { startUpstream } from '../fixtures/upstream-server.ts';
 
 const ROOT = join(FIXTURES, 'http-gateway');
@@ -38,13 +38,6 @@ async function redisReady(gw: typeof a): Promise<void> {
     const r = (await (await fetch(`${gw.url}/readyz`)).json()) as { features?: { cache?: { redis?: { ok: boolean } } } };
     return r.features?.cache?.redis?.ok === true;
   });
-}
-
-/** Resolves when `p` does, or fails after `ms` naming `what`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
 beforeAll(async () => {
