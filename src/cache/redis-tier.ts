@@ -80,6 +80,8 @@ export class RedisTier {
   private lastLoggedAt = 0;
   private wasDown = false;
   private subscriberWasDown = false;
+  private probe: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly pending = new Map<string, { operationId: string; tag: string | undefined; at: number }>();
 
   constructor(
@@ -172,10 +174,40 @@ export class RedisTier {
     for (const p of list) await this.invalidate(p.operationId, p.tag, p.at);
   }
 
-  private failed(err: unknown): void {
+  /**
+   * A command failed or timed out on a connection that may still be up (a slow moment, a stalled event
+   * loop): Redis is left alone until a PING answers (once a second), then used again. Nothing was missed
+   * on the listening connection, so memory is kept; invalidations not sent are sent then.
+   */
+  private commandFailed(err: unknown): void {
+    const wasUp = this.up;
+    this.failed(err, false);
+    if (!wasUp || this.probe || this.closed) return;
+    const look = () => {
+      this.probe = setTimeout(() => {
+        this.probe = undefined;
+        if (this.closed || this.up) return;
+        if (this.client.status !== 'ready') return; // the connection itself went: its 'ready' brings Redis back
+        this.client.ping().then(
+          () => {
+            if (this.up || this.closed) return;
+            this.up = true;
+            this.lastError = undefined;
+            this.opts.logger.warn({ redis: this.opts.url }, 'cache: Redis answers again');
+            if (this.pending.size > 0) void this.sendPending();
+          },
+          () => look(),
+        );
+      }, 1_000);
+      this.probe.unref();
+    };
+    look();
+  }
+
+  private failed(err: unknown, connectionLost = true): void {
     const message = err instanceof Error ? err.message || err.name : String(err);
     this.up = false;
-    this.wasDown = true;
+    if (connectionLost) this.wasDown = true;
     this.lastError = message;
     const now = Date.now();
     if (now - this.lastLoggedAt >= LOG_EVERY_MS) {
@@ -202,7 +234,7 @@ export class RedisTier {
       const text = await this.client.get(this.entryKey(operationId, key));
       return text === null ? undefined : (JSON.parse(text) as CacheEntry);
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
       return undefined;
     }
   }
@@ -225,7 +257,7 @@ export class RedisTier {
         startedAt,
       );
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
     }
   }
 
@@ -245,7 +277,7 @@ export class RedisTier {
       multi.publish(this.channel, JSON.stringify({ operationId, tag, origin: this.opts.origin, at } satisfies InvalidationMessage));
       await multi.exec();
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
       this.keepPending(operationId, tag, at);
     }
   }
@@ -272,7 +304,7 @@ export class RedisTier {
       const r = (await this.client.eval(LOCK_SCRIPT, 1, this.lockKey(id), token, Math.max(1, Math.ceil(ms)))) as [number, string?, number?];
       return r[0] === 1 ? { acquired: true } : { acquired: false, holder: String(r[1] ?? ''), pttl: Number(r[2] ?? -2) };
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
       return undefined;
     }
   }
@@ -283,7 +315,7 @@ export class RedisTier {
     try {
       return (await this.client.get(this.lockKey(id))) ?? '';
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
       return undefined;
     }
   }
@@ -294,7 +326,7 @@ export class RedisTier {
     try {
       return (await this.client.get(this.answerKey(id, token))) ?? undefined;
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
       return undefined;
     }
   }
@@ -306,11 +338,13 @@ export class RedisTier {
       const message = JSON.stringify({ id, token, outcome } satisfies AnswerMessage);
       await this.client.eval(RELEASE_SCRIPT, 3, this.lockKey(id), this.answerKey(id, token), this.answers, token, outcome, Math.max(1, Math.ceil(keepMs)), message);
     } catch (err) {
-      this.failed(err);
+      this.commandFailed(err);
     }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.probe) clearTimeout(this.probe);
     this.client.disconnect();
     this.subscriber.disconnect();
   }

@@ -44,7 +44,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ficus-cache-cluster-'));
   upstream = await startUpstream();
   redis = new Redis('redis://127.0.0.1:6379');
-  env = { UPSTREAM_URL: upstream.url, CACHE_PREFIX: PREFIX, FICUS_STATE_FILE: join(dir, 'state.sqlite'), FICUS_ADMIN_TOKENS: `ops:${TOKEN}` };
+  env = {
+    UPSTREAM_URL: upstream.url,
+    CACHE_PREFIX: PREFIX,
+    FICUS_STATE_FILE: join(dir, 'state.sqlite'),
+    FICUS_ADMIN_TOKENS: `ops:${TOKEN}`,
+    // Not a test of Redis being slow: a command taking 250 ms on a loaded machine would let an instance skip Redis.
+    CACHE_COMMAND_TIMEOUT: '10s',
+  };
   a = await startGateway(ROOT, env, { file: 'ficus-cache-redis.yaml', adminServer: true });
   b = await startGateway(ROOT, env, { file: 'ficus-cache-redis.yaml', adminServer: true });
   await redisReady(a);
