@@ -3,8 +3,9 @@
  * state store (a SQLite file): a write through one makes the other's cached read stale-free within a
  * second (the measured propagation is printed) and the shared entries are gone from Redis; an answer
  * fetched before a write is never stored in Redis after it; identical reads of a `coalesce: cluster`
- * route split across the instances make one backend call, and when the instance holding the lock goes
- * without answering, the one waiting calls for itself; cache settings changed through one instance's
+ * route split across the instances make one backend call (a failing one: every caller gets the same
+ * problem), and when the instance holding the lock goes without answering, the one waiting calls for
+ * itself; cache settings changed through one instance's
  * admin API are put in force by the other, and by an instance started later.
  */
 import { randomUUID } from 'node:crypto';
@@ -151,6 +152,25 @@ describe('coalescing across instances (coalesce: cluster)', () => {
     expect(fa.led + fb.led - fa0.led - fb0.led).toBe(1);
     expect(fa.followed + fb.followed - fa0.followed - fb0.followed).toBe(1);
     expect(fa.fellBack + fb.fellBack - fa0.fellBack - fb0.fellBack).toBe(0);
+  });
+
+  it('when the shared call fails, the callers on both instances get the same problem', async () => {
+    const before = upstream.callsTo('/slow/2');
+    const calls = [...Array.from({ length: 5 }, () => fetch(`${a.url}/slow/2`)), ...Array.from({ length: 5 }, () => fetch(`${b.url}/slow/2`))];
+    await eventually(
+      () => cacheOf(a).inFlight().waiting === 5 && cacheOf(b).inFlight().waiting === 5 && cacheOf(a).inFlight().following + cacheOf(b).inFlight().following === 1 && upstream.control.held.length === 1,
+      undefined,
+      'five callers waiting on each instance, one instance waiting for the other',
+    );
+    upstream.release();
+    const answers = await Promise.all(calls);
+    const problems = await Promise.all(answers.map(async (r) => ({ status: r.status, type: r.headers.get('content-type'), body: (await r.json()) as { type: string } })));
+    expect(problems[0].status).toBeGreaterThanOrEqual(500);
+    for (const p of problems) {
+      expect(p.type).toContain('application/problem+json');
+      expect({ status: p.status, type: p.body.type }).toEqual({ status: problems[0].status, type: problems[0].body.type });
+    }
+    expect(upstream.callsTo('/slow/2') - before).toBe(1);
   });
 
   it('when the instance holding the lock goes without answering, the one waiting calls the backend itself', async () => {
