@@ -3,7 +3,8 @@
  *   GET    /cache                               Redis state, and each route's settings, figures and whether it serves stale
  *   PUT    /cache/routes/:operationId           change a route's settings (only the fields sent; `ttl: null` stops caching)
  *   DELETE /cache/routes/:operationId/entries   drop the route's entries here, in Redis and in every instance
- * Changes are checked as ficus.yaml is (cache-checks.ts) and apply to this instance at once.
+ * Changes are checked as ficus.yaml is (cache-checks.ts), apply to this instance at once, and are kept
+ * in the state store, from which every other instance puts them in force (cache-settings.ts).
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
@@ -12,8 +13,9 @@ import { durationMs, sizeBytes } from '../config/units.ts';
 import { parseBody } from '../control/switch-request.ts';
 import type { Logger } from '../observability/logger.ts';
 import { PROBLEMS, Problem } from '../problem.ts';
-import { cacheRouteSchema, invalidationSchema, varyItemSchema, type CacheRouteConfig } from './cache-config.ts';
+import { cacheRouteSchema, coalesceSchema, invalidatedBySchema, invalidationSchema, varyItemSchema, type CacheRouteConfig } from './cache-config.ts';
 import { cacheRouteMistakes } from './cache-checks.ts';
+import type { CacheSettings } from './cache-settings.ts';
 import type { ResponseCache } from './response-cache.ts';
 
 const changeSchema = z
@@ -27,8 +29,9 @@ const changeSchema = z
     maxEntries: z.number().int().min(1).max(10_000_000).optional(),
     maxBytes: sizeBytes.optional(),
     clientNoCache: z.enum(['pass', 'ignore']).optional(),
-    coalesce: z.boolean().optional(),
+    coalesce: coalesceSchema.optional(),
     invalidates: z.array(invalidationSchema).optional(),
+    invalidatedBy: z.array(invalidatedBySchema).optional(),
     /** Goes to the log with the change. */
     reason: z.string().min(1).max(500).optional(),
   })
@@ -37,7 +40,19 @@ const changeSchema = z
 type Handler = (req: Request, res: Response) => void | Promise<void>;
 const wrap = (h: Handler) => (req: Request, res: Response, next: NextFunction) => void Promise.resolve(h(req, res)).catch(next);
 
-export function cacheAdminRouter(cache: ResponseCache, contract: Contract, logger: Logger): Router {
+export interface CacheAdminDeps {
+  cache: ResponseCache;
+  /** Where changes are kept for the other instances (and restarts). */
+  settings: CacheSettings;
+  contract: Contract;
+  /** Whether cache.redis is set. */
+  redis: boolean;
+  /** The project's change feeds. */
+  feeds: readonly string[];
+  logger: Logger;
+}
+
+export function cacheAdminRouter({ cache, settings, contract, redis, feeds, logger }: CacheAdminDeps): Router {
   const router = express.Router();
   const operationOf = (req: Request): string => {
     const op = String(req.params.operationId);
@@ -50,7 +65,7 @@ export function cacheAdminRouter(cache: ResponseCache, contract: Contract, logge
   );
   router.put(
     '/routes/:operationId',
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const op = operationOf(req);
       const change = parseBody(changeSchema, req.body);
       const current: CacheRouteConfig = cache.routeConfig(op) ?? cacheRouteSchema.parse({});
@@ -59,13 +74,16 @@ export function cacheAdminRouter(cache: ResponseCache, contract: Contract, logge
       for (const [k, v] of Object.entries(rest)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
       if (ttl !== undefined) next.ttl = ttl ?? undefined;
       if (negativeTtl !== undefined) next.negativeTtl = negativeTtl ?? undefined;
-      const mistakes = cacheRouteMistakes(contract, op, next);
+      const mistakes = cacheRouteMistakes(contract, op, next, { redis, feeds });
       if (mistakes.length > 0) {
         const errors = mistakes.map((m) => ({ field: `body.${m.key || 'operationId'}`, message: `${m.problem}; fix: ${m.fix}` }));
         throw new Problem(PROBLEMS.validation, { detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors });
       }
+      const actor = (res.locals.actor as string | undefined) ?? 'admin';
+      // Kept first: a change the state store cannot keep is refused (503), not applied here only.
+      const version = await settings.save(op, next, actor);
       cache.configure(op, next);
-      logger.info({ operation: op, actor: res.locals.actor as string | undefined, reason, cache: next }, 'cache settings changed');
+      logger.info({ operation: op, actor, reason, version, cache: next }, 'cache settings changed');
       res.json(cache.status().routes.find((r) => r.operationId === op));
     }),
   );

@@ -13,7 +13,15 @@ export interface CacheMistake {
   fix: string;
 }
 
-export function cacheRouteMistakes(contract: Contract, operationId: string, rc: CacheRouteConfig): CacheMistake[] {
+/** What a route's settings are checked against besides the contract. */
+export interface CacheCheckContext {
+  /** Whether `cache.redis` is set (coalescing across instances needs it). */
+  redis: boolean;
+  /** The change feeds of the project (undefined: not checked). */
+  feeds?: readonly string[];
+}
+
+export function cacheRouteMistakes(contract: Contract, operationId: string, rc: CacheRouteConfig, ctx: CacheCheckContext = { redis: false }): CacheMistake[] {
   const out: CacheMistake[] = [];
   if (!contract.has(operationId)) {
     out.push({ key: '', problem: `operation "${operationId}" is not in the contract`, fix: `use an operationId of the contract: ${contract.operationIds.join(', ')}` });
@@ -39,6 +47,35 @@ export function cacheRouteMistakes(contract: Contract, operationId: string, rc: 
       fix: 'add consumer to vary, or set shared: true if the answer is the same whatever the consumer',
     });
   }
+  if (rc.coalesce === 'cluster' && !ctx.redis) {
+    out.push({ key: 'coalesce', problem: 'coalescing across instances needs Redis', fix: 'set cache.redis (url, keyPrefix), or write coalesce: true to coalesce in each instance' });
+  }
+  if (rc.coalesce === 'cluster' && !op.safe) out.push({ key: 'coalesce', problem: `${operationId} is not a read: only reads coalesce`, fix: 'remove coalesce here' });
+  rc.invalidatedBy.forEach((by, i) => {
+    const key = `invalidatedBy[${i}]`;
+    if (!op.safe) {
+      out.push({ key, problem: `${operationId} is not a read: change events make cached reads stale`, fix: `put invalidatedBy under the read it makes stale` });
+      return;
+    }
+    if (ctx.feeds && !ctx.feeds.includes(by.feed)) {
+      out.push({
+        key: `${key}.feed`,
+        problem: `no change feed is named "${by.feed}"`,
+        fix: ctx.feeds.length > 0 ? `name a feed of the adapter files' changes: ${ctx.feeds.join(', ')}` : 'declare the feed under changes: of a db adapter file',
+      });
+    }
+    if (by.key === undefined) return;
+    const where = by.key.slice(0, by.key.indexOf('.'));
+    const name = by.key.slice(where.length + 1);
+    if (!op.parameters.some((p) => p.in === where && p.name === name)) {
+      const known = op.parameters.filter((p) => p.in === 'path' || p.in === 'query').map((p) => `${p.in}.${p.name}`);
+      out.push({
+        key: `${key}.key`,
+        problem: `${operationId} has no ${where} parameter "${name}"`,
+        fix: known.length > 0 ? `use one of: ${known.join(', ')}, or leave key out to drop every entry` : 'leave key out to drop every entry of the route',
+      });
+    }
+  });
   invalidationsOf(rc).forEach((inv, i) => {
     const key = `invalidates[${i}]`;
     if (op.safe) {

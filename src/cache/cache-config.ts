@@ -1,8 +1,9 @@
 /**
  * The `cache:` section of ficus.yaml: which safe operations are cached and how (ttl, stale windows,
  * what the key varies by, bounds), which writes make which cached reads stale (`invalidates`), and
- * where entries are shared between instances (Redis). Coalescing of identical reads in flight is on
- * for every safe operation unless a route turns it off.
+ * where entries are shared between instances (Redis), which change feeds make which cached reads stale
+ * (`invalidatedBy`). Identical reads in flight of a listed route share one call (`coalesce`; `cluster`:
+ * across the instances sharing Redis).
  */
 import { z } from 'zod';
 import { durationMs, sizeBytes } from '../config/units.ts';
@@ -17,6 +18,28 @@ export const invalidationSchema = z.union([
     .record(z.string(), z.string().regex(/^(path|query|body)\.[A-Za-z0-9_.-]+$/, 'path.<name>, query.<name> or body.<field> of the write'))
     .refine((r) => Object.keys(r).length === 1, 'one operationId and one value: getAccount: path.accountId'),
 ]);
+
+/** `{ feed: customers, key: path.customerId }`: an event of feed `customers` drops the entries whose customerId is the event's subject (no key: every entry). */
+export const invalidatedBySchema = z
+  .object({
+    /** A change feed (`changes:` of an adapter file). */
+    feed: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a feed name'),
+    /** The read's parameter the event's value names (`path.<name>` or `query.<name>`); without it every entry of the route is dropped. */
+    key: z
+      .string()
+      .regex(/^(path|query)\.[A-Za-z0-9_.-]+$/, 'path.<name> or query.<name> of the read')
+      .optional(),
+    /** Where the event's value is: its `subject` (the row's key, default) or `data.<field>` of the resource. */
+    from: z
+      .string()
+      .regex(/^(subject|data\.[A-Za-z0-9_.-]+)$/, 'subject or data.<field>')
+      .default('subject'),
+  })
+  .strict();
+export type InvalidatedBy = z.infer<typeof invalidatedBySchema>;
+
+/** `true`: identical reads in flight share one call in this instance; `cluster`: in every instance sharing Redis (a short lock in Redis). */
+export const coalesceSchema = z.union([z.boolean(), z.literal('cluster')]);
 
 export const cacheRouteSchema = z
   .object({
@@ -38,10 +61,12 @@ export const cacheRouteSchema = z
     maxBytes: sizeBytes.prefault('64MiB'),
     /** A client's `Cache-Control: no-cache` goes to the backend (`pass`, default) or is ignored (`ignore`). */
     clientNoCache: z.enum(['pass', 'ignore']).default('pass'),
-    /** Identical reads in flight share one backend call (default true). */
-    coalesce: z.boolean().default(true),
+    /** Identical reads in flight share one backend call (default true; `cluster`: across the instances sharing Redis). */
+    coalesce: coalesceSchema.default(true),
     /** On a write route: the cached reads its successful calls make stale. */
     invalidates: z.array(invalidationSchema).default([]),
+    /** On a read route: the change feeds whose events make its entries stale. */
+    invalidatedBy: z.array(invalidatedBySchema).default([]),
   })
   .strict();
 export type CacheRouteConfig = z.infer<typeof cacheRouteSchema>;
@@ -56,6 +81,11 @@ export const cacheConfigSchema = z
         keyPrefix: z.string().default('ficus:cache:'),
         /** How long a Redis command may take before the cache carries on without it. */
         commandTimeout: durationMs.prefault('250ms'),
+        /**
+         * Coalescing across instances (`coalesce: cluster`): how long the lock of the instance that calls
+         * the backend lasts; the others wait for its answer at most this long, then call themselves.
+         */
+        lockTtl: durationMs.prefault('10s'),
       })
       .strict()
       .optional(),

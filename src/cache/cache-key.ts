@@ -61,3 +61,11 @@ export function valueAt(req: OperationRequest, from: string): unknown {
 export function paramNameOf(from: string): string {
   return from.slice(from.lastIndexOf('.') + 1);
 }
+
+/** A change event's value at `subject` or `data.a.b`. */
+export function valueInEvent(e: { subject: string; data: unknown }, from: string): unknown {
+  if (from === 'subject') return e.subject;
+  let v: unknown = e.data;
+  for (const part of from.slice(5).split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
+}

@@ -7,8 +7,11 @@
  *   with `Age`, `ETag`, `Cache-Control`, `Warning` and 304 for `If-None-Match`;
  * - only 200 answers that pass the contract's response check are stored (a 404 for `negativeTtl`), and
  *   none larger than the route's `maxBytes`;
- * - a write that succeeds drops the entries its route's `invalidates` names, here, in Redis and, through
- *   Redis pub/sub, in every other instance's memory.
+ * - a write that succeeds drops the entries its route's `invalidates` names, and an event of a change
+ *   feed those its `invalidatedBy` names, here, in Redis and, through Redis pub/sub, in every other
+ *   instance's memory;
+ * - a route with `coalesce: cluster` makes one backend call per read across the instances sharing Redis
+ *   (cluster-flight.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
@@ -23,8 +26,9 @@ import type { Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import { invalidationsOf, type CacheConfig, type CacheRouteConfig, type Invalidation } from './cache-config.ts';
-import { cacheKey, paramNameOf, tagOf, tagsOf, valueAt } from './cache-key.ts';
+import { cacheKey, paramNameOf, tagOf, tagsOf, valueAt, valueInEvent } from './cache-key.ts';
 import { MemoryStore } from './memory-store.ts';
+import { ClusterFlight, type ClusterFigures } from './cluster-flight.ts';
 import { RedisTier, type InvalidationMessage } from './redis-tier.ts';
 import { SingleFlight } from './single-flight.ts';
 
@@ -62,6 +66,24 @@ interface RouteCache {
 interface Fill {
   dispatched: Dispatched;
   entry: CacheEntry | undefined;
+  /** Answered by another instance's call (coalesce: cluster). */
+  shared: boolean;
+}
+
+/** One invalidation as this instance applied it: by a write here, a change event here, the admin API, or another instance. */
+export interface InvalidationEvent {
+  operationId: string;
+  /** Undefined: every entry. */
+  tag: string | undefined;
+  cause: 'write' | 'change-event' | 'admin' | 'other-instance';
+  /** Memory entries dropped here. */
+  dropped: number;
+}
+
+/** A change event as a feed gives it (src/changes/cloud-event.ts). */
+export interface ChangeEventLike {
+  subject: string;
+  data: unknown;
 }
 
 export interface CacheOptions {
@@ -88,6 +110,8 @@ export class ResponseCache {
   private readonly validator: ResponseValidator;
   private readonly recentInvalidations = new Map<string, number>();
   private readonly redis: RedisTier | undefined;
+  private readonly cluster: ClusterFlight | undefined;
+  private readonly invalidationListeners = new Set<(e: InvalidationEvent) => void>();
   private readonly origin = randomUUID();
   private readonly now: () => number;
   private readonly lookups: Counter<'operation' | 'outcome'>;
@@ -134,12 +158,20 @@ export class ResponseCache {
         { url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: redis.commandTimeout, origin: this.origin, logger: opts.logger },
         {
           invalidated: (m) => this.invalidatedElsewhere(m),
+          answered: (m) => this.cluster?.answered(m.id, m.outcome),
           reconnected: () => {
             for (const rc of this.routeCaches.values()) rc.memory?.invalidate();
           },
         },
       );
+      this.cluster = new ClusterFlight(this.redis, redis.lockTtl);
     }
+  }
+
+  /** Hears every invalidation this instance applies (tests wait on it; returns the way to stop listening). */
+  onInvalidated(listener: (e: InvalidationEvent) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => this.invalidationListeners.delete(listener);
   }
 
   start(): void {
@@ -187,6 +219,13 @@ export class ResponseCache {
         if (!s) names.set(i.operationId, (s = new Set()));
         s.add(paramNameOf(i.from));
       }
+    for (const rc of this.routeCaches.values())
+      for (const by of rc.config.invalidatedBy) {
+        if (by.key === undefined) continue;
+        let s = names.get(rc.operationId);
+        if (!s) names.set(rc.operationId, (s = new Set()));
+        s.add(paramNameOf(by.key));
+      }
     for (const rc of this.routeCaches.values()) rc.tagNames = [...(names.get(rc.operationId) ?? [])];
   }
 
@@ -197,8 +236,8 @@ export class ResponseCache {
   }
 
   /** Shared calls in flight now, and the callers waiting on them. */
-  inFlight(): { calls: number; waiting: number } {
-    return { calls: this.flights.size, waiting: this.flights.waiting };
+  inFlight(): { calls: number; waiting: number; following: number } {
+    return { calls: this.flights.size, waiting: this.flights.waiting, following: this.cluster?.following ?? 0 };
   }
 
   routeConfig(operationId: string): CacheRouteConfig | undefined {
@@ -207,10 +246,13 @@ export class ResponseCache {
 
   status(): {
     redis: { ok: boolean; detail?: string } | null;
+    /** Coalescing across instances (routes with coalesce: cluster), when Redis is set. */
+    cluster: ClusterFigures | null;
     routes: { operationId: string; config: CacheRouteConfig; entries: number; bytes: number; figures: CacheFigures; servingStale: boolean; lastStaleAt: string | null }[];
   } {
     return {
       redis: this.redis ? this.redis.status : null,
+      cluster: this.cluster ? { ...this.cluster.figures } : null,
       routes: [...this.routeCaches.values()]
         .sort((a, b) => (a.operationId < b.operationId ? -1 : 1))
         .map((rc) => ({
@@ -258,10 +300,13 @@ export class ResponseCache {
     const key = cacheKey(route.operation, req, rc.config.vary);
     if (!rc?.memory) {
       // Coalescing only.
-      const { promise, joined } = this.flights.run(key, req.signal, async (signal) => ({ dispatched: await next({ ...req, signal }), entry: undefined }));
-      if (joined) this.coalescedCounter.inc({ operation: operationId });
-      if (joined) rc.figures.coalesced++;
-      return (await promise).dispatched;
+      const { promise, joined } = this.flights.run(key, req.signal, async (signal) => ({ ...(await this.callBackend(rc, key, { ...req, signal }, next)), entry: undefined }));
+      const fill = await promise;
+      if (joined || fill.shared) {
+        this.coalescedCounter.inc({ operation: operationId });
+        rc.figures.coalesced++;
+      }
+      return fill.dispatched;
     }
     const cfg = rc.config;
     const ttl = cfg.ttl ?? 0;
@@ -303,7 +348,11 @@ export class ResponseCache {
       }
       // Holding a stale entry: a failure of another call of the route answers this caller stale at once.
       const fill = stale ? await this.untilFailing(rc, promise) : await promise;
-      const outcome: Outcome = joined ? 'coalesced' : bypass ? 'bypass' : 'miss';
+      if (fill.shared && !joined) {
+        rc.figures.coalesced++;
+        this.coalescedCounter.inc({ operation: operationId });
+      }
+      const outcome: Outcome = joined || fill.shared ? 'coalesced' : bypass ? 'bypass' : 'miss';
       if (fill.entry) return this.answer(rc, fill.entry, req, outcome, Math.max(0, this.now() - fill.entry.storedAt));
       const d = fill.dispatched;
       return { ...d, result: { ...d.result, headers: { ...d.result.headers, [CACHE_HEADER]: outcome } } };
@@ -362,8 +411,9 @@ export class ResponseCache {
     const started = this.now();
     const tags = tagsOf(req, rc.tagNames);
     let dispatched: Dispatched;
+    let shared: boolean;
     try {
-      dispatched = await next(req);
+      ({ dispatched, shared } = await this.callBackend(rc, key, req, next));
       rc.failingSince = undefined;
     } catch (err) {
       if (backendCannotAnswer(err) && !req.signal.aborted) {
@@ -386,18 +436,18 @@ export class ResponseCache {
           tags,
           problem: { type: err.typeName, detail: err.detail },
         };
-        this.store(rc, key, route404, started);
+        this.store(rc, key, route404, started, true);
       }
       throw err;
     }
     const result = dispatched.result;
-    if (result.status !== 200 || !rc.memory) return { dispatched, entry: undefined };
+    if (result.status !== 200 || !rc.memory) return { dispatched, entry: undefined, shared };
     const cc = result.headers?.['cache-control'] ?? result.headers?.['Cache-Control'];
-    if (cc && /no-store|private/i.test(cc) && rc.config.shared) return this.notStored(rc, dispatched, 'backend-no-store');
-    if (this.validator.check(route.operationId, result).length > 0) return this.notStored(rc, dispatched, 'contract-violation');
+    if (cc && /no-store|private/i.test(cc) && rc.config.shared) return this.notStored(rc, dispatched, 'backend-no-store', shared);
+    if (this.validator.check(route.operationId, result).length > 0) return this.notStored(rc, dispatched, 'contract-violation', shared);
     const json = result.body === undefined ? '' : JSON.stringify(result.body);
     const bytes = Buffer.byteLength(json);
-    if (bytes > rc.config.maxBytes) return this.notStored(rc, dispatched, 'too-large');
+    if (bytes > rc.config.maxBytes) return this.notStored(rc, dispatched, 'too-large', shared);
     const entry: CacheEntry = {
       status: 200,
       body: result.body,
@@ -409,21 +459,28 @@ export class ResponseCache {
       bytes,
       tags,
     };
-    this.store(rc, key, entry, started);
-    return { dispatched, entry };
+    // The leader of a read coalesced across instances has stored it in Redis already.
+    this.store(rc, key, entry, started, !shared);
+    return { dispatched, entry, shared };
   }
 
-  private notStored(rc: RouteCache, dispatched: Dispatched, reason: string): Fill {
+  /** The backend call of a read: once across the instances for a route with coalesce: cluster, else here. */
+  private async callBackend(rc: RouteCache, key: string, req: OperationRequest, next: (req?: OperationRequest) => Promise<Dispatched>): Promise<{ dispatched: Dispatched; shared: boolean }> {
+    if (rc.config.coalesce === 'cluster' && this.cluster) return this.cluster.run(rc.operationId, key, req.signal, () => next(req));
+    return { dispatched: await next(req), shared: false };
+  }
+
+  private notStored(rc: RouteCache, dispatched: Dispatched, reason: string, shared = false): Fill {
     rc.figures.notStored++;
     this.notStoredCounter.inc({ operation: rc.operationId, reason });
-    return { dispatched, entry: undefined };
+    return { dispatched, entry: undefined, shared };
   }
 
   private keepMs(cfg: CacheRouteConfig, e: CacheEntry): number {
     return e.problem ? (cfg.negativeTtl ?? 0) : (cfg.ttl ?? 0) + Math.max(cfg.staleWhileRevalidate, cfg.staleIfError);
   }
 
-  private store(rc: RouteCache, key: string, entry: CacheEntry, started: number): void {
+  private store(rc: RouteCache, key: string, entry: CacheEntry, started: number, toRedis: boolean): void {
     // A write that invalidated these entries after this call began: its answer may predate the write.
     if (this.invalidatedSince(rc.operationId, entry.tags, started) || !rc.memory) return;
     const keep = this.keepMs(rc.config, entry);
@@ -431,7 +488,7 @@ export class ResponseCache {
       this.notStored(rc, { result: { status: entry.status }, backend: entry.backend, adapter: entry.adapter }, 'too-large');
       return;
     }
-    void this.redis?.set(rc.operationId, key, entry, keep);
+    if (toRedis) void this.redis?.set(rc.operationId, key, entry, keep, started);
   }
 
   private answer(rc: RouteCache, e: CacheEntry, req: OperationRequest, outcome: Outcome, ageMs: number, warning?: string): Dispatched {
@@ -458,22 +515,48 @@ export class ResponseCache {
   private async invalidateFor(invs: readonly Invalidation[], req: OperationRequest): Promise<void> {
     await Promise.all(
       invs.map((i) => {
-        if (i.from === undefined) return this.invalidate(i.operationId, undefined);
+        if (i.from === undefined) return this.invalidate(i.operationId, undefined, 'write');
         const v = valueAt(req, i.from);
-        return v === undefined ? Promise.resolve() : this.invalidate(i.operationId, tagOf(paramNameOf(i.from), v));
+        return v === undefined ? Promise.resolve() : this.invalidate(i.operationId, tagOf(paramNameOf(i.from), v), 'write');
       }),
     );
   }
 
   /** Drops the entries of `operationId` with `tag` (all without one) here, in Redis, and in every instance. */
-  async invalidate(operationId: string, tag: string | undefined): Promise<number> {
+  async invalidate(operationId: string, tag: string | undefined, cause: InvalidationEvent['cause'] = 'admin'): Promise<number> {
     const at = this.now();
-    const n = this.dropLocal(operationId, tag, at);
+    const n = this.dropLocal(operationId, tag, at, cause);
     await this.redis?.invalidate(operationId, tag, at);
     return n;
   }
 
-  private dropLocal(operationId: string, tag: string | undefined, at: number): number {
+  /**
+   * Events of change feed `feed`: drops the entries of the reads whose `invalidatedBy` names it (those
+   * whose parameter is the event's value, or every entry), here, in Redis and in every instance.
+   */
+  async changeEvents(feed: string, events: readonly ChangeEventLike[]): Promise<number> {
+    let dropped = 0;
+    const work: Promise<number>[] = [];
+    for (const rc of this.routeCaches.values()) {
+      for (const by of rc.config.invalidatedBy) {
+        if (by.feed !== feed || events.length === 0) continue;
+        if (by.key === undefined) {
+          work.push(this.invalidate(rc.operationId, undefined, 'change-event'));
+          continue;
+        }
+        const tags = new Set<string>();
+        for (const e of events) {
+          const v = valueInEvent(e, by.from);
+          if (v !== undefined && v !== null) tags.add(tagOf(paramNameOf(by.key), v));
+        }
+        for (const t of tags) work.push(this.invalidate(rc.operationId, t, 'change-event'));
+      }
+    }
+    for (const n of await Promise.all(work)) dropped += n;
+    return dropped;
+  }
+
+  private dropLocal(operationId: string, tag: string | undefined, at: number, cause: InvalidationEvent['cause']): number {
     this.recentInvalidations.set(`${operationId}|${tag ?? '*'}`, at);
     if (this.recentInvalidations.size > 10_000) {
       for (const [k, t] of this.recentInvalidations) if (at - t > 60_000) this.recentInvalidations.delete(k);
@@ -481,11 +564,12 @@ export class ResponseCache {
     const rc = this.routeCaches.get(operationId);
     const n = rc?.memory?.invalidate(tag) ?? 0;
     if (rc) rc.figures.invalidated += n;
+    for (const l of this.invalidationListeners) l({ operationId, tag, cause, dropped: n });
     return n;
   }
 
   private invalidatedElsewhere(m: InvalidationMessage): void {
-    this.dropLocal(m.operationId, m.tag, Math.min(m.at, this.now()));
+    this.dropLocal(m.operationId, m.tag, Math.min(m.at, this.now()), 'other-instance');
   }
 
   private invalidatedSince(operationId: string, tags: readonly string[], since: number): boolean {

@@ -43,8 +43,8 @@ export interface DbFeedOptions {
   events: EventStore;
   source: string;
   logger: Logger;
-  /** Told after each commit that queued events. */
-  onEvents?: (n: number) => void;
+  /** Told after each commit that queued events (the events committed). */
+  onEvents?: (n: number, events: readonly CloudEvent[]) => void;
   /** A driver made elsewhere (tests); default one of its own from the adapter's connection. */
   driver?: DbDriver;
 }
@@ -251,7 +251,7 @@ export class DbChangeFeed {
     this.stats.quarantined += quarantined.length;
     if (quarantined.length > 0)
       this.opts.logger.warn({ feed: this.name, rows: quarantined.map((q) => ({ key: q.key, reason: q.reason })) }, 'change feed: rows the mapping cannot read were quarantined');
-    if (out.length > 0) this.opts.onEvents?.(out.length);
+    if (out.length > 0) this.opts.onEvents?.(out.length, out);
     return out.length;
   }
 
@@ -309,7 +309,7 @@ export class DbChangeFeed {
       after = page[page.length - 1].key;
     }
     await this.opts.events.commit(this.name, { events: out, rows: [], removed, sweptAt: startedAt });
-    if (out.length > 0) this.opts.onEvents?.(out.length);
+    if (out.length > 0) this.opts.onEvents?.(out.length, out);
     this.stats.events += out.length;
     return queued + out.length;
   }

@@ -1,6 +1,8 @@
 /**
  * The changes feature: change feeds of legacy systems (`changes:` in their adapter files) publishing
  * CloudEvents through a durable outbox to RabbitMQ and signed webhooks. `gateway.feature<Changes>('changes')`.
+ * Features installed after it hear each feed's committed events with `onEvents` (the cache drops the
+ * reads they make stale).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { ConfigError } from '../config/config-error.ts';
 import { zodToConfigErrors } from '../config/zod-errors.ts';
 import type { CheckedConfig, Feature, FeatureHost, InstalledFeature } from '../features/feature.ts';
+import type { CloudEvent } from './cloud-event.ts';
 import { DbChangeFeed } from './db-feed.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
 import { EventStore, migrateEvents } from './event-store.ts';
@@ -21,7 +24,11 @@ export interface Changes {
   events: EventStore;
   feeds: Map<string, DbChangeFeed>;
   worker: DeliveryWorker | undefined;
+  /** Hears the events of every feed of this instance once committed to the outbox; returns the way to stop. */
+  onEvents(listener: ChangeListener): () => void;
 }
+
+export type ChangeListener = (feed: string, events: readonly CloudEvent[]) => void;
 
 /** Every feed of the project, checked: [adapter, feed name, config]. */
 export function feedsOf(config: Pick<CheckedConfig, 'adapters'>): { adapter: CheckedConfig['adapters'][number]; name: string; feed: DbFeedConfig }[] {
@@ -84,10 +91,25 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
   const active = host.env.FICUS_CHANGES !== 'off';
   const worker = config.delivery.worker && active ? new DeliveryWorker({ events, config: config.delivery, owner, logger }) : undefined;
   const poke = () => worker?.poke();
+  const listeners = new Set<ChangeListener>();
+  const heard = (feed: string) => (_n: number, committed: readonly CloudEvent[]) => {
+    poke();
+    for (const l of listeners) {
+      try {
+        l(feed, committed);
+      } catch (err) {
+        logger.warn({ feed, err: err instanceof Error ? err.message : String(err) }, 'a listener of change events failed');
+      }
+    }
+  };
   const feeds = new Map<string, DbChangeFeed>();
   for (const f of feedsOf(host.config)) {
-    feeds.set(f.name, await DbChangeFeed.create({ name: f.name, adapter: f.adapter, config: f.feed, events, source: `${config.source}/${f.adapter.name}`, logger, onEvents: poke }));
+    feeds.set(f.name, await DbChangeFeed.create({ name: f.name, adapter: f.adapter, config: f.feed, events, source: `${config.source}/${f.adapter.name}`, logger, onEvents: heard(f.name) }));
   }
+  const onEvents = (l: ChangeListener) => {
+    listeners.add(l);
+    return () => void listeners.delete(l);
+  };
   let purge: NodeJS.Timeout | undefined = setInterval(() => {
     events.purgeDelivered(config.delivery.keepDelivered).catch((err: unknown) => logger.warn({ err }, 'could not purge delivered events'));
   }, 60_000);
@@ -100,5 +122,5 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
     for (const f of feeds.values()) await f.stop();
     await worker?.stop();
   };
-  return { api: { config, events, feeds, worker }, adminRouters: [{ prefix: '/events', router: eventsRouter({ events, feeds, onQueued: poke }) }], close };
+  return { api: { config, events, feeds, worker, onEvents }, adminRouters: [{ prefix: '/events', router: eventsRouter({ events, feeds, onQueued: poke }) }], close };
 }

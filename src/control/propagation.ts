@@ -4,7 +4,7 @@
  * milliseconds); a slow poll re-reads every route's state as a safety net for notifications lost
  * while the listening connection was down. SQLite (one file, possibly shared by processes on one
  * machine): polling only. `onChange(operationId)` is called for a notified route, `onChange()` to
- * re-read all.
+ * re-read all. The channel is the route states' unless given (the cache's settings use one of their own).
  */
 import type pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
@@ -22,6 +22,7 @@ export class StatePropagation {
     private readonly pollMs: number,
     private readonly logger: Logger,
     private readonly onChange: (operationId?: string) => void,
+    private readonly channel: string = NOTIFY_CHANNEL,
   ) {}
 
   /** How propagation works here, for the banner and the admin API. */
@@ -43,13 +44,13 @@ export class StatePropagation {
       client = await pool.connect();
       const c = client;
       client.on('notification', (msg) => {
-        if (msg.channel === NOTIFY_CHANNEL) this.onChange(msg.payload || undefined);
+        if (msg.channel === this.channel) this.onChange(msg.payload || undefined);
       });
       client.on('error', (err) => {
         this.logger.warn({ error: err.message }, 'the route-state listener lost its connection; reconnecting');
         this.drop(c, err);
       });
-      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      await client.query(`LISTEN ${this.channel}`);
       this.client = client;
       this.onChange(); // catch up on anything missed while not listening
     } catch (err) {
@@ -91,7 +92,7 @@ export class StatePropagation {
     if (client && !this.dropped.has(client)) {
       // Given back once: its 'error' listener stays (a late error must not go unheard) but finds it dropped.
       this.dropped.add(client);
-      await client.query(`UNLISTEN ${NOTIFY_CHANNEL}`).catch(() => undefined);
+      await client.query(`UNLISTEN ${this.channel}`).catch(() => undefined);
       client.release();
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The features every gateway installs, in order: a feature's hooks wrap those of the features after
- * it (writes outermost, so the idempotency hook sees the final answer). A new feature is a module
+ * it (writes outermost, so the idempotency hook sees the final answer). The change feeds (no hooks)
+ * come before the cache, which hears their events. A new feature is a module
  * that exports a `Feature` (./feature.ts) and one line here; src/gateway.ts and src/http/app.ts do
  * not change.
  */
@@ -15,4 +16,4 @@ import { limitsFeature } from '../limits/limits-feature.ts';
 import { securityFeature } from '../security/security-feature.ts';
 import type { Feature } from './feature.ts';
 
-export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, cacheFeature, controlFeature, securityFeature, limitsFeature, changesFeature, opsMetricsFeature];
+export const BUILTIN_FEATURES: readonly Feature[] = [tracingFeature, writesFeature, recordingFeature, changesFeature, cacheFeature, controlFeature, securityFeature, limitsFeature, opsMetricsFeature];

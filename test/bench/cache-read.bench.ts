@@ -4,10 +4,13 @@
  * - memory: the entry in this instance's memory;
  * - Redis: a second instance whose memory holds one entry, reading keys another instance stored, so
  *   that every read is answered from Redis (127.0.0.1:6379).
- * Targets: p50 < 0.5 ms from memory, < 1 ms from Redis. `/healthz` (no cache, no backend) is the
- * same round trip's baseline on the machine as loaded at the time.
+ * - invalidation: a write through one instance (createNote, which invalidates listCustomers) until the
+ *   other instance has dropped its memory entries (Redis pub/sub): from the moment the writing instance
+ *   dropped its own to the moment the other did, one write at a time.
+ * Targets: p50 < 0.5 ms from memory, < 1 ms from Redis, invalidations everywhere within 1 s. `/healthz`
+ * (no cache, no backend) is the same round trip's baseline on the machine as loaded at the time.
  *
- *   npm run bench -- test/bench/cache-read.bench.ts      (BENCH_READS=3000)
+ *   npm run bench -- test/bench/cache-read.bench.ts      (BENCH_READS=3000, BENCH_INVALIDATIONS=200)
  */
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -16,8 +19,10 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { startUpstream } from '../fixtures/upstream-server.ts';
 import { FIXTURES, startGateway } from '../helpers/gateway.ts';
+import type { ResponseCache } from '../../src/cache/response-cache.ts';
 
 const READS = Number(process.env.BENCH_READS ?? 3000);
+const INVALIDATIONS = Number(process.env.BENCH_INVALIDATIONS ?? 200);
 const ROOT = join(FIXTURES, 'http-gateway');
 const PREFIX = `ficus-bench-${randomUUID()}:`;
 const pct = (xs: number[], p: number) => {
@@ -74,6 +79,33 @@ try {
   await series(
     'Redis',
     ids.map((id) => `${shared.url}/customers/${id}`),
+  );
+  // Invalidation propagation: each write's drop on the writing instance, then on the other.
+  const cacheOf = (g: typeof filler) => g.gateway.feature<ResponseCache>('cache');
+  const spans: number[] = [];
+  for (let i = 0; i < INVALIDATIONS; i++) {
+    await read(`${shared.url}/customers?limit=5`);
+    let droppedAt = 0;
+    const stopA = cacheOf(filler).onInvalidated((e) => {
+      if (e.cause === 'write') droppedAt = performance.now();
+    });
+    const heard = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no invalidation heard within 30 s')), 30_000);
+      const stop = cacheOf(shared).onInvalidated((e) => {
+        if (e.cause !== 'other-instance') return;
+        clearTimeout(timer);
+        stop();
+        resolve(performance.now());
+      });
+    });
+    const w = await request(`${filler.url}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `bench ${i}` }) });
+    await w.body.text();
+    const at = await heard;
+    stopA();
+    spans.push(at - droppedAt);
+  }
+  console.log(
+    `invalidation p50 ${pct(spans, 50).toFixed(3)} ms  p99 ${pct(spans, 99).toFixed(3)} ms  max ${Math.max(...spans).toFixed(3)} ms  (n=${spans.length}; writing instance → other instance's memory)`,
   );
 } finally {
   await mem.close();

@@ -76,9 +76,30 @@ describe('cache settings checked at start-up', () => {
     expect(err.errors.filter((e) => e.key.startsWith('cache.routes.listCustomers'))).toHaveLength(1);
   });
 
+  it('refuses coalescing across instances without Redis, and a change feed the project does not have', async () => {
+    const err = await errorsOf(`cache:
+  routes:
+    getSlow:
+      coalesce: cluster
+    getCustomer:
+      ttl: 1m
+      invalidatedBy:
+        - { feed: customers, key: path.customerId }
+`);
+    const byKey = new Map(err.errors.map((e) => [e.key, e]));
+    expect(byKey.get('cache.routes.getSlow.coalesce')?.problem).toBe('coalescing across instances needs Redis');
+    expect(byKey.get('cache.routes.getSlow.coalesce')?.fix).toContain('set cache.redis');
+    expect(byKey.get('cache.routes.getCustomer.invalidatedBy[0].feed')?.problem).toBe('no change feed is named "customers"');
+    expect(byKey.get('cache.routes.getCustomer.invalidatedBy[0].feed')?.fix).toContain('declare the feed under changes: of a db adapter file');
+    expect(err.errors.filter((e) => e.key.startsWith('cache.'))).toHaveLength(2);
+  });
+
   it('accepts the fixture with the cache on', async () => {
     const cfg = await loadConfig({ root: join(FIXTURES, 'http-gateway'), file: 'ficus-cache.yaml', env: { UPSTREAM_URL: 'http://127.0.0.1:9' } });
     expect(Object.keys(cfg.gateway.cache.routes).sort()).toEqual(['createNote', 'getCustomer', 'getSlow', 'listCustomers']);
     expect(cfg.gateway.cache.routes.getCustomer.ttl).toBe(3_600_000);
+    const shared = await loadConfig({ root: join(FIXTURES, 'http-gateway'), file: 'ficus-cache-redis.yaml', env: { UPSTREAM_URL: 'http://127.0.0.1:9' } });
+    expect(shared.gateway.cache.routes.getSlow.coalesce).toBe('cluster');
+    expect(shared.gateway.cache.redis?.lockTtl).toBe(30_000);
   });
 });

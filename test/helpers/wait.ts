@@ -32,3 +32,12 @@ export async function eventually<T>(
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last.startsWith('not yet: ') ? '' : ` (last: ${last})`}`, { cause: err });
   }
 }
+
+/** Resolves as `p` does (an event the test waits for), or fails after `timeoutMs` naming `what`. */
+export function within<T>(p: Promise<T>, timeoutMs = EVENTUALLY_TIMEOUT_MS, what = 'the event'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}

@@ -272,7 +272,10 @@
   function renderCache(c) {
     if (!c || !c.routes) { $('cache-section').hidden = true; return; }
     $('cache-section').hidden = false;
-    $('cache-redis').textContent = c.redis === null ? '· memory only' : c.redis.ok ? '· Redis shared' : '· ' + (c.redis.detail || 'Redis down');
+    $('cache-redis').textContent = (c.redis === null ? '· memory only' : c.redis.ok ? '· Redis shared' : '· ' + (c.redis.detail || 'Redis down')) +
+      (c.cluster && c.cluster.led + c.cluster.followed + c.cluster.fellBack > 0
+        ? ' · across instances: ' + c.cluster.led + ' called, ' + c.cluster.followed + ' answered by another, ' + c.cluster.fellBack + ' fell back'
+        : '');
     $('cache-redis').className = c.redis && !c.redis.ok ? 'bad' : 'small';
     function dur(ms) { return ms === undefined || ms === null ? '–' : ms >= 3600000 && ms % 3600000 === 0 ? ms / 3600000 + 'h' : ms >= 60000 && ms % 60000 === 0 ? ms / 60000 + 'm' : ms >= 1000 && ms % 1000 === 0 ? ms / 1000 + 's' : ms + 'ms'; }
     replace.apply(null, [$('cache')].concat(c.routes.map(function (r) {
