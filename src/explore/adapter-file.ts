@@ -24,7 +24,18 @@ export interface AdapterForExplore {
   operations: Record<string, unknown>;
 }
 
-export async function readAdapter(root: string, name: string, env: Env, adaptersDir = 'adapters'): Promise<AdapterForExplore> {
+/** `adaptersDir:` of the project's ficus.yaml, else `adapters`. */
+function adaptersDirOf(root: string): string {
+  try {
+    const raw = parseYaml(readFileSync(join(root, 'ficus.yaml'), 'utf8')) as { adaptersDir?: unknown } | null;
+    if (raw && typeof raw.adaptersDir === 'string' && !raw.adaptersDir.includes('${')) return raw.adaptersDir;
+  } catch {
+    // no ficus.yaml yet, or a broken one (ficus check says which): the default folder
+  }
+  return 'adapters';
+}
+
+export async function readAdapter(root: string, name: string, env: Env, adaptersDir = adaptersDirOf(root)): Promise<AdapterForExplore> {
   const dir = join(root, adaptersDir, name);
   const path = join(dir, 'adapter.yaml');
   const file = relative(root, path) || path;

@@ -68,13 +68,13 @@ export async function exploreScreen(
     const pages: PageLook[] = [];
     const seen = new Set<string>();
     const queue: string[] = [new URL(page.url()).pathname + new URL(page.url()).search];
-    let notFollowed = 0;
+    const notFollowed = new Set<string>();
     while (queue.length > 0) {
       const next = queue.shift()!;
       const path = new URL(next, base).pathname;
       if (seen.has(path)) continue;
       if (pages.length >= maxPages) {
-        notFollowed++;
+        notFollowed.add(path);
         continue;
       }
       seen.add(path);
@@ -89,7 +89,7 @@ export async function exploreScreen(
         queue.push(target.pathname + target.search);
       }
     }
-    return { baseUrl: c.baseUrl, signedOn, pages, notFollowed };
+    return { baseUrl: c.baseUrl, signedOn, pages, notFollowed: notFollowed.size };
   } finally {
     await browser.close().catch(() => undefined);
   }

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Document, isMap, isScalar, isSeq, parseDocument, visit, YAMLMap, type Node } from 'yaml';
-import { ScaffoldError } from './copybook-layout.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 
 export interface SchemaEntry {
   name: string;

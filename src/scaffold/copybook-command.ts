@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { scaffoldCopybook } from './copybook-scaffold.ts';
-import { parseWhen, ScaffoldError, type WhenRule } from './copybook-layout.ts';
+import { parseWhen, type WhenRule } from './copybook-layout.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 
 interface Options {
   record?: string;

@@ -6,18 +6,8 @@
  * stays the one source of the record's shape; `overrides:` carry what the copybook cannot say.
  */
 import { CopybookError, parseCopybook } from '../records/copybook.ts';
-import { jsonName, type FieldItem, type Item, type RecordLayout } from '../records/layout.ts';
-import type { DateFormat } from '../records/layout.ts';
-
-export class ScaffoldError extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(message);
-    this.name = 'ScaffoldError';
-  }
-}
+import { jsonName, type DateFormat, type FieldItem, type Item, type RecordLayout } from '../records/layout.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 
 /** `--when ITEM:FIELD=v1,v2`: decode the REDEFINES item ITEM instead of the one it redefines when FIELD holds one of the values. */
 export interface WhenRule {
@@ -40,7 +30,7 @@ export interface ScaffoldedType {
   role: Role;
   /** The 01 level's name in the codec (camelCase), for `record:`. */
   record: string;
-  /** Its COBOL name. */
+  /** The 01 level's name as parsed (camelCase), for the schema's name. */
   label: string;
   code?: string;
   layout: RecordLayout;

@@ -8,7 +8,8 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 
 import { parse as parseYaml } from 'yaml';
 import { LayoutFileError, loadRecordFileSpec, type RecordFileSpec } from '../records/layout-file.ts';
 import { addSchemas, checkSchemasFree, readContract, writeContract } from './contract-schemas.ts';
-import { ScaffoldError, scaffoldLayout, type WhenRule } from './copybook-layout.ts';
+import { scaffoldLayout, type WhenRule } from './copybook-layout.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 import { recordSchema, schemaName, type JsonSchema } from './record-schema.ts';
 
 export interface CopybookScaffoldOptions {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { ScaffoldError } from './copybook-layout.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 import type { PageSurvey } from './page-survey.ts';
 import { scaffoldScreen } from './screen-scaffold.ts';
 

@@ -7,9 +7,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { browserArgs, findBrowser } from '../kinds/screen/browser-discovery.ts';
-import { ScaffoldError } from './copybook-layout.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 import { flowSkeleton, type Skeleton } from './flow-skeleton.ts';
 import { surveyPage, type PageSurvey } from './page-survey.ts';
 
@@ -28,6 +28,12 @@ export interface ScreenScaffoldOptions {
   timeoutMs?: number;
   /** Told each page as --follow records it. */
   onPage?: (survey: PageSurvey) => void;
+  /**
+   * For programs and tests that drive the browser themselves: --follow in a headless browser (no
+   * display needed), and the page handed over once the first page has opened.
+   */
+  headless?: boolean;
+  onStart?: (page: Page) => void | Promise<void>;
 }
 
 export interface ScreenScaffoldResult {
@@ -60,14 +66,13 @@ function checkUrl(url: string): URL {
 
 function writeSkeletons(pages: PageSurvey[], opts: ScreenScaffoldOptions): { path: string; skeleton: Skeleton }[] {
   const out = resolve(opts.out);
-  const skeletons: Skeleton[] = [];
-  const seen = new Set<string>();
+  // One skeleton per screen, from its last visit (a search screen shows its results table the second time).
+  const byFile = new Map<string, Skeleton>();
   for (const p of pages) {
     const s = flowSkeleton(p, { outDir: out, flowModule: FLOW_MODULE });
-    if (seen.has(s.file)) continue; // one skeleton per screen: the first visit of a path
-    seen.add(s.file);
-    skeletons.push(s);
+    byFile.set(s.file, s);
   }
+  const skeletons = [...byFile.values()];
   const clashes = skeletons.map((s) => join(out, s.file)).filter((p) => existsSync(p));
   if (clashes.length > 0 && !opts.force) throw new ScaffoldError(`${clashes.join(', ')} exist${clashes.length === 1 ? 's' : ''}`, 'give --force to write again, or --out <folder> to write elsewhere');
   mkdirSync(out, { recursive: true });
@@ -86,22 +91,31 @@ async function open(page: Page, url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Records every page the person opens (after each load of the main frame) until the browser is closed. */
-async function follow(browser: Browser, page: Page, opts: ScreenScaffoldOptions): Promise<PageSurvey[]> {
+/**
+ * Records every page the person opens (after each load, in every tab) until the browser is closed:
+ * its last window closed, or the browser ended.
+ */
+async function follow(browser: Browser, context: BrowserContext, page: Page, opts: ScreenScaffoldOptions): Promise<PageSurvey[]> {
   const pages: PageSurvey[] = [];
-  const record = async () => {
-    try {
-      const s = await surveyPage(page);
-      pages.push(s);
-      opts.onPage?.(s);
-    } catch {
-      // the page went on (or the window closed) while it was read: the next load is recorded
-    }
+  const watch = (p: Page) => {
+    p.on('load', () => {
+      surveyPage(p).then(
+        (s) => {
+          pages.push(s);
+          opts.onPage?.(s);
+        },
+        () => undefined, // the page went on (or closed) while it was read: its next load is recorded
+      );
+    });
+    p.once('close', () => {
+      if (context.pages().length === 0) void browser.close().catch(() => undefined);
+    });
   };
-  page.on('load', () => void record());
   const closed = new Promise<void>((r) => browser.once('disconnected', () => r()));
-  page.once('close', () => void browser.close().catch(() => undefined));
+  watch(page);
+  context.on('page', watch);
   await open(page, opts.url, opts.timeoutMs ?? 30_000);
+  await opts.onStart?.(page);
   await closed;
   return pages;
 }
@@ -109,17 +123,18 @@ async function follow(browser: Browser, page: Page, opts: ScreenScaffoldOptions)
 export async function scaffoldScreen(opts: ScreenScaffoldOptions): Promise<ScreenScaffoldResult> {
   const url = checkUrl(opts.url);
   const env = opts.env ?? process.env;
-  if (opts.follow && !hasDisplay(env))
+  const headed = opts.follow === true && opts.headless !== true;
+  if (headed && !hasDisplay(env))
     throw new ScaffoldError(
       '--follow needs a display for the browser window, and there is none here (neither DISPLAY nor WAYLAND_DISPLAY is set)',
       'run it on a desktop, or through ssh -X, or under xvfb-run with a VNC viewer; or leave --follow out to survey the one page headless',
     );
-  const browser = await launchBrowser({ executablePath: opts.executablePath, env, headed: opts.follow });
+  const browser = await launchBrowser({ executablePath: opts.executablePath, env, headed });
   try {
     const context = await browser.newContext();
     const page = await context.newPage();
     let pages: PageSurvey[];
-    if (opts.follow) pages = await follow(browser, page, opts);
+    if (opts.follow) pages = await follow(browser, context, page, opts);
     else {
       await open(page, url.href, opts.timeoutMs ?? 30_000);
       pages = [await surveyPage(page)];

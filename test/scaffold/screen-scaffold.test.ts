@@ -106,6 +106,45 @@ describe('ficus scaffold screen', () => {
     await page.context().close();
   }, 120_000);
 
+  it('--follow records every page opened until the browser closes, and writes a skeleton per screen (driven by the test, headless)', async () => {
+    const out = outDir();
+    const visited: string[] = [];
+    const waiting: (() => void)[] = [];
+    /** Until the scaffold has recorded `n` pages (each page is surveyed once loaded; a person waits too). */
+    const recorded = async (n: number) => {
+      while (visited.length < n) await new Promise<void>((resolve) => waiting.push(resolve));
+    };
+    const r = await scaffoldScreen({
+      url: `${app.url}/login`,
+      out,
+      follow: true,
+      headless: true,
+      onPage: (p) => {
+        visited.push(new URL(p.url).pathname);
+        for (const w of waiting.splice(0)) w();
+      },
+      async onStart(page) {
+        // What a person would do in the window: sign on, open the search, search, then close the window.
+        await recorded(1);
+        await page.fill('#userid', SAMPLE_USER);
+        await page.fill('#password', SAMPLE_PASSWORD);
+        await page.click('#signon-button');
+        await recorded(2);
+        await page.click('#menu-search');
+        await recorded(3);
+        await page.fill('#name', 'SON');
+        await page.click('#search-button');
+        await recorded(4);
+        await page.close();
+      },
+    });
+    expect(visited).toEqual(['/login', '/menu', '/search', '/search']);
+    expect(r.files.map((f) => f.skeleton.file)).toEqual(['login.ts', 'menu.ts', 'search.ts']);
+    expect(readFileSync(join(out, 'search.ts'), 'utf8')).toContain('screen.readTable(searchPage.results');
+    expect((await loadModule(out, 'search.ts', 'flow')) as AnyFlow).toBeDefined();
+    expect((await loadModule(out, 'menu.ts', 'flow')) as AnyFlow).toBeDefined();
+  }, 120_000);
+
   it('--follow without a display: says so and exits 2; a page that does not open is exit 2 too', () => {
     const ficus = join(PROJECT_ROOT, 'bin', 'ficus.js');
     const { DISPLAY: _d, WAYLAND_DISPLAY: _w, ...env } = process.env;
