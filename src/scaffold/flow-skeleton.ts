@@ -48,6 +48,9 @@ export function pageFileName(survey: PageSurvey): string {
   return slug || 'home';
 }
 
+/** Text safe inside a block comment, on one line. */
+const comment = (s: string) => s.replace(/\s+/g, ' ').replace(/\*\//g, '* /');
+
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 function fieldNote(f: SurveyField): string {
@@ -125,14 +128,14 @@ export function flowSkeleton(survey: PageSurvey, opts: { outDir: string; flowMod
   const out: string[] = [];
   out.push(
     '/**',
-    ` * ${survey.title || path} (${path}), scaffolded by \`ficus scaffold screen\` from ${url.origin}${path}.`,
+    ` * ${comment(survey.title || path)} (${comment(path)}), scaffolded by \`ficus scaffold screen\` from ${comment(url.origin + path)}.`,
     ` * TODO: check each selector and complete the steps marked TODO; then bind it in the adapter's adapter.yaml`,
     ` * (${login ? 'connection.login.flow' : 'operations.<operationId>.flow'}: flows/${file}.ts). docs/scaffolds.md, and adapters/billing-ui/flows/ for finished flows.`,
     ' */',
     `import { ${login ? 'defineLogin' : 'defineFlow'}, selectors${login ? '' : ', z'} } from ${q(importPath)};`,
     '',
     `export const ${constName} = selectors({`,
-    ...entries.map((e) => `  ${e.key}: ${q(e.selector)}, // ${e.note.replace(/\s+/g, ' ')}`),
+    ...entries.map((e) => `  ${e.key}: ${q(e.selector)}, // ${comment(e.note)}`),
     '});',
     '',
   );

@@ -81,7 +81,7 @@ function itemSchema(item: Item, opts: SchemaOptions): JsonSchema {
   const { min, max, dependingOn } = item.occurs;
   const { description, ...items } = one;
   const table = dependingOn ? `OCCURS ${min} TO ${max} TIMES DEPENDING ON ${dependingOn}` : `OCCURS ${max} TIMES`;
-  return { type: 'array', minItems: dependingOn ? min : max, maxItems: max, items, description: `${typeof description === 'string' ? description : item.label}; ${table}` };
+  return { description: `${typeof description === 'string' ? description : item.label}; ${table}`, type: 'array', minItems: dependingOn ? min : max, maxItems: max, items };
 }
 
 /** The `oneOf` of an item and its REDEFINES alternatives that have a `when` rule: exactly one of them is decoded. */
@@ -112,8 +112,7 @@ function objectSchema(items: readonly Item[], opts: SchemaOptions, label?: strin
     }
     if (alternatives.length > 0) choices.push(alternativesOf(item, alternatives));
   }
-  const schema: JsonSchema = { type: 'object', additionalProperties: false, required, properties };
-  if (label) schema.description = label;
+  const schema: JsonSchema = { ...(label ? { description: label } : {}), type: 'object', additionalProperties: false, required, properties };
   if (choices.length === 1) Object.assign(schema, choices[0]);
   else if (choices.length > 1) schema.allOf = choices;
   return schema;
@@ -123,7 +122,7 @@ function objectSchema(items: readonly Item[], opts: SchemaOptions, label?: strin
 export function recordSchema(layout: RecordLayout, opts: SchemaOptions, source: string): JsonSchema {
   const schema = objectSchema(layout.items, opts);
   const length = layout.minLength === layout.length ? `${layout.length} bytes` : `${layout.minLength} to ${layout.length} bytes`;
-  return { ...schema, description: `${source} (${length}); scaffolded by ficus scaffold copybook` };
+  return { description: `${source} (${length}); scaffolded by ficus scaffold copybook`, ...schema };
 }
 
 /** `PRODUCT-RECORD`, `productRecord` → `ProductRecord` (a schema name). */
