@@ -1,6 +1,7 @@
 /**
  * A record layout (src/records/layout.ts) → the JSON Schema of the records its codec decodes: one
- * property per named item (the codec's camelCase names; FILLER left out), strings with their
+ * property per named item (the codec's camelCase names; FILLER left out; text and dates optional,
+ * as blank ones are left out of the sftp kind's answers), strings with their
  * length, numbers with their range and decimals, level-88 conditions as an enum of their names,
  * OCCURS as arrays (DEPENDING ON: minItems to maxItems), groups as objects, dates as `format: date`,
  * and REDEFINES decoded under a `when` rule as a `oneOf` of the original and its alternatives.
@@ -95,6 +96,15 @@ function alternativesOf(original: Item, alternatives: Item[]): JsonSchema {
   return { oneOf: branches };
 }
 
+/**
+ * Text decodes blank as '' and a date of zeros as null, and the sftp kind's map leaves both out of
+ * its answers (src/kinds/sftp/field-map.ts): such fields are optional; numbers, tables and groups
+ * always have a value.
+ */
+function mayBeBlank(item: Item): boolean {
+  return item.kind === 'field' && !item.occurs && (item.pic.kind !== 'numeric' || item.date !== undefined);
+}
+
 function objectSchema(items: readonly Item[], opts: SchemaOptions, label?: string): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
@@ -108,7 +118,7 @@ function objectSchema(items: readonly Item[], opts: SchemaOptions, label?: strin
     const alternatives = items.filter((a) => a.redefines && a.when && a.name && a.redefines.toUpperCase() === item.label.toUpperCase());
     if (item.name) {
       properties[item.name] = itemSchema(item, opts);
-      if (alternatives.length === 0) required.push(item.name);
+      if (alternatives.length === 0 && !mayBeBlank(item)) required.push(item.name);
     }
     if (alternatives.length > 0) choices.push(alternativesOf(item, alternatives));
   }

@@ -110,7 +110,9 @@ describe('ficus scaffold copybook, on every copybook of the sample', () => {
     const { schemas } = scaffoldCopybook({ copybook: 'layouts/products.cpy', project: root, cwd: root });
     expect(schemas.map((s) => s.name)).toEqual(['ProductHeader', 'ProductRecord', 'ProductTrailer']);
     const detail = schemas[1].schema as { required: string[]; properties: Record<string, Record<string, unknown>> };
-    expect(detail.required).toEqual(['prRecType', 'prSku', 'prDescription', 'prUnitPrice', 'prCurrency', 'prStockQty', 'prStatus', 'prLastChanged']);
+    // Numbers always have a value; text and dates may be blank (and then left out of the sftp kind's answers).
+    expect(detail.required).toEqual(['prUnitPrice', 'prStockQty', 'prLastChanged']);
+    expect(Object.keys(detail.properties)).toEqual(['prRecType', 'prSku', 'prDescription', 'prUnitPrice', 'prCurrency', 'prStockQty', 'prStatus', 'prLastChanged']);
     expect(detail.properties.prSku).toMatchObject({ type: 'string', maxLength: 7 });
     expect(detail.properties.prUnitPrice).toMatchObject({ type: 'number', minimum: -9999999.99, maximum: 9999999.99 });
     expect(detail.properties.prStockQty).toMatchObject({ type: 'integer', minimum: -9999999, maximum: 9999999 });
