@@ -89,6 +89,19 @@ describe('the scaffolded record schema', () => {
     expect(validate(roundTrip({ acctStatus: 'Z' }))).toBe(false);
   });
 
+  it('dates (from the layout): format date, nullable the way the contract’s OpenAPI version writes it; zeros decode to null and validate', () => {
+    const [layout] = parseCopybook(cpy('01  EVENT.', '    05  EV-DATE  PIC 9(8).'), 't.cpy');
+    (layout.items[0] as { date?: unknown }).date = { format: 'YYYYMMDD', pivot: 50 };
+    const v31 = recordSchema(layout, { openapi31: true }, 't.cpy');
+    const v30 = recordSchema(layout, { openapi31: false }, 't.cpy');
+    expect((v31.properties as Record<string, JsonSchema>).evDate).toMatchObject({ type: ['string', 'null'], format: 'date' });
+    expect((v30.properties as Record<string, JsonSchema>).evDate).toMatchObject({ type: 'string', nullable: true, format: 'date' });
+    const codec = compileRecord(layout, 'cp037');
+    const validate = ajv.compile(v31);
+    for (const v of ['2026-11-27', null]) expect(validate(codec.decode(codec.encode({ evDate: v }).bytes))).toBe(true);
+    expect(validate({ evDate: '2026-02-30' })).toBe(false);
+  });
+
   it('OCCURS: fixed tables have exactly their size, DEPENDING ON tables from their minimum to their maximum', () => {
     const text = cpy(
       '01  ORDER-REC.',
