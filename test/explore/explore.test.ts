@@ -19,6 +19,7 @@ import { writeProductExport } from '../../sample/mainframe/product-export.ts';
 import { createTempDatabase } from '../helpers/databases.ts';
 import { PROJECT_ROOT } from '../helpers/gateway.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { startTdsServer, type TdsAnswer } from '../helpers/tds-server.ts';
 import { makeProject } from '../sftp/support.ts';
 
 const FICUS = join(PROJECT_ROOT, 'bin', 'ficus.js');
@@ -39,7 +40,12 @@ function dbProject(): string {
   mkdirSync(join(root, 'adapters', 'crm'), { recursive: true });
   writeFileSync(
     join(root, 'adapters', 'crm', 'adapter.yaml'),
-    stringify({ kind: 'db', role: 'legacy', connection: { driver: '${env:CRM_DB_DRIVER}', file: '${env:CRM_DB_FILE:-}', url: '${env:CRM_DB_URL:-}' }, operations: {} }),
+    stringify({
+      kind: 'db',
+      role: 'legacy',
+      connection: { driver: '${env:CRM_DB_DRIVER}', file: '${env:CRM_DB_FILE:-}', url: '${env:CRM_DB_URL:-}', encrypt: '${env:CRM_DB_ENCRYPT:-true}' },
+      operations: {},
+    }),
   );
   return root;
 }
@@ -73,6 +79,42 @@ describe.each(['sqlite', 'postgres', 'mysql'] as const)('ficus explore, a db ada
     if (engine === 'postgres') expect(look.db.tables.every((t) => t.schema === 'public')).toBe(true);
     expect(describeLook(look)).toMatch(new RegExp(`^crm \\(db, ${engine}\\) at .*: 2 tables\\n {2}(public\\.)?codetbl +${CODE_ROWS.length} rows\\n {2}(public\\.)?custmast +37 rows$`, 'i'));
   });
+});
+
+describe('ficus explore, a db adapter on SQL Server (the TDS test server)', () => {
+  it('reads INFORMATION_SCHEMA.TABLES and counts each table, schema-qualified and bracket-quoted', async () => {
+    const tds = await startTdsServer({
+      onQuery: (q): TdsAnswer => {
+        if (/^SELECT 1/.test(q.sql)) return { columns: [{ name: 'ok', type: 'int' }], rows: [[1]] };
+        if (q.sql.includes("FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_TYPE = 'BASE TABLE'"))
+          return {
+            columns: [
+              { name: 'tschema', type: 'nvarchar' },
+              { name: 'tname', type: 'nvarchar' },
+            ],
+            rows: [
+              ['dbo', 'CODETBL'],
+              ['dbo', 'CUSTMAST'],
+            ],
+          };
+        const count = /^SELECT COUNT\(\*\) AS n FROM \[dbo\]\.\[(CODETBL|CUSTMAST)\]$/.exec(q.sql);
+        if (count) return { columns: [{ name: 'n', type: 'int' }], rows: [[count[1] === 'CUSTMAST' ? ROWS.length : CODE_ROWS.length]] };
+        return { error: { number: 102, message: `Incorrect syntax (unexpected statement): ${q.sql}` } };
+      },
+    });
+    try {
+      const env = { CRM_DB_DRIVER: 'mssql', CRM_DB_URL: `mssql://sa:Secret-123@127.0.0.1:${tds.port}/CRM`, CRM_DB_ENCRYPT: 'false' };
+      const look = await explore(dbProject(), 'crm', env);
+      if (look.kind !== 'db') throw new Error('not a db look');
+      expect(look.db.tables).toEqual([
+        { schema: 'dbo', name: 'CODETBL', rows: CODE_ROWS.length },
+        { schema: 'dbo', name: 'CUSTMAST', rows: ROWS.length },
+      ]);
+      expect(tds.logins.every((l) => l.readOnlyIntent)).toBe(true);
+    } finally {
+      await tds.close();
+    }
+  }, 60_000);
 });
 
 describe('ficus explore, the command', () => {
