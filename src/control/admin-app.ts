@@ -126,8 +126,9 @@ export function buildAdminApp(cp: ControlPlane): Express {
     wrap(async (req, res) => {
       const limit = intQuery(req, 'limit', 50, 1000);
       const operationId = typeof req.query.operationId === 'string' ? req.query.operationId : undefined;
+      const consumer = typeof req.query.consumer === 'string' && req.query.consumer !== '' ? req.query.consumer : undefined;
       const before = req.query.before === undefined ? undefined : intQuery(req, 'before', 0, Number.MAX_SAFE_INTEGER);
-      res.json({ entries: await cp.auditLog({ operationId, limit, beforeId: before }) });
+      res.json({ entries: await cp.auditLog({ operationId, consumer, limit, beforeId: before }) });
     }),
   );
 
