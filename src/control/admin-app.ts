@@ -44,6 +44,7 @@ export function buildAdminApp(cp: ControlPlane): Express {
   // Open: the page (it holds no data; it asks for a token), its script, liveness, the API's description.
   app.get('/', (_req, res) => res.type('html').send(readFileSync(`${DASHBOARD_DIR}dashboard.html`, 'utf8')));
   app.get('/dashboard.js', (_req, res) => res.type('application/javascript').send(readFileSync(`${DASHBOARD_DIR}dashboard.js`, 'utf8')));
+  app.get('/dashboard-consumers.js', (_req, res) => res.type('application/javascript').send(readFileSync(`${DASHBOARD_DIR}dashboard-consumers.js`, 'utf8')));
   app.get('/healthz', (_req, res) => res.json({ status: 'up' }));
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(readFileSync(ADMIN_SPEC, 'utf8')));
 
