@@ -8,7 +8,7 @@
  * - every API key a case sends (in the header, query parameter or cookie a scheme names) is issued
  *   by Ficus to a consumer of its own (`eov-key-<n>`), and the case sends that key instead;
  * - every bearer token becomes a JWT signed with a secret the runner gives every bearer, oauth2 and
- *   openIdConnect scheme (`security.schemes.<name>.secret`), its `sub` `eov-bearer-<n>`, granting
+ *   openIdConnect scheme (`security.schemes.<name>.secret: ${env:CONFORMANCE_JWT_SECRET}`), its `sub` `eov-bearer-<n>`, granting
  *   every scope the contract's requirements name;
  * - basic credentials are kept as sent: the user and an scrypt hash of the password go into
  *   FICUS_BASIC_CREDENTIALS.
@@ -111,8 +111,12 @@ export class CaseCredentials {
   /** ficus.yaml's `security:` and the environment the gateway starts with. */
   async configure(): Promise<{ security: { schemes: Record<string, { secret: string }> }; env: Record<string, string> }> {
     const schemes: Record<string, { secret: string }> = {};
-    for (const [name, s] of this.schemes) if (s.kind === 'bearer' || s.kind === 'oauth') schemes[name] = { secret: this.secret };
     const env: Record<string, string> = {};
+    for (const [name, s] of this.schemes) {
+      if (s.kind !== 'bearer' && s.kind !== 'oauth') continue;
+      schemes[name] = { secret: '${env:CONFORMANCE_JWT_SECRET}' };
+      env.CONFORMANCE_JWT_SECRET = this.secret;
+    }
     if (this.ofKind('basic').length > 0) {
       // One user nobody can log in as, so that a contract whose cases send no basic credentials still starts.
       const entries = [`eov-nobody:${await hashPassword(randomBytes(16).toString('hex'))}`];

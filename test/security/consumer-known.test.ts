@@ -69,9 +69,10 @@ describe('reads: log line, metric, recordings, shadow mismatches, the modern bac
     // The migration fixture's adapters, the modern one naming the consumer in X-Caller.
     cpSync(join(MIGRATION_FIXTURE, 'adapters'), join(dir, 'adapters'), { recursive: true });
     const modernFile = join(dir, 'adapters', 'modern-customers', 'adapter.yaml');
-    const adapter = parse(readFileSync(modernFile, 'utf8')) as { connection: Record<string, unknown> };
-    adapter.connection.consumerHeader = 'X-Caller';
-    writeFileSync(modernFile, stringify(adapter));
+    // (As text: the file's ${env:...} references stay as they are.)
+    const adapter = readFileSync(modernFile, 'utf8');
+    expect(adapter).toContain('  baseUrl: ${env:MODERN_URL}\n');
+    writeFileSync(modernFile, adapter.replace('  baseUrl: ${env:MODERN_URL}\n', '  baseUrl: ${env:MODERN_URL}\n  consumerHeader: X-Caller\n'));
     const file = join(dir, 'ficus.yaml');
     writeFileSync(
       file,
@@ -178,9 +179,10 @@ describe('writes: the outbox delivers with the consumer, the dead letter names i
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ficus-consumer-writes-'));
     svc = await startOrdersService();
-    const config = parse(readFileSync(join(WRITES_FIXTURE, 'ficus.yaml'), 'utf8')) as Record<string, unknown>;
+    // The fixture's settings as they are (as text: its ${env:...} references stay), over the secured contract.
+    const config = readFileSync(join(WRITES_FIXTURE, 'ficus.yaml'), 'utf8');
     const file = join(dir, 'ficus.yaml');
-    writeFileSync(file, stringify({ ...config, contract: securedContract(join(WRITES_FIXTURE, 'openapi.yaml'), dir), adaptersDir: join(WRITES_FIXTURE, 'adapters') }));
+    writeFileSync(file, `contract: ${JSON.stringify(securedContract(join(WRITES_FIXTURE, 'openapi.yaml'), dir))}\nadaptersDir: ${JSON.stringify(join(WRITES_FIXTURE, 'adapters'))}\n${config}`);
     g = await startGateway(
       WRITES_FIXTURE,
       { ORDERS_URL: svc.url, ORDERS_ASYNC: 'true', OUTBOX_MAX_ATTEMPTS: '2', FICUS_ADMIN_TOKENS: `alice:${TOKEN}`, LOG_LEVEL: 'info' },
