@@ -138,12 +138,7 @@ export class CaseCredentials {
     n = 0;
     for (const placeholder of this.bearers.keys()) {
       const claims = this.scopes.size > 0 ? { scope: [...this.scopes].join(' ') } : {};
-      const jwt = await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(`eov-bearer-${++n}`)
-        .setIssuedAt()
-        .setExpirationTime('1h')
-        .sign(secret);
+      const jwt = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(`eov-bearer-${++n}`).setIssuedAt().setExpirationTime('1h').sign(secret);
       this.bearers.set(placeholder, jwt);
     }
   }

@@ -132,7 +132,11 @@ describe('reads: log line, metric, recordings, shadow mismatches, the modern bac
     const ok = lines.filter((l) => l.response.status === 200);
     expect(ok.map((l) => `${l.request.path} ${l.consumer} ${l.count}`).sort()).toEqual(['/customers/1001 acme 1', '/customers/1001 globex 1', '/customers/1002 acme 1']);
     expect(lines.filter((l) => l.response.status === 401).every((l) => l.consumer === undefined)).toBe(true);
-    expect(readdirSync(folder).map((f) => readFileSync(join(folder, f), 'utf8')).join('')).not.toContain(acme);
+    expect(
+      readdirSync(folder)
+        .map((f) => readFileSync(join(folder, f), 'utf8'))
+        .join(''),
+    ).not.toContain(acme);
   });
 
   it('the metric labels registered consumers by name and the rest as anonymous; the admin API sums them up', async () => {

@@ -1,4 +1,4 @@
-/* global document, sessionStorage, setInterval */
+/* global document, sessionStorage */
 // The dashboard's "Calls by consumer" table (GET /consumers/calls, the front door's figures on this
 // instance): polled every 2 s with the token dashboard.js keeps in this tab; hidden where the
 // security feature is not installed or no token is given yet. Every value is put in as text.
