@@ -170,7 +170,7 @@ export class ShadowRunner {
     }
     const ignore = this.deps.ignoreOf(op);
     const cmp = this.deps.comparator.compare(op, asInput(legacy), asInput(modernResult), { ignore, ...this.deps.headersOf?.(op) });
-    this.deps.shadow.compared(op, cmp.equal);
+    this.deps.shadow.compared(op, cmp.equal, req.consumer);
     this.deps.outcome(op, cmp.equal ? 'match' : 'mismatch');
     if (cmp.equal) return;
     const noisy = new Set(await this.probeNoise(route, req, legacy, ignore));

@@ -121,6 +121,11 @@ describe('reads: log line, metric, recordings, shadow mismatches, the modern bac
     const mismatches = r.body.mismatches as { request: string; consumer?: string }[];
     expect(mismatches.map((m) => `${m.request} ${m.consumer}`).sort()).toEqual(['GET /customers/1001 acme', 'GET /customers/1001 globex', 'GET /customers/1002 acme']);
     expect(JSON.stringify(mismatches)).not.toContain(acme);
+    const route = await adminCall(g.adminUrl, 'GET', '/routes/getCustomer');
+    expect((route.body.shadow as { byConsumer: unknown }).byConsumer).toEqual([
+      { consumer: 'acme', compared: 2, mismatched: 2 },
+      { consumer: 'globex', compared: 1, mismatched: 1 },
+    ]);
   });
 
   it('recordings name the consumer; the same request of two consumers is two lines', () => {
