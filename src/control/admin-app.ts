@@ -45,6 +45,7 @@ export function buildAdminApp(cp: ControlPlane): Express {
   // Open: the page (it holds no data; it asks for a token), its script, liveness, the API's description.
   app.get('/', (_req, res) => res.type('html').send(readFileSync(`${DASHBOARD_DIR}dashboard.html`, 'utf8')));
   app.get('/dashboard.js', (_req, res) => res.type('application/javascript').send(readFileSync(`${DASHBOARD_DIR}dashboard.js`, 'utf8')));
+  app.get('/dashboard-consumers.js', (_req, res) => res.type('application/javascript').send(readFileSync(`${DASHBOARD_DIR}dashboard-consumers.js`, 'utf8')));
   app.get('/healthz', (_req, res) => res.json({ status: 'up' }));
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').send(readFileSync(ADMIN_SPEC, 'utf8')));
   // Open as on the public port, for Prometheus and probes: /metrics, and /readyz with every detail
@@ -142,8 +143,9 @@ export function buildAdminApp(cp: ControlPlane): Express {
     wrap(async (req, res) => {
       const limit = intQuery(req, 'limit', 50, 1000);
       const operationId = typeof req.query.operationId === 'string' ? req.query.operationId : undefined;
+      const consumer = typeof req.query.consumer === 'string' && req.query.consumer !== '' ? req.query.consumer : undefined;
       const before = req.query.before === undefined ? undefined : intQuery(req, 'before', 0, Number.MAX_SAFE_INTEGER);
-      res.json({ entries: await cp.auditLog({ operationId, limit, beforeId: before }) });
+      res.json({ entries: await cp.auditLog({ operationId, consumer, limit, beforeId: before }) });
     }),
   );
 

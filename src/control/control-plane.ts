@@ -209,7 +209,7 @@ export class ControlPlane {
     return this.control.mismatches(operationId, limit);
   }
 
-  auditLog(opts: { operationId?: string; limit: number; beforeId?: number }): Promise<AuditEntry[]> {
+  auditLog(opts: { operationId?: string; consumer?: string; limit: number; beforeId?: number }): Promise<AuditEntry[]> {
     if (opts.operationId) this.routeOrThrow(opts.operationId);
     return this.control.auditLog(opts);
   }

@@ -46,6 +46,8 @@ export interface MismatchRecord {
   differences: { path: string; legacy: unknown; modern: unknown; kind: string; noisy?: boolean }[];
   legacyBody: unknown;
   modernBody: unknown;
+  /** The caller's name as the front door knew it (never a credential); absent for an anonymous call. */
+  consumer?: string;
 }
 
 interface StateRow {
@@ -70,6 +72,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): string[] {
     'CREATE INDEX IF NOT EXISTS ficus_route_audit_op ON ficus_route_audit (operation_id, id)',
     `CREATE TABLE IF NOT EXISTS ficus_shadow_mismatch (id ${id(dialect)}, operation_id TEXT NOT NULL, at TEXT NOT NULL, request_id TEXT NOT NULL, request TEXT NOT NULL, legacy_status INTEGER NOT NULL, modern_status INTEGER NOT NULL, differences TEXT NOT NULL, legacy_body TEXT, modern_body TEXT)`,
     'CREATE INDEX IF NOT EXISTS ficus_shadow_mismatch_op ON ficus_shadow_mismatch (operation_id, id)',
+    'ALTER TABLE ficus_shadow_mismatch ADD COLUMN consumer TEXT',
   ];
 }
 
@@ -149,12 +152,20 @@ export class ControlStore {
     ]);
   }
 
-  async auditLog(opts: { operationId?: string; limit: number; beforeId?: number }): Promise<AuditEntry[]> {
+  /**
+   * The audit log, newest first. `consumer`: the admin actions on one consumer (its keys, under
+   * `consumer:<name>`, and its limits, under `limits:consumer:<name>`).
+   */
+  async auditLog(opts: { operationId?: string; consumer?: string; limit: number; beforeId?: number }): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (opts.operationId) {
       where.push('operation_id = ?');
       params.push(opts.operationId);
+    }
+    if (opts.consumer) {
+      where.push('operation_id IN (?, ?)');
+      params.push(`consumer:${opts.consumer}`, `limits:consumer:${opts.consumer}`);
     }
     if (opts.beforeId !== undefined) {
       where.push('id < ?');
@@ -190,8 +201,8 @@ export class ControlStore {
     await this.store.transaction(async (tx) => {
       for (const m of list) {
         await tx.run(
-          'INSERT INTO ficus_shadow_mismatch (operation_id, at, request_id, request, legacy_status, modern_status, differences, legacy_body, modern_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          [m.operationId, m.at, m.requestId, m.request, m.legacyStatus, m.modernStatus, JSON.stringify(m.differences), bodyText(m.legacyBody), bodyText(m.modernBody)],
+          'INSERT INTO ficus_shadow_mismatch (operation_id, at, request_id, request, legacy_status, modern_status, differences, legacy_body, modern_body, consumer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [m.operationId, m.at, m.requestId, m.request, m.legacyStatus, m.modernStatus, JSON.stringify(m.differences), bodyText(m.legacyBody), bodyText(m.modernBody), m.consumer ?? null],
         );
       }
       for (const op of new Set(list.map((m) => m.operationId))) {
@@ -215,6 +226,7 @@ export class ControlStore {
       differences: string;
       legacy_body: string | null;
       modern_body: string | null;
+      consumer: string | null;
     }>(`SELECT * FROM ficus_shadow_mismatch WHERE operation_id = ? ORDER BY id DESC LIMIT ${Math.floor(limit)}`, [operationId]);
     return rows.map((r) => ({
       id: Number(r.id),
@@ -227,6 +239,7 @@ export class ControlStore {
       differences: JSON.parse(r.differences) as MismatchRecord['differences'],
       legacyBody: r.legacy_body === null ? undefined : (JSON.parse(r.legacy_body) as unknown),
       modernBody: r.modern_body === null ? undefined : (JSON.parse(r.modern_body) as unknown),
+      ...(r.consumer !== null && r.consumer !== undefined ? { consumer: r.consumer } : {}),
     }));
   }
 

@@ -6,7 +6,8 @@
  * second per route): the paths that differ between legacy's two answers are noise, reported so that
  * they can be ignored with one command. Mismatches are written to the state store in batches (every
  * 250 ms, one transaction, at most the latest `mismatchesKept` per route), never on a caller's path,
- * and redacted first as recordings are (src/recording/redactor.ts).
+ * and redacted first as recordings are (src/recording/redactor.ts). A mismatch names the caller's
+ * consumer (as the front door knew it), never its credential.
  *
  * Problem answers (4xx) are compared by status, type and the fields the contract declares for them
  * (the comparator's rule): their title and detail are diagnostic text, not data. Response headers
@@ -169,7 +170,7 @@ export class ShadowRunner {
     }
     const ignore = this.deps.ignoreOf(op);
     const cmp = this.deps.comparator.compare(op, asInput(legacy), asInput(modernResult), { ignore, ...this.deps.headersOf?.(op) });
-    this.deps.shadow.compared(op, cmp.equal);
+    this.deps.shadow.compared(op, cmp.equal, req.consumer);
     this.deps.outcome(op, cmp.equal ? 'match' : 'mismatch');
     if (cmp.equal) return;
     const noisy = new Set(await this.probeNoise(route, req, legacy, ignore));
@@ -185,6 +186,7 @@ export class ShadowRunner {
       differences: r.differences.map((d) => ({ ...d, ...(noisy.has(generalisePath(d.path)) ? { noisy: true } : {}) })),
       legacyBody: r.legacyBody,
       modernBody: r.modernBody,
+      ...(req.consumer !== undefined ? { consumer: req.consumer } : {}),
     });
   }
 

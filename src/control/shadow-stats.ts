@@ -2,9 +2,11 @@
  * Per route, this instance's shadow comparisons: how many matched, mismatched, or could not be
  * compared (modern or legacy failed, too many in flight, an unsafe call), the outcome of the last 100,000
  * comparisons for "match rate over the last N calls", and the paths found noisy (different between
- * two answers of legacy itself to the same request).
+ * two answers of legacy itself to the same request), and comparisons by the consumer whose call was
+ * compared (at most `MAX_CONSUMERS` names a route; the rest as `other`; anonymous calls as `anonymous`).
  */
 const RING = 100_000;
+const MAX_CONSUMERS = 50;
 
 export interface ShadowFigures {
   compared: number;
@@ -22,6 +24,8 @@ export interface ShadowFigures {
   sampledOut: number;
   /** Percent of comparisons that matched (null before the first). */
   matchRate: number | null;
+  /** Comparisons by the caller's consumer, most mismatched first. */
+  byConsumer: { consumer: string; compared: number; mismatched: number }[];
 }
 
 class RouteShadow {
@@ -34,6 +38,7 @@ class RouteShadow {
   sampledOut = 0;
   readonly ring = new Uint8Array(RING);
   readonly noisy = new Map<string, number>();
+  byConsumer = new Map<string, { compared: number; mismatched: number }>();
 }
 
 export class ShadowStats {
@@ -48,11 +53,17 @@ export class ShadowStats {
     return r;
   }
 
-  compared(operationId: string, equal: boolean): void {
+  compared(operationId: string, equal: boolean, consumer?: string): void {
     const r = this.of(operationId);
     r.ring[r.compared % RING] = equal ? 1 : 0;
     r.compared++;
     if (equal) r.matched++;
+    let name = consumer ?? 'anonymous';
+    if (!r.byConsumer.has(name) && r.byConsumer.size >= MAX_CONSUMERS) name = 'other';
+    const c = r.byConsumer.get(name) ?? { compared: 0, mismatched: 0 };
+    c.compared++;
+    if (!equal) c.mismatched++;
+    r.byConsumer.set(name, c);
   }
 
   modernFailed(operationId: string): void {
@@ -95,6 +106,7 @@ export class ShadowStats {
     const r = this.of(operationId);
     r.compared = 0;
     r.matched = 0;
+    r.byConsumer = new Map();
   }
 
   figures(operationId: string): ShadowFigures {
@@ -109,6 +121,9 @@ export class ShadowStats {
       skippedUnsafe: r.skippedUnsafe,
       sampledOut: r.sampledOut,
       matchRate: r.compared === 0 ? null : Math.round((r.matched / r.compared) * 10_000) / 100,
+      byConsumer: [...r.byConsumer.entries()]
+        .map(([consumer, c]) => ({ consumer, ...c }))
+        .sort((a, b) => b.mismatched - a.mismatched || b.compared - a.compared || a.consumer.localeCompare(b.consumer)),
     };
   }
 }

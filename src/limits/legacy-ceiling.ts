@@ -1,10 +1,11 @@
 /**
  * The ceiling on calls to a legacy adapter, across every instance sharing the limits store:
- * at most `ratePerSecond` attempts in each clock second (counted under a key of that second, so
- * every instance counts into the same one). A call over it waits for the next second when fewer
- * than `burst` calls are already waiting here and the wait fits in `maxWait` (and in the call's
- * queue time: waiting for capacity does not run down the attempt's timeout); otherwise it is
- * answered 503 `overloaded` with Retry-After. Each outcome is counted.
+ * at most `ratePerSecond` attempts in any second (a rolling window of 1 s, src/limits/sliding-window.ts,
+ * not a count per clock second: with that, a second's late calls and the next second's early ones
+ * reached the legacy system within one second, up to twice the ceiling). A call over it waits for a
+ * place when fewer than `burst` calls are already waiting here and the wait fits in `maxWait` (and
+ * in the call's queue time: waiting for capacity does not run down the attempt's timeout);
+ * otherwise it is answered 503 `overloaded` with Retry-After. Each outcome is counted.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROBLEMS, Problem } from '../problem.ts';
@@ -32,13 +33,12 @@ export class LegacyCeiling {
     let waited = false;
     const deadline = Date.now() + rule.maxWait;
     for (;;) {
-      const second = Math.floor(Date.now() / 1000);
-      const taken = await this.limiters.take(`p:${this.adapter}:${second}`, rule.ratePerSecond, 2_000);
+      const taken = await this.limiters.slide(`p:${this.adapter}`, rule.ratePerSecond, 1_000);
       if (taken.allowed) {
         this.counted(this.adapter, waited ? 'waited' : 'passed');
         return;
       }
-      const untilNext = (second + 1) * 1000 - Date.now() + 1;
+      const untilNext = taken.msBeforeNext + 1;
       if (this.waiting >= rule.burst || Date.now() + untilNext > deadline) this.refuse(untilNext);
       this.waiting++;
       try {

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LimitsConfig } from './limits-config.ts';
+import { SlidingWindows, type Admission } from './sliding-window.ts';
 
 export interface Taken {
   allowed: boolean;
@@ -18,6 +19,7 @@ export class Limiters {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
   readonly redis: Redis | undefined;
   private readonly prefix: string;
+  private readonly windows: SlidingWindows;
 
   constructor(store: LimitsConfig['store']) {
     if (store.driver === 'redis') {
@@ -26,6 +28,12 @@ export class Limiters {
       this.redis.on('error', () => undefined);
       this.prefix = store.keyPrefix;
     } else this.prefix = 'ficus';
+    this.windows = new SlidingWindows(this.redis, this.prefix);
+  }
+
+  /** Admits one event of `key` when fewer than `limit` were admitted in the last `windowMs` (a rolling window). */
+  slide(key: string, limit: number, windowMs: number): Promise<Admission> {
+    return this.windows.admit(key, limit, windowMs);
   }
 
   /** Waits (up to `timeoutMs`) for Redis to be connected; until then the memory insurance counts. True when connected. */

@@ -4,7 +4,8 @@
  *
  * Version 1, one line:
  * {"v":1,"operationId":"getCustomer","time":"…","count":1,"backend":"modern","adapter":"customers-service",
- *  "latencyMs":1.2,"gateway":"0.1.0","key":"<redaction key id>",
+ *  "consumer":"acme","latencyMs":1.2,"gateway":"0.1.0","key":"<redaction key id>",
+ * (`consumer`: the caller's name as the front door knew it, never a credential; absent when anonymous)
  *  "request":{"method":"GET","path":"/customers/1001","query":{},"headers":{},"body":null},
  *  "response":{"status":200,"headers":{},"body":{…}},"redacted":["$.response.body.email"],"findings":[]}
  */
@@ -43,6 +44,8 @@ export interface RecordedExchange {
   count: number;
   backend: string | null;
   adapter: string | null;
+  /** The caller's name as the front door knew it (never a credential); absent for an anonymous call. */
+  consumer?: string;
   latencyMs: number;
   gateway: string;
   /** Which redaction key hashed the redacted values (a fingerprint, not the key). */
@@ -77,6 +80,7 @@ export function formatExchange(e: RecordedExchange): string {
     count: e.count,
     backend: e.backend,
     adapter: e.adapter,
+    ...(e.consumer !== undefined ? { consumer: e.consumer } : {}),
     latencyMs: e.latencyMs,
     gateway: e.gateway,
     key: e.key,
@@ -94,10 +98,19 @@ export function formatExchange(e: RecordedExchange): string {
   return JSON.stringify(ordered);
 }
 
-/** The normalised request: exchanges with the same one collapse into one line with a count. */
+/**
+ * The normalised request: exchanges with the same one collapse into one line with a count (in a
+ * recording, only those of the same consumer: `collapseKey`).
+ */
 export function requestKey(operationId: string, r: RecordedRequest): string {
   const text = JSON.stringify([operationId, r.method.toUpperCase(), r.path, sortKeysDeep(r.query), sortKeysDeep(r.body ?? null)]);
   return createHash('sha1').update(text).digest('base64url');
+}
+
+/** What collapses lines of a recording: the normalised request and the consumer who made it. */
+export function collapseKey(e: Pick<RecordedExchange, 'operationId' | 'request' | 'consumer'>): string {
+  const key = requestKey(e.operationId, e.request);
+  return e.consumer === undefined ? key : `${key} ${e.consumer}`;
 }
 
 const lineSchema = z.object({
@@ -107,6 +120,7 @@ const lineSchema = z.object({
   count: z.number().int().min(1).default(1),
   backend: z.string().nullable().default(null),
   adapter: z.string().nullable().default(null),
+  consumer: z.string().min(1).optional(),
   latencyMs: z.number().min(0).default(0),
   gateway: z.string().default('unknown'),
   key: z.string().default(''),

@@ -120,6 +120,7 @@ export interface HarFicusFields {
   count: number;
   backend: string | null;
   adapter: string | null;
+  consumer?: string;
   key: string;
   redacted: string[];
 }
@@ -160,7 +161,7 @@ export function harEntry(e: RecordedExchange, baseUrl: string): Entry & { _ficus
     },
     cache: {},
     timings: { send: 0, wait, receive: 0 },
-    _ficus: { operationId: e.operationId, count: e.count, backend: e.backend, adapter: e.adapter, key: e.key, redacted: e.redacted },
+    _ficus: { operationId: e.operationId, count: e.count, backend: e.backend, adapter: e.adapter, ...(e.consumer !== undefined ? { consumer: e.consumer } : {}), key: e.key, redacted: e.redacted },
   };
 }
 

@@ -261,6 +261,7 @@ export class Recorder {
       count: 1,
       backend: c.backend,
       adapter: c.adapter,
+      ...(c.req.consumer !== undefined ? { consumer: c.req.consumer } : {}),
       latencyMs: c.latencyMs,
       gateway: GATEWAY_VERSION,
       key: this.opts.redactor.keyId,

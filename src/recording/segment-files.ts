@@ -6,7 +6,7 @@
  */
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatExchange, requestKey, type RecordedExchange } from './exchange-format.ts';
+import { collapseKey, formatExchange, type RecordedExchange } from './exchange-format.ts';
 import { applyRetention, type RetentionLimits } from './retention.ts';
 
 /** Recordings hold redacted requests and answers: readable by the gateway's user only. */
@@ -65,7 +65,7 @@ export class SegmentFiles {
     const outcome: AppendOutcome = [];
     for (const e of batch) {
       let seg = await this.current(e.operationId);
-      const key = requestKey(e.operationId, e.request);
+      const key = collapseKey(e);
       const seen = seg.entries.get(key);
       if (seen) {
         seen.count += e.count;

@@ -3,6 +3,7 @@
  * the audit log with the admin who made it. A key is in an answer once: when it is issued.
  *
  *   GET    /consumers                         list (with each one's active keys)
+ *   GET    /consumers/calls                   calls by consumer on this instance since it started (the dashboard's table)
  *   POST   /consumers {name, description?}    add
  *   GET    /consumers/:name/keys              the consumer's keys (ids and dates, never the key)
  *   POST   /consumers/:name/keys              issue a key
@@ -17,6 +18,7 @@ import { parseBody } from '../control/switch-request.ts';
 import { durationMs } from '../config/units.ts';
 import type { FeatureHost } from '../features/feature.ts';
 import { PROBLEMS, Problem } from '../problem.ts';
+import type { ConsumerCalls } from './consumer-calls.ts';
 import { ConsumerError, type ConsumerStore } from './consumer-store.ts';
 
 const addBody = z.object({ name: z.string(), description: z.string().max(500).default('') }).strict();
@@ -31,7 +33,7 @@ function asProblem(err: unknown): unknown {
   return new Problem(PROBLEMS.notFound, { detail: err.message });
 }
 
-export function consumersRouter(consumers: ConsumerStore, host: FeatureHost): Router {
+export function consumersRouter(consumers: ConsumerStore, host: FeatureHost, calls: () => Promise<ConsumerCalls[]>): Router {
   const router = express.Router();
   const wrap = (h: Handler) => (req: Request, res: Response, next: NextFunction) => void h(req, res).catch((e: unknown) => next(asProblem(e)));
   const audit = async (res: Response, consumer: string, action: string, reason: string) => {
@@ -52,6 +54,10 @@ export function consumersRouter(consumers: ConsumerStore, host: FeatureHost): Ro
   router.get(
     '/',
     wrap(async (_req, res) => void res.json({ consumers: await consumers.listConsumers() })),
+  );
+  router.get(
+    '/calls',
+    wrap(async (_req, res) => void res.json({ consumers: await calls() })),
   );
   router.post(
     '/',

@@ -12,6 +12,7 @@ import type { Env } from '../config/env.ts';
 import type { CheckedConfig, Feature } from '../features/feature.ts';
 import { BasicCredentials, loadCredentials } from './basic-credentials.ts';
 import { ConsumerStore } from './consumer-store.ts';
+import { consumerCalls } from './consumer-calls.ts';
 import { consumersRouter } from './consumers-router.ts';
 import { operationSecurity, securitySchemes, type SecurityScheme } from './contract-security.ts';
 import { FrontDoor } from './front-door.ts';
@@ -219,7 +220,7 @@ export const securityFeature: Feature<SecurityApi> = {
           },
         },
       ],
-      adminRouters: [{ prefix: '/consumers', router: consumersRouter(consumers, host) }],
+      adminRouters: [{ prefix: '/consumers', router: consumersRouter(consumers, host, () => consumerCalls(byConsumer)) }],
       close: async () => {
         consumers.close();
         for (const v of verifiers.values()) v.close();

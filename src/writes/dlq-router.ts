@@ -56,6 +56,7 @@ function summary(d: DeadLetter) {
     deadAt: new Date(d.deadAt).toISOString(),
     ageSeconds: Math.round((Date.now() - d.deadAt) / 1000),
     lastError: last?.error,
+    ...(d.request.consumer !== undefined ? { consumer: d.request.consumer } : {}),
   };
 }
 

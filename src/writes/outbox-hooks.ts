@@ -27,7 +27,16 @@ export function storedRequest(req: OperationRequest, op: ContractOperation | und
   const headers = storableHeaders(req.headers, storableHeaderNames(op, keep));
   // The gateway's own span of the request (when traced): the delivery's span links back to it.
   if (req.traceparent !== undefined) headers.traceparent = req.traceparent;
-  return { operationId: req.operationId, method: req.method, pathParams: req.pathParams, query: req.query, headers, body: req.body, requestId: req.requestId };
+  return {
+    operationId: req.operationId,
+    method: req.method,
+    pathParams: req.pathParams,
+    query: req.query,
+    headers,
+    body: req.body,
+    requestId: req.requestId,
+    ...(req.consumer !== undefined ? { consumer: req.consumer } : {}),
+  };
 }
 
 /** The ordering key of a write: a body field, or `path.<param>` / `query.<param>`. */

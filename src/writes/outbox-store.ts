@@ -17,6 +17,8 @@ export interface StoredRequest {
   headers: Record<string, string>;
   body: unknown;
   requestId: string;
+  /** The caller's name as the front door knew it (never a credential): the delivery names it to the backend, the DLQ shows it. */
+  consumer?: string;
 }
 
 export interface AttemptError {

@@ -3,9 +3,13 @@
  * (RS256, jose), an API key checked (SHA-256 and a map lookup), a rate-limit check in memory and
  * through Redis (127.0.0.1:6379, rate-limiter-flexible); then two gateway instances on one Redis
  * with a default limit of 100 requests a second, loaded together at about 500 a second for
- * SECONDS (default 10; the issue's figure is 60 s), counting the 200s each second.
+ * SECONDS (default 10; the issue's figure is 60 s), counting the 200s each second; then five
+ * gateway instances on one Redis with `protect: { ratePerSecond: 20 }` on their one (legacy)
+ * adapter, loaded together at about OFFERED calls a second (default 100), counting the calls that
+ * reach the legacy backend in each clock second (as the backend sees them) and printing the most in
+ * any second (the issue's figure: never more than 20).
  *
- *   npm run bench -- test/bench/front-door.bench.ts [seconds, default 10]
+ *   npm run bench -- test/bench/front-door.bench.ts [seconds, default 10] [offered/s to the five, default 100]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,10 +23,11 @@ import { ConsumerStore } from '../../src/security/consumer-store.ts';
 import { JwtVerifier } from '../../src/security/jwt-verifier.ts';
 import { jwtSchemeConfigSchema } from '../../src/security/security-config.ts';
 import { openStore } from '../../src/state/sql-store.ts';
-import { FIXTURES, startGateway, startHttpServer } from '../helpers/gateway.ts';
+import { FIXTURES, startGateway, startHttpServer, type StartedGateway } from '../helpers/gateway.ts';
 import { AUDIENCE, ISSUER, startIssuer } from '../helpers/jwt-issuer.ts';
 
 const SECONDS = Number(process.argv[2] ?? 10);
+const OFFERED = Number(process.argv[3] ?? 100);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)];
 const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 
@@ -109,6 +114,55 @@ console.log(
 );
 await a.close();
 await b.close();
+
+// 5. Five instances, one Redis, a ceiling of 20 calls a second on the legacy adapter, loaded together.
+const CEILING = 20;
+const atLegacy = new Map<number, number>();
+const legacy = await startHttpServer((_req, res) => {
+  const s = Math.floor(Date.now() / 1000);
+  atLegacy.set(s, (atLegacy.get(s) ?? 0) + 1);
+  res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+});
+const ceilingFile = join(tmp, 'ficus-ceiling.yaml');
+writeFileSync(
+  ceilingFile,
+  `${base}\nlimits:\n  store: { driver: redis, url: redis://127.0.0.1:6379, keyPrefix: ficus-bench-${randomUUID()} }\n  protect:\n    upstream: { ratePerSecond: ${CEILING} }\n`,
+);
+const five: StartedGateway[] = [];
+for (let i = 0; i < 5; i++) five.push(await startGateway(root, { ...env, UPSTREAM_URL: legacy.url }, { file: ceilingFile }));
+const outcomes = new Map<number, number>();
+let offered = 0;
+const ceilingEnd = Date.now() + SECONDS * 1000;
+const WORKERS = 25; // five per instance
+const everyMs = (1000 * WORKERS) / OFFERED;
+await Promise.all(
+  Array.from({ length: WORKERS }, (_, w) =>
+    (async () => {
+      const target = five[w % five.length].url;
+      let next = performance.now() + (w * everyMs) / WORKERS; // spread the workers over one period
+      while (Date.now() < ceilingEnd) {
+        const wait = next - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        next += everyMs;
+        const res = await request(`${target}/public`);
+        await res.body.dump();
+        offered++;
+        outcomes.set(res.statusCode, (outcomes.get(res.statusCode) ?? 0) + 1);
+      }
+    })(),
+  ),
+);
+const seconds = [...atLegacy.entries()].sort(([x], [y]) => x - y).map(([, n]) => n);
+const over = seconds.filter((n) => n > CEILING).length;
+console.log(
+  `five instances, one Redis, legacy ceiling ${CEILING}/s: offered ${(offered / SECONDS).toFixed(0)}/s over ${SECONDS} s; at the legacy backend per second: max ${Math.max(...seconds)} ` +
+    `(seconds over ${CEILING}: ${over} of ${seconds.length}); answers: ${[...outcomes.entries()]
+      .sort(([x], [y]) => x - y)
+      .map(([status, n]) => `${status} × ${n}`)
+      .join(', ')}`,
+);
+for (const g of five) await g.close();
+await legacy.close();
 await upstream.close();
 await issuer.close();
 rmSync(tmp, { recursive: true, force: true });

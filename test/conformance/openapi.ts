@@ -23,6 +23,8 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { startHttpServer } from '../helpers/gateway.ts';
 import type { IncomingMessage } from 'node:http';
 import { FormData, request } from 'undici';
+import type { SecurityApi } from '../../src/security/security-feature.ts';
+import { CaseCredentials, type CaseRequest } from './case-credentials.ts';
 import { sampleOf } from './samples.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -58,19 +60,31 @@ async function startUpstream(): Promise<Upstream> {
 
 const SILENT = createLogger({ level: 'silent' });
 
-/** A gateway over `contractFile` with every operation bound to the upstream (by operationId). */
-async function gatewayFor(contractFile: string, contract: Contract, upstream: Upstream): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * A gateway over `contractFile` with every operation bound to the upstream (by operationId), its
+ * front door set up from the contract's security schemes with the credentials `creds` stands for.
+ */
+async function gatewayFor(contractFile: string, contract: Contract, upstream: Upstream, creds: CaseCredentials): Promise<{ url: string; close(): Promise<void> }> {
   const root = mkdtempSync(join(tmpdir(), 'ficus-conformance-'));
   try {
+    const { security, env } = await creds.configure();
     writeFileSync(
       join(root, 'ficus.yaml'),
-      JSON.stringify({ contract: contractFile, server: { port: 0, host: '127.0.0.1', bodyLimit: '1mb' }, log: { level: 'silent' }, state: { driver: 'sqlite', file: ':memory:' } }),
+      JSON.stringify({
+        contract: contractFile,
+        server: { port: 0, host: '127.0.0.1', bodyLimit: '1mb' },
+        log: { level: 'silent' },
+        state: { driver: 'sqlite', file: ':memory:' },
+        security,
+      }),
     );
     mkdirSync(join(root, 'adapters', 'echo'), { recursive: true });
     const operations = Object.fromEntries(contract.all().map((op) => [op.operationId, {}]));
     const adapter = { kind: 'http', role: 'modern', connection: { baseUrl: upstream.url }, policy: { retry: { maxRetries: 0 }, circuitBreaker: { enabled: false } }, operations };
     writeFileSync(join(root, 'adapters', 'echo', 'adapter.yaml'), JSON.stringify(adapter));
-    const gateway = await Gateway.create({ root, env: {}, logger: SILENT, processMetrics: false });
+    const gateway = await Gateway.create({ root, env, logger: SILENT, processMetrics: false });
+    const sec = gateway.feature<SecurityApi>('security');
+    if (sec) await creds.issue(sec.consumers);
     const url = await gateway.listen(0, '127.0.0.1');
     return {
       url,
@@ -220,6 +234,18 @@ function buildRequest(contract: Contract, op: ContractOperation, breakIt: boolea
   return { req: { method: op.method.toUpperCase(), path, query, headers, body: text }, field };
 }
 
+/** A built request as a case's request line and headers (for swapping its credentials)... */
+function asCase(r: Built): CaseRequest {
+  return { req: `${r.method} ${r.path}${r.query.length > 0 ? `?${r.query.join('&')}` : ''}`, headers: r.headers };
+}
+
+/** ... and back. */
+function fromCase(r: Built, c: CaseRequest): Built {
+  const target = c.req.slice(c.req.indexOf(' ') + 1);
+  const q = target.indexOf('?');
+  return { ...r, query: q === -1 ? [] : target.slice(q + 1).split('&'), headers: c.headers ?? {} };
+}
+
 async function send(base: string, r: Built): Promise<{ status: number; json: unknown }> {
   const url = base + r.path + (r.query.length > 0 ? `?${r.query.join('&')}` : '');
   const res = await fetch(url, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
@@ -259,10 +285,13 @@ async function realContracts(corpus: string): Promise<RealFigures> {
     for (const entry of list) {
       const file = join(dir, 'real', entry.file);
       let contract: Contract;
+      let creds: CaseCredentials;
       let gw: { url: string; close(): Promise<void> };
       try {
         contract = await Contract.open(file);
-        gw = await gatewayFor(file, contract, upstream);
+        creds = new CaseCredentials(contract);
+        for (const op of contract.all()) creds.note(asCase(buildRequest(contract, op, false).req));
+        gw = await gatewayFor(file, contract, upstream, creds);
       } catch (err) {
         console.log(`  ✗ ${entry.name}: does not load: ${firstLine(err)}`);
         continue;
@@ -278,6 +307,7 @@ async function realContracts(corpus: string): Promise<RealFigures> {
           f.operations++;
           upstream.next = validAnswer(contract, op);
           const good = buildRequest(contract, op, false);
+          good.req = fromCase(good.req, creds.swap(asCase(good.req)).request);
           upstream.seen = undefined;
           const a = await send(gw.url, good.req);
           const passedOn = upstream.seen !== undefined;
@@ -286,6 +316,7 @@ async function realContracts(corpus: string): Promise<RealFigures> {
           else if (VERBOSE)
             console.log(`    valid ${op.operationId} ${good.req.method} ${good.req.path} ${passedOn ? 'passed on, answered' : 'refused'} ${a.status} ${JSON.stringify(a.json).slice(0, 300)}`);
           const bad = buildRequest(contract, op, true);
+          bad.req = fromCase(bad.req, creds.swap(asCase(bad.req)).request);
           const b = await send(gw.url, bad.req);
           if (b.status === 400) {
             refused++;
@@ -410,10 +441,17 @@ async function runCase(gwUrl: string, upstream: Upstream, contract: Contract, ro
   return undefined;
 }
 
-async function eovCases(corpus: string): Promise<{ tally: Tally; unloaded: string[] }> {
+/** Placeholder credentials sent as they are where the operation has no anonymous alternative: refused with 401? */
+interface Placeholders {
+  sent: number;
+  refused: number;
+}
+
+async function eovCases(corpus: string): Promise<{ tally: Tally; unloaded: string[]; placeholders: Placeholders }> {
   const casesDir = join(corpus, 'openapi', 'cases', 'eov');
   const tally: Tally = new Map();
   const unloaded: string[] = [];
+  const placeholders: Placeholders = { sent: 0, refused: 0 };
   const count = (cat: string, ok: boolean) => {
     const t = tally.get(cat) ?? { pass: 0, total: 0 };
     t.total++;
@@ -429,15 +467,18 @@ async function eovCases(corpus: string): Promise<{ tally: Tally; unloaded: strin
       for (const g of groups) {
         const file = g.contract.startsWith('harness/') ? join(HERE, g.contract) : join(corpus, 'openapi', 'contracts', g.contract);
         let contract: Contract;
+        let creds: CaseCredentials;
         let gw: { url: string; close(): Promise<void> };
         try {
           contract = await Contract.open(file);
-          gw = await gatewayFor(file, contract, upstream);
+          creds = new CaseCredentials(contract);
+          for (const c of g.cases) creds.note(c);
+          gw = await gatewayFor(file, contract, upstream, creds);
         } catch (err) {
           unloaded.push(`${g.contract}: ${firstLine(err)}`);
           for (const c of g.cases) {
             count(c.cat ?? g.cat, false);
-            if (VERBOSE) console.log(`    ✗ [${c.cat ?? g.cat}] ${g.contract} ${c.name}: contract does not load`);
+            if (VERBOSE || (c.cat ?? g.cat) === 'security') console.log(`    ✗ [${c.cat ?? g.cat}] ${g.contract} ${c.name}: contract does not load`);
           }
           continue;
         }
@@ -445,14 +486,26 @@ async function eovCases(corpus: string): Promise<{ tally: Tally; unloaded: strin
         for (const op of contract.all()) router.add(op, null);
         try {
           for (const c of g.cases) {
+            const cat = c.cat ?? g.cat;
+            const { request: swapped, swapped: anySwapped } = creds.swap(c);
             let failure: string | undefined;
             try {
-              failure = await runCase(gw.url, upstream, contract, router, c);
+              failure = await runCase(gw.url, upstream, contract, router, swapped);
             } catch (err) {
               failure = `threw ${firstLine(err)}`;
             }
-            count(c.cat ?? g.cat, failure === undefined);
-            if (failure && VERBOSE) console.log(`    ✗ [${c.cat ?? g.cat}] ${g.contract} ${c.name} (${c.req}): ${failure}`);
+            count(cat, failure === undefined);
+            if (failure && VERBOSE) console.log(`    ✗ [${cat}] ${g.contract} ${c.name} (${c.req}): ${failure}`);
+            else if (cat === 'security') console.log(`    ${failure ? '✗' : '✓'} [security] ${g.contract} ${c.name}${failure ? `: ${failure}` : ''}`);
+            // The placeholder itself must not open the door where the operation needs a credential.
+            const target = c.req.slice(c.req.indexOf(' ') + 1).split('?')[0];
+            const m = router.match(c.req.slice(0, c.req.indexOf(' ')), target);
+            if (anySwapped && c.expect !== undefined && c.expect < 300 && m.kind === 'found' && !creds.anonymous(m.operation.operationId)) {
+              placeholders.sent++;
+              const refused = await runCase(gw.url, upstream, contract, router, { ...c, expect: 401 }).catch((err: unknown) => `threw ${firstLine(err)}`);
+              if (refused === undefined) placeholders.refused++;
+              else console.log(`    ✗ [security] ${g.contract} ${c.name}, placeholder credentials sent as they are: ${refused}`);
+            }
           }
         } finally {
           await gw.close();
@@ -462,7 +515,7 @@ async function eovCases(corpus: string): Promise<{ tally: Tally; unloaded: strin
   } finally {
     await upstream.close();
   }
-  return { tally, unloaded };
+  return { tally, unloaded, placeholders };
 }
 
 export async function main(corpus: string): Promise<boolean> {
@@ -473,7 +526,7 @@ export async function main(corpus: string): Promise<boolean> {
   );
 
   console.log("\nexpress-openapi-validator's cases (openapi/cases/eov), by category:");
-  const { tally, unloaded } = await eovCases(corpus);
+  const { tally, unloaded, placeholders } = await eovCases(corpus);
   let pass = 0;
   let total = 0;
   for (const [cat, t] of [...tally].sort(([a], [b]) => a.localeCompare(b))) {
@@ -483,6 +536,7 @@ export async function main(corpus: string): Promise<boolean> {
   }
   const nonSecurity = [...tally].filter(([c]) => c !== 'security').reduce((a, [, t]) => ({ pass: a.pass + t.pass, total: a.total + t.total }), { pass: 0, total: 0 });
   console.log(`  ${'all'.padEnd(26)} ${String(pass).padStart(3)}/${total} (without security: ${nonSecurity.pass}/${nonSecurity.total})`);
+  console.log(`  placeholder credentials sent as they are where a credential is required: refused with 401 ${placeholders.refused}/${placeholders.sent}`);
   for (const u of unloaded) console.log(`  contract not loaded: ${u}`);
   return true;
 }

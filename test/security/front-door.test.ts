@@ -114,6 +114,10 @@ describe('requirements from the contract', () => {
   it('an API key in a cookie', async () => {
     expect((await call('/cookie', { headers: { cookie: `theme=dark; session_key=${acmeKey}` } })).status).toBe(200);
     expect((await call('/cookie', { headers: { cookie: 'theme=dark' } })).status).toBe(401);
+    // Not valid percent-encoding: refused as a wrong key (it crashed the door with a 500 before).
+    const garbled = await call('/cookie', { headers: { cookie: 'session_key=%E0%A4%A' } });
+    expect(garbled.status).toBe(401);
+    expect(garbled.body?.type).toBe('https://ficus.dev/problems/unauthorized');
   });
 
   it('oauth2 scopes: a token lacking one is 403 naming it; scope or scp granting all admits the client', async () => {

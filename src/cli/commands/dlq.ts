@@ -92,13 +92,14 @@ export function register(program: Command): void {
         acceptedAt: string;
         deadAt: string;
         idempotencyKey?: string;
+        consumer?: string;
         request: { body: unknown };
         errors: { attempt: number; at: string; status?: number; error: string }[];
       };
       print(o, d, () =>
         [
           `${d.id}  ${d.operation}  ${d.reason}  ${d.state}`,
-          `  accepted ${d.acceptedAt}, dead since ${d.deadAt} (${age(d.ageSeconds)}), ${d.attempts} attempt(s)${d.idempotencyKey ? `, idempotency key ${d.idempotencyKey}` : ''}`,
+          `  accepted ${d.acceptedAt}, dead since ${d.deadAt} (${age(d.ageSeconds)}), ${d.attempts} attempt(s)${d.idempotencyKey ? `, idempotency key ${d.idempotencyKey}` : ''}${d.consumer !== undefined ? `, consumer ${d.consumer}` : ''}`,
           '  attempts:',
           ...d.errors.map((e) => `    #${e.attempt} ${e.at}${e.status ? ` ${e.status}` : ''}  ${e.error}`),
           '  request body:',

@@ -147,13 +147,14 @@ export function register(program: Command): void {
           requestId: string;
           legacyStatus: number;
           modernStatus: number;
+          consumer?: string;
           differences: { path: string; legacy: unknown; modern: unknown; kind: string; noisy?: boolean }[];
         }[];
       };
       if (opts.json) return out(JSON.stringify(r, null, 2));
       if (r.mismatches.length === 0) return out(`${operationId}: no mismatches recorded`);
       for (const m of r.mismatches) {
-        out(`${m.at}  ${m.request}  (request ${m.requestId}; legacy ${m.legacyStatus}, modern ${m.modernStatus})`);
+        out(`${m.at}  ${m.request}  (request ${m.requestId}${m.consumer !== undefined ? `; consumer ${m.consumer}` : ''}; legacy ${m.legacyStatus}, modern ${m.modernStatus})`);
         for (const d of m.differences)
           out(
             `  ${d.path}: legacy ${JSON.stringify(d.legacy) ?? '(absent)'}, modern ${JSON.stringify(d.modern) ?? '(absent)'}${d.kind === 'changed' ? '' : ` [${d.kind}]`}${d.noisy ? ' [noisy]' : ''}`,
