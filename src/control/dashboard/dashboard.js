@@ -7,7 +7,9 @@
   var token = sessionStorage.getItem('ficus-admin-token') || '';
   var selected = sessionStorage.getItem('ficus-selected-route') || '';
   var timer = null;
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
 
   var fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (fromHash) {
@@ -35,17 +37,24 @@
     while (node.firstChild) node.removeChild(node.firstChild);
     for (var i = 1; i < arguments.length; i++) if (arguments[i]) node.appendChild(arguments[i]);
   }
-  function pct(x) { return x === null || x === undefined ? '–' : x + '%'; }
-  function ms(x) { return x === null || x === undefined ? '–' : x + ' ms'; }
+  function pct(x) {
+    return x === null || x === undefined ? '–' : x + '%';
+  }
+  function ms(x) {
+    return x === null || x === undefined ? '–' : x + ' ms';
+  }
 
   function api(method, path, body) {
     var init = { method: method, headers: { authorization: 'Bearer ' + token } };
-    if (body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
+    if (body !== undefined) {
+      init.headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
     return fetch(path, init).then(function (res) {
       return res.text().then(function (text) {
         var data = text ? JSON.parse(text) : undefined;
         if (!res.ok) {
-          var e = new Error((data && (data.detail || data.title)) || ('HTTP ' + res.status));
+          var e = new Error((data && (data.detail || data.title)) || 'HTTP ' + res.status);
           e.status = res.status;
           throw e;
         }
@@ -59,7 +68,10 @@
     $('login').hidden = false;
     $('login-error').textContent = message || '';
     $('live').textContent = 'not connected';
-    if (timer) { clearInterval(timer); timer = null; }
+    if (timer) {
+      clearInterval(timer);
+      timer = null;
+    }
   }
 
   function backendCell(b) {
@@ -67,9 +79,18 @@
     var f = b.figures;
     var health = b.up === false ? el('span', { class: 'bad', text: ' DOWN' }) : b.circuit === 'open' ? el('span', { class: 'bad', text: ' circuit open' }) : null;
     var errCls = f.errorRate5m !== null && f.errorRate5m > 0 ? 'bad' : '';
-    return el('td', {},
+    return el(
+      'td',
+      {},
       el('div', {}, b.adapter, health),
-      el('div', { class: 'small' }, f.calls + ' calls · errors ', el('span', { class: errCls, 'data-testid': 'error-rate', text: pct(f.errorRate5m) }), ' · p50 ' + ms(f.p50Ms) + ' · p95 ' + ms(f.p95Ms)));
+      el(
+        'div',
+        { class: 'small' },
+        f.calls + ' calls · errors ',
+        el('span', { class: errCls, 'data-testid': 'error-rate', text: pct(f.errorRate5m) }),
+        ' · p50 ' + ms(f.p50Ms) + ' · p95 ' + ms(f.p95Ms),
+      ),
+    );
   }
 
   function renderOverview(o) {
@@ -78,10 +99,17 @@
       ['Modern share of calls', pct(o.modernShare), 'modern-share'],
       ['Routes', String(o.routes), 'route-count'],
     ];
-    ['legacy', 'shadow', 'canary', 'fallback', 'modern'].forEach(function (m) { cards.push([m, String(o.byMode[m] || 0), 'by-mode-' + m]); });
-    replace.apply(null, [$('overview')].concat(cards.map(function (c) {
-      return el('div', { class: 'card' }, el('div', { class: 'small', text: c[0] }), el('div', { class: 'n', 'data-testid': c[2], text: c[1] }));
-    })));
+    ['legacy', 'shadow', 'canary', 'fallback', 'modern'].forEach(function (m) {
+      cards.push([m, String(o.byMode[m] || 0), 'by-mode-' + m]);
+    });
+    replace.apply(
+      null,
+      [$('overview')].concat(
+        cards.map(function (c) {
+          return el('div', { class: 'card' }, el('div', { class: 'small', text: c[0] }), el('div', { class: 'n', 'data-testid': c[2], text: c[1] }));
+        }),
+      ),
+    );
     $('progress-bar').style.width = o.progress + '%';
   }
 
@@ -89,23 +117,49 @@
     var rows = routes.map(function (r) {
       var served = r.legacy && r.modern ? r.legacy.figures.served + r.modern.figures.served : 0;
       var modernPart = served ? (r.modern.figures.served / served) * 100 : 0;
-      var split = el('div', { class: 'split', title: pct(r.modernShare) + ' modern' },
+      var split = el(
+        'div',
+        { class: 'split', title: pct(r.modernShare) + ' modern' },
         el('div', { class: 'l', style: 'width:' + (served ? 100 - modernPart : 0) + '%' }),
-        el('div', { class: 'm', style: 'width:' + modernPart + '%' }));
-      var tr = el('tr', { class: 'route' + (r.operationId === selected ? ' selected' : ''), 'data-route': r.operationId },
+        el('div', { class: 'm', style: 'width:' + modernPart + '%' }),
+      );
+      var tr = el(
+        'tr',
+        { class: 'route' + (r.operationId === selected ? ' selected' : ''), 'data-route': r.operationId },
         el('td', {}, el('div', { text: r.operationId }), el('div', { class: 'small', text: r.method + ' ' + r.path })),
         el('td', {}, el('span', { class: 'mode mode-' + r.mode, 'data-testid': 'mode', text: r.state })),
         el('td', {}, el('div', { class: 'small', 'data-testid': 'modern-share', text: 'modern ' + pct(r.modernShare) + (r.fallbacks ? ' · ' + r.fallbacks + ' fallbacks' : '') }), split),
         backendCell(r.legacy),
         backendCell(r.modern),
-        el('td', {}, el('div', { 'data-testid': 'match-rate', text: pct(r.shadow.matchRate) }), el('div', { class: 'small', text: r.shadow.compared + ' compared · ' + r.shadow.mismatched + ' mismatched' })),
-        el('td', { class: 'small', text: r.gates ? (r.gates.paused ? 'paused' : (r.gates.waitingFor || 'active')) : '–' }));
-      tr.addEventListener('click', function () { select(r.operationId); });
+        el(
+          'td',
+          {},
+          el('div', { 'data-testid': 'match-rate', text: pct(r.shadow.matchRate) }),
+          el('div', { class: 'small', text: r.shadow.compared + ' compared · ' + r.shadow.mismatched + ' mismatched' }),
+        ),
+        el(
+          'td',
+          { title: r.reconciliation ? 'ficus reconcile, finished ' + r.reconciliation.finishedAt : 'ficus reconcile has not run for this route' },
+          el('div', { 'data-testid': 'parity', text: r.reconciliation ? pct(r.reconciliation.parity) : '–' }),
+          el('div', {
+            class: 'small',
+            text: r.reconciliation
+              ? r.reconciliation.keys + ' keys · ' + (r.reconciliation.keys - r.reconciliation.equal) + ' not equal · ' + r.reconciliation.finishedAt.slice(0, 16).replace('T', ' ')
+              : 'none yet',
+          }),
+        ),
+        el('td', { class: 'small', text: r.gates ? (r.gates.paused ? 'paused' : r.gates.waitingFor || 'active') : '–' }),
+      );
+      tr.addEventListener('click', function () {
+        select(r.operationId);
+      });
       return tr;
     });
     replace.apply(null, [$('routes')].concat(rows));
     lastRoutes = routes;
-    var current = routes.filter(function (r) { return r.operationId === selected; })[0];
+    var current = routes.filter(function (r) {
+      return r.operationId === selected;
+    })[0];
     if (current) renderDetail(current);
     else $('detail').hidden = true;
   }
@@ -130,19 +184,45 @@
       var btn = el('button', { type: 'button', class: 'secondary', 'data-testid': 'ignore-noisy', text: 'Ignore noisy paths' });
       btn.addEventListener('click', function () {
         var reason = $('switch-reason').value.trim();
-        if (!reason) { message('error', 'Give a reason first (it goes to the audit log).'); return; }
+        if (!reason) {
+          message('error', 'Give a reason first (it goes to the audit log).');
+          return;
+        }
         api('POST', '/routes/' + encodeURIComponent(r.operationId) + '/ignore', { noisy: true, reason: reason })
-          .then(function () { message('ok', 'Noisy paths ignored.'); refresh(); })
-          .catch(function (e) { message('error', e.message); });
+          .then(function () {
+            message('ok', 'Noisy paths ignored.');
+            refresh();
+          })
+          .catch(function (e) {
+            message('error', e.message);
+          });
       });
-      parts.push(el('p', { class: 'small' }, 'Noisy (differ between two legacy answers): ' + r.shadow.noisy.map(function (n) { return n.path; }).join(', ') + ' ', btn));
+      parts.push(
+        el(
+          'p',
+          { class: 'small' },
+          'Noisy (differ between two legacy answers): ' +
+            r.shadow.noisy
+              .map(function (n) {
+                return n.path;
+              })
+              .join(', ') +
+            ' ',
+          btn,
+        ),
+      );
     }
     if (r.gates) {
-      parts.push(el('div', { class: 'small' },
-        el('div', { text: 'Gates: ' + (r.gates.paused ? 'paused' : 'active') }),
-        r.gates.steps.length ? el('div', { text: 'Steps: ' + r.gates.steps.join('; ') }) : null,
-        r.gates.rollback ? el('div', { text: 'Rollback ' + r.gates.rollback }) : null,
-        r.gates.waitingFor ? el('div', { text: 'Next: ' + r.gates.waitingFor }) : null));
+      parts.push(
+        el(
+          'div',
+          { class: 'small' },
+          el('div', { text: 'Gates: ' + (r.gates.paused ? 'paused' : 'active') }),
+          r.gates.steps.length ? el('div', { text: 'Steps: ' + r.gates.steps.join('; ') }) : null,
+          r.gates.rollback ? el('div', { text: 'Rollback ' + r.gates.rollback }) : null,
+          r.gates.waitingFor ? el('div', { text: 'Next: ' + r.gates.waitingFor }) : null,
+        ),
+      );
       $('gates-button').hidden = false;
       $('gates-button').textContent = r.gates.paused ? 'Resume gates' : 'Pause gates';
       $('gates-button').dataset.paused = String(r.gates.paused);
@@ -153,41 +233,102 @@
   }
 
   function renderMismatches(list) {
-    if (!list.length) { replace($('mismatches'), el('p', { class: 'small', text: 'No mismatches recorded.' })); return; }
-    replace.apply(null, [$('mismatches')].concat(list.map(function (m) {
-      var rows = m.differences.map(function (d) {
-        return el('tr', {}, el('td', { text: d.path + (d.noisy ? ' (noisy)' : '') }), el('td', { text: JSON.stringify(d.legacy) }), el('td', { text: JSON.stringify(d.modern) }), el('td', { text: d.kind }));
-      });
-      return el('div', { class: 'mismatch', 'data-testid': 'mismatch' },
-        el('div', { class: 'small', text: m.at + ' · ' + m.request + ' · legacy ' + m.legacyStatus + ', modern ' + m.modernStatus + ' · request ' + m.requestId }),
-        el('table', { class: 'diff' }, el('thead', {}, el('tr', {}, el('th', { text: 'path' }), el('th', { text: 'legacy' }), el('th', { text: 'modern' }), el('th', { text: 'kind' }))), el.apply(null, ['tbody', {}].concat(rows))));
-    })));
+    if (!list.length) {
+      replace($('mismatches'), el('p', { class: 'small', text: 'No mismatches recorded.' }));
+      return;
+    }
+    replace.apply(
+      null,
+      [$('mismatches')].concat(
+        list.map(function (m) {
+          var rows = m.differences.map(function (d) {
+            return el(
+              'tr',
+              {},
+              el('td', { text: d.path + (d.noisy ? ' (noisy)' : '') }),
+              el('td', { text: JSON.stringify(d.legacy) }),
+              el('td', { text: JSON.stringify(d.modern) }),
+              el('td', { text: d.kind }),
+            );
+          });
+          return el(
+            'div',
+            { class: 'mismatch', 'data-testid': 'mismatch' },
+            el('div', { class: 'small', text: m.at + ' · ' + m.request + ' · legacy ' + m.legacyStatus + ', modern ' + m.modernStatus + ' · request ' + m.requestId }),
+            el(
+              'table',
+              { class: 'diff' },
+              el('thead', {}, el('tr', {}, el('th', { text: 'path' }), el('th', { text: 'legacy' }), el('th', { text: 'modern' }), el('th', { text: 'kind' }))),
+              el.apply(null, ['tbody', {}].concat(rows)),
+            ),
+          );
+        }),
+      ),
+    );
   }
 
   function renderAudit(entries) {
-    replace.apply(null, [$('audit')].concat(entries.map(function (e) {
-      return el('tr', {}, el('td', { class: 'small', text: e.at }), el('td', { text: e.actor + (e.automatic ? ' (auto)' : '') }), el('td', { text: e.operationId }),
-        el('td', { text: e.action + ': ' + (e.from || '–') + ' → ' + (e.to || '–') }), el('td', { text: e.reason }));
-    })));
+    replace.apply(
+      null,
+      [$('audit')].concat(
+        entries.map(function (e) {
+          return el(
+            'tr',
+            {},
+            el('td', { class: 'small', text: e.at }),
+            el('td', { text: e.actor + (e.automatic ? ' (auto)' : '') }),
+            el('td', { text: e.operationId }),
+            el('td', { text: e.action + ': ' + (e.from || '–') + ' → ' + (e.to || '–') }),
+            el('td', { text: e.reason }),
+          );
+        }),
+      ),
+    );
   }
 
   // The cache feature's figures per route (GET /cache); the section stays hidden where it is not installed.
   function renderCache(c) {
-    if (!c || !c.routes) { $('cache-section').hidden = true; return; }
+    if (!c || !c.routes) {
+      $('cache-section').hidden = true;
+      return;
+    }
     $('cache-section').hidden = false;
     $('cache-redis').textContent = c.redis === null ? '· memory only' : c.redis.ok ? '· Redis shared' : '· ' + (c.redis.detail || 'Redis down');
     $('cache-redis').className = c.redis && !c.redis.ok ? 'bad' : 'small';
-    function dur(ms) { return ms === undefined || ms === null ? '–' : ms >= 3600000 && ms % 3600000 === 0 ? ms / 3600000 + 'h' : ms >= 60000 && ms % 60000 === 0 ? ms / 60000 + 'm' : ms >= 1000 && ms % 1000 === 0 ? ms / 1000 + 's' : ms + 'ms'; }
-    replace.apply(null, [$('cache')].concat(c.routes.map(function (r) {
-      var f = r.figures;
-      var cfg = r.config.ttl === undefined ? 'coalescing only' : dur(r.config.ttl) + ' / swr ' + dur(r.config.staleWhileRevalidate) + ' / sie ' + dur(r.config.staleIfError);
-      return el('tr', { 'data-cache-route': r.operationId },
-        el('td', { text: r.operationId }), el('td', { class: 'small', text: cfg }),
-        el('td', { 'data-testid': 'cache-hits', text: String(f.hits) }), el('td', { text: String(f.misses) }),
-        el('td', { 'data-testid': 'cache-stale', text: String(f.stale) }), el('td', { 'data-testid': 'cache-coalesced', text: String(f.coalesced) }),
-        el('td', { text: String(f.evictions) }), el('td', { text: String(r.entries) }), el('td', { text: String(r.bytes) }),
-        el('td', r.servingStale ? { class: 'bad', 'data-testid': 'cache-state', text: 'serving stale (backend failing)' } : { class: 'small', 'data-testid': 'cache-state', text: 'ok' }));
-    })));
+    function dur(ms) {
+      return ms === undefined || ms === null
+        ? '–'
+        : ms >= 3600000 && ms % 3600000 === 0
+          ? ms / 3600000 + 'h'
+          : ms >= 60000 && ms % 60000 === 0
+            ? ms / 60000 + 'm'
+            : ms >= 1000 && ms % 1000 === 0
+              ? ms / 1000 + 's'
+              : ms + 'ms';
+    }
+    replace.apply(
+      null,
+      [$('cache')].concat(
+        c.routes.map(function (r) {
+          var f = r.figures;
+          var cfg = r.config.ttl === undefined ? 'coalescing only' : dur(r.config.ttl) + ' / swr ' + dur(r.config.staleWhileRevalidate) + ' / sie ' + dur(r.config.staleIfError);
+          return el(
+            'tr',
+            { 'data-cache-route': r.operationId },
+            el('td', { text: r.operationId }),
+            el('td', { class: 'small', text: cfg }),
+            el('td', { 'data-testid': 'cache-hits', text: String(f.hits) }),
+            el('td', { text: String(f.misses) }),
+            el('td', { 'data-testid': 'cache-stale', text: String(f.stale) }),
+            el('td', { 'data-testid': 'cache-coalesced', text: String(f.coalesced) }),
+            el('td', { text: String(f.evictions) }),
+            el('td', { text: String(r.entries) }),
+            el('td', { text: String(r.bytes) }),
+            el('td', r.servingStale ? { class: 'bad', 'data-testid': 'cache-state', text: 'serving stale (backend failing)' } : { class: 'small', 'data-testid': 'cache-state', text: 'ok' }),
+          );
+        }),
+      ),
+    );
   }
 
   function message(kind, text) {
@@ -201,27 +342,38 @@
     message('', '');
     // The form starts from the route's state at once, not when the refresh comes back: a choice made
     // meanwhile would be overwritten.
-    var known = lastRoutes.filter(function (r) { return r.operationId === op; })[0];
+    var known = lastRoutes.filter(function (r) {
+      return r.operationId === op;
+    })[0];
     if (known) renderDetail(known);
     refresh();
   }
 
   function refresh() {
     var calls = [api('GET', '/overview'), api('GET', '/routes'), api('GET', '/audit?limit=15')];
-    if (selected) calls.push(api('GET', '/routes/' + encodeURIComponent(selected) + '/mismatches?limit=5').catch(function () { return { mismatches: [] }; }));
-    return Promise.all(calls).then(function (r) {
-      $('login').hidden = true;
-      $('app').hidden = false;
-      renderOverview(r[0]);
-      renderRoutes(r[1].routes);
-      renderAudit(r[2].entries);
-      if (r[3]) renderMismatches(r[3].mismatches);
-      api('GET', '/cache').then(renderCache, function () { renderCache(null); });
-      $('live').textContent = 'live · updated ' + new Date().toLocaleTimeString();
-    }).catch(function (e) {
-      if (e.status === 401) showLogin(e.message);
-      else $('live').textContent = 'update failed: ' + e.message;
-    });
+    if (selected)
+      calls.push(
+        api('GET', '/routes/' + encodeURIComponent(selected) + '/mismatches?limit=5').catch(function () {
+          return { mismatches: [] };
+        }),
+      );
+    return Promise.all(calls)
+      .then(function (r) {
+        $('login').hidden = true;
+        $('app').hidden = false;
+        renderOverview(r[0]);
+        renderRoutes(r[1].routes);
+        renderAudit(r[2].entries);
+        if (r[3]) renderMismatches(r[3].mismatches);
+        api('GET', '/cache').then(renderCache, function () {
+          renderCache(null);
+        });
+        $('live').textContent = 'live · updated ' + new Date().toLocaleTimeString();
+      })
+      .catch(function (e) {
+        if (e.status === 401) showLogin(e.message);
+        else $('live').textContent = 'update failed: ' + e.message;
+      });
   }
 
   function start() {
@@ -247,16 +399,26 @@
         $('switch-reason').value = '';
         refresh();
       })
-      .catch(function (e) { message('error', 'Not switched: ' + e.message); });
+      .catch(function (e) {
+        message('error', 'Not switched: ' + e.message);
+      });
   });
 
   $('gates-button').addEventListener('click', function () {
     var reason = $('switch-reason').value.trim();
-    if (!reason) { message('error', 'Give a reason first (it goes to the audit log).'); return; }
+    if (!reason) {
+      message('error', 'Give a reason first (it goes to the audit log).');
+      return;
+    }
     var paused = $('gates-button').dataset.paused === 'true';
     api('PUT', '/routes/' + encodeURIComponent(selected) + '/gates', { paused: !paused, reason: reason })
-      .then(function () { message('ok', paused ? 'Gates resumed.' : 'Gates paused.'); refresh(); })
-      .catch(function (e) { message('error', e.message); });
+      .then(function () {
+        message('ok', paused ? 'Gates resumed.' : 'Gates paused.');
+        refresh();
+      })
+      .catch(function (e) {
+        message('error', e.message);
+      });
   });
 
   if (token) start();
