@@ -4,7 +4,7 @@
  * environment variables their adapter.yaml files read.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { newWebhookSecret } from '../src/changes/sinks/webhook-sink.ts';
 import { startModernCustomers } from './modern-customers/server.ts';
 import { legacyCrmComponent } from './legacy-crm/component.ts';
@@ -36,11 +36,18 @@ export interface EstateOptions {
   dir?: string;
   /**
    * The customers' migration as `npm start` runs it: the modern customers service starts empty and
-   * takes the CRM's change events at CUSTOMERS_EVENTS_URL (webhooks signed with
-   * CUSTOMERS_EVENTS_SECRET); the gateway subscribes it and backfills it (sample/migration.ts).
+   * takes the CRM's change events from RabbitMQ (CUSTOMERS_EVENTS_AMQP_URL, CUSTOMERS_EVENTS_EXCHANGE)
+   * or at CUSTOMERS_EVENTS_URL (webhooks signed with CUSTOMERS_EVENTS_SECRET); the gateway subscribes
+   * it and backfills it (sample/migration.ts).
    * Without it (tests, `--sample-estate` tools) modern holds the sample customers already.
    */
   migration?: boolean;
+  /**
+   * How the migrating modern service takes the events: from RabbitMQ (127.0.0.1:5672, or
+   * SAMPLE_EVENTS_AMQP_URL) when it answers, else webhooks (`auto`, the default; SAMPLE_EVENTS says
+   * otherwise), or always one of them.
+   */
+  migrationEvents?: 'auto' | 'amqp' | 'webhook';
 }
 
 /** What `ficus sample` commands read of a running estate: `<run folder>/estate.json`. */
@@ -73,11 +80,29 @@ export const ESTATE: EstateComponent[] = [
         return { name: 'customers service (modern)', url: s.url, env: { CUSTOMERS_SERVICE_URL: s.url }, stop: s.close };
       }
       const secret = newWebhookSecret();
-      const s = await startModernCustomers({ empty: true, eventsSecret: secret });
+      const how = opts.migrationEvents ?? (process.env.SAMPLE_EVENTS as EstateOptions['migrationEvents']) ?? 'auto';
+      const url = process.env.SAMPLE_EVENTS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+      // An exchange of this run's own (deleted when it stops): two runs never see each other's events.
+      const exchange = `ficus.sample.${basename(opts.dir ?? 'run')}`;
+      let s: Awaited<ReturnType<typeof startModernCustomers>> | undefined;
+      if (how !== 'webhook') {
+        try {
+          s = await startModernCustomers({ empty: true, eventsSecret: secret, amqp: { url, exchange, deleteExchange: true } });
+        } catch (err) {
+          if (how === 'amqp') throw err;
+        }
+      }
+      const viaAmqp = s !== undefined;
+      s ??= await startModernCustomers({ empty: true, eventsSecret: secret });
       return {
-        name: 'customers service (modern, migrating)',
+        name: `customers service (modern, fed by ${viaAmqp ? 'RabbitMQ' : 'webhooks'})`,
         url: s.url,
-        env: { CUSTOMERS_SERVICE_URL: s.url, CUSTOMERS_EVENTS_URL: `${s.url}/events`, CUSTOMERS_EVENTS_SECRET: secret },
+        env: {
+          CUSTOMERS_SERVICE_URL: s.url,
+          CUSTOMERS_EVENTS_URL: `${s.url}/events`,
+          CUSTOMERS_EVENTS_SECRET: secret,
+          ...(viaAmqp ? { CUSTOMERS_EVENTS_AMQP_URL: url, CUSTOMERS_EVENTS_EXCHANGE: exchange } : {}),
+        },
         stop: s.close,
       };
     },

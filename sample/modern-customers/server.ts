@@ -5,11 +5,13 @@
  * Its store is its own (in memory). By default it holds the sample customers already (the tests
  * and tools that need a modern side as it is midway through a migration); with `empty: true` it
  * starts with none and fills from the legacy CRM's change feed (`npm start`): `POST /events` takes
- * the gateway's webhooks (Standard Webhooks signatures checked with `eventsSecret`, de-duplicated
- * by event id), `customer.updated` stores the customer as sent, `customer.deleted` removes it.
+ * the gateway's webhooks (Standard Webhooks signatures checked with `eventsSecret`), or `amqp` a
+ * RabbitMQ queue of its own; events are de-duplicated by id; `customer.updated` stores the customer
+ * as sent, `customer.deleted` removes it.
  * `POST /_sample/drift/{id}` flips a customer's vip flag here only: a deliberate difference
  * (`ficus sample drift`) for reconciliation and shadow to show.
  */
+import amqp, { type ChannelModel } from 'amqplib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhook } from '../../src/changes/sinks/webhook-sink.ts';
@@ -26,6 +28,11 @@ export interface ModernCustomersOptions {
   empty?: boolean;
   /** Take change events at POST /events, signed with this Standard Webhooks secret (whsec_…). */
   eventsSecret?: string;
+  /**
+   * Take change events from RabbitMQ too: a queue of its own (exclusive) bound to `customer.*` on
+   * this topic exchange (declared durable if missing; deleted on close with `deleteExchange`).
+   */
+  amqp?: { url: string; exchange: string; deleteExchange?: boolean };
 }
 
 export interface EventCounts {
@@ -73,11 +80,7 @@ export async function startModernCustomers(opts: ModernCustomersOptions = {}): P
   const seen = new Set<string>();
 
   /** A change event (CloudEvents JSON), as the gateway's change feed sends it; returns the status to answer. */
-  const takeEvent = (req: IncomingMessage, body: string): number => {
-    if (!opts.eventsSecret || !verifyWebhook(opts.eventsSecret, req.headers, body)) {
-      events.refused++;
-      return 401;
-    }
+  const applyEvent = (body: string): number => {
     let e: { id?: unknown; type?: unknown; subject?: unknown; data?: unknown };
     try {
       e = JSON.parse(body) as typeof e;
@@ -105,6 +108,14 @@ export async function startModernCustomers(opts: ModernCustomersOptions = {}): P
     if (seen.size > 100_000) seen.delete(seen.values().next().value!);
     events.applied++;
     return 204;
+  };
+  /** A webhook: its Standard Webhooks signature first. */
+  const takeEvent = (req: IncomingMessage, body: string): number => {
+    if (!opts.eventsSecret || !verifyWebhook(opts.eventsSecret, req.headers, body)) {
+      events.refused++;
+      return 401;
+    }
+    return applyEvent(body);
   };
 
   const send = (res: ServerResponse, status: number, body: unknown, type = 'application/json') => {
@@ -172,6 +183,27 @@ export async function startModernCustomers(opts: ModernCustomersOptions = {}): P
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
+  let consumer: ChannelModel | undefined;
+  if (opts.amqp) {
+    const a = opts.amqp;
+    try {
+      consumer = await amqp.connect(a.url, { timeout: 2_000 });
+      consumer.on('error', () => undefined);
+      const ch = await consumer.createChannel();
+      await ch.assertExchange(a.exchange, 'topic', { durable: true });
+      const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
+      await ch.bindQueue(q.queue, a.exchange, 'customer.*');
+      await ch.consume(q.queue, (m) => {
+        if (!m) return;
+        applyEvent(m.content.toString('utf8'));
+        ch.ack(m);
+      });
+    } catch (err) {
+      await consumer?.close().catch(() => undefined);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw err;
+    }
+  }
   const addr = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${addr.port}`,
@@ -181,10 +213,18 @@ export async function startModernCustomers(opts: ModernCustomersOptions = {}): P
       return byId.size;
     },
     events,
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close() {
+      if (consumer) {
+        if (opts.amqp?.deleteExchange) {
+          const ch = await consumer.createChannel().catch(() => undefined);
+          await ch?.deleteExchange(opts.amqp.exchange).catch(() => undefined);
+        }
+        await consumer.close().catch(() => undefined);
+      }
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -211,6 +211,8 @@ export class SftpChangeFeed implements ChangeFeed {
     if (!newest) return 0;
     const mark = await this.mark();
     if (!force && sameFile(mark, newest)) return 0;
+    // The file compared last is gone and older ones are left: never go back to them.
+    if (!force && mark && newest.name < mark.file) return 0;
     const copy = await this.localCopy(newest);
     if (!copy) return 0;
     try {

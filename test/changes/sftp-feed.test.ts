@@ -17,7 +17,7 @@ import type { Changes } from '../../src/changes/install.ts';
 import { EventStore, migrateEvents } from '../../src/changes/event-store.ts';
 import { SftpChangeFeed } from '../../src/changes/sftp-feed.ts';
 import { sftpFeedSchema } from '../../src/changes/feed-config.ts';
-import { loadConfig, type AdapterConfig } from '../../src/config/load-config.ts';
+import { loadConfig, loadConfigReport, type AdapterConfig } from '../../src/config/load-config.ts';
 import { openStore, type SqlStore } from '../../src/state/sql-store.ts';
 import { memoryLogger, startGateway, type StartedGateway } from '../helpers/gateway.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
@@ -230,7 +230,9 @@ describe('sftp change feed: each new export compared with the previous one', () 
     const other = makeProject({ auth: 'key', adapterEdits: (text) => text + FEED.replace('operation: getProduct', 'operation: createOrder') });
     try {
       writeFileSync(join(other.root, 'ficus.yaml'), readFileSync(join(project.root, 'ficus.yaml')));
-      await expect(loadConfig({ root: other.root, env })).rejects.toThrow(/changes\.products\.operation: createOrder does not read an export/);
+      const r = await loadConfigReport({ root: other.root, env });
+      expect(r.errors.map((e) => `${e.key}: ${e.problem}`)).toEqual(['changes.products.operation: createOrder does not read an export (it has no read:)']);
+      expect(r.errors[0].fix).toMatch(/getProduct, listProducts/);
     } finally {
       other.dispose();
     }
