@@ -408,6 +408,7 @@ export class SftpChangeFeed implements ChangeFeed {
           // The last record of a key wins, as the export reader serves it.
           pending.delete(key);
           pending.set(key, r.value);
+          if (pending.size >= this.opts.config.batchSize) await flush();
         }
         for (const p of batch.problems) {
           if (!copy.bad.has(p.recordNo)) continue;
@@ -423,7 +424,6 @@ export class SftpChangeFeed implements ChangeFeed {
             at: Date.now(),
           });
         }
-        if (pending.size >= this.opts.config.batchSize) await flush();
         if (performance.now() - slice > SLICE_MS) {
           await yieldToEventLoop();
           slice = performance.now();
