@@ -32,7 +32,7 @@ describe.each(['webhook', 'amqp'] as const)('the sample as a migration: modern f
     dir = mkdtempSync(join(tmpdir(), 'ficus-sample-feed-'));
     // The legacy CRM and the modern customers service of the sample estate, the migration way.
     estate = await startSampleEstate(
-      { root: dir, migration: true },
+      { root: dir, migration: true, migrationEvents: how },
       ESTATE.filter((c) => c === legacyCrmComponent || c.name.startsWith('customers service')),
     );
     modernUrl = estate.env.CUSTOMERS_SERVICE_URL;
@@ -81,7 +81,7 @@ describe.each(['webhook', 'amqp'] as const)('the sample as a migration: modern f
     await eventually(async () => (await modern(4000)).status === 200 && (await events.counts()).delivered >= 3000 && !(await events.counts()).pending, 60_000, 'the backfill');
     const legacy = (await (await fetch(`${gw.url}/customers/1042`)).json()) as Record<string, unknown>;
     expect((await modern(1042)).body).toEqual(legacy);
-  }, 90_000);
+  }, 150_000);
 
   it("a clerk's edit in CUSTMAST (ficus sample clerk-edit) reaches modern within seconds", async () => {
     const r = await ficus('sample', 'clerk-edit', '1042', '--name', 'Renamed By A Clerk', '--crm-file', env.CRM_DB_FILE);
