@@ -95,7 +95,7 @@ export const ESTATE: EstateComponent[] = [
       const viaAmqp = s !== undefined;
       s ??= await startModernCustomers({ empty: true, eventsSecret: secret });
       return {
-        name: `customers service (modern, fed by ${viaAmqp ? 'RabbitMQ' : 'webhooks'})`,
+        name: 'customers service (modern)',
         url: s.url,
         env: {
           CUSTOMERS_SERVICE_URL: s.url,

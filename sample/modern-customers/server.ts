@@ -11,7 +11,7 @@
  * `POST /_sample/drift/{id}` flips a customer's vip flag here only: a deliberate difference
  * (`ficus sample drift`) for reconciliation and shadow to show.
  */
-import amqp, { type ChannelModel } from 'amqplib';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhook } from '../../src/changes/sinks/webhook-sink.ts';
@@ -184,12 +184,14 @@ export async function startModernCustomers(opts: ModernCustomersOptions = {}): P
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   let consumer: ChannelModel | undefined;
+  let channel: Channel | undefined;
   if (opts.amqp) {
     const a = opts.amqp;
     try {
       consumer = await amqp.connect(a.url, { timeout: 2_000 });
       consumer.on('error', () => undefined);
       const ch = await consumer.createChannel();
+      channel = ch;
       await ch.assertExchange(a.exchange, 'topic', { durable: true });
       const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
       await ch.bindQueue(q.queue, a.exchange, 'customer.*');
@@ -215,10 +217,7 @@ export async function startModernCustomers(opts: ModernCustomersOptions = {}): P
     events,
     async close() {
       if (consumer) {
-        if (opts.amqp?.deleteExchange) {
-          const ch = await consumer.createChannel().catch(() => undefined);
-          await ch?.deleteExchange(opts.amqp.exchange).catch(() => undefined);
-        }
+        if (opts.amqp?.deleteExchange) await channel?.deleteExchange(opts.amqp.exchange).catch(() => undefined);
         await consumer.close().catch(() => undefined);
       }
       await new Promise<void>((resolve) => {
