@@ -25,16 +25,13 @@ import { checkSingleRead, parseNamed } from '../kinds/db/sql-text.ts';
 import type { Logger } from '../observability/logger.ts';
 import { cloudEvent, eventId, hashOf, type CloudEvent } from './cloud-event.ts';
 import type { EventStore, QuarantinedRow, RowChange } from './event-store.ts';
+import type { ChangeFeed, FeedStats } from './change-feed.ts';
 import type { DbFeedConfig } from './feed-config.ts';
 
 type Finisher = (mapped: Record<string, unknown>, row: Row) => unknown;
 type Position = SqlValue[];
 
-export interface FeedStats {
-  events: number;
-  quarantined: number;
-  rows: number;
-}
+export type { FeedStats } from './change-feed.ts';
 
 export interface DbFeedOptions {
   name: string;
@@ -69,7 +66,7 @@ export function stampMinus(date: number, time: number, ms: number): [number, num
   return [t.getUTCFullYear() * 10000 + (t.getUTCMonth() + 1) * 100 + t.getUTCDate(), t.getUTCHours() * 10000 + t.getUTCMinutes() * 100 + t.getUTCSeconds()];
 }
 
-export class DbChangeFeed {
+export class DbChangeFeed implements ChangeFeed {
   readonly name: string;
   private driver: DbDriver | undefined;
   private readonly dialect: Dialect;
@@ -282,7 +279,8 @@ export class DbChangeFeed {
       last = this.positionOf(rows[rows.length - 1]);
       await this.opts.events.commit(this.name, { events: [], rows: changes });
     }
-    await this.opts.events.commit(this.name, { events: [], rows: [], watermark: JSON.stringify({ after: last ?? null }) });
+    // Every row was just read: that counts as a sweep.
+    await this.opts.events.commit(this.name, { events: [], rows: [], watermark: JSON.stringify({ after: last ?? null }), sweptAt: Date.now() });
     this.opts.logger.info({ feed: this.name }, 'change feed: baseline taken; changes from now on are sent');
   }
 

@@ -16,7 +16,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { sendProblem, toProblem } from '../http/problem-response.ts';
 import { PROBLEMS, Problem } from '../problem.ts';
-import type { DbChangeFeed } from './db-feed.ts';
+import type { ChangeFeed } from './change-feed.ts';
 import type { EventStore, Subscription } from './event-store.ts';
 import { newWebhookSecret } from './sinks/webhook-sink.ts';
 
@@ -56,13 +56,13 @@ export function publicSubscription(s: Subscription) {
   };
 }
 
-export function eventsRouter(deps: { events: EventStore; feeds: Map<string, DbChangeFeed>; onQueued: () => void }): Router {
+export function eventsRouter(deps: { events: EventStore; feeds: Map<string, ChangeFeed>; onQueued: () => void }): Router {
   const router = express.Router();
   router.use(express.json({ limit: '100kb' }));
   const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
     fn(req, res).catch(next);
   };
-  const feed = (name: string): DbChangeFeed => {
+  const feed = (name: string): ChangeFeed => {
     const f = deps.feeds.get(name);
     if (!f) throw new Problem(PROBLEMS.notFound, { detail: `no change feed ${name}; feeds: ${[...deps.feeds.keys()].join(', ') || '(none)'}` });
     return f;

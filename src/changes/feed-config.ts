@@ -55,3 +55,33 @@ export const dbFeedSchema = z
     if (f.versionAs === 'number' && f.version.length !== 1) ctx.addIssue({ code: 'custom', path: ['version'], message: 'versionAs: number needs one column' });
   });
 export type DbFeedConfig = z.infer<typeof dbFeedSchema>;
+
+/**
+ * An sftp feed: each new export file (the newest complete file of the named read operation's folder
+ * and pattern) compared key by key with what the feed last sent of the previous one: records added,
+ * changed and removed become events. The operation's `read:` (layout, record, key) and `map:` make
+ * the event's data, as the gateway serves that operation.
+ */
+export const sftpFeedSchema = z
+  .object({
+    ...common,
+    pollInterval: durationMs.default(30_000),
+    /** CloudEvents `type` of a key the feed never sent before (default: `type`). */
+    createdType: eventType.optional(),
+    /** Records per state-store transaction. */
+    batchSize: z.coerce.number().int().min(1).max(50_000).default(1_000),
+    /**
+     * Records of one file that may be quarantined (a record the layout cannot read); a file with
+     * more is refused whole (likely the wrong layout) and the feed waits for the next one.
+     */
+    maxBadRecords: z.coerce.number().int().min(0).default(100),
+    /** Where a new feed starts: now (the newest file is the baseline, send nothing) or beginning (send every record of it). */
+    start: z.enum(['now', 'beginning']).default('now'),
+  })
+  .strict();
+export type SftpFeedConfig = z.infer<typeof sftpFeedSchema>;
+
+/** The schema of a feed of an adapter of this kind, or undefined when the kind has no change feeds. */
+export function feedSchemaOf(kind: string): typeof dbFeedSchema | typeof sftpFeedSchema | undefined {
+  return kind === 'db' ? dbFeedSchema : kind === 'sftp' ? sftpFeedSchema : undefined;
+}

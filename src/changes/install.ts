@@ -12,17 +12,19 @@ import { ConfigError } from '../config/config-error.ts';
 import { zodToConfigErrors } from '../config/zod-errors.ts';
 import type { CheckedConfig, Feature, FeatureHost, InstalledFeature } from '../features/feature.ts';
 import type { CloudEvent } from './cloud-event.ts';
+import type { ChangeFeed } from './change-feed.ts';
 import { DbChangeFeed } from './db-feed.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
 import { EventStore, migrateEvents } from './event-store.ts';
 import type { EventsConfig } from './events-config.ts';
 import { eventsRouter } from './events-router.ts';
-import { dbFeedSchema, type DbFeedConfig } from './feed-config.ts';
+import { feedSchemaOf, type DbFeedConfig, type SftpFeedConfig } from './feed-config.ts';
+import { SftpChangeFeed } from './sftp-feed.ts';
 
 export interface Changes {
   config: EventsConfig;
   events: EventStore;
-  feeds: Map<string, DbChangeFeed>;
+  feeds: Map<string, ChangeFeed>;
   worker: DeliveryWorker | undefined;
   /** Hears the events of every feed of this instance once committed to the outbox; returns the way to stop. */
   onEvents(listener: ChangeListener): () => void;
@@ -30,13 +32,16 @@ export interface Changes {
 
 export type ChangeListener = (feed: string, events: readonly CloudEvent[]) => void;
 
-/** Every feed of the project, checked: [adapter, feed name, config]. */
-export function feedsOf(config: Pick<CheckedConfig, 'adapters'>): { adapter: CheckedConfig['adapters'][number]; name: string; feed: DbFeedConfig }[] {
-  const out = [];
+type FeedOf = { adapter: CheckedConfig['adapters'][number]; name: string } & ({ kind: 'db'; feed: DbFeedConfig } | { kind: 'sftp'; feed: SftpFeedConfig });
+
+/** Every feed of the project, checked: adapter, feed name, kind and config. */
+export function feedsOf(config: Pick<CheckedConfig, 'adapters'>): FeedOf[] {
+  const out: FeedOf[] = [];
   for (const a of config.adapters) {
     for (const [name, raw] of Object.entries(a.changes ?? {})) {
-      const r = dbFeedSchema.safeParse(raw);
-      if (r.success) out.push({ adapter: a, name, feed: r.data });
+      const schema = feedSchemaOf(a.kind.name);
+      const r = schema?.safeParse(raw);
+      if (r?.success) out.push(a.kind.name === 'db' ? { adapter: a, name, kind: 'db', feed: r.data as DbFeedConfig } : { adapter: a, name, kind: 'sftp', feed: r.data as SftpFeedConfig });
     }
   }
   return out;
@@ -48,27 +53,36 @@ function checkConfig(config: CheckedConfig): ConfigError[] {
   for (const a of config.adapters) {
     for (const [name, raw] of Object.entries(a.changes ?? {})) {
       const key = `changes.${name}`;
-      if (a.kind.name !== 'db') {
-        errors.push(new ConfigError(a.file, key, `change feeds are not yet available for kind ${a.kind.name}`, 'remove changes: from this adapter (db adapters have change feeds)'));
+      const schema = feedSchemaOf(a.kind.name);
+      if (!schema) {
+        errors.push(new ConfigError(a.file, key, `change feeds are not available for kind ${a.kind.name}`, 'remove changes: from this adapter (db and sftp adapters have change feeds)'));
         continue;
       }
       if (names.has(name)) errors.push(new ConfigError(a.file, key, `feed name ${name} is also used in ${names.get(name)}`, 'give each feed a name of its own'));
       names.set(name, a.file);
-      const r = dbFeedSchema.safeParse(raw);
+      const r = schema.safeParse(raw);
       if (!r.success) {
-        errors.push(...zodToConfigErrors(r.error, dbFeedSchema, a.file, key));
+        errors.push(...zodToConfigErrors(r.error, schema, a.file, key));
         continue;
       }
       const f = r.data;
-      if (!a.bindings.some((b) => b.operationId === f.operation)) {
+      const binding = a.bindings.find((b) => b.operationId === f.operation);
+      if (!binding) {
         const ops = a.bindings.map((b) => b.operationId).join(', ');
         errors.push(
           new ConfigError(a.file, `${key}.operation`, `${a.name} does not serve ${f.operation}`, `name an operation of this adapter whose mapping makes the event's data: ${ops || '(none)'}`),
         );
+      } else if (a.kind.name === 'sftp' && !(binding.binding as { read?: unknown }).read) {
+        const reads = a.bindings.filter((b) => (b.binding as { read?: unknown }).read).map((b) => b.operationId);
+        errors.push(new ConfigError(a.file, `${key}.operation`, `${f.operation} does not read an export (it has no read:)`, `name a read operation of this adapter: ${reads.join(', ') || '(none)'}`));
       }
-      const sql = isAbsolute(f.sql) ? f.sql : join(a.dir, f.sql);
-      if (!existsSync(sql))
-        errors.push(new ConfigError(a.file, `${key}.sql`, `${relative(config.root, sql)} does not exist`, 'write the SELECT of every row there, or correct the path (relative to the adapter folder)'));
+      if ('sql' in f) {
+        const sql = isAbsolute(f.sql) ? f.sql : join(a.dir, f.sql);
+        if (!existsSync(sql))
+          errors.push(
+            new ConfigError(a.file, `${key}.sql`, `${relative(config.root, sql)} does not exist`, 'write the SELECT of every row there, or correct the path (relative to the adapter folder)'),
+          );
+      }
     }
   }
   return errors;
@@ -102,9 +116,10 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
       }
     }
   };
-  const feeds = new Map<string, DbChangeFeed>();
+  const feeds = new Map<string, ChangeFeed>();
   for (const f of feedsOf(host.config)) {
-    feeds.set(f.name, await DbChangeFeed.create({ name: f.name, adapter: f.adapter, config: f.feed, events, source: `${config.source}/${f.adapter.name}`, logger, onEvents: heard(f.name) }));
+    const common = { name: f.name, adapter: f.adapter, events, source: `${config.source}/${f.adapter.name}`, logger, onEvents: heard(f.name) };
+    feeds.set(f.name, f.kind === 'db' ? await DbChangeFeed.create({ ...common, config: f.feed }) : SftpChangeFeed.create({ ...common, config: f.feed, root: host.config.root }));
   }
   const onEvents = (l: ChangeListener) => {
     listeners.add(l);

@@ -284,11 +284,13 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
       bindings.push({ operationId, key, binding, policy });
     }
     const role = parsed.role ?? substitute?.role ?? kind.defaultRole;
-    const adapter = { name, dir, file: adapterDisplay, kind, role, description: parsed.description, connection, policy: parsed.policy, bindings, changes: parsed.changes };
+    // A substituted adapter (ficus mock: recordings stand in for the legacy system) has no change feed.
+    const changes = substitute ? undefined : parsed.changes;
+    const adapter = { name, dir, file: adapterDisplay, kind, role, description: parsed.description, connection, policy: parsed.policy, bindings, changes };
     // With a mistake in its connection, it still says which operations it serves (no follow-on "unserved"), but is not created.
     routing.push(adapter);
     if (connection === undefined) continue;
-    adapters.push({ name, dir, file: adapterDisplay, kind, role, description: parsed.description, connection, policy: parsed.policy, bindings, changes: parsed.changes });
+    adapters.push({ name, dir, file: adapterDisplay, kind, role, description: parsed.description, connection, policy: parsed.policy, bindings, changes });
   }
 
   const routes = planRoutes(contract, gateway, routing, display, errors, unsure);

@@ -139,6 +139,20 @@ export function buildAdminApp(cp: ControlPlane): Express {
     }),
   );
   app.get(
+    '/reconciliations',
+    wrap(async (_req, res) => {
+      await cp.reconciliations.refresh(true);
+      res.json({ latest: cp.reconciliations.all() });
+    }),
+  );
+  app.get(
+    '/routes/:operationId/reconciliations',
+    wrap(async (req, res) => {
+      const route = cp.routeOrThrow(String(req.params.operationId));
+      res.json({ operationId: route.operationId, runs: await cp.reconciliations.store.history(route.operationId, intQuery(req, 'limit', 20, 1000)) });
+    }),
+  );
+  app.get(
     '/audit',
     wrap(async (req, res) => {
       const limit = intQuery(req, 'limit', 50, 1000);

@@ -15,6 +15,7 @@ import { parseAdminTokens, type AdminTokens } from './admin-tokens.ts';
 import type { AuditEntry, ControlStore, MismatchRecord } from './control-store.ts';
 import { GateScheduler } from './gate-scheduler.ts';
 import { stateText, type GatesConfig } from './route-config.ts';
+import { Reconciliations } from './reconciliations.ts';
 import { RouteStates } from './route-states.ts';
 import { RouteViews, type RouteView, type SwitchOutcome } from './route-views.ts';
 import { dashboardView, type DashboardView } from './dashboard-view.ts';
@@ -37,6 +38,8 @@ export class ControlPlane {
   readonly states: RouteStates;
   readonly gates: GateScheduler;
   readonly views: RouteViews;
+  /** Each route's latest reconciliation (`ficus reconcile` writes them to the state store). */
+  readonly reconciliations: Reconciliations;
   private readonly admin: AdminServer;
   private readonly fallbackCounter: Counter<'operation'>;
   private closed = false;
@@ -80,8 +83,17 @@ export class ControlPlane {
     );
     // The windowed traffic split starts again when a route's state changes (a switch shows at once).
     this.states.on('applied', (e) => this.traffic.stateApplied(e.operationId, stateText(e)));
-    this.gates = new GateScheduler(gates, this.states, this.shadowStats, this.traffic, host.logger.child({ component: 'gates' }), (operation, kind) => gateMoves.inc({ operation, kind }));
-    this.views = new RouteViews(host, this.states, this.gates, this.traffic, this.shadowStats);
+    this.reconciliations = new Reconciliations(host.store);
+    this.gates = new GateScheduler(
+      gates,
+      this.states,
+      this.shadowStats,
+      this.traffic,
+      host.logger.child({ component: 'gates' }),
+      (operation, kind) => gateMoves.inc({ operation, kind }),
+      this.reconciliations,
+    );
+    this.views = new RouteViews(host, this.states, this.gates, this.traffic, this.shadowStats, this.reconciliations);
     this.shadow = new ShadowRunner({
       comparator: this.comparator,
       shadow: this.shadowStats,
@@ -116,6 +128,7 @@ export class ControlPlane {
       route.observer = this.observerFor();
     }
     await this.states.start();
+    await this.reconciliations.start();
     this.gates.start();
   }
 

@@ -1,9 +1,10 @@
 /**
  * The promotion and rollback gates: once a second, each route with gates (not paused) is judged on
- * its shadow match rate and modern's error rate, and moved through `RouteStates` as actor `gate`.
+ * its shadow match rate, modern's error rate and its latest reconciliation, and moved through `RouteStates` as actor `gate`.
  */
 import type { Logger } from '../observability/logger.ts';
 import { decide, isDecision } from './gates.ts';
+import type { Reconciliations } from './reconciliations.ts';
 import type { GatesConfig } from './route-config.ts';
 import type { RouteStates } from './route-states.ts';
 import type { ShadowStats } from './shadow-stats.ts';
@@ -21,6 +22,8 @@ export class GateScheduler {
     private readonly logger: Logger,
     /** Told of every move a gate made (the `ficus_gate_moves_total` counter). */
     private readonly moved?: (operationId: string, kind: 'promote' | 'rollback') => void,
+    /** Each route's latest reconciliation, for steps that require one. */
+    private readonly reconciliations?: Reconciliations,
   ) {}
 
   start(everyMs = 1_000): void {
@@ -39,6 +42,7 @@ export class GateScheduler {
 
   /** One round of the gates: each route with gates, not paused, may move (audited as actor `gate`). */
   async evaluate(now = Date.now()): Promise<void> {
+    await this.reconciliations?.refresh();
     for (const [operationId, gates] of this.gates) {
       const row = this.states.storedOf(operationId);
       if (!row || row.gatesPaused || this.closed) continue;
@@ -67,6 +71,10 @@ export class GateScheduler {
     return {
       matchRate: (n: number) => this.shadowStats.recentMatchRate(operationId, n),
       modernWindow: (ms: number) => this.traffic.modernWindow(operationId, ms),
+      reconciliation: () => {
+        const r = this.reconciliations?.of(operationId);
+        return r ? { parity: r.parity, keys: r.keys, finishedAtMs: Date.parse(r.finishedAt) } : undefined;
+      },
     };
   }
 

@@ -15,6 +15,8 @@ export interface GateFigures {
   matchRate(n: number): { rate: number | null; calls: number };
   /** Modern's calls and failures over the last `ms`. */
   modernWindow(ms: number): { calls: number; errors: number };
+  /** The route's latest reconciliation (`ficus reconcile`): its parity (percent), keys and when it finished; undefined when none ran. */
+  reconciliation?(): { parity: number; keys: number; finishedAtMs: number } | undefined;
 }
 
 export interface GateDecision {
@@ -66,6 +68,18 @@ export function decide(gates: GatesConfig, current: { mode: string; percent: num
         inState < step.clean
           ? `${formatDuration(step.clean)} clean in ${stateText(current)} (${formatDuration(Math.max(0, Math.round((step.clean - inState) / 1000)) * 1000)} to go)`
           : `modern's error rate ${pct(rate)} to fall to ${pct(limit)}`,
+      );
+  }
+  if (step.reconciliation !== undefined) {
+    const want = step.reconciliation;
+    const r = figures.reconciliation?.();
+    const age = r ? Math.max(0, now - r.finishedAtMs) : Infinity;
+    const ago = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)}s` : formatDuration(Math.round(ms / 60_000) * 60_000));
+    if (r && age <= want.maxAge && r.parity >= want.minParity)
+      met.push(`reconciliation ${pct(r.parity)} of ${r.keys} keys equal, ${ago(age)} ago (at least ${pct(want.minParity)} within ${formatDuration(want.maxAge)})`);
+    else
+      waiting.push(
+        `a reconciliation with parity ≥ ${pct(want.minParity)} within the last ${formatDuration(want.maxAge)} (latest: ${r ? `${pct(r.parity)} of ${r.keys} keys, ${ago(age)} ago` : 'none'})`,
       );
   }
   if (waiting.length > 0) return { waitingFor: `${stateText(step.to)} after ${waiting.join(' and ')}` };

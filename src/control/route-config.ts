@@ -71,9 +71,19 @@ export const gateStepSchema = z
     calls: z.number().int().min(1).max(100_000).default(1000),
     /** Move once the route has been in `from` this long with modern's error rate under the rollback threshold. */
     clean: duration.optional(),
+    /**
+     * Move only with a recent reconciliation of this route (`ficus reconcile`, its summary in the
+     * state store) whose parity (percent of keys equal on both sides) is at least `minParity`.
+     */
+    reconciliation: z
+      .object({ minParity: z.number().min(0).max(100).default(100), maxAge: duration.default(86_400_000) })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((s) => s.matchRate !== undefined || s.clean !== undefined, { message: 'a step needs a condition: matchRate (with calls) or clean (a duration)' });
+  .refine((s) => s.matchRate !== undefined || s.clean !== undefined || s.reconciliation !== undefined, {
+    message: 'a step needs a condition: matchRate (with calls), clean (a duration) or reconciliation (minParity, maxAge)',
+  });
 
 export const rollbackSchema = z
   .object({

@@ -6,7 +6,9 @@
 import type { FeatureHost } from '../features/feature.ts';
 import type { ReadinessReport } from '../http/app.ts';
 import type { BoundBinding, Route } from '../routing/route-table.ts';
+import type { ReconcileSummary } from '../reconcile/reconcile-store.ts';
 import type { GateScheduler } from './gate-scheduler.ts';
+import type { Reconciliations } from './reconciliations.ts';
 import { stateText } from './route-config.ts';
 import type { RouteStates } from './route-states.ts';
 import type { ShadowFigures, ShadowStats } from './shadow-stats.ts';
@@ -41,6 +43,8 @@ export interface RouteView {
   canary: { key: string | null; fallbackToLegacy: boolean };
   shadow: ShadowFigures & { sideEffectFree: boolean; sample: number; noisy: { path: string; seen: number }[] };
   compare: { ignore: { config: string[]; runtime: string[] } };
+  /** The latest `ficus reconcile` of this route (any instance's), or null when none ran. */
+  reconciliation: ReconcileSummary | null;
   gates: { paused: boolean; steps: string[]; rollback: string | null; waitingFor: string | null } | null;
 }
 
@@ -63,6 +67,7 @@ export class RouteViews {
     private readonly gates: GateScheduler,
     private readonly traffic: TrafficStats,
     private readonly shadowStats: ShadowStats,
+    private readonly reconciliations?: Reconciliations,
   ) {}
 
   /** The last readiness report; refreshed in the background when older than 5 s, so that the admin API never waits on health checks once it has one. */
@@ -92,6 +97,7 @@ export class RouteViews {
     const served = t.legacy.served + t.modern.served;
     const gates = this.gates.config(op);
     const readiness = ready ?? (await this.cachedReadiness());
+    await this.reconciliations?.refresh();
     const waitingFor = this.gates.waitingFor(op);
     return {
       operationId: op,
@@ -111,12 +117,13 @@ export class RouteViews {
       canary: { key: route.options.canaryKey ?? null, fallbackToLegacy: route.options.fallbackToLegacy },
       shadow: { ...this.shadowStats.figures(op), sideEffectFree: route.options.sideEffectFree, sample: route.options.shadowSample ?? 100, noisy: this.shadowStats.noisyPaths(op) },
       compare: { ignore: { config: this.states.configIgnoreOf(op), runtime: row?.ignore ?? [] } },
+      reconciliation: this.reconciliations?.of(op) ?? null,
       gates: gates
         ? {
             paused: row?.gatesPaused ?? false,
             steps: gates.steps.map(
               (s) =>
-                `${stateText(s.from)} → ${stateText(s.to)} when ${[s.matchRate !== undefined ? `match rate ≥ ${s.matchRate}% over ${s.calls} comparisons` : '', s.clean !== undefined ? `clean for ${s.clean / 1000}s` : ''].filter(Boolean).join(' and ')}`,
+                `${stateText(s.from)} → ${stateText(s.to)} when ${[s.matchRate !== undefined ? `match rate ≥ ${s.matchRate}% over ${s.calls} comparisons` : '', s.clean !== undefined ? `clean for ${s.clean / 1000}s` : '', s.reconciliation ? `a reconciliation ≥ ${s.reconciliation.minParity}% within ${s.reconciliation.maxAge / 1000}s` : ''].filter(Boolean).join(' and ')}`,
             ),
             rollback: gates.rollback
               ? `→ ${stateText(gates.rollback.to)} when modern's error rate over ${gates.rollback.window / 1000}s passes ${gates.rollback.errorRate}% (at least ${gates.rollback.minCalls} calls)`

@@ -1,7 +1,8 @@
 /**
  * `ficus reconcile` as a function: starts the project's gateway in this process (its adapters, no
- * listener; change feeds and event delivery off), reconciles, writes the reports. The CLI and the
- * tests call it.
+ * listener; change feeds and event delivery off), reconciles, writes the reports and keeps the
+ * run's summary in the state store (the dashboard shows it; a promotion gate may require it). The
+ * CLI and the tests call it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import type { Logger } from '../observability/logger.ts';
 import { loadReplayProject } from '../replay/replay-project.ts';
 import { parityHtml, parityJunit, paritySummary } from './parity-reports.ts';
 import { parityExitCode, reconcile, type ParityReport } from './reconcile-engine.ts';
+import { ReconcileStore, summaryOf } from './reconcile-store.ts';
 
 export interface RunReconcileOptions {
   operation: string;
@@ -27,6 +29,8 @@ export interface RunReconcileOptions {
   html?: string;
   junit?: string;
   json?: string;
+  /** Keep the run's summary in the state store, for the dashboard and the promotion gates (default true). */
+  record?: boolean;
   logger?: Logger;
   onProgress?: (done: number, total: number) => void;
 }
@@ -55,6 +59,11 @@ export async function runReconcile(o: RunReconcileOptions): Promise<{ report: Pa
     if (o.html) write(o.html, parityHtml(report));
     if (o.junit) write(o.junit, parityJunit(report));
     if (o.json) write(o.json, JSON.stringify(report, null, 2));
+    if (o.record !== false) {
+      const runs = new ReconcileStore(gateway.store);
+      await runs.migrate();
+      await runs.record(summaryOf(report));
+    }
     return { report, exitCode: parityExitCode(report), summary: paritySummary(report) };
   } finally {
     await gateway.close(1_000);

@@ -123,7 +123,8 @@ export class InProcessGatewayTarget implements ReplayTarget {
   ) {}
 
   static async start(opts: { root: string; file?: string; env: Env; logger?: Logger; connections: number; backend?: BackendName }): Promise<InProcessGatewayTarget> {
-    const gateway = await Gateway.create({ root: opts.root, file: opts.file, env: opts.env, logger: opts.logger, processMetrics: false, features: [backendOverride] });
+    // A gateway for a tool: change feeds and event delivery off (only the serving gateway feeds).
+    const gateway = await Gateway.create({ root: opts.root, file: opts.file, env: { ...opts.env, FICUS_CHANGES: 'off' }, logger: opts.logger, processMetrics: false, features: [backendOverride] });
     gateway.recorder.stopAll();
     try {
       const base = await gateway.listen(0, '127.0.0.1');

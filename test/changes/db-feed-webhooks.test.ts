@@ -85,9 +85,9 @@ describe('db change feed → webhooks', () => {
     expect(hook.received.length).toBe(before + 1);
   });
 
-  it('a change that bypassed the stamp (ficus sample drift) is not seen by polls, and is found by the sweep', async () => {
+  it('a change that bypassed the stamp (ficus sample drift --legacy) is not seen by polls, and is found by the sweep', async () => {
     const before = eventsFor('1012').length;
-    const r = await ficus('sample', 'drift', '1012', '--crm-file', crm.target.driver === 'sqlite' ? crm.target.file : '');
+    const r = await ficus('sample', 'drift', '1012', '--legacy', '--crm-file', crm.target.driver === 'sqlite' ? crm.target.file : '');
     expect(r.code).toBe(0);
     expect((await admin(gw.adminUrl, '/events/feeds/customers/poll', 'POST')).body).toEqual({ queued: 0 });
     expect((await admin(gw.adminUrl, '/events/feeds/customers/sweep', 'POST')).body).toEqual({ queued: 1 });

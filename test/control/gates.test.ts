@@ -48,6 +48,24 @@ describe('the gate rule', () => {
     expect(isDecision(decide(gates, { mode: 'legacy', percent: 0, changedAtMs: now }, figures(null, 0, { calls: 100, errors: 100 }), now))).toBe(false);
   });
 
+  it('promotes only with a recent reconciliation whose parity is high enough, when a step requires one', () => {
+    const g = gatesSchema.parse({ steps: [{ from: 'canary 100', to: 'modern', clean: '1h', reconciliation: { minParity: 99.9, maxAge: '1d' } }] });
+    const at100 = { mode: 'canary', percent: 100, changedAtMs: now - 7_200_000 };
+    const withRun = (parity: number | undefined, agoMs = 600_000) => ({
+      ...figures(null, 0),
+      reconciliation: () => (parity === undefined ? undefined : { parity, keys: 3000, finishedAtMs: now - agoMs }),
+    });
+    expect(decide(g, at100, withRun(undefined), now)).toEqual({ waitingFor: 'modern after a reconciliation with parity ≥ 99.9% within the last 1d (latest: none)' });
+    expect(decide(g, at100, withRun(99.5), now)).toEqual({ waitingFor: 'modern after a reconciliation with parity ≥ 99.9% within the last 1d (latest: 99.5% of 3000 keys, 10m ago)' });
+    expect(isDecision(decide(g, at100, withRun(100, 86_400_001), now))).toBe(false);
+    const d = decide(g, at100, withRun(100), now);
+    expect(d).toMatchObject({ kind: 'promote', to: { mode: 'modern' } });
+    expect(isDecision(d) && d.reason).toMatch(/clean for 1h .*; reconciliation 100% of 3000 keys equal, 10m ago \(at least 99\.9% within 1d\)/);
+    // Figures without reconciliations (an older caller) never meet the condition.
+    expect(isDecision(decide(g, at100, figures(null, 0), now))).toBe(false);
+    expect(gatesSchema.parse({ steps: [{ from: 'shadow', to: 'modern', reconciliation: {} }] }).steps[0].reconciliation).toEqual({ minParity: 100, maxAge: 86_400_000 });
+  });
+
   it('refuses a step without a condition, naming the key', () => {
     const r = gatesSchema.safeParse({ steps: [{ from: 'shadow', to: 'canary 10' }] });
     expect(r.success).toBe(false);

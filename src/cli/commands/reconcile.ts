@@ -6,6 +6,7 @@
  * config; 3 no drift found but some keys could not be compared.
  */
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { ConfigErrors } from '../../config/config-error.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { runReconcile } from '../../reconcile/run-reconcile.ts';
@@ -18,12 +19,14 @@ interface Flags {
   config?: string;
   root: string;
   sampleEstate: boolean;
+  sample: boolean;
   rate: string;
   concurrency: string;
   ignore: string[];
   html?: string;
   junit?: string;
   json?: string;
+  record: boolean;
 }
 
 function positive(text: string, flag: string): number {
@@ -44,16 +47,24 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'gateway config file')
     .option('-r, --root <dir>', 'project folder', '.')
     .option('--sample-estate', 'start the bundled sample estate first', false)
+    .option('--sample', 'reconcile the running sample (npm start): its legacy CRM and its modern customers service', false)
     .option('--rate <n>', 'at most this many keys a second (each key is one call to each side)', '500')
     .option('--concurrency <n>', 'keys compared at once', '16')
     .option('--ignore <path>', 'a JSON path never compared (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--html <file>', 'write an HTML report here')
     .option('--junit <file>', 'write a JUnit XML report here')
     .option('--json <file>', 'write the report as JSON here')
+    .option('--no-record', "don't keep the run's summary in the state store (the dashboard and the promotion gates read it)")
     .action(async (operation: string, f: Flags) => {
       let estate: { stop(): Promise<void> } | undefined;
       const env: Record<string, string | undefined> = { ...process.env };
       try {
+        if (f.sample) {
+          const { findRunningEstate } = await import('../../../sample/estate.ts');
+          const run = findRunningEstate(resolve(f.root));
+          if (!run) throw new Error('no running sample estate: start it with npm start (or use --sample-estate to start one for this run)');
+          for (const [k, v] of Object.entries(run.estate.env)) if (env[k] === undefined) env[k] = v;
+        }
         if (f.sampleEstate) {
           const { startSampleEstate } = await import('../../../sample/estate.ts');
           const running = await startSampleEstate({ root: f.root });
@@ -80,6 +91,7 @@ export function register(program: Command): void {
           html: f.html,
           junit: f.junit,
           json: f.json,
+          record: f.record,
           logger: createLogger({ level: 'warn', destination: process.stderr }),
         });
         process.stdout.write(r.summary + '\n');

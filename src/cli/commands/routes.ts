@@ -39,6 +39,7 @@ interface RouteView {
   fallbacks: number;
   shadow: { compared: number; mismatched: number; matchRate: number | null; noisy: { path: string; seen: number }[] };
   compare: { ignore: { config: string[]; runtime: string[] } };
+  reconciliation?: { parity: number; keys: number; equal: number; finishedAt: string } | null;
   gates: { paused: boolean; steps: string[]; rollback: string | null; waitingFor: string | null } | null;
   changedAt: string;
   changedBy: string;
@@ -64,6 +65,8 @@ function printRoute(r: RouteView): void {
     out(`  traffic     modern answered ${num(r.modernShare, '%')} of calls since start; ${r.fallbacks} fallbacks to legacy`);
     out(`  shadow      ${r.shadow.compared} compared, ${r.shadow.mismatched} mismatched, match rate ${num(r.shadow.matchRate, '%')}`);
   }
+  const rec = r.reconciliation;
+  out(`  reconciled  ${rec ? `parity ${rec.parity}% (${rec.keys - rec.equal} of ${rec.keys} keys not equal), ${rec.finishedAt}` : 'never (ficus reconcile)'}`);
   const ignore = [...r.compare.ignore.config, ...r.compare.ignore.runtime];
   if (ignore.length) out(`  ignoring    ${ignore.join(', ')}`);
   if (r.shadow.noisy.length) out(`  noisy       ${r.shadow.noisy.map((n) => n.path).join(', ')}  (ficus routes ignore ${r.operationId} --noisy --reason "…")`);

@@ -45,7 +45,8 @@ export function register(program: Command): void {
       let estate: { stop(): Promise<void>; components: { name: string; url?: string }[] } | undefined;
       if (opts.sample) {
         const { startSampleEstate } = await import('../../../sample/estate.ts');
-        const running = await startSampleEstate({ root });
+        // The customers' migration too: the modern customers service starts empty and is fed by the CRM's change feed.
+        const running = await startSampleEstate({ root, migration: true });
         estate = running;
         for (const [k, v] of Object.entries(running.env)) if (env[k] === undefined) env[k] = v;
       }
@@ -87,6 +88,10 @@ export function register(program: Command): void {
         lines.push('', `  Admin token for this run (name "sample"): ${sampleToken}`, `    export FICUS_ADMIN_URL=${gateway.control.adminUrl ?? ''} FICUS_ADMIN_TOKEN=${sampleToken}`);
       }
       if (opts.sample) lines.push(...(await sampleCredentials(gateway, url, issuer?.token)));
+      if (opts.sample) {
+        const { startSampleMigration } = await import('../../../sample/migration.ts');
+        lines.push(...(await startSampleMigration(gateway, env)));
+      }
       process.stdout.write(lines.join('\n') + '\n\n');
       let stopping = false;
       const stop = async (signal: string) => {

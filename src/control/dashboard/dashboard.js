@@ -116,6 +116,13 @@
     return el('td', {}, el('div', { 'data-testid': 'match-rate', text: pct(r.shadow.matchRate) }), el('div', { class: 'small', text: r.shadow.compared + ' compared · ' + r.shadow.mismatched + ' mismatched' }));
   }
 
+  function reconciliationCell(r) {
+    var rec = r.reconciliation;
+    return el('td', { title: rec ? 'ficus reconcile, finished ' + rec.finishedAt : 'ficus reconcile has not run for this route' },
+      el('div', { 'data-testid': 'parity', text: rec ? pct(rec.parity) : '–' }),
+      el('div', { class: 'small', text: rec ? rec.keys + ' keys · ' + (rec.keys - rec.equal) + ' not equal · ' + rec.finishedAt.slice(0, 16).replace('T', ' ') : 'none yet' }));
+  }
+
   function renderRoutes(routes, dashboard) {
     var splits = {};
     ((dashboard && dashboard.routes) || []).forEach(function (s) { splits[s.operationId] = s; });
@@ -127,6 +134,7 @@
         backendCell(r.legacy),
         backendCell(r.modern),
         shadowCell(r),
+        reconciliationCell(r),
         el('td', { class: 'small', text: r.gates ? (r.gates.paused ? 'paused' : (r.gates.waitingFor || 'active')) : '–' }));
       tr.addEventListener('click', function () { select(r.operationId); });
       return tr;

@@ -139,8 +139,9 @@ const bindingSchema = z
   })
   .strict();
 
-type SftpConnection = z.infer<typeof connectionSchema>;
-type SftpBinding = z.infer<typeof bindingSchema>;
+export type SftpConnection = z.infer<typeof connectionSchema>;
+export type SftpBinding = z.infer<typeof bindingSchema>;
+export type SftpReadBinding = z.infer<typeof readSchema>;
 
 const ageGauges = new WeakMap<GatewayMetrics, { gauge: Gauge<'adapter' | 'operation'>; sources: Map<string, () => Date | undefined> }>();
 
@@ -174,6 +175,36 @@ function privateKeyOf(value: string | undefined, root: string): string | undefin
   return readFileSync(path, 'utf8');
 }
 
+/** A pool of SFTP sessions from an adapter's connection settings (the adapter's own, and its change feeds'). */
+export function createSftpPool(c: SftpConnection, root: string, file: string): SftpPool {
+  const knownHostsFile = isAbsolute(c.knownHosts) ? c.knownHosts : join(root, c.knownHosts);
+  let knownHosts: KnownHosts;
+  try {
+    knownHosts = KnownHosts.load(knownHostsFile);
+  } catch (err) {
+    throw new ConfigError(
+      file,
+      'connection.knownHosts',
+      (err as Error).message,
+      'set connection.knownHosts to an OpenSSH known_hosts file that lists the server (ssh-keyscan -p <port> <host> > known_hosts)',
+    );
+  }
+  return new SftpPool({
+    host: c.host,
+    port: c.port,
+    username: c.username,
+    password: c.password || undefined,
+    privateKey: privateKeyOf(c.privateKey, root),
+    passphrase: c.passphrase || undefined,
+    knownHosts,
+    maxConnections: c.maxConnections,
+    keepAliveIntervalMs: c.keepAliveIntervalMs,
+    keepAliveCountMax: c.keepAliveCountMax,
+    connectTimeoutMs: c.connectTimeoutMs,
+    idleTimeoutMs: c.idleTimeoutMs,
+  });
+}
+
 class SftpAdapter implements Adapter<SftpBinding> {
   private readonly pool: SftpPool;
   private readonly rr: RequestReply;
@@ -184,34 +215,8 @@ class SftpAdapter implements Adapter<SftpBinding> {
 
   constructor(private readonly ctx: AdapterContext<SftpConnection>) {
     registerCodePages();
-    const c = ctx.connection;
-    const knownHostsFile = isAbsolute(c.knownHosts) ? c.knownHosts : join(ctx.root, c.knownHosts);
-    let knownHosts: KnownHosts;
-    try {
-      knownHosts = KnownHosts.load(knownHostsFile);
-    } catch (err) {
-      throw new ConfigError(
-        ctx.file,
-        'connection.knownHosts',
-        (err as Error).message,
-        'set connection.knownHosts to an OpenSSH known_hosts file that lists the server (ssh-keyscan -p <port> <host> > known_hosts)',
-      );
-    }
-    this.pool = new SftpPool({
-      host: c.host,
-      port: c.port,
-      username: c.username,
-      password: c.password || undefined,
-      privateKey: privateKeyOf(c.privateKey, ctx.root),
-      passphrase: c.passphrase || undefined,
-      knownHosts,
-      maxConnections: c.maxConnections,
-      keepAliveIntervalMs: c.keepAliveIntervalMs,
-      keepAliveCountMax: c.keepAliveCountMax,
-      connectTimeoutMs: c.connectTimeoutMs,
-      idleTimeoutMs: c.idleTimeoutMs,
-    });
-    this.rr = new RequestReply(ctx.name, this.pool, ctx.store, c.folders, c.pollIntervalMs, ctx.logger);
+    this.pool = createSftpPool(ctx.connection, ctx.root, ctx.file);
+    this.rr = new RequestReply(ctx.name, this.pool, ctx.store, ctx.connection.folders, ctx.connection.pollIntervalMs, ctx.logger);
   }
 
   /** For tests and the fault suites: the connection pool and the request/reply engine. */

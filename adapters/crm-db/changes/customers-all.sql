@@ -1,0 +1,7 @@
+-- Every customer, as getCustomer reads one: the change feed adds the keyset on
+-- (LAST_UPD_DT, LAST_UPD_TM, CUST_NO) and the page size.
+SELECT C.CUST_NO, C.CUST_NM, C.EMAIL_ADDR, S.CD_DESC AS STAT_DESC, C.VIP_FLG, C.CR_LMT, C.CRT_DT,
+       C.ADDR_LINE1, C.ADDR_LINE2, C.ADDR_LINE3, C.CITY_NM, C.POST_CD, C.CNTRY_CD,
+       C.LAST_UPD_DT, C.LAST_UPD_TM
+  FROM CUSTMAST C
+  LEFT JOIN CODETBL S ON S.CD_TYP = 'CUSTSTAT' AND S.CD_VAL = C.STAT_CD
