@@ -113,7 +113,7 @@ export class ControlPlane {
       route.observer = this.observerFor();
     }
     await this.states.start();
-    this.gates.start();
+    this.host.singletons.register('gate evaluation', { start: () => this.gates.start(), stop: () => this.gates.stop() });
   }
 
   private observerFor(): RouteObserver {
