@@ -83,7 +83,11 @@ export class ClusterPrimary {
     for (const s of this.slots.values()) clearTimeout(s.restart);
     const workers = this.running();
     const exits = workers.map((w) => new Promise<number>((resolve) => (w.isDead() ? resolve(w.process.exitCode ?? 0) : w.once('exit', (c: number | null) => resolve(c ?? 1)))));
-    for (const w of workers) this.tell(w, { ficus: 'shutdown' });
+    for (const w of workers) {
+      // A worker still starting may not hear messages yet: it is stopped with SIGTERM (it serves nothing yet).
+      if ([...this.slots.values()].some((s) => s.worker === w && s.ready)) this.tell(w, { ficus: 'shutdown' });
+      else w.process.kill('SIGTERM');
+    }
     let timer: NodeJS.Timeout | undefined;
     const bound = this.opts.graceMs + (this.opts.killAfterMs ?? 15_000);
     const all = await Promise.race([Promise.all(exits), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), bound)))]);
@@ -106,7 +110,7 @@ export class ClusterPrimary {
   private fork(index: number, first: boolean): Worker {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.opts.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, { FICUS_WORKERS: String(this.opts.workers), FICUS_WORKER_INDEX: String(index), FICUS_WORKER_FIRST: first ? '1' : '0' });
+    Object.assign(env, { FICUS_CLUSTER_WORKERS: String(this.opts.workers), FICUS_CLUSTER_WORKER: String(index), FICUS_CLUSTER_FIRST: first ? '1' : '0' });
     const worker = cluster.fork(env);
     const slot = this.slots.get(index) ?? { index, worker: undefined, ready: false, startedAt: 0, quickDeaths: 0, restart: undefined };
     Object.assign(slot, { worker, ready: false, startedAt: Date.now(), restart: undefined });
@@ -131,6 +135,8 @@ export class ClusterPrimary {
     });
   }
 
+  private everReady = false;
+
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.ready = false;
@@ -139,7 +145,7 @@ export class ClusterPrimary {
     if (pid !== undefined) for (const w of this.running()) this.tell(w, { ficus: 'worker-exited', pid });
     for (const c of this.collecting.values()) if (c.pending.delete(worker.id) && c.pending.size === 0) c.finish();
     if (this.stopping) return;
-    if (slot.index === 1 && slot.startedAt > 0 && !this.anyEverReady()) return; // the first start failed: run() reports it
+    if (!this.everReady) return; // the first worker could not start: run() reports it
     const lived = Date.now() - slot.startedAt;
     slot.quickDeaths = lived < (this.opts.quickMs ?? 30_000) ? slot.quickDeaths + 1 : 0;
     const max = this.opts.maxQuickDeaths ?? 5;
@@ -154,11 +160,6 @@ export class ClusterPrimary {
       slot.restart = undefined;
       if (!this.stopping) this.fork(slot.index, false);
     }, delay);
-  }
-
-  private everReady = false;
-  private anyEverReady(): boolean {
-    return this.everReady;
   }
 
   private onMessage(worker: Worker, m: ToPrimary): void {

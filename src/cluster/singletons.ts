@@ -6,8 +6,8 @@
  * Alone (one process: `ficus start --workers 1`, the tests' gateways), this instance runs them from
  * the start. In a cluster (`--workers N`) the instances share a lease in the state store
  * (`singleton-lease.ts`): the holder renews it every `renewMs` and runs every loop; the others try to
- * take it at the same pace and run nothing. A holder that cannot renew for `ttlMs - renewMs` stops its
- * loops before its lease can expire; one that ends releases the lease at once; one that dies loses it
+ * take it at the same pace and run nothing. A holder that has not renewed for half of `ttlMs` (its
+ * store calls fail or hang) stops its loops, well before its lease can expire; one that ends releases the lease at once; one that dies loses it
  * when it expires (`ttlMs`), or at once when the primary says its process ended (`processEnded`).
  * So another instance runs the loops within `ttlMs + renewMs` of a holder's death, at the latest.
  *
@@ -71,6 +71,8 @@ export class Singletons {
   /** Lease calls and transitions, one at a time. */
   private queue: Promise<void> = Promise.resolve();
   private tickQueued = false;
+  /** Armed while renewals fail: stops the loops once half the lease has passed without one. */
+  private stepDown: NodeJS.Timeout | undefined;
   private lastRenewed = 0;
 
   constructor(opts: SingletonsOptions) {
@@ -171,6 +173,7 @@ export class Singletons {
     this.stopping = true;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.stepDown);
     await this.queue;
     if (this.holding) {
       await this.give();
@@ -203,15 +206,37 @@ export class Singletons {
       this.outage.ok();
       if (ours) {
         this.lastRenewed = asked;
+        clearTimeout(this.stepDown);
+        this.stepDown = undefined;
         if (!this.holding && !this.stopping && !this.closed) await this.take();
       } else if (this.holding) {
         await this.give('another instance holds the lease');
       }
     } catch (err) {
       if (!this.outage.failed(err)) this.logger.warn({ err }, 'could not renew the singletons lease');
-      // Stop before the lease can expire, so that the next holder never runs beside this one.
-      if (this.holding && Date.now() - this.lastRenewed >= this.ttlMs - this.renewMs) await this.give('the lease could not be renewed');
+      if (this.holding) this.armStepDown();
     }
+  }
+
+  /**
+   * Stops the loops once half the lease has passed since the last renewal, unless one succeeds
+   * first: before the lease can expire, so that the next holder never runs beside this one. A timer
+   * of its own, not a turn of the renewals: a renewal may hang (up to the store's statement timeout).
+   */
+  private armStepDown(): void {
+    if (this.stepDown) return;
+    const check = () => {
+      this.stepDown = undefined;
+      if (!this.holding) return;
+      const left = this.lastRenewed + this.ttlMs / 2 - Date.now();
+      if (left > 0) {
+        this.stepDown = setTimeout(check, left);
+        this.stepDown.unref();
+        return;
+      }
+      void this.give('the lease could not be renewed');
+    };
+    check();
   }
 
   private async take(how?: string): Promise<void> {

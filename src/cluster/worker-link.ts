@@ -23,10 +23,10 @@ export interface WorkerSlot {
 /** This process's slot when it is a worker of `ficus start --workers N`; undefined otherwise. */
 export function workerSlot(env: Record<string, string | undefined> = process.env): WorkerSlot | undefined {
   if (!cluster.isWorker) return undefined;
-  const index = Number(env.FICUS_WORKER_INDEX);
-  const count = Number(env.FICUS_WORKERS);
+  const index = Number(env.FICUS_CLUSTER_WORKER);
+  const count = Number(env.FICUS_CLUSTER_WORKERS);
   if (!Number.isInteger(index) || !Number.isInteger(count) || index < 1 || count < 1) return undefined;
-  return { index, count, first: env.FICUS_WORKER_FIRST === '1' };
+  return { index, count, first: env.FICUS_CLUSTER_FIRST === '1' };
 }
 
 /** Adds the worker label to the per-worker metrics of a registry's JSON. */

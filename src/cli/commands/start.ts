@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { ClusterPrimary } from '../../cluster/primary.ts';
 import { WorkerLink, workerSlot } from '../../cluster/worker-link.ts';
 import { ConfigError, ConfigErrors } from '../../config/config-error.ts';
-import { loadConfig } from '../../config/load-config.ts';
+import { loadConfig, placeErrors } from '../../config/load-config.ts';
 import { Gateway } from '../../gateway.ts';
 import type { ScreenConnection } from '../../kinds/screen/screen-kind.ts';
 import { createLogger } from '../../observability/logger.ts';
@@ -106,7 +106,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on')
     .option('--sample', 'also start the sample legacy estate and point the adapters at it', false)
     .option('--grace <ms>', 'how long shutdown waits for in-flight requests', '10000')
-    .option('-w, --workers <n>', 'processes serving the same ports (node:cluster); default: the number of cores, 1 with --sample', parseWorkers)
+    .option('-w, --workers <n>', 'processes serving the same ports (node:cluster); default: the number of cores with NODE_ENV=production (not with --sample), else 1', parseWorkers)
     .action(async (opts: StartOptions) => {
       const root = resolve(opts.root);
       const env: Record<string, string | undefined> = { ...process.env };
@@ -118,13 +118,14 @@ export function register(program: Command): void {
       }
       checkPortVariables(env, opts.port !== undefined);
       const sample = await startSample(opts, root, env);
-      let workers: number;
+      let plan: { workers: number; logLevel: string };
       try {
-        workers = await planWorkers(opts, root, env);
+        plan = await planWorkers(opts, root, env);
       } catch (err) {
         await sample.stop();
         throw err;
       }
+      const workers = plan.workers;
       if (workers <= 1) {
         await serve(opts, root, env, sample, undefined);
         return;
@@ -133,7 +134,7 @@ export function register(program: Command): void {
         workers,
         graceMs: Number(opts.grace),
         env,
-        logger: createLogger({ level: env.LOG_LEVEL ?? 'info' }).child({ component: 'cluster' }),
+        logger: createLogger({ level: plan.logLevel }).child({ component: 'cluster' }),
         out: (line) => {
           const lines = [line];
           if (sample.estate) lines.push('', '  Sample estate:', ...sample.estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
@@ -155,14 +156,15 @@ export function register(program: Command): void {
 
 /**
  * How many workers to fork, with the config checked first (once, here, rather than by every worker):
- * `--workers`, else the number of cores (1 with --sample). More than one needs a state store every
+ * `--workers`, else the number of cores in production (NODE_ENV=production, as ops/ficus.env sets it;
+ * not with --sample), else 1 (development and tests: one process). More than one needs a state store every
  * worker shares (not `:memory:`), and screen adapters whose `pool.size` gives each worker a page
  * at least (the pages are divided among the workers); by default the workers are capped at the
  * smallest such pool.
  */
-async function planWorkers(opts: StartOptions, root: string, env: Record<string, string | undefined>): Promise<number> {
-  const asked = opts.workers ?? (opts.sample ? 1 : availableParallelism());
-  if (asked <= 1) return 1;
+async function planWorkers(opts: StartOptions, root: string, env: Record<string, string | undefined>): Promise<{ workers: number; logLevel: string }> {
+  const asked = opts.workers ?? (env.NODE_ENV === 'production' && !opts.sample ? availableParallelism() : 1);
+  if (asked <= 1) return { workers: 1, logLevel: 'info' };
   const config = await loadConfig({ root, file: opts.config, env });
   const errors: ConfigError[] = [];
   const state = config.gateway.state;
@@ -184,8 +186,8 @@ async function planWorkers(opts: StartOptions, root: string, env: Record<string,
           `set connection.pool.size to ${workers} or more, or start with --workers ${p.size}`,
         ),
       );
-  if (errors.length > 0) throw new ConfigErrors(errors);
-  return workers;
+  if (errors.length > 0) throw new ConfigErrors(placeErrors(errors));
+  return { workers, logLevel: config.gateway.log.level };
 }
 
 /** One gateway in this process: alone, or as a worker of a cluster (`link`). */
