@@ -45,10 +45,18 @@ export class WorkerLink {
   private readonly shutdownListeners: (() => void)[] = [];
   private readonly exitListeners: ((pid: number) => void)[] = [];
 
+  private readonly listener = (m: unknown) => {
+    if (isFicusMessage<ToWorker>(m)) this.onMessage(m);
+  };
+
   constructor(readonly slot: WorkerSlot) {
-    process.on('message', (m: unknown) => {
-      if (isFicusMessage<ToWorker>(m)) this.onMessage(m);
-    });
+    process.on('message', this.listener);
+  }
+
+  /** Stops listening to the primary (a worker that failed to start: its IPC channel then no longer keeps it alive). */
+  close(): void {
+    process.off('message', this.listener);
+    for (const a of this.asked.values()) clearTimeout(a.timer);
   }
 
   /** The registry whose metrics this worker contributes (the gateway's, once created). */

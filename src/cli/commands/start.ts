@@ -113,7 +113,13 @@ export function register(program: Command): void {
       const slot = workerSlot();
       if (slot) {
         // A worker of a cluster: the primary checked everything and started the sample; this process serves.
-        await serve(opts, root, env, { stop: async () => undefined, adminToken: env.FICUS_SAMPLE_ADMIN_TOKEN }, new WorkerLink(slot));
+        const link = new WorkerLink(slot);
+        try {
+          await serve(opts, root, env, { stop: async () => undefined, adminToken: env.FICUS_SAMPLE_ADMIN_TOKEN }, link);
+        } catch (err) {
+          link.close(); // so that the process ends once the error is reported (the primary sees the exit)
+          throw err;
+        }
         return;
       }
       checkPortVariables(env, opts.port !== undefined);
@@ -130,11 +136,12 @@ export function register(program: Command): void {
         await serve(opts, root, env, sample, undefined);
         return;
       }
+      const logger = createLogger({ level: plan.logLevel });
       const primary = new ClusterPrimary({
         workers,
         graceMs: Number(opts.grace),
         env,
-        logger: createLogger({ level: plan.logLevel }).child({ component: 'cluster' }),
+        logger: logger.child({ component: 'cluster' }),
         out: (line) => {
           const lines = [line];
           if (sample.estate) lines.push('', '  Sample estate:', ...sample.estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
@@ -150,6 +157,7 @@ export function register(program: Command): void {
       }
       const code = await primary.run();
       await sample.stop();
+      logger.flush();
       process.exit(code);
     });
 }
