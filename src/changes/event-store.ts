@@ -329,7 +329,10 @@ export class EventStore {
   /** Deliveries a process that ended held (owner beginning with `ownerPrefix`, `<host>:<pid>:`) are due again. */
   async releaseEnded(ownerPrefix: string): Promise<number> {
     return (
-      await this.store.run(`UPDATE events_outbox SET state = 'pending', lease_owner = NULL, lease_until = 0 WHERE state = 'delivering' AND substr(lease_owner, 1, ?) = ?`, [ownerPrefix.length, ownerPrefix])
+      await this.store.run(`UPDATE events_outbox SET state = 'pending', lease_owner = NULL, lease_until = 0 WHERE state = 'delivering' AND substr(lease_owner, 1, ?) = ?`, [
+        ownerPrefix.length,
+        ownerPrefix,
+      ])
     ).changes;
   }
 

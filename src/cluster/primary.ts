@@ -150,7 +150,10 @@ export class ClusterPrimary {
     slot.quickDeaths = lived < (this.opts.quickMs ?? 30_000) ? slot.quickDeaths + 1 : 0;
     const max = this.opts.maxQuickDeaths ?? 5;
     if (slot.quickDeaths > max) {
-      this.opts.logger.error({ worker: slot.index, pid, code, signal }, `worker ${slot.index} died ${slot.quickDeaths} times in a row within ${this.opts.quickMs ?? 30_000} ms of starting; stopping the gateway`);
+      this.opts.logger.error(
+        { worker: slot.index, pid, code, signal },
+        `worker ${slot.index} died ${slot.quickDeaths} times in a row within ${this.opts.quickMs ?? 30_000} ms of starting; stopping the gateway`,
+      );
       void this.stop(`worker ${slot.index} keeps dying`, 1);
       return;
     }

@@ -36,10 +36,15 @@ export class SingletonLease {
     const now = this.now();
     const inserted = await this.store.run(`INSERT INTO ${TABLE} (name, owner, expires_at, acquired_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`, [this.name, this.owner, now + ttlMs, now]);
     if (inserted.changes === 1) return true;
-    const r = await this.store.run(
-      `UPDATE ${TABLE} SET acquired_at = CASE WHEN owner = ? THEN acquired_at ELSE ? END, owner = ?, expires_at = ? WHERE name = ? AND (owner = ? OR expires_at < ?)`,
-      [this.owner, now, this.owner, now + ttlMs, this.name, this.owner, now],
-    );
+    const r = await this.store.run(`UPDATE ${TABLE} SET acquired_at = CASE WHEN owner = ? THEN acquired_at ELSE ? END, owner = ?, expires_at = ? WHERE name = ? AND (owner = ? OR expires_at < ?)`, [
+      this.owner,
+      now,
+      this.owner,
+      now + ttlMs,
+      this.name,
+      this.owner,
+      now,
+    ]);
     return r.changes === 1;
   }
 

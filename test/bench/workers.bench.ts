@@ -70,7 +70,8 @@ try {
   for (const [what, two, one] of pairs) {
     const a = rps(two);
     const b = rps(one);
-    if (a !== undefined && b !== undefined) console.log(`${what}: 2 workers serve ${(a / b).toFixed(2)}x the requests/s of 1${what === 'Ficus' ? ` (target ≥ 1.7x): ${a / b >= 1.7 ? 'MET' : 'NOT MET'}` : ''}`);
+    if (a !== undefined && b !== undefined)
+      console.log(`${what}: 2 workers serve ${(a / b).toFixed(2)}x the requests/s of 1${what === 'Ficus' ? ` (target ≥ 1.7x): ${a / b >= 1.7 ? 'MET' : 'NOT MET'}` : ''}`);
   }
 } finally {
   for (const t of running) await t.child.stop();

@@ -21,10 +21,7 @@ let cluster: RunningCluster | undefined;
 const stateFile = () => join(root, 'var', 'state.db');
 
 function writeProject(state: Record<string, unknown>): void {
-  writeFileSync(
-    join(root, 'ficus.yaml'),
-    stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'info' }, state, admin: { port: 0 } }),
-  );
+  writeFileSync(join(root, 'ficus.yaml'), stringify({ server: { port: 0, host: '127.0.0.1' }, log: { level: 'info' }, state, admin: { port: 0 } }));
 }
 
 beforeAll(async () => {
@@ -68,10 +65,14 @@ describe('ficus start --workers 2', () => {
 
     // Whichever worker answers /metrics, it shows the sum of both: every /healthz call counted once.
     const url = cluster.url;
-    const metrics = await eventually(async () => {
-      const text = (await freshGet(`${url}/metrics`)).body;
-      return sumOf(text, 'ficus_http_requests_total', /operation="none".*status="200"/) === calls ? text : undefined;
-    }, 30_000, `/metrics to count the ${calls} /healthz calls of both workers (served ${JSON.stringify([...served])})`);
+    const metrics = await eventually(
+      async () => {
+        const text = (await freshGet(`${url}/metrics`)).body;
+        return sumOf(text, 'ficus_http_requests_total', /operation="none".*status="200"/) === calls ? text : undefined;
+      },
+      30_000,
+      `/metrics to count the ${calls} /healthz calls of both workers (served ${JSON.stringify([...served])})`,
+    );
     expect(sumOf(metrics, 'ficus_http_requests_total', /operation="getCustomer".*status="200"/)).toBe(4);
     // One worker runs the singletons: the per-worker series of both, labelled, one of them 1.
     expect(metrics).toMatch(/ficus_singletons_held\{worker="1"\} [01]/);

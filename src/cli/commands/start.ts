@@ -178,7 +178,12 @@ async function planWorkers(opts: StartOptions, root: string, env: Record<string,
   const state = config.gateway.state;
   if (state.driver === 'sqlite' && state.file === ':memory:')
     errors.push(
-      new ConfigError(config.file, 'state.file', `":memory:" is private to each process: ${asked} workers would not share their state (idempotency keys, outbox, route modes)`, 'set state.file to a file (e.g. var/state.db), use PostgreSQL, or start with --workers 1'),
+      new ConfigError(
+        config.file,
+        'state.file',
+        `":memory:" is private to each process: ${asked} workers would not share their state (idempotency keys, outbox, route modes)`,
+        'set state.file to a file (e.g. var/state.db), use PostgreSQL, or start with --workers 1',
+      ),
     );
   const pools = config.adapters.filter((a) => a.kind.name === 'screen').map((a) => ({ file: a.file, size: (a.connection as ScreenConnection).pool.size }));
   let workers = asked;
