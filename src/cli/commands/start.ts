@@ -206,9 +206,9 @@ async function planWorkers(opts: StartOptions, root: string, env: Record<string,
 /** One gateway in this process: alone, or as a worker of a cluster (`link`). */
 async function serve(opts: StartOptions, root: string, env: Record<string, string | undefined>, sample: SampleParts, link: WorkerLink | undefined): Promise<void> {
   const slot = link?.slot;
-  let stop: ((signal: string) => Promise<void>) | undefined;
-  let stopAsked: string | undefined;
-  link?.onShutdown(() => (stop ? void stop('shutdown asked by the primary') : (stopAsked = 'shutdown asked by the primary')));
+  // The primary may ask for a shutdown while this worker still starts: it is done once it can be.
+  const shutdown: { stop?: (signal: string) => Promise<void>; asked?: string } = {};
+  link?.onShutdown(() => (shutdown.stop ? void shutdown.stop('shutdown asked by the primary') : (shutdown.asked = 'shutdown asked by the primary')));
   let gateway: Gateway;
   try {
     gateway = await Gateway.create({
@@ -250,7 +250,7 @@ async function serve(opts: StartOptions, root: string, env: Record<string, strin
   }
   let stopping = false;
   const gw = gateway;
-  stop = async (signal: string) => {
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     gw.logger.info({ signal }, 'shutting down');
@@ -258,17 +258,17 @@ async function serve(opts: StartOptions, root: string, env: Record<string, strin
     await sample.stop();
     process.exit(0);
   };
-  const stopNow = stop;
-  process.on('SIGTERM', () => void stopNow('SIGTERM'));
-  process.on('SIGINT', () => void stopNow('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  shutdown.stop = stop;
   link?.ready();
-  if (stopAsked) void stop(stopAsked);
+  if (shutdown.asked) void stop(shutdown.asked);
   // Run by an npm script (npm start): stop when npm goes, also when it could pass no signal on (killed).
   // (A cluster's workers end with their primary, which watches npm.)
   if (process.env.npm_lifecycle_event && !slot) {
     const parent = process.ppid;
     setInterval(() => {
-      if (process.ppid !== parent) void stopNow('parent process exited');
+      if (process.ppid !== parent) void stop('parent process exited');
     }, 1_000).unref();
   }
 }
