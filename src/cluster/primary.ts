@@ -82,10 +82,12 @@ export class ClusterPrimary {
     this.opts.logger.info({ reason, workers: this.running().length }, 'stopping: every worker drains');
     for (const s of this.slots.values()) clearTimeout(s.restart);
     const workers = this.running();
-    const exits = workers.map((w) => new Promise<number>((resolve) => (w.isDead() ? resolve(w.process.exitCode ?? 0) : w.once('exit', (c: number | null) => resolve(c ?? 1)))));
+    const ready = new Set([...this.slots.values()].filter((s) => s.ready && s.worker).map((s) => s.worker!));
+    // A worker still starting serves nothing yet and may not hear messages: it is stopped with SIGTERM,
+    // and how it ends does not count. A serving worker drains and must end with 0.
+    const exits = workers.map((w) => new Promise<number>((resolve) => (w.isDead() ? resolve(0) : w.once('exit', (c: number | null) => resolve(ready.has(w) ? (c ?? 1) : 0)))));
     for (const w of workers) {
-      // A worker still starting may not hear messages yet: it is stopped with SIGTERM (it serves nothing yet).
-      if ([...this.slots.values()].some((s) => s.worker === w && s.ready)) this.tell(w, { ficus: 'shutdown' });
+      if (ready.has(w)) this.tell(w, { ficus: 'shutdown' });
       else w.process.kill('SIGTERM');
     }
     let timer: NodeJS.Timeout | undefined;

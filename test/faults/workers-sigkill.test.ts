@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, leaseOf, startCluster, type RunningCluster } from '../helpers/cluster.ts';
+import { alive, leaseOf, startCluster, whoServes, type RunningCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/wait.ts';
 import { startMainframe, type Mainframe } from '../sftp/support.ts';
 import { controlFileOrders, makeWritesProject, pool, postWithRetries } from './faults-support.ts';
@@ -44,37 +44,54 @@ describe('the order storm with two workers: the singletons holder killed mid-del
     const deadline = Date.now() + 180_000;
     const decided = () => mainframe.job.ordersDecided;
     const skus = mainframe.catalogue.filter((p) => p.status === 'active').map((p) => p.sku);
-    const clients = pool(
-      Array.from({ length: ORDERS }, (_, i) => i),
-      16,
-      async (i) => {
-        const key = `workers-order-${String(i).padStart(4, '0')}`;
-        const order = { customerId: 3000 + (i % 20), reference: `W-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 3) }] };
-        return postWithRetries(url, key, order, deadline);
-      },
-    );
+    const wave = ORDERS / KILLS;
+    const post = (from: number) =>
+      pool(
+        Array.from({ length: wave }, (_, i) => from + i),
+        16,
+        async (i) => {
+          const key = `workers-order-${String(i).padStart(4, '0')}`;
+          const order = { customerId: 3000 + (i % 20), reference: `W-${i}`, lines: [{ sku: skus[i % skus.length], quantity: 1 + (i % 3) }] };
+          return postWithRetries(url, key, order, deadline);
+        },
+      );
 
+    // One wave of orders per kill, posted once two workers serve (the one replacing the last victim
+    // has started), and the holder killed a third of the way through the wave's deliveries.
+    const waves: ReturnType<typeof post>[] = [];
     const takeovers: number[] = [];
     for (let k = 0; k < KILLS; k++) {
-      const killAt = Math.round(((k + 1) * ORDERS) / (KILLS + 2));
+      await eventually(
+        async () => {
+          const seen = new Set<number>();
+          for (let i = 0; i < 6; i++) seen.add((await whoServes(url).catch(() => ({ pid: -1 }))).pid);
+          seen.delete(-1);
+          return seen.size === 2 && ![...seen].some((p) => killed.includes(p));
+        },
+        90_000,
+        'two live workers',
+        100,
+      );
+      waves.push(post(k * wave));
+      const killAt = k * wave + Math.round(wave / 3);
       await eventually(() => decided() >= killAt, 120_000, `${killAt} orders to be decided`, 20);
       const holder = await eventually(() => leaseOf(stateFile), 30_000, 'a worker to hold the singletons lease');
       const at = Date.now();
       process.kill(holder.pid, 'SIGKILL');
       killed.push(holder.pid);
+      expect(decided()).toBeLessThan((k + 1) * wave);
       const next = await eventually(
         () => {
           const l = leaseOf(stateFile);
           return l && l.pid !== holder.pid && !killed.includes(l.pid) ? l : undefined;
         },
         30_000,
-        'another worker to take the singletons',
+        `another worker to take the singletons (output so far:\n${c.output().slice(-3000)})`,
         10,
       );
       takeovers.push(next.acquiredAt - at);
-      expect(decided()).toBeLessThan(ORDERS);
     }
-    const outcomes = await clients;
+    const outcomes = (await Promise.all(waves)).flat();
     expect(outcomes.every((o) => o.status === 202)).toBe(true);
 
     // Every caller's status resource resolves, to the mainframe's acceptance (asked of whichever worker answers).
@@ -102,6 +119,6 @@ describe('the order storm with two workers: the singletons holder killed mid-del
         `batch job: ${orders.length} distinct orders, ${mainframe.job.filesProcessed - ORDERS} redelivered files absorbed by its control file`,
     );
     c.proc.kill('SIGTERM');
-    expect(await c.exited).toEqual({ code: 0, signal: null });
+    expect(await c.exited, c.output().slice(-3000)).toEqual({ code: 0, signal: null });
   }, 300_000);
 });
