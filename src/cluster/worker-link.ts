@@ -53,10 +53,11 @@ export class WorkerLink {
     process.on('message', this.listener);
   }
 
-  /** Stops listening to the primary (a worker that failed to start: its IPC channel then no longer keeps it alive). */
+  /** Lets go of the primary (a worker that failed to start): the IPC channel closes, so the process ends once the error is reported. */
   close(): void {
     process.off('message', this.listener);
     for (const a of this.asked.values()) clearTimeout(a.timer);
+    cluster.worker?.disconnect();
   }
 
   /** The registry whose metrics this worker contributes (the gateway's, once created). */

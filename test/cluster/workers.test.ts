@@ -6,6 +6,7 @@
  * starts a worker in its place; SIGTERM drains every worker and the primary exits 0.
  */
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,19 @@ describe('ficus start --workers 2', () => {
     writeProject({ driver: 'sqlite', file: ':memory:' });
     const refused = startCluster(['--root', root], { UPSTREAM_URL: upstream.url }, 2, 60_000);
     await expect(refused).rejects.toThrow(/exited \(78\)[\s\S]*state\.file: ":memory:" is private to each process[\s\S]*fix: set state\.file to a file/);
+  }, 90_000);
+
+  it('stops with 1 when the first worker cannot listen (a port in use), saying why, instead of hanging', async () => {
+    writeProject({ driver: 'sqlite', file: 'var/state.db' });
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const busy = String((holder.address() as AddressInfo).port);
+      const refused = startCluster(['--root', root, '--port', busy], { UPSTREAM_URL: upstream.url }, 2, 60_000);
+      await expect(refused).rejects.toThrow(new RegExp(`exited \\(1\\)[\\s\\S]*127\\.0\\.0\\.1:${busy} is already in use`));
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   }, 90_000);
 
   it('serves from both workers, and /metrics sums what both counted', async () => {

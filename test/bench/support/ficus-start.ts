@@ -17,7 +17,8 @@ export function startFicusWorkers(upstream: string, workers: number, env: Record
   const dir = mkdtempSync(join(tmpdir(), 'ficus-workers-bench-'));
   cpSync(FIXTURE, dir, { recursive: true });
   const config = join(dir, 'ficus.yaml');
-  writeFileSync(config, readFileSync(config, 'utf8').replace("file: ':memory:'", 'file: var/state.db'));
+  // A state file the workers share; no admin server (its default port would be taken by the next target).
+  writeFileSync(config, readFileSync(config, 'utf8').replace("file: ':memory:'", 'file: var/state.db') + 'admin:\n  enabled: false\n');
   const proc = spawn(process.execPath, [BIN, 'start', '--root', dir, '--port', '0', '--workers', String(workers)], {
     env: { ...process.env, CUSTOMERS_SERVICE_URL: upstream, BENCH_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
