@@ -22,6 +22,7 @@ import type { ControlPlane } from './control/control-plane.ts';
 import type { Recorder } from './recording/recorder.ts';
 import type { Writes } from './writes/install.ts';
 import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from './http/draining-server.ts';
+import { Singletons } from './cluster/singletons.ts';
 import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
 
@@ -29,6 +30,18 @@ export interface GatewayOptions extends LoadOptions {
   logger?: Logger;
   /** Collect Node's process metrics too (default true; tests that make many gateways turn it off). */
   processMetrics?: boolean;
+  /**
+   * How the singleton loops (outbox delivery, reply polling, gates, change feeds) run: by default this
+   * instance runs them; `lease: true` shares a lease in the state store with other instances (the
+   * workers of `ficus start --workers N`), and only its holder runs them (src/cluster/singletons.ts).
+   */
+  singletons?: { lease: boolean; label?: string; renewMs?: number; ttlMs?: number };
+  /**
+   * Whether this instance starts alone on its state store, so that what a previous run left in flight
+   * (SQLite: writes being delivered, idempotency keys, events) is its to take back at once. Default
+   * true; false for a cluster's later workers, which start beside one that already serves.
+   */
+  startsAlone?: boolean;
 }
 
 export interface RunningAdapter {
@@ -103,7 +116,7 @@ function withFeatures(report: ReadinessReport, parts: Installed['readiness']): R
  */
 async function createAdapters(
   config: Pick<LoadedConfig, 'root' | 'contract' | 'adapters' | 'env'>,
-  deps: { logger: Logger; metrics: GatewayMetrics; store: SqlStore },
+  deps: { logger: Logger; metrics: GatewayMetrics; store: SqlStore; singletons: Singletons },
 ): Promise<{ running: RunningAdapter[]; handlers: Map<string, Map<string, OperationHandler>>; errors: ConfigError[] }> {
   const running: RunningAdapter[] = [];
   const errors: ConfigError[] = [];
@@ -123,6 +136,7 @@ async function createAdapters(
           root: config.root,
           store: deps.store,
           env: config.env,
+          singletons: deps.singletons,
         });
       } catch (err) {
         if (err instanceof ConfigError) errors.push(err);
@@ -172,6 +186,8 @@ export class Gateway {
     readonly routes: RouteTable,
     /** The state store (SQLite file or shared PostgreSQL): modes, audit, idempotency keys, outbox. */
     readonly store: SqlStore,
+    /** The loops only one instance runs (outbox delivery, reply polling, gates, change feeds), and whether this one does. */
+    readonly singletons: Singletons,
     private readonly installed: Installed,
   ) {
     this.app = buildApp({
@@ -195,9 +211,11 @@ export class Gateway {
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
     const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], readiness: new Map(), apis: new Map() };
+    const lease = opts.singletons?.lease === true;
+    const singletons = new Singletons({ logger, metrics, store: lease ? store : undefined, label: opts.singletons?.label, renewMs: opts.singletons?.renewMs, ttlMs: opts.singletons?.ttlMs });
     let running: RunningAdapter[] = [];
     try {
-      const made = await createAdapters(config, { logger, metrics, store });
+      const made = await createAdapters(config, { logger, metrics, store, singletons });
       running = made.running;
       const handlers = made.handlers;
       if (made.errors.length > 0) throw new ConfigErrors(placeErrors(made.errors));
@@ -235,6 +253,8 @@ export class Gateway {
         readiness: async () => withFeatures(await adapterReadiness(running, metrics, store), installed.readiness),
         adminRouters: installed.adminRouters,
         featureApi: <T>(name: string) => installed.apis.get(name) as T | undefined,
+        singletons,
+        startsAlone: opts.startsAlone ?? true,
       };
       for (const feature of config.features) {
         const f = await feature.install(host);
@@ -247,8 +267,11 @@ export class Gateway {
       }
       Object.freeze(installed.hooks);
       Object.freeze(installed.adminRouters);
-      return new Gateway(config, logger, metrics, running, routes, store, installed);
+      // Every loop is registered: this instance runs them now (alone), or once it holds the lease.
+      await singletons.start();
+      return new Gateway(config, logger, metrics, running, routes, store, singletons, installed);
     } catch (err) {
+      await singletons.close().catch(() => undefined);
       for (const close of installed.closers) await close().catch(() => undefined);
       await Promise.allSettled(running.map((r) => r.adapter.close()));
       await store.close().catch(() => undefined);
@@ -270,7 +293,8 @@ export class Gateway {
     opts.notices?.push(...readable.contract.notices);
     const store = await openStore({ driver: 'sqlite', file: ':memory:' });
     try {
-      const made = await createAdapters(readable, { logger: opts.logger ?? createLogger({ level: 'silent' }), metrics: new GatewayMetrics({ defaultMetrics: false }), store });
+      const logger = opts.logger ?? createLogger({ level: 'silent' });
+      const made = await createAdapters(readable, { logger, metrics: new GatewayMetrics({ defaultMetrics: false }), store, singletons: new Singletons({ logger }) });
       await Promise.allSettled(made.running.map((r) => r.adapter.close()));
       errors.push(...placeErrors(made.errors));
     } finally {
@@ -340,7 +364,10 @@ export class Gateway {
   private async shutDown(graceMs: number): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.singletons.beginShutdown();
     await Promise.all([server?.drain(graceMs), ...this.installed.drains.map((drain) => drain(graceMs).catch((err: unknown) => this.logger.error({ err }, 'a feature failed to drain')))]);
+    // The singleton loops stop (finishing or handing back what they hold) and the lease is released for another instance.
+    await this.singletons.close().catch((err: unknown) => this.logger.error({ err }, 'the singletons failed to stop'));
     for (const close of this.installed.closers) await close().catch((err: unknown) => this.logger.error({ err }, 'a feature failed to close'));
     await Promise.allSettled(this.adapters.map((a) => a.adapter.close()));
     await this.store.close().catch(() => undefined);

@@ -78,7 +78,7 @@ export class DbChangeFeed implements ChangeFeed {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   /** Rows read, events queued and rows quarantined since start. */
   readonly stats: FeedStats = { events: 0, quarantined: 0, rows: 0 };
 
@@ -125,7 +125,9 @@ export class DbChangeFeed implements ChangeFeed {
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     const loop = () => {
       if (this.stopped) return;
       this.running = this.poll()
@@ -146,7 +148,12 @@ export class DbChangeFeed implements ChangeFeed {
     if (this.timer) clearTimeout(this.timer);
     this.abort.abort(new Error('the change feed is stopping'));
     await this.running?.catch(() => undefined);
-    if (!this.opts.driver) await this.driver?.close().catch(() => undefined);
+    if (!this.opts.driver) {
+      // Closed, and opened again by the next poll if the feed starts again (a cluster's singletons may move back here).
+      const driver = this.driver;
+      this.driver = undefined;
+      await driver?.close().catch(() => undefined);
+    }
   }
 
   private keyOf(row: Row): string {

@@ -33,7 +33,7 @@ export class DeliveryWorker {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   private readonly outage: OutageLog;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
@@ -41,7 +41,9 @@ export class DeliveryWorker {
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.timer = setInterval(() => this.poke(), this.opts.config.pollInterval);
     this.timer.unref();
     this.poke();

@@ -326,6 +326,16 @@ export class EventStore {
       .changes;
   }
 
+  /** Deliveries a process that ended held (owner beginning with `ownerPrefix`, `<host>:<pid>:`) are due again. */
+  async releaseEnded(ownerPrefix: string): Promise<number> {
+    return (
+      await this.store.run(`UPDATE events_outbox SET state = 'pending', lease_owner = NULL, lease_until = 0 WHERE state = 'delivering' AND substr(lease_owner, 1, ?) = ?`, [
+        ownerPrefix.length,
+        ownerPrefix,
+      ])
+    ).changes;
+  }
+
   /** At start on SQLite (one instance): deliveries a previous run left in flight are due again. */
   async releaseAll(): Promise<number> {
     return (await this.store.run(`UPDATE events_outbox SET state = 'pending', lease_owner = NULL, lease_until = 0 WHERE state = 'delivering'`)).changes;

@@ -99,7 +99,7 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
     if (s.type === 'amqp') await events.subscribe({ name, kind: 'amqp', url: s.url, exchange: s.exchange, types: s.types, origin: 'config' });
     else await events.subscribe({ name, kind: 'webhook', url: s.url, secret: s.secret, types: s.types, origin: 'config' });
   }
-  if (host.store.dialect === 'sqlite') await events.releaseAll();
+  if (host.store.dialect === 'sqlite' && host.startsAlone) await events.releaseAll();
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   // Off in gateways started for a tool (reconcile): only the serving gateway feeds and delivers.
   const active = host.env.FICUS_CHANGES !== 'off';
@@ -129,8 +129,9 @@ async function install(host: FeatureHost): Promise<InstalledFeature<Changes>> {
     events.purgeDelivered(config.delivery.keepDelivered).catch((err: unknown) => logger.warn({ err }, 'could not purge delivered events'));
   }, 60_000);
   purge.unref();
-  worker?.start();
-  if (active) for (const f of feeds.values()) f.start();
+  // Feeds and delivery are singletons: in a cluster only the worker holding the singletons lease runs them.
+  if (worker) host.singletons.register('event delivery', { start: () => worker.start(), stop: () => worker.stop(), reclaim: (ownerPrefix) => events.releaseEnded(ownerPrefix) });
+  if (active) for (const f of feeds.values()) host.singletons.register(`change feed ${f.name}`, { start: () => f.start(), stop: () => f.stop() });
   const close = async () => {
     clearInterval(purge);
     purge = undefined;

@@ -129,7 +129,7 @@ export class ControlPlane {
     }
     await this.states.start();
     await this.reconciliations.start();
-    this.gates.start();
+    this.host.singletons.register('gate evaluation', { start: () => this.gates.start(), stop: () => this.gates.stop() });
   }
 
   private observerFor(): RouteObserver {

@@ -26,10 +26,17 @@ export class GateScheduler {
     private readonly reconciliations?: Reconciliations,
   ) {}
 
+  /** Judges the gates every `everyMs` (a singleton: in a cluster only the holder of the singletons lease runs it). */
   start(everyMs = 1_000): void {
-    if (this.gates.size === 0) return;
+    if (this.gates.size === 0 || this.closed || this.timer) return;
     this.timer = setInterval(() => void this.evaluate(), everyMs);
     this.timer.unref();
+  }
+
+  /** Stops judging (another instance runs the singletons now); `start` may follow. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   has(operationId: string): boolean {

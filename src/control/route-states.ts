@@ -47,6 +47,8 @@ export class RouteStates extends EventEmitter {
       help: 'The mode each route is in (1 for its mode), with canary_percent as the value for canary',
       labelNames: ['operation', 'mode'],
       registers: [host.metrics.registry],
+      // Every worker of a cluster is in the same mode (shared state store): one value, not a sum.
+      aggregator: 'max',
     });
     for (const route of host.routes.all()) this.configIgnore.set(route.operationId, host.config.gateway.routes[route.operationId]?.compare?.ignore ?? []);
   }

@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import type { SqlStore } from '../state/sql-store.ts';
+import type { Singletons } from '../cluster/singletons.ts';
 
 /** A router a feature serves on the admin side, behind the admin API's authentication. */
 export interface AdminRouter {
@@ -39,6 +40,10 @@ export interface FeatureHost {
   readonly adminRouters: readonly AdminRouter[];
   /** What an earlier feature (by name) gave as its `api`, for features that build on another. */
   featureApi<T>(name: string): T | undefined;
+  /** Where a loop only one instance may run (a delivery worker, a poller) is registered, instead of started. */
+  readonly singletons: Singletons;
+  /** Whether this instance starts alone on its state store: what a previous run left in flight is its to take back at once. */
+  readonly startsAlone: boolean;
 }
 
 /** What a feature gives back when it installs. */

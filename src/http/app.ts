@@ -11,6 +11,7 @@ import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { workerSlot } from '../cluster/worker-link.ts';
 import { PROBLEM_CONTENT_TYPE, PROBLEMS, Problem } from '../problem.ts';
 import { backendOfError, dispatch, type Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
@@ -152,7 +153,11 @@ export function readyzHandler(readiness: () => Promise<ReadinessReport>, details
 export function metricsHandler(metrics: GatewayMetrics): (req: Request, res: Response, next: NextFunction) => Promise<void> {
   return async (_req, res, next) => {
     try {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      // In a cluster, every worker's metrics, summed by the primary (src/cluster).
+      if (metrics.exposition) {
+        const all = await metrics.exposition();
+        res.type(all.contentType).send(all.text);
+      } else res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     } catch (err) {
       next(err);
     }
@@ -281,8 +286,11 @@ export function buildApp(deps: AppDeps): Express {
     then();
   }
 
+  // A cluster's worker says which it is (so that a caller can see the workers take turns).
+  const worker = workerSlot();
+  const health = worker ? { status: 'up', worker: worker.index, pid: process.pid } : { status: 'up' };
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'up' });
+    res.json(health);
   });
   app.get('/readyz', readyzHandler(deps.readiness, config.server.readyzDetails === 'public'));
   if (config.server.metrics === 'public') app.get('/metrics', metricsHandler(metrics));

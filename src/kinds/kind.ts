@@ -8,6 +8,7 @@
  * `ctx.fail`, which names the file and key), then `start`, then calls, `health` checks, and `close`.
  */
 import type { Context } from '@opentelemetry/api';
+import type { Singletons } from '../cluster/singletons.ts';
 import type { z } from 'zod';
 import type { Env } from '../config/env.ts';
 import type { Contract, ContractOperation } from '../contract/contract.ts';
@@ -83,6 +84,8 @@ export interface AdapterContext<C> {
   store: SqlStore;
   /** The environment the config was read with: a kind reads settings from here, never from process.env. */
   env: Env;
+  /** Where a loop only one instance may run (the sftp reply poller) is registered; absent: the adapter runs it itself. */
+  singletons?: Singletons;
 }
 
 export interface BindContext<B> {

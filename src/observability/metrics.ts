@@ -1,6 +1,13 @@
 /**
  * Prometheus metrics of one gateway instance (its own registry, so that several gateways in one
  * process, as in the tests, do not mix their figures).
+ *
+ * In a cluster (`ficus start --workers N`) /metrics shows every worker's figures, aggregated by the
+ * primary (src/cluster): counters, histograms and gauges of amounts (in flight, pages busy, bytes
+ * cached) are summed; a gauge every worker reads from the shared state store (outbox depth, route
+ * mode, export age) says how it is combined (`aggregator: 'max'`), so that it is not counted once per
+ * worker; a gauge of one worker's own state (circuit state) gets a `worker` label instead
+ * (`PER_WORKER_METRICS` in src/cluster/worker-link.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type OpenMetricsContentType } from 'prom-client';
 
@@ -20,6 +27,9 @@ export class GatewayMetrics {
 
   /** Whether request latencies carry exemplars (the trace id; tracing on): /metrics is OpenMetrics then. */
   readonly exemplars: boolean;
+
+  /** What /metrics answers instead of this registry's own figures: a cluster's worker asks its primary for every worker's. */
+  exposition: (() => Promise<{ contentType: string; text: string }>) | undefined;
 
   constructor(opts: { defaultMetrics?: boolean; exemplars?: boolean } = {}) {
     const registers = [this.registry];
@@ -58,6 +68,7 @@ export class GatewayMetrics {
       registers,
     });
     this.retries = new Counter({ name: 'ficus_adapter_retries_total', help: 'Retried adapter calls', labelNames: ['adapter', 'operation'], registers });
-    this.adapterUp = new Gauge({ name: 'ficus_adapter_up', help: 'Last health check of each adapter: 1 up, 0 down', labelNames: ['adapter', 'kind'], registers });
+    // In a cluster: up only when every worker's last check said so.
+    this.adapterUp = new Gauge({ name: 'ficus_adapter_up', help: 'Last health check of each adapter: 1 up, 0 down', labelNames: ['adapter', 'kind'], registers, aggregator: 'min' });
   }
 }

@@ -33,6 +33,7 @@ export const opsMetricsFeature: Feature<undefined> = {
       help: 'One series per adapter, value 1: its kind and its role (legacy or modern)',
       labelNames: ['adapter', 'kind', 'role'],
       registers: [host.metrics.registry],
+      aggregator: 'max',
       collect() {
         for (const labels of roles.values()) this.set(labels, 1);
         // (Not awaited: the scrape is not held by a slow adapter; ficus_adapter_up shows the round before.)

@@ -76,6 +76,11 @@ export class IdempotencyStore {
   }
 
   /** Lets requests left in flight by a previous run of this (single, SQLite) instance be taken over at once. */
+  /** Keys a process that ended held in flight (owner beginning with `ownerPrefix`, `<host>:<pid>:`) may be taken by a retry at once. */
+  async releaseEnded(ownerPrefix: string): Promise<number> {
+    return (await this.store.run(`UPDATE writes_idempotency SET lease_until = 0 WHERE state = 'in_flight' AND substr(owner, 1, ?) = ?`, [ownerPrefix.length, ownerPrefix])).changes;
+  }
+
   async releaseAbandoned(): Promise<number> {
     return (await this.store.run(`UPDATE writes_idempotency SET lease_until = 0 WHERE state = 'in_flight'`)).changes;
   }

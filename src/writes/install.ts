@@ -90,8 +90,8 @@ async function installWrites(gw: FeatureHost): Promise<InstalledFeature<Writes>>
   const deadLetters = new DeadLetterStore(store);
   const outbox = new OutboxStore(store, deadLetters);
   const idempotency = new IdempotencyStore(store, { ttlMs: config.idempotency.ttlSeconds * 1000, leaseMs: config.idempotency.leaseMs, owner });
-  if (store.dialect === 'sqlite') {
-    // One instance per SQLite file: whatever a previous run left half-done is ours to finish now.
+  if (store.dialect === 'sqlite' && gw.startsAlone) {
+    // Alone on the SQLite file (one process, or a cluster's first worker): whatever a previous run left half-done is ours to finish now.
     const [writes, keys] = [await outbox.releaseAll(), await idempotency.releaseAbandoned()];
     if (writes + keys > 0) logger.info({ writes, keys }, 'took back writes and idempotency keys left in flight by the previous run');
   }
@@ -135,6 +135,12 @@ async function installWrites(gw: FeatureHost): Promise<InstalledFeature<Writes>>
     purge = undefined;
     await worker?.stop(config.outbox.graceMs);
   };
-  worker?.start();
+  // Delivery is a singleton: in a cluster only the worker holding the singletons lease delivers.
+  gw.singletons.register('outbox delivery', {
+    start: () => worker?.start(),
+    stop: () => worker?.stop(config.outbox.graceMs),
+    // A worker of the cluster died: its writes being delivered and its keys in flight are taken back now.
+    reclaim: async (ownerPrefix) => (await outbox.releaseEnded(ownerPrefix)) + (await idempotency.releaseEnded(ownerPrefix)),
+  });
   return { api: { config, owner, idempotency, outbox, deadLetters, worker, metrics }, hooks, adminRouters, close };
 }

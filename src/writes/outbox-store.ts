@@ -202,6 +202,16 @@ export class OutboxStore {
     return r.changes;
   }
 
+  /** Writes a process that ended held (its owner begins with `ownerPrefix`, `<host>:<pid>:`) are due again at once. */
+  async releaseEnded(ownerPrefix: string): Promise<number> {
+    return (
+      await this.store.run(`UPDATE writes_outbox SET state = 'pending', lease_owner = NULL, lease_until = 0 WHERE state = 'delivering' AND substr(lease_owner, 1, ?) = ?`, [
+        ownerPrefix.length,
+        ownerPrefix,
+      ])
+    ).changes;
+  }
+
   /** At start on SQLite (one instance): writes left `delivering` by a previous run are due again at once. */
   async releaseAll(): Promise<number> {
     return (await this.store.run(`UPDATE writes_outbox SET state = 'pending', lease_owner = NULL, lease_until = 0 WHERE state = 'delivering'`)).changes;

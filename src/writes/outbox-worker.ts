@@ -50,7 +50,8 @@ export class OutboxWorker {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private again = false;
-  private stopped = false;
+  /** Until `start`: an instance that does not run the singletons takes nothing from the outbox, even when poked. */
+  private stopped = true;
   private readonly outage: OutageLog;
 
   constructor(private readonly opts: OutboxWorkerOptions) {
@@ -58,6 +59,7 @@ export class OutboxWorker {
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
     this.timer = setInterval(() => this.poke(), this.opts.config.pollIntervalMs);
     this.timer.unref();

@@ -60,6 +60,8 @@ export class WritesMetrics {
         name,
         help,
         registers,
+        // Every worker of a cluster reads the same store: one value, not one per worker.
+        aggregator: 'max',
         async collect() {
           try {
             this.set(pick(await read()));

@@ -10,13 +10,12 @@
  * The targets take turns for BENCH_ROUNDS rounds; each one's median round is reported, with all rounds.
  * Then Ficus runs once more under --cpu-prof and its self time is grouped by package.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, hasCommand, profileByArea, startChild, stopProcess, wrk, type Child, type LoadResult } from './support/load.ts';
+import { cpuMs, hasCommand, profileByArea, startChild, wrk, type Child, type LoadResult } from './support/load.ts';
+import { startNginx } from './support/nginx.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -26,53 +25,6 @@ const loadBefore = loadavg()
   .join(' ');
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const PATH = '/customers/1042';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function startNginx(upstream: string): Promise<Child> {
-  const dir = mkdtempSync(join(tmpdir(), 'ficus-nginx-'));
-  mkdirSync(join(dir, 'logs'));
-  const port = await freePort();
-  const up = new URL(upstream);
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log stderr error;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream service { server ${up.host}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port};
-    location / { proxy_pass http://service; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-  );
-  const proc = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 50; i++) {
-    try {
-      if ((await fetch(url + PATH)).ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    url,
-    proc,
-    stop: async () => {
-      await stopProcess(proc, 'SIGQUIT');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Load figures plus the CPU the proxy process itself spent per request (robust to a busy machine). */
 type Measured = LoadResult & { cpuUsPerRequest?: number };
@@ -107,7 +59,7 @@ try {
       .filter((dir) => dir !== '')
       .map((dir): [string, () => Promise<Child>] => [`Ficus (all on), ${dir}`, () => startChild(join(dir, 'test/bench/support/ficus-gateway.ts'), [service.url])]),
   ];
-  if (hasCommand('nginx')) targets.splice(1, 0, ['nginx reverse proxy', () => startNginx(service.url)]);
+  if (hasCommand('nginx')) targets.splice(1, 0, ['nginx reverse proxy', () => startNginx(service.url, PATH)]);
   else console.log('nginx not installed (apt-get install nginx): skipping it');
   for (const [name, start] of targets) {
     const child = await start();

@@ -1,9 +1,19 @@
-/** `ficus start`: loads the config, starts the gateway, prints where everything is, stops on SIGTERM/SIGINT. */
+/**
+ * `ficus start`: loads the config, starts the gateway, prints where everything is, stops on
+ * SIGTERM/SIGINT. With `--workers N` (N > 1) this process becomes the cluster's primary
+ * (src/cluster/primary.ts) and N worker processes, each this same command, serve the same ports.
+ */
 import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { ClusterPrimary } from '../../cluster/primary.ts';
+import { WorkerLink, workerSlot } from '../../cluster/worker-link.ts';
 import { ConfigError, ConfigErrors } from '../../config/config-error.ts';
+import { loadConfig, placeErrors } from '../../config/load-config.ts';
 import { Gateway } from '../../gateway.ts';
+import type { ScreenConnection } from '../../kinds/screen/screen-kind.ts';
+import { createLogger } from '../../observability/logger.ts';
 import { ConsumerError } from '../../security/consumer-store.ts';
 import type { SecurityApi } from '../../security/security-feature.ts';
 
@@ -28,6 +38,65 @@ function checkPortVariables(env: Record<string, string | undefined>, portFlag: b
   if (errors.length > 0) throw new ConfigErrors(errors);
 }
 
+/** `--workers`: a whole number from 1, checked by commander before anything starts. */
+function parseWorkers(value: string): number {
+  if (!/^\d{1,3}$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('not a number of workers: use a whole number from 1 (1: one process, no cluster)');
+  return Number(value);
+}
+
+interface StartOptions {
+  config: string;
+  root: string;
+  port?: string;
+  host?: string;
+  sample: boolean;
+  grace: string;
+  workers?: number;
+}
+
+/** What `--sample` starts beside the gateway (once, in the primary when there are workers). */
+interface SampleParts {
+  estate?: { stop(): Promise<void>; components: { name: string; url?: string }[] };
+  issuer?: { jwksUrl: string; token: string; stop(): Promise<void> };
+  adminToken?: string;
+  stop(): Promise<void>;
+}
+
+/** With --sample: the simulated legacy estate, its token issuer and a fresh admin token, their settings put into `env`. */
+async function startSample(opts: StartOptions, root: string, env: Record<string, string | undefined>): Promise<SampleParts> {
+  const parts: SampleParts = {
+    stop: async () => {
+      await parts.estate?.stop();
+      await parts.issuer?.stop();
+    },
+  };
+  if (!opts.sample) return parts;
+  const { startSampleEstate } = await import('../../../sample/estate.ts');
+  // The customers' migration too: the modern customers service starts empty and is fed by the CRM's change feed.
+  const running = await startSampleEstate({ root, migration: true });
+  parts.estate = running;
+  for (const [k, v] of Object.entries(running.env)) if (env[k] === undefined) env[k] = v;
+  // The sample's token issuer (a JWKS on loopback) for the contract's bearer scheme.
+  if (env.FICUS_JWKS_URL === undefined) {
+    try {
+      const { startSampleIssuer } = await import('../../../sample/sample-issuer.ts');
+      parts.issuer = await startSampleIssuer();
+    } catch (err) {
+      await parts.stop();
+      throw err;
+    }
+    env.FICUS_JWKS_URL = parts.issuer.jwksUrl;
+    env.FICUS_SAMPLE_BEARER_TOKEN = parts.issuer.token;
+  }
+  // The sample gets an admin token of its own (fresh each start) so the dashboard and CLI work at once.
+  if (!env.FICUS_ADMIN_TOKENS) {
+    parts.adminToken = randomBytes(16).toString('hex');
+    env.FICUS_ADMIN_TOKENS = `sample:${parts.adminToken}`;
+    env.FICUS_SAMPLE_ADMIN_TOKEN = parts.adminToken;
+  }
+  return parts;
+}
+
 export function register(program: Command): void {
   program
     .command('start')
@@ -38,81 +107,175 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on')
     .option('--sample', 'also start the sample legacy estate and point the adapters at it', false)
     .option('--grace <ms>', 'how long shutdown waits for in-flight requests', '10000')
-    .action(async (opts: { config: string; root: string; port?: string; host?: string; sample: boolean; grace: string }) => {
+    .option('-w, --workers <n>', 'processes serving the same ports (node:cluster); default: the number of cores with NODE_ENV=production (not with --sample), else 1', parseWorkers)
+    .action(async (opts: StartOptions) => {
       const root = resolve(opts.root);
       const env: Record<string, string | undefined> = { ...process.env };
+      const slot = workerSlot();
+      if (slot) {
+        // A worker of a cluster: the primary checked everything and started the sample; this process serves.
+        const link = new WorkerLink(slot);
+        try {
+          await serve(opts, root, env, { stop: async () => undefined, adminToken: env.FICUS_SAMPLE_ADMIN_TOKEN }, link);
+        } catch (err) {
+          link.close(); // so that the process ends once the error is reported (the primary sees the exit)
+          throw err;
+        }
+        return;
+      }
       checkPortVariables(env, opts.port !== undefined);
-      let estate: { stop(): Promise<void>; components: { name: string; url?: string }[] } | undefined;
-      if (opts.sample) {
-        const { startSampleEstate } = await import('../../../sample/estate.ts');
-        // The customers' migration too: the modern customers service starts empty and is fed by the CRM's change feed.
-        const running = await startSampleEstate({ root, migration: true });
-        estate = running;
-        for (const [k, v] of Object.entries(running.env)) if (env[k] === undefined) env[k] = v;
-      }
-      // The sample's token issuer (a JWKS on loopback) for the contract's bearer scheme.
-      let issuer: { jwksUrl: string; token: string; stop(): Promise<void> } | undefined;
-      if (opts.sample && env.FICUS_JWKS_URL === undefined) {
-        const { startSampleIssuer } = await import('../../../sample/sample-issuer.ts');
-        issuer = await startSampleIssuer();
-        env.FICUS_JWKS_URL = issuer.jwksUrl;
-      }
-      // The sample gets an admin token of its own (fresh each start) so the dashboard and CLI work at once.
-      let sampleToken: string | undefined;
-      if (opts.sample && !env.FICUS_ADMIN_TOKENS) {
-        sampleToken = randomBytes(16).toString('hex');
-        env.FICUS_ADMIN_TOKENS = `sample:${sampleToken}`;
-      }
-      let gateway: Gateway;
+      const sample = await startSample(opts, root, env);
+      let plan: { workers: number; logLevel: string };
       try {
-        gateway = await Gateway.create({ root, file: opts.config, env });
+        plan = await planWorkers(opts, root, env);
       } catch (err) {
-        await estate?.stop();
-        await issuer?.stop();
+        await sample.stop();
         throw err;
       }
-      // A port in use (or any listen error): say which address and what to do, stop everything started, fail.
-      let url: string;
-      try {
-        url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
-        if (gateway.config.gateway.admin.enabled) await gateway.control.listen();
-      } catch (err) {
-        await gateway.close(0);
-        await estate?.stop();
-        await issuer?.stop();
-        throw err;
+      const workers = plan.workers;
+      if (workers <= 1) {
+        await serve(opts, root, env, sample, undefined);
+        return;
       }
-      const lines = [await gateway.banner(url)];
-      if (estate) lines.push('', '  Sample estate:', ...estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
-      if (sampleToken && gateway.config.gateway.admin.enabled) {
-        lines.push('', `  Admin token for this run (name "sample"): ${sampleToken}`, `    export FICUS_ADMIN_URL=${gateway.control.adminUrl ?? ''} FICUS_ADMIN_TOKEN=${sampleToken}`);
-      }
-      if (opts.sample) lines.push(...(await sampleCredentials(gateway, url, issuer?.token)));
-      if (opts.sample) {
-        const { startSampleMigration } = await import('../../../sample/migration.ts');
-        lines.push(...(await startSampleMigration(gateway, env)));
-      }
-      process.stdout.write(lines.join('\n') + '\n\n');
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        gateway.logger.info({ signal }, 'shutting down');
-        await gateway.close(Number(opts.grace));
-        await estate?.stop();
-        await issuer?.stop();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-      process.on('SIGINT', () => void stop('SIGINT'));
+      const logger = createLogger({ level: plan.logLevel });
+      const primary = new ClusterPrimary({
+        workers,
+        graceMs: Number(opts.grace),
+        env,
+        logger: logger.child({ component: 'cluster' }),
+        out: (line) => {
+          const lines = [line];
+          if (sample.estate) lines.push('', '  Sample estate:', ...sample.estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
+          process.stdout.write(lines.join('\n') + '\n\n');
+        },
+      });
       // Run by an npm script (npm start): stop when npm goes, also when it could pass no signal on (killed).
       if (process.env.npm_lifecycle_event) {
         const parent = process.ppid;
         setInterval(() => {
-          if (process.ppid !== parent) void stop('parent process exited');
+          if (process.ppid !== parent) void primary.stop('parent process exited');
         }, 1_000).unref();
       }
+      const code = await primary.run();
+      await sample.stop();
+      logger.flush();
+      process.exit(code);
     });
+}
+
+/**
+ * How many workers to fork, with the config checked first (once, here, rather than by every worker):
+ * `--workers`, else the number of cores in production (NODE_ENV=production, as ops/ficus.env sets it;
+ * not with --sample), else 1 (development and tests: one process). More than one needs a state store every
+ * worker shares (not `:memory:`), and screen adapters whose `pool.size` gives each worker a page
+ * at least (the pages are divided among the workers); by default the workers are capped at the
+ * smallest such pool.
+ */
+async function planWorkers(opts: StartOptions, root: string, env: Record<string, string | undefined>): Promise<{ workers: number; logLevel: string }> {
+  const asked = opts.workers ?? (env.NODE_ENV === 'production' && !opts.sample ? availableParallelism() : 1);
+  if (asked <= 1) return { workers: 1, logLevel: 'info' };
+  const config = await loadConfig({ root, file: opts.config, env });
+  const errors: ConfigError[] = [];
+  const state = config.gateway.state;
+  if (state.driver === 'sqlite' && state.file === ':memory:')
+    errors.push(
+      new ConfigError(
+        config.file,
+        'state.file',
+        `":memory:" is private to each process: ${asked} workers would not share their state (idempotency keys, outbox, route modes)`,
+        'set state.file to a file (e.g. var/state.db), use PostgreSQL, or start with --workers 1',
+      ),
+    );
+  const pools = config.adapters.filter((a) => a.kind.name === 'screen').map((a) => ({ file: a.file, size: (a.connection as ScreenConnection).pool.size }));
+  let workers = asked;
+  const smallest = Math.min(...pools.map((p) => p.size));
+  if (opts.workers === undefined && smallest < workers) workers = smallest;
+  for (const p of pools)
+    if (p.size < workers)
+      errors.push(
+        new ConfigError(
+          p.file,
+          'connection.pool.size',
+          `${p.size} pages cannot be shared by ${workers} workers (the pool is divided among the workers, and each needs one page at least)`,
+          `set connection.pool.size to ${workers} or more, or start with --workers ${p.size}`,
+        ),
+      );
+  if (errors.length > 0) throw new ConfigErrors(placeErrors(errors));
+  return { workers, logLevel: config.gateway.log.level };
+}
+
+/** One gateway in this process: alone, or as a worker of a cluster (`link`). */
+async function serve(opts: StartOptions, root: string, env: Record<string, string | undefined>, sample: SampleParts, link: WorkerLink | undefined): Promise<void> {
+  const slot = link?.slot;
+  // The primary may ask for a shutdown while this worker still starts: it is done once it can be.
+  const shutdown: { stop?: (signal: string) => Promise<void>; asked?: string } = {};
+  link?.onShutdown(() => (shutdown.stop ? void shutdown.stop('shutdown asked by the primary') : (shutdown.asked = 'shutdown asked by the primary')));
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.create({
+      root,
+      file: opts.config,
+      env,
+      singletons: slot ? { lease: true, label: `w${slot.index}` } : undefined,
+      startsAlone: slot ? slot.first : true,
+    });
+  } catch (err) {
+    await sample.stop();
+    throw err;
+  }
+  if (link) {
+    const gw = gateway;
+    link.serve(gw.metrics.registry);
+    gw.metrics.exposition = () => link.metrics();
+    link.onWorkerExited((pid) => void gw.singletons.processEnded(pid));
+  }
+  // A port in use (or any listen error): say which address and what to do, stop everything started, fail.
+  let url: string;
+  try {
+    url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
+    if (gateway.config.gateway.admin.enabled) await gateway.control.listen();
+  } catch (err) {
+    await gateway.close(0);
+    await sample.stop();
+    throw err;
+  }
+  if (!slot || slot.first) {
+    const lines = [await gateway.banner(url)];
+    if (slot) lines.push('', `  Workers: ${slot.count} processes share these ports (node:cluster); one runs the singletons under a lease in the state store`);
+    if (sample.estate) lines.push('', '  Sample estate:', ...sample.estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
+    if (sample.adminToken && gateway.config.gateway.admin.enabled) {
+      lines.push('', `  Admin token for this run (name "sample"): ${sample.adminToken}`, `    export FICUS_ADMIN_URL=${gateway.control.adminUrl ?? ''} FICUS_ADMIN_TOKEN=${sample.adminToken}`);
+    }
+    if (opts.sample) lines.push(...(await sampleCredentials(gateway, url, sample.issuer?.token ?? env.FICUS_SAMPLE_BEARER_TOKEN)));
+    if (opts.sample) {
+      const { startSampleMigration } = await import('../../../sample/migration.ts');
+      lines.push(...(await startSampleMigration(gateway, env)));
+    }
+    process.stdout.write(lines.join('\n') + '\n\n');
+  }
+  let stopping = false;
+  const gw = gateway;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    gw.logger.info({ signal }, 'shutting down');
+    await gw.close(Number(opts.grace));
+    await sample.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  shutdown.stop = stop;
+  link?.ready();
+  if (shutdown.asked) void stop(shutdown.asked);
+  // Run by an npm script (npm start): stop when npm goes, also when it could pass no signal on (killed).
+  // (A cluster's workers end with their primary, which watches npm.)
+  if (process.env.npm_lifecycle_event && !slot) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) void stop('parent process exited');
+    }, 1_000).unref();
+  }
 }
 
 /** The sample's consumer and a fresh API key (the last one retired), and how to call with it and with the sample token. */

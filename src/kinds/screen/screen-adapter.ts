@@ -11,6 +11,7 @@ import type { Adapter, AdapterContext, BindContext, HealthReport, OperationHandl
 import { UpstreamError } from '../../problem.ts';
 import { browserArgs, type BrowserFound } from './browser-discovery.ts';
 import { BrowserPool, type Slot } from './browser-pool.ts';
+import { pagesForThisProcess } from './pool-share.ts';
 import { EvidenceStore } from './evidence.ts';
 import { toFailure, type FailureContext } from './failures.ts';
 import { loadModule, type AnyFlow, type LoginFlow } from './flow.ts';
@@ -75,7 +76,8 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       ? new BrowserPool({
           executablePath: browser.path,
           args: browserArgs(this.conn.browserArgs),
-          size: this.conn.pool.size,
+          // The pool is the machine's: a cluster's worker opens its share of the pages (pool-share.ts).
+          size: pagesForThisProcess(this.conn.pool.size, ctx.env),
           queueLimit: this.conn.pool.queue,
           perOperation: this.conn.pool.perOperation,
           maxUsesPerPage: this.conn.pool.maxUsesPerPage,

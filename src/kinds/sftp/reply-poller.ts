@@ -68,6 +68,7 @@ export class ReplyPoller {
   ) {}
 
   start(): void {
+    this.stopped = false;
     // Polls start one interval apart (start to start, not end to start): a reply is seen at most
     // one interval (plus one listing) after it lands, however long applying the last one took.
     const loop = (waitMs: number) => {
@@ -84,6 +85,7 @@ export class ReplyPoller {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     await this.polling;
   }
 

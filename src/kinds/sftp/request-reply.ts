@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logger.ts';
 import { PROBLEMS, Problem, problems } from '../../problem.ts';
 import type { SqlStore } from '../../state/sql-store.ts';
+import type { Singletons } from '../../cluster/singletons.ts';
 import type { OperationRequest, OperationResult } from '../kind.ts';
 import { deriveId } from './order-ids.ts';
 import { PendingRequests } from './pending-requests.ts';
@@ -63,11 +64,17 @@ export class RequestReply {
     private readonly folders: Folders,
     pollIntervalMs: number,
     logger: Logger,
+    /** Where the reply poller is registered (only one instance polls); absent: it polls here. */
+    private readonly singletons?: Singletons,
   ) {
     this.pending = new PendingRequests(adapter, store);
-    this.waiters = new Waiters(this.pending, pollIntervalMs);
+    // Decisions made by a poller in another instance are seen by looking at the store.
+    this.waiters = new Waiters(this.pending, pollIntervalMs, () => this.singletons?.held ?? true);
     this.poller = new ReplyPoller(this.configs, pool, this.pending, this.waiters, folders, pollIntervalMs, logger);
+    this.adapter = adapter;
   }
+
+  private readonly adapter: string;
 
   add(config: RequestConfig): void {
     this.configs.push(config);
@@ -95,7 +102,8 @@ export class RequestReply {
   async start(): Promise<void> {
     if (this.active || this.statusServed) await this.pending.migrate();
     if (!this.active) return;
-    this.poller.start();
+    if (this.singletons) this.singletons.register(`reply polling (${this.adapter})`, { start: () => this.poller.start(), stop: () => this.poller.stop() });
+    else this.poller.start();
   }
 
   async stop(): Promise<void> {

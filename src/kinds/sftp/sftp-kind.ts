@@ -154,6 +154,8 @@ function exportAgeGauge(metrics: GatewayMetrics): { sources: Map<string, () => D
       help: 'Age of the export file served by each sftp read binding (from the export time it carries)',
       labelNames: ['adapter', 'operation'],
       registers: [metrics.registry],
+      // A cluster's workers each hold a snapshot: the oldest one served counts.
+      aggregator: 'max',
       collect() {
         for (const [k, asOf] of sources) {
           const at = asOf();
@@ -216,7 +218,7 @@ class SftpAdapter implements Adapter<SftpBinding> {
   constructor(private readonly ctx: AdapterContext<SftpConnection>) {
     registerCodePages();
     this.pool = createSftpPool(ctx.connection, ctx.root, ctx.file);
-    this.rr = new RequestReply(ctx.name, this.pool, ctx.store, ctx.connection.folders, ctx.connection.pollIntervalMs, ctx.logger);
+    this.rr = new RequestReply(ctx.name, this.pool, ctx.store, ctx.connection.folders, ctx.connection.pollIntervalMs, ctx.logger, ctx.singletons);
   }
 
   /** For tests and the fault suites: the connection pool and the request/reply engine. */

@@ -10,6 +10,8 @@ export class Waiters {
   constructor(
     private readonly pending: PendingRequests,
     private readonly pollIntervalMs: number,
+    /** Whether this instance polls for replies (and so wakes its waiters); when not, they look at the store every interval. */
+    private readonly pollsHere: () => boolean = () => true,
   ) {}
 
   /** How many ids are waited for now. */
@@ -34,7 +36,7 @@ export class Waiters {
     while (open.size > 0 && Date.now() < deadline && !signal.aborted) {
       await new Promise<void>((resolve) => {
         // Whatever ends the wait (a reply, the timer, the caller leaving) takes every listener back.
-        const t = setTimeout(() => done(), Math.min(deadline - Date.now(), this.pollIntervalMs * 4));
+        const t = setTimeout(() => done(), Math.min(deadline - Date.now(), this.pollIntervalMs * (this.pollsHere() ? 4 : 1)));
         const done = () => {
           clearTimeout(t);
           for (const id of ids) this.waiters.get(id)?.delete(onWake);

@@ -1,0 +1,124 @@
+/**
+ * A cluster worker's side of the link with its primary (`ficus start --workers N`): which worker it
+ * is (its slot, from the environment the primary gave it), saying it is ready, being told to drain,
+ * answering the primary's metrics collection, asking the primary for every worker's metrics
+ * aggregated (for /metrics), and hearing that another worker's process ended.
+ */
+import cluster from 'node:cluster';
+import type { Registry } from 'prom-client';
+import { SINGLETONS_HELD_METRIC } from './singletons.ts';
+import { isFicusMessage, type MetricsJson, type ToPrimary, type ToWorker } from './messages.ts';
+
+/** Metrics that describe one worker rather than the machine: they get a `worker` label instead of being summed. */
+export const PER_WORKER_METRICS: ReadonlySet<string> = new Set(['ficus_circuit_state', SINGLETONS_HELD_METRIC]);
+
+export interface WorkerSlot {
+  /** 1 … count; a restarted worker takes the slot of the one it replaces. */
+  index: number;
+  count: number;
+  /** The first worker of a start: it prints the banner and takes back what a previous run left in flight. */
+  first: boolean;
+}
+
+/** This process's slot when it is a worker of `ficus start --workers N`; undefined otherwise. */
+export function workerSlot(env: Record<string, string | undefined> = process.env): WorkerSlot | undefined {
+  if (!cluster.isWorker) return undefined;
+  const index = Number(env.FICUS_CLUSTER_WORKER);
+  const count = Number(env.FICUS_CLUSTER_WORKERS);
+  if (!Number.isInteger(index) || !Number.isInteger(count) || index < 1 || count < 1) return undefined;
+  return { index, count, first: env.FICUS_CLUSTER_FIRST === '1' };
+}
+
+/** Adds the worker label to the per-worker metrics of a registry's JSON. */
+export function labelPerWorker(metrics: MetricsJson, worker: number): MetricsJson {
+  return metrics.map((m) => {
+    const metric = m as { name: string; values?: { labels: Record<string, string | number> }[] };
+    if (!PER_WORKER_METRICS.has(metric.name) || !metric.values) return m;
+    return { ...metric, values: metric.values.map((v) => ({ ...v, labels: { ...v.labels, worker: String(worker) } })) };
+  });
+}
+
+export class WorkerLink {
+  private registry: Registry | undefined;
+  private nextId = 0;
+  private readonly asked = new Map<number, { resolve: (r: { contentType: string; text: string }) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly shutdownListeners: (() => void)[] = [];
+  private readonly exitListeners: ((pid: number) => void)[] = [];
+
+  private readonly listener = (m: unknown) => {
+    if (isFicusMessage<ToWorker>(m)) this.onMessage(m);
+  };
+
+  constructor(readonly slot: WorkerSlot) {
+    process.on('message', this.listener);
+  }
+
+  /** Lets go of the primary (a worker that failed to start): the IPC channel closes, so the process ends once the error is reported. */
+  close(): void {
+    process.off('message', this.listener);
+    for (const a of this.asked.values()) clearTimeout(a.timer);
+    cluster.worker?.disconnect();
+  }
+
+  /** The registry whose metrics this worker contributes (the gateway's, once created). */
+  serve(registry: Registry): void {
+    this.registry = registry;
+  }
+
+  ready(): void {
+    this.send({ ficus: 'ready' });
+  }
+
+  onShutdown(listener: () => void): void {
+    this.shutdownListeners.push(listener);
+  }
+
+  onWorkerExited(listener: (pid: number) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** Every worker's metrics, aggregated by the primary (counters and histograms summed, per-worker series labelled). */
+  metrics(timeoutMs = 10_000): Promise<{ contentType: string; text: string }> {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asked.delete(id);
+        reject(new Error(`the cluster's primary did not answer the metrics request within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.asked.set(id, { resolve, reject, timer });
+      this.send({ ficus: 'metrics', id });
+    });
+  }
+
+  private onMessage(m: ToWorker): void {
+    switch (m.ficus) {
+      case 'shutdown':
+        for (const l of this.shutdownListeners) l();
+        return;
+      case 'worker-exited':
+        for (const l of this.exitListeners) l(m.pid);
+        return;
+      case 'collect': {
+        const reg = this.registry;
+        void (reg ? reg.getMetricsAsJSON() : Promise.resolve([])).then(
+          (metrics) => this.send({ ficus: 'collected', id: m.id, metrics: labelPerWorker(metrics, this.slot.index) }),
+          () => this.send({ ficus: 'collected', id: m.id, metrics: [] }),
+        );
+        return;
+      }
+      case 'metrics': {
+        const waiting = this.asked.get(m.id);
+        if (!waiting) return;
+        this.asked.delete(m.id);
+        clearTimeout(waiting.timer);
+        if (m.text !== undefined) waiting.resolve({ contentType: m.contentType ?? 'text/plain; version=0.0.4; charset=utf-8', text: m.text });
+        else waiting.reject(new Error(m.error ?? 'the primary could not aggregate the metrics'));
+        return;
+      }
+    }
+  }
+
+  private send(m: ToPrimary): void {
+    if (process.connected) process.send?.(m);
+  }
+}
