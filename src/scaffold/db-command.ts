@@ -3,7 +3,7 @@
  * draft of a table's resource in the contract and the adapter (db-scaffold.ts; docs/scaffolds.md).
  */
 import type { Command } from 'commander';
-import { scaffoldDb, ScaffoldError } from './db-scaffold.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 
 interface DbFlags {
   adapter: string;
@@ -47,31 +47,42 @@ export function registerDbScaffold(scaffold: Command): void {
     .option('--code-table <table>', 'the code table that explains code columns (default: tables named like CODE, REF, LOOKUP)')
     .option('--force', 'replace the SQL and mapping files when they exist (the contract and adapter.yaml are only added to)', false)
     .action(async (opts: DbFlags) => {
-      const sample = Number(opts.sample);
-      if (!Number.isInteger(sample) || sample < 1 || sample > 1_000_000) throw new ScaffoldError(`--sample ${opts.sample} is not a number of rows`, 'give a whole number from 1 to 1000000');
-      const r = await scaffoldDb({
-        project: opts.project,
-        adapter: opts.adapter,
-        table: opts.table,
-        key: opts.key
-          ?.split(',')
-          .map((k) => k.trim())
-          .filter((k) => k !== ''),
-        resource: opts.resource,
-        driver: opts.driver,
-        url: opts.url,
-        file: opts.file,
-        sample,
-        scale: scales(opts.scale),
-        codeTable: opts.codeTable,
-        force: opts.force,
-      });
-      const out = [
-        `ficus scaffold db: ${r.model.table.name} → ${r.model.name} (${r.plan.getOperation} GET ${r.plan.itemPath}, ${r.plan.listOperation} GET ${r.plan.collectionPath})`,
-        ...r.written.map((f) => `  wrote ${f}`),
-        ...r.notes.map((n) => `  note: ${n}`),
-        '  next: read the comments (each guess says why), then ficus check and ficus start',
-      ];
-      process.stdout.write(`${out.join('\n')}\n`);
+      try {
+        await run(opts);
+      } catch (err) {
+        if (!(err instanceof ScaffoldError)) throw err;
+        process.stderr.write(`ficus scaffold db: ${err.message}\n  fix: ${err.fix}\n`);
+        process.exitCode = 2;
+      }
     });
+}
+
+async function run(opts: DbFlags): Promise<void> {
+  const sample = Number(opts.sample);
+  if (!Number.isInteger(sample) || sample < 1 || sample > 1_000_000) throw new ScaffoldError(`--sample ${opts.sample} is not a number of rows`, 'give a whole number from 1 to 1000000');
+  const { scaffoldDb } = await import('./db-scaffold.ts');
+  const r = await scaffoldDb({
+    project: opts.project,
+    adapter: opts.adapter,
+    table: opts.table,
+    key: opts.key
+      ?.split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== ''),
+    resource: opts.resource,
+    driver: opts.driver,
+    url: opts.url,
+    file: opts.file,
+    sample,
+    scale: scales(opts.scale),
+    codeTable: opts.codeTable,
+    force: opts.force,
+  });
+  const out = [
+    `ficus scaffold db: ${r.model.table.name} → ${r.model.name} (${r.plan.getOperation} GET ${r.plan.itemPath}, ${r.plan.listOperation} GET ${r.plan.collectionPath})`,
+    ...r.written.map((f) => `  wrote ${f}`),
+    ...r.notes.map((n) => `  note: ${n}`),
+    '  next: read the comments (each guess says why), then ficus check and ficus start',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -22,6 +22,7 @@ import { buildResource, type ResourceModel } from './db-resource.ts';
 import { distinctValues, findCodeFamilies, sampleRows, type CodeFamily } from './db-sample.ts';
 import { guessColumn, guessEnum, keyBounds, maybeCode, type ColumnGuess } from './db-types.ts';
 import { addEntries } from './yaml-edit.ts';
+import { ScaffoldError } from './scaffold-error.ts';
 
 export interface DbScaffoldOptions {
   /** The project folder (ficus.yaml, openapi.yaml, adapters/). */
@@ -59,16 +60,7 @@ export interface DbScaffoldResult {
   notes: string[];
 }
 
-/** A mistake of the command's input or the project's state: reported as it is, exit 2. */
-export class ScaffoldError extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(`${message}\n  fix: ${fix}`);
-    this.name = 'ScaffoldError';
-  }
-}
+export { ScaffoldError };
 
 interface ProjectLayout {
   root: string;

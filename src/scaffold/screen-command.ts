@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { ScaffoldError } from './scaffold-error.ts';
 import type { PageSurvey } from './page-survey.ts';
-import { scaffoldScreen } from './screen-scaffold.ts';
 
 interface Options {
   url: string;
@@ -35,6 +34,7 @@ export function describeSurvey(p: PageSurvey): string {
 export async function runScreenScaffold(opts: Options, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
   try {
     if (opts.follow) io.stdout.write('recording the pages you open; close the browser window to finish\n');
+    const { scaffoldScreen } = await import('./screen-scaffold.ts');
     const r = await scaffoldScreen({ url: opts.url, out: opts.out, follow: opts.follow, force: opts.force, onPage: (p) => io.stdout.write(`visited ${p.url}\n`) });
     for (const p of r.pages) io.stdout.write(describeSurvey(p) + '\n');
     for (const f of r.files) io.stdout.write(`wrote ${relative(process.cwd(), f.path) || f.path} (${f.skeleton.kind === 'login' ? 'defineLogin' : 'defineFlow'}; complete its TODOs)\n`);

@@ -6,23 +6,24 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
-import { readAdapter } from '../../explore/adapter-file.ts';
-import { exploreDb, type DbLook } from '../../explore/db-explore.ts';
-import { exploreScreen, type ScreenConnectionForExplore, type ScreenLook } from '../../explore/screen-explore.ts';
-import { exploreSftp, type SftpConnectionForExplore, type SftpLook } from '../../explore/sftp-explore.ts';
+import type { DbLook } from '../../explore/db-explore.ts';
+import type { ScreenConnectionForExplore, ScreenLook } from '../../explore/screen-explore.ts';
+import type { SftpConnectionForExplore, SftpLook } from '../../explore/sftp-explore.ts';
 import type { DbConnection } from '../../kinds/db/db-config.ts';
 
 export type Look = { kind: 'db'; adapter: string; db: DbLook } | { kind: 'sftp'; adapter: string; sftp: SftpLook } | { kind: 'screen'; adapter: string; screen: ScreenLook };
 
 export async function explore(root: string, name: string, env: Readonly<Record<string, string | undefined>>, opts: { maxPages?: number } = {}): Promise<Look> {
+  // The drivers, SSH and the browser are loaded for the kind asked only: other commands start without them.
+  const { readAdapter } = await import('../../explore/adapter-file.ts');
   const adapter = await readAdapter(root, name, env);
   switch (adapter.kind) {
     case 'db':
-      return { kind: 'db', adapter: name, db: await exploreDb(adapter.connection as DbConnection, name, root) };
+      return { kind: 'db', adapter: name, db: await (await import('../../explore/db-explore.ts')).exploreDb(adapter.connection as DbConnection, name, root) };
     case 'sftp':
-      return { kind: 'sftp', adapter: name, sftp: await exploreSftp(adapter.connection as SftpConnectionForExplore, adapter) };
+      return { kind: 'sftp', adapter: name, sftp: await (await import('../../explore/sftp-explore.ts')).exploreSftp(adapter.connection as SftpConnectionForExplore, adapter) };
     case 'screen':
-      return { kind: 'screen', adapter: name, screen: await exploreScreen(adapter.connection as ScreenConnectionForExplore, adapter, env, opts) };
+      return { kind: 'screen', adapter: name, screen: await (await import('../../explore/screen-explore.ts')).exploreScreen(adapter.connection as ScreenConnectionForExplore, adapter, env, opts) };
     default:
       throw new Error(`${adapter.file}: explore knows db, sftp and screen adapters, and ${name} is of kind ${adapter.kind}`);
   }
