@@ -47,3 +47,30 @@ describe('shadow traffic is marked', () => {
     }
   });
 });
+
+describe("the marking header is the adapter's to name", () => {
+  let legacy: Backend;
+  let modern: Backend;
+  let g: MigrationGateway;
+
+  beforeAll(async () => {
+    legacy = await startBackend({}, 'X-Shadow-Call');
+    modern = await startBackend({}, 'X-Shadow-Call');
+    g = await startMigrationGateway({
+      env: { LEGACY_URL: legacy.url, MODERN_URL: modern.url, MODERN_SHADOW_HEADER: 'X-Shadow-Call' },
+      routes: { getCustomer: { mode: 'shadow' } },
+    });
+  });
+  afterAll(async () => {
+    await g?.close();
+    await legacy?.close();
+    await modern?.close();
+  });
+
+  it('shadowHeader: X-Shadow-Call marks the shadow call with that header, and only the shadow call', async () => {
+    expect((await fetch(`${g.url}/customers/1003`)).status).toBe(200);
+    await g.gateway.control.shadow.drain();
+    expect(modern.shadowMarks).toEqual(['GET /customers/1003 true']);
+    expect(legacy.shadowMarks).toEqual(['GET /customers/1003 -']);
+  });
+});
