@@ -9,6 +9,7 @@ import { startBackend, type Backend } from '../fixtures/migration-gateway/backen
 import { admin, writeConfig } from '../fixtures/migration-gateway/harness.ts';
 import { createDatabase, startGatewayProcess, type GatewayProcess } from '../fixtures/migration-gateway/processes.ts';
 import { eventually } from '../helpers/wait.ts';
+import { NOTIFY_CHANNEL } from '../../src/control/control-store.ts';
 
 describe('two gateway processes on one PostgreSQL', () => {
   let legacy: Backend;
@@ -82,7 +83,8 @@ describe('two gateway processes on one PostgreSQL', () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const cut = await client.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
+      // The connections listening for route switches (each instance has one; the cache's settings listen on a channel of their own).
+      const cut = await client.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN ${NOTIFY_CHANNEL}'`);
       expect(cut.rows.length).toBe(2);
       let start = Date.now();
       let r = await admin(a.adminUrl, 'PUT', '/routes/getCustomer/mode', { mode: 'shadow', reason: 'while B is deaf' });
@@ -90,7 +92,7 @@ describe('two gateway processes on one PostgreSQL', () => {
       expect(await seen(b, 'shadow', start)).toBeLessThan(20_000); // B catches up when it listens again (1 s later)
       // Both listen again within a second or two.
       await eventually(
-        async () => (await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")).rows[0].n === 2,
+        async () => (await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN ${NOTIFY_CHANNEL}'`)).rows[0].n === 2,
         undefined,
         'both instances to listen again',
         100,

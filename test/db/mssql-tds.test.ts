@@ -93,7 +93,7 @@ describe('crm-db on SQL Server (mssql driver against the TDS test server)', () =
   it('logs in read-only (ApplicationIntent=ReadOnly) with the configured user, database and application name', async () => {
     expect((await getJson(`${gw.url}/readyz`)).status).toBe(200);
     expect(tds.logins.length).toBeGreaterThan(0);
-    for (const l of tds.logins) expect(l).toMatchObject({ user: 'sa', database: 'CRM', readOnlyIntent: true, accepted: true, appName: expect.stringMatching(/^ficus\/crm-(db|probe)$/) });
+    for (const l of tds.logins) expect(l).toMatchObject({ user: 'sa', database: 'CRM', readOnlyIntent: true, accepted: true, appName: expect.stringMatching(/^ficus\/crm-(db|probe|db-changes)$/) });
     expect(tds.logins.map((l) => l.appName)).toContain('ficus/crm-db');
   });
 

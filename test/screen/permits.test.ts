@@ -65,13 +65,36 @@ describe('page permits', () => {
     permits.release('slow');
     await permits.acquire(signal, 'slow', 500);
     await permits.acquire(signal, 'quick', 500);
-    expect(await permits.acquire(signal, 'slow', 500).catch((e: unknown) => e)).toBeInstanceOf(QueueTooSlow);
+    const slowFirst = permits.acquire(signal, 'slow', 5_000); // alone in its queue: waits its time
+    expect(await permits.acquire(signal, 'slow', 500).catch((e: unknown) => e)).toBeInstanceOf(QueueTooSlow); // behind one: about 2 s away
     const quick = permits.acquire(signal, 'quick', 500);
+    const quickNext = permits.acquire(signal, 'quick', 500); // behind one: about 100 ms away
     c.advance(50);
     permits.release('quick');
     await quick;
+    c.advance(50);
     permits.release('quick');
+    await quickNext;
+    permits.release('quick');
+    c.advance(1000);
     permits.release('slow');
+    await slowFirst;
+    permits.release('slow');
+  });
+
+  it('lets a lone waiter wait its time, whatever a slow or abandoned call did to the average', async () => {
+    const c = clock();
+    const permits = new Permits(1, 10, 1, c.now);
+    const signal = new AbortController().signal;
+    await permits.acquire(signal, 'getAccount', 250);
+    c.advance(5_000); // a call held its page 5 s (it stalled, and its caller went away)
+    permits.release('getAccount');
+    await permits.acquire(signal, 'getAccount', 250);
+    const next = permits.acquire(signal, 'getAccount', 2_000);
+    c.advance(100);
+    permits.release('getAccount');
+    await next;
+    permits.release('getAccount');
   });
 
   it('still bounds the wait in time when the estimate was too hopeful', async () => {

@@ -9,7 +9,8 @@
  * time is up: each operation's pages are held, on average, for a time measured as they are given
  * back (a moving average), so a newcomer behind q others of its operation expects to wait about
  * (q + 1) × that time ÷ the pages the operation may hold. Under a flood, the queue then stays as
- * long as the pages can serve in time, and the rest hear "overloaded" in microseconds.
+ * long as the pages can serve in time, and the rest hear "overloaded" in microseconds. A newcomer
+ * with nobody of its operation ahead waits its time, whatever one slow call made the average.
  */
 export class QueueFull extends Error {
   constructor(
@@ -95,7 +96,8 @@ export class Permits {
     const queue = this.queues.get(key) ?? [];
     if (queue.length >= this.queueLimit) return Promise.reject(new QueueFull(this.size, this.queueLimit));
     if (maxWaitMs <= 0) return Promise.reject(new QueueTimeout(this.size, 0));
-    const expected = this.expectedWait(key, queue.length);
+    // (Only behind others: a lone waiter waits its time, whatever one slow or abandoned call made the average.)
+    const expected = queue.length > 0 ? this.expectedWait(key, queue.length) : 0;
     if (expected > maxWaitMs) return Promise.reject(new QueueTooSlow(this.size, expected, maxWaitMs));
     return new Promise<void>((resolve, reject) => {
       const leave = () => {
