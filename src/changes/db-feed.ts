@@ -27,6 +27,7 @@ import { cloudEvent, eventId, hashOf, type CloudEvent } from './cloud-event.ts';
 import type { EventStore, QuarantinedRow, RowChange } from './event-store.ts';
 import type { ChangeFeed, FeedStats } from './change-feed.ts';
 import type { DbFeedConfig } from './feed-config.ts';
+import { PollLoop } from './poll-loop.ts';
 
 type Finisher = (mapped: Record<string, unknown>, row: Row) => unknown;
 type Position = SqlValue[];
@@ -75,9 +76,11 @@ export class DbChangeFeed implements ChangeFeed {
   private readonly mapRow: (row: Row) => unknown;
   private readonly type: string;
   private readonly deletedType: string;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = true;
+  private readonly loop = new PollLoop(
+    () => this.poll(),
+    () => this.opts.config.pollInterval,
+    (err: unknown) => this.opts.logger.warn({ feed: this.name, error: (err as Error).message }, 'change feed: a poll failed; trying again at the next'),
+  );
   private abort = new AbortController();
   /** Rows read, events queued and rows quarantined since start. */
   readonly stats: FeedStats = { events: 0, quarantined: 0, rows: 0 };
@@ -125,29 +128,12 @@ export class DbChangeFeed implements ChangeFeed {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
     if (this.abort.signal.aborted) this.abort = new AbortController();
-    const loop = () => {
-      if (this.stopped) return;
-      this.running = this.poll()
-        .catch((err: unknown) => this.opts.logger.warn({ feed: this.name, error: (err as Error).message }, 'change feed: a poll failed; trying again at the next'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) {
-            this.timer = setTimeout(loop, this.opts.config.pollInterval);
-            this.timer.unref();
-          }
-        });
-    };
-    loop();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.abort.abort(new Error('the change feed is stopping'));
-    await this.running?.catch(() => undefined);
+    await this.loop.stop(() => this.abort.abort(new Error('the change feed is stopping')));
     if (!this.opts.driver) {
       // Closed, and opened again by the next poll if the feed starts again (a cluster's singletons may move back here).
       const driver = this.driver;

@@ -41,6 +41,7 @@ import type { ChangeFeed, FeedStats } from './change-feed.ts';
 import { cloudEvent, eventId, hashOf, type CloudEvent } from './cloud-event.ts';
 import type { EventStore, QuarantinedRow, RowChange } from './event-store.ts';
 import type { SftpFeedConfig } from './feed-config.ts';
+import { PollLoop } from './poll-loop.ts';
 
 export interface SftpFeedOptions {
   name: string;
@@ -95,12 +96,14 @@ export class SftpChangeFeed implements ChangeFeed {
   private readonly keyItem: FieldItem | undefined;
   /** Files refused (incomplete, too many bad records), by name, size and time: not read again until they change. */
   private readonly refused = new Map<string, string>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly loop = new PollLoop(
+    () => this.poll(),
+    () => this.opts.config.pollInterval,
+    (err: unknown) => this.opts.logger.warn({ feed: this.name, error: (err as Error).message }, 'change feed: a poll failed; trying again at the next'),
+  );
   /** One read of the folder at a time (timer, admin API, backfill). */
   private lock: Promise<unknown> = Promise.resolve();
-  private stopped = true;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
 
   private constructor(
     private readonly opts: SftpFeedOptions,
@@ -150,29 +153,20 @@ export class SftpChangeFeed implements ChangeFeed {
   }
 
   start(): void {
-    this.stopped = false;
-    const loop = () => {
-      if (this.stopped) return;
-      this.running = this.poll()
-        .catch((err: unknown) => this.opts.logger.warn({ feed: this.name, error: (err as Error).message }, 'change feed: a poll failed; trying again at the next'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) {
-            this.timer = setTimeout(loop, this.opts.config.pollInterval);
-            this.timer.unref();
-          }
-        });
-    };
-    loop();
+    // Started again after a stop (a cluster's singletons may come back here): a signal of its own.
+    if (this.abort.signal.aborted) this.abort = new AbortController();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.abort.abort(new Error('the change feed is stopping'));
-    await this.running?.catch(() => undefined);
+    await this.loop.stop(() => this.abort.abort(new Error('the change feed is stopping')));
     await this.lock.catch(() => undefined);
-    if (!this.opts.pool) await this.pool?.close().catch(() => undefined);
+    if (!this.opts.pool) {
+      // Closed, and made again by the next poll if the feed starts again (a cluster's singletons may move back here).
+      const pool = this.pool;
+      this.pool = undefined;
+      await pool?.close().catch(() => undefined);
+    }
   }
 
   close(): Promise<void> {

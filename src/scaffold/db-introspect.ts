@@ -67,37 +67,25 @@ export function parseDeclaredType(declared: string): { type: string; size?: numb
   return { type: m[1].toLowerCase(), size: m[2] ? Number(m[2]) : undefined, scale: m[3] ? Number(m[3]) : undefined };
 }
 
+/** The same catalogue queries on PostgreSQL and MySQL/MariaDB (information_schema), with each one's current schema. */
+const INFORMATION_SCHEMA = {
+  columns: `SELECT table_name AS tbl, column_name AS col_name, data_type AS data_type, character_maximum_length AS char_len,
+     numeric_precision AS num_prec, numeric_scale AS num_scale, is_nullable AS nullable
+FROM information_schema.columns
+ WHERE table_schema = {schema} AND lower(table_name) = lower(:table)
+ ORDER BY table_name, ordinal_position`,
+  primaryKey: `SELECT k.column_name AS col_name
+FROM information_schema.table_constraints t
+JOIN information_schema.key_column_usage k
+  ON k.constraint_name = t.constraint_name AND k.table_schema = t.table_schema AND k.table_name = t.table_name
+ WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = {schema} AND t.table_name = :table
+ ORDER BY k.ordinal_position`,
+  tables: `SELECT table_name AS tbl FROM information_schema.tables WHERE table_schema = {schema} AND table_type = 'BASE TABLE' ORDER BY table_name`,
+};
+
 const CATALOGUE: Record<Exclude<DialectName, 'sqlite'>, { schema: string; columns: string; primaryKey: string; tables: string }> = {
-  postgres: {
-    schema: 'current_schema()',
-    columns: `SELECT table_name AS tbl, column_name AS col_name, data_type AS data_type, character_maximum_length AS char_len,
-       numeric_precision AS num_prec, numeric_scale AS num_scale, is_nullable AS nullable
-  FROM information_schema.columns
- WHERE table_schema = {schema} AND lower(table_name) = lower(:table)
- ORDER BY table_name, ordinal_position`,
-    primaryKey: `SELECT k.column_name AS col_name
-  FROM information_schema.table_constraints t
-  JOIN information_schema.key_column_usage k
-    ON k.constraint_name = t.constraint_name AND k.table_schema = t.table_schema AND k.table_name = t.table_name
- WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = {schema} AND t.table_name = :table
- ORDER BY k.ordinal_position`,
-    tables: `SELECT table_name AS tbl FROM information_schema.tables WHERE table_schema = {schema} AND table_type = 'BASE TABLE' ORDER BY table_name`,
-  },
-  mysql: {
-    schema: 'DATABASE()',
-    columns: `SELECT table_name AS tbl, column_name AS col_name, data_type AS data_type, character_maximum_length AS char_len,
-       numeric_precision AS num_prec, numeric_scale AS num_scale, is_nullable AS nullable
-  FROM information_schema.columns
- WHERE table_schema = {schema} AND lower(table_name) = lower(:table)
- ORDER BY table_name, ordinal_position`,
-    primaryKey: `SELECT k.column_name AS col_name
-  FROM information_schema.table_constraints t
-  JOIN information_schema.key_column_usage k
-    ON k.constraint_name = t.constraint_name AND k.table_schema = t.table_schema AND k.table_name = t.table_name
- WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = {schema} AND t.table_name = :table
- ORDER BY k.ordinal_position`,
-    tables: `SELECT table_name AS tbl FROM information_schema.tables WHERE table_schema = {schema} AND table_type = 'BASE TABLE' ORDER BY table_name`,
-  },
+  postgres: { schema: 'current_schema()', ...INFORMATION_SCHEMA },
+  mysql: { schema: 'DATABASE()', ...INFORMATION_SCHEMA },
   mssql: {
     schema: 'SCHEMA_NAME()',
     columns: `SELECT TABLE_NAME AS tbl, COLUMN_NAME AS col_name, DATA_TYPE AS data_type, CHARACTER_MAXIMUM_LENGTH AS char_len,

@@ -119,6 +119,13 @@ describe('sftp change feed: each new export compared with the previous one', () 
     expect(await feed().poll()).toBe(0);
   });
 
+  it('polls again once stopped and started (a cluster moves the singletons away and back)', async () => {
+    await feed().stop();
+    feed().start();
+    // The same export as before: nothing new, and no "the change feed is stopping" left over from the stop.
+    expect(await feed().poll()).toBe(0);
+  });
+
   it('quarantines a record the layout cannot read, with its record number, and goes on with the rest of the file', async () => {
     const before = hook.received.length;
     const products = catalogue.filter((p) => p.sku !== 'HW-1050').map((p) => (p.sku === 'HW-1043' ? { ...p, description: 'Changed beside a bad record' } : p));
