@@ -48,7 +48,11 @@ afterAll(async () => {
 async function gateway(limits: string): Promise<StartedGateway> {
   const file = join(tmp, `${randomUUID()}.yaml`);
   writeFileSync(file, `${BASE}\nlimits:\n${limits}\n`);
-  const g = await startGateway(ROOT, { UPSTREAM_URL: upstream.url, JWKS_URL: issuer.url, BASIC_CREDENTIALS: basicCredentials, FICUS_ADMIN_TOKENS: ADMIN }, { file, adminServer: true });
+  const g = await startGateway(
+    ROOT,
+    { UPSTREAM_QUEUE_TIMEOUT_MS: '15000', UPSTREAM_URL: upstream.url, JWKS_URL: issuer.url, BASIC_CREDENTIALS: basicCredentials, FICUS_ADMIN_TOKENS: ADMIN },
+    { file, adminServer: true },
+  );
   started.push(g);
   return g;
 }
@@ -147,7 +151,7 @@ describe('the ceiling on a legacy adapter', () => {
   });
 
   it('with a burst, excess calls wait for the next second instead (within maxWait), still never over the rate', async () => {
-    // Six calls at 2 a second need about 2 s of waiting; maxWait leaves room for a loaded machine's delays.
+    // Six calls at 2 a second need about 2 s of waiting; maxWait (and the calls' queue time, UPSTREAM_QUEUE_TIMEOUT_MS) leave room for a loaded machine's delays.
     const g = await gateway('  protect:\n    upstream: { ratePerSecond: 2, burst: 4, maxWait: 15s }');
     perSecond.clear();
     const answers = await Promise.all(Array.from({ length: 6 }, () => get(g, '/public')));
