@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopProcess, type Child } from './load.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/ficus.js', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('../../fixtures/bench-gateway/', import.meta.url));
+const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export function startFicusWorkers(upstream: string, workers: number, env: Record<string, string> = {}): Promise<Child> {
+/** `checkout`: the Ficus checkout to run (another one, with its node_modules, for a before/after in one run). */
+export function startFicusWorkers(upstream: string, workers: number, env: Record<string, string> = {}, checkout = CHECKOUT): Promise<Child> {
+  const BIN = join(checkout, 'bin/ficus.js');
+  const FIXTURE = join(checkout, 'test/fixtures/bench-gateway/');
   const dir = mkdtempSync(join(tmpdir(), 'ficus-workers-bench-'));
   cpSync(FIXTURE, dir, { recursive: true });
   const config = join(dir, 'ficus.yaml');
