@@ -241,4 +241,29 @@ describe('layout file options for sizes', () => {
     expect(comp5({ binarySize: '1-2-4-8' })).toBe(1);
     expect(comp5({ binarySize: '2-4-8', comp5Size: '1-2-4-8' })).toBe(1);
   });
+
+  it('OCCURS DEPENDING ON with a 1-byte counter: each record as long as its count says, decoded and written back', () => {
+    const spec = recordFileSpec(
+      {
+        encoding: 'ascii',
+        binarySize: '1-2-4-8',
+        byteOrder: 'little',
+        binaryByteOrder: 'big',
+        fields: [
+          { name: 'id', pic: 'X(2)' },
+          { name: 'count', pic: '9(2)', usage: 'comp' },
+          { name: 'amounts', pic: 'S9(3)', usage: 'comp-5', occurs: { min: 0, max: 4, dependingOn: 'count' } },
+        ],
+      },
+      'odo.yaml',
+      '.',
+    );
+    const codec = spec.types[0].codec;
+    expect([codec.layout.length, codec.layout.minLength]).toEqual([11, 3]);
+    const bytes = Buffer.from([0x41, 0x42, 0x02, 0xff, 0xff, 0x2c, 0x01]);
+    expect(codec.lengthAt(bytes, 0)).toBe(7);
+    expect(codec.decode(bytes)).toEqual({ id: 'AB', count: 2, amounts: [-1, 300] });
+    const out = codec.encode({ id: 'AB', amounts: [-1, 300] });
+    expect(out.bytes.subarray(0, out.used).equals(bytes)).toBe(true);
+  });
 });
