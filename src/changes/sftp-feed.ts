@@ -128,7 +128,7 @@ export class SftpChangeFeed implements ChangeFeed {
     const item = codec.layout.variable ? undefined : codec.layout.items.find((i) => i.name === key);
     if (item && item.kind === 'field' && !item.occurs) {
       this.keyItem = item;
-      this.keyDecoder = makeFieldDecoder(item, codec.page);
+      this.keyDecoder = makeFieldDecoder(item, codec.page, codec.data);
     }
   }
 

@@ -14,7 +14,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Condition, type FieldItem, type GroupItem, type Item, type RecordLayout, buildLayout, jsonName, LayoutError } from './layout.ts';
-import { implicitPic, parsePic, parseUsage, PicError, type Usage } from './pic.ts';
+import { implicitPic, parsePic, parseUsage, PicError, type Sizing, type Usage } from './pic.ts';
 
 export class CopybookError extends Error {
   constructor(
@@ -30,6 +30,8 @@ export class CopybookError extends Error {
 export interface CopybookOptions {
   /** Folders searched, in order, for the copybooks named in COPY statements. */
   copyDirs?: readonly string[];
+  /** The binary and pointer sizes of the COBOL that wrote the files (IBM's by default): see `Sizing` in pic.ts. */
+  sizing?: Sizing;
 }
 
 /** A token: a word, a literal (`'…`), a hexadecimal literal (`#F1`), pseudo-text (`=…`) or the end of a sentence (`.`). */
@@ -614,7 +616,7 @@ function parseIn(text: string, file: string, options: CopybookOptions, name: str
   if (records.length === 0) throw new CopybookError(file, 1, 'no data items found');
   const layouts = records.map((r) => {
     try {
-      return buildLayout(records.length === 1 && r.label === name.toUpperCase() ? name : jsonName(r.label), r.items);
+      return buildLayout(records.length === 1 && r.label === name.toUpperCase() ? name : jsonName(r.label), r.items, options.sizing);
     } catch (err) {
       if (err instanceof LayoutError || err instanceof PicError) throw new CopybookError(r.file, r.line, err.message);
       throw err;

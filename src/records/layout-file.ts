@@ -10,7 +10,12 @@
  * blocked: false             # rdw only: block descriptor words too (RECFM=VB as it comes off the tape or dataset)
  * copybooks: [copy]          # folders searched for the copybooks COPY statements name (default: the layout's folder)
  * binary: full               # full | truncate | refuse: binary values wider than their PICTURE
- * byteOrder: big             # big (IBM) | little (Micro Focus, GnuCOBOL COMP-5 on x86)
+ * binarySize: 2-4-8          # bytes of COMP/BINARY items by digits: 2-4-8 (IBM: 1-4 digits 2, 5-9 4, 10-18 8)
+ *                            #   | 1-2-4-8 (GnuCOBOL's default: 1-2 digits 1 byte) | 1--8 (Micro Focus: fewest bytes, 1 to 8)
+ * comp5Size: 1-2-4-8         # COMP-5 when it differs (default: as binarySize; GnuCOBOL -std=ibm: 1-2-4-8)
+ * pointerSize: 4             # 4 (IBM) | 8 (64-bit GnuCOBOL and Micro Focus): POINTER items; INDEX is 4
+ * byteOrder: big             # big (IBM) | little (x86: Micro Focus, GnuCOBOL): COMP-5, POINTER, floating point, and COMP unless…
+ * binaryByteOrder: big       # COMP/BINARY/COMP-4 when it differs from byteOrder: Micro Focus and GnuCOBOL write it big-endian beside little COMP-5
  * float: ibm                 # ibm (hexadecimal) | ieee: COMP-1 and COMP-2
  * zonedSign: ibm             # ibm | ascii (GnuCOBOL, Micro Focus: negative digits 0x70-0x79)
  * dbcs: shift_jis            # the iconv-lite code page of PIC G fields, when there are some
@@ -29,7 +34,7 @@ import { z } from 'zod';
 import { isCodePage, CODE_PAGES } from './code-pages.ts';
 import { CopybookError, parseCopybook } from './copybook.ts';
 import { DATE_FORMATS, buildLayout, LayoutError, type Condition, type DateFormat, type FieldItem, type Item, type RecordLayout, type When } from './layout.ts';
-import { implicitPic, parsePic, type PicError, type Usage } from './pic.ts';
+import { BINARY_SIZES, implicitPic, parsePic, type BinarySize, type PicError, type Sizing, type Usage } from './pic.ts';
 import { compileRecord, type RecordCodec } from './record-codec.ts';
 
 export class LayoutFileError extends Error {
@@ -44,7 +49,7 @@ export class LayoutFileError extends Error {
   }
 }
 
-const usageSchema = z.enum(['display', 'comp-3', 'packed', 'comp-6', 'comp', 'binary', 'comp-4', 'comp-5', 'comp-1', 'comp-2', 'pointer']);
+const usageSchema = z.enum(['display', 'comp-3', 'packed', 'comp-6', 'comp', 'binary', 'comp-4', 'comp-5', 'comp-1', 'comp-2', 'pointer', 'index']);
 const whenSchema = z.object({ field: z.string(), equals: z.union([z.array(z.union([z.string(), z.number()])), z.string(), z.number()]) }).strict();
 const valuesSchema = z.record(z.string(), z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]));
 
@@ -125,7 +130,11 @@ const fileSchema = z
     blocked: z.boolean().default(false),
     copybooks: z.array(z.string()).optional(),
     binary: z.enum(['full', 'truncate', 'refuse']).default('full'),
+    binarySize: z.enum(BINARY_SIZES as [BinarySize, ...BinarySize[]]).default('2-4-8'),
+    comp5Size: z.enum(BINARY_SIZES as [BinarySize, ...BinarySize[]]).optional(),
+    pointerSize: z.union([z.literal(4), z.literal(8)]).default(4),
     byteOrder: z.enum(['big', 'little']).default('big'),
+    binaryByteOrder: z.enum(['big', 'little']).optional(),
     float: z.enum(['ibm', 'ieee']).default('ibm'),
     zonedSign: z.enum(['ibm', 'ascii']).default('ibm'),
     dbcs: z.string().optional(),
@@ -260,12 +269,19 @@ interface RecordSource {
   overrides: Record<string, z.infer<typeof overrideSchema>>;
 }
 
-function layoutOf(src: RecordSource, name: string, file: string, key: string, baseDir: string, defaults: { pivot: number; truncate: 'refuse' | 'cut'; copyDirs: string[] }): RecordLayout {
+function layoutOf(
+  src: RecordSource,
+  name: string,
+  file: string,
+  key: string,
+  baseDir: string,
+  defaults: { pivot: number; truncate: 'refuse' | 'cut'; copyDirs: string[]; sizing: Sizing },
+): RecordLayout {
   const prefix = key ? `${key}.` : '';
   if (src.fields && src.copybook) throw new LayoutFileError(file, `${prefix}copybook`, 'both fields and copybook are given', 'keep one of them');
   if (src.fields) {
     try {
-      return buildLayout(name, itemsFromYaml(src.fields, file, `${prefix}fields`, defaults));
+      return buildLayout(name, itemsFromYaml(src.fields, file, `${prefix}fields`, defaults), defaults.sizing);
     } catch (err) {
       if (err instanceof LayoutError) throw new LayoutFileError(file, `${prefix}fields`, err.message, 'correct the fields');
       throw err;
@@ -281,7 +297,7 @@ function layoutOf(src: RecordSource, name: string, file: string, key: string, ba
   }
   let layouts: RecordLayout[];
   try {
-    layouts = parseCopybook(text, src.copybook, name, { copyDirs: [...defaults.copyDirs, dirname(path)] });
+    layouts = parseCopybook(text, src.copybook, name, { copyDirs: [...defaults.copyDirs, dirname(path)], sizing: defaults.sizing });
   } catch (err) {
     if (err instanceof CopybookError) throw new LayoutFileError(file, `${prefix}copybook`, err.message, 'correct the copybook');
     throw err;
@@ -305,7 +321,7 @@ function layoutOf(src: RecordSource, name: string, file: string, key: string, ba
     applyProps(item, props, defaults, () => [file, `${prefix}overrides.${label}`]);
   }
   try {
-    return buildLayout(name, layout.items);
+    return buildLayout(name, layout.items, defaults.sizing);
   } catch (err) {
     if (err instanceof LayoutError) throw new LayoutFileError(file, `${prefix}copybook`, err.message, 'correct the copybook');
     throw err;
@@ -322,20 +338,44 @@ function pathIn(layout: RecordLayout, path: string[]): boolean {
   return true;
 }
 
+const SIZE_FIX = "use 2-4-8 (IBM Enterprise COBOL, GnuCOBOL -std=ibm), 1-2-4-8 (GnuCOBOL's default) or 1--8 (Micro Focus, GnuCOBOL -std=mf), quoted or not";
+
+/** The fix for a mistake in one of the top-level options, by key. */
+const OPTION_FIXES: Record<string, string> = {
+  binarySize: SIZE_FIX,
+  comp5Size: `${SIZE_FIX}; or leave comp5Size out to size COMP-5 as binarySize`,
+  pointerSize: "use 4 (IBM's 31-bit addressing) or 8 (64-bit GnuCOBOL and Micro Focus)",
+  binary: 'use full, truncate or refuse',
+  byteOrder: 'use big (IBM) or little (Micro Focus and GnuCOBOL on x86)',
+  binaryByteOrder: 'use big (IBM; Micro Focus and GnuCOBOL COMP) or little (GnuCOBOL -fbinary-byteorder=native), or leave it out to follow byteOrder',
+  float: 'use ibm or ieee',
+  zonedSign: 'use ibm or ascii',
+  delimiter: 'use none, lf, crlf or rdw',
+};
+
 /** Builds a record file spec from an already-parsed YAML value. */
 export function recordFileSpec(raw: unknown, file: string, baseDir: string, overrides: { encoding?: string; delimiter?: Delimiter } = {}): RecordFileSpec {
   const parsed = fileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new LayoutFileError(file, issue.path.join('.'), issue.message, 'see the layout file format at the top of src/records/layout-file.ts');
+    const key = issue.path.join('.');
+    throw new LayoutFileError(file, key, issue.message, OPTION_FIXES[key] ?? 'see the layout file format at the top of src/records/layout-file.ts');
   }
   const spec = parsed.data;
   const encoding = overrides.encoding ?? spec.encoding;
   if (!isCodePage(encoding)) throw new LayoutFileError(file, 'encoding', `unknown code page "${encoding}"`, `use one of: ${CODE_PAGES.join(', ')}`);
-  const defaults = { pivot: spec.pivot, truncate: spec.truncate, copyDirs: (spec.copybooks ?? []).map((d) => resolve(baseDir, d)) };
+  const sizing: Sizing = { binarySize: spec.binarySize, comp5Size: spec.comp5Size ?? spec.binarySize, pointerSize: spec.pointerSize };
+  const defaults = { pivot: spec.pivot, truncate: spec.truncate, copyDirs: (spec.copybooks ?? []).map((d) => resolve(baseDir, d)), sizing };
   if (spec.dbcs !== undefined && !iconv.encodingExists(spec.dbcs))
     throw new LayoutFileError(file, 'dbcs', `unknown code page "${spec.dbcs}"`, 'use an iconv-lite encoding, e.g. shift_jis, gbk, big5, euc-kr');
-  const data = { binary: spec.binary, byteOrder: spec.byteOrder, float: spec.float, zonedSign: spec.zonedSign, ...(spec.dbcs ? { dbcs: spec.dbcs } : {}) };
+  const data = {
+    binary: spec.binary,
+    byteOrder: spec.byteOrder,
+    ...(spec.binaryByteOrder ? { binaryByteOrder: spec.binaryByteOrder } : {}),
+    float: spec.float,
+    zonedSign: spec.zonedSign,
+    ...(spec.dbcs ? { dbcs: spec.dbcs } : {}),
+  };
   const compile = (layout: RecordLayout) => compileRecord(layout, encoding, { data });
   const types: RecordTypeSpec[] = [];
   if (spec.records) {

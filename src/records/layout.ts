@@ -3,7 +3,7 @@
  * with offsets and sizes worked out here, OCCURS (fixed and DEPENDING ON), REDEFINES, FILLER and
  * level-88 conditions (an enum of named values). A record codec is compiled from it.
  */
-import { byteSize, syncAlignment, type Pic, type Usage } from './pic.ts';
+import { byteSize, IBM_SIZING, syncAlignment, type Pic, type Sizing, type Usage } from './pic.ts';
 
 export type DateFormat = 'YYYYMMDD' | 'YYMMDD' | 'CYYMMDD' | 'YYDDD' | 'YYYYDDD';
 export const DATE_FORMATS: readonly DateFormat[] = ['YYYYMMDD', 'YYMMDD', 'CYYMMDD', 'YYDDD', 'YYYYDDD'];
@@ -84,6 +84,8 @@ export interface RecordLayout {
    * above are those of every table at its maximum and the codec works positions out per record.
    */
   variable?: boolean;
+  /** The binary and pointer sizes the offsets were worked out with (IBM's when absent); a codec compiled from the layout reads the same widths. */
+  sizing?: Sizing;
 }
 
 export class LayoutError extends Error {}
@@ -94,7 +96,7 @@ export class LayoutError extends Error {}
  * than the item it redefines (IBM Enterprise COBOL accepts that with a warning, as cb2xml, Cobrix and
  * JRecord do; GnuCOBOL refuses it): the group then takes the longer one's size.
  */
-function sizeItems(items: Item[], base: number): number {
+function sizeItems(items: Item[], base: number, sizing: Sizing): number {
   let pos = 0;
   let end = 0;
   const byName = new Map<string, Item>();
@@ -103,17 +105,17 @@ function sizeItems(items: Item[], base: number): number {
     if (item.redefines && !target) throw new LayoutError(`${item.label} REDEFINES ${item.redefines}, which is not an earlier item of the same group`);
     let at = target ? target.offset : pos;
     if (item.kind === 'field' && item.sync) {
-      const align = syncAlignment(item.pic, item.usage);
+      const align = syncAlignment(item.pic, item.usage, sizing);
       const abs = base + at;
       if (align > 1 && abs % align !== 0) at += align - (abs % align);
     }
     item.offset = at;
     if (item.kind === 'group') {
-      item.size = sizeItems(item.children, base + at);
-      const align = item.occurs && item.occurs.max > 1 ? maxSync(item.children) : 1;
+      item.size = sizeItems(item.children, base + at, sizing);
+      const align = item.occurs && item.occurs.max > 1 ? maxSync(item.children, sizing) : 1;
       // Each occurrence of a table with synchronized items starts on the same alignment (IBM's slack bytes between occurrences).
       if (align > 1 && item.size % align !== 0) item.size += align - (item.size % align);
-    } else item.size = byteSize(item.pic, item.usage) + (item.signSeparate ? 1 : 0);
+    } else item.size = byteSize(item.pic, item.usage, sizing) + (item.signSeparate ? 1 : 0);
     if (item.kind === 'group' && item.size === 0) throw new LayoutError(`group ${item.label} has no fields`);
     // The next item starts after the longest of an item and its redefinitions (IBM, GnuCOBOL -std=ibm, cb2xml agree).
     pos = target ? Math.max(pos, at + item.size * (item.occurs?.max ?? 1)) : at + item.size * (item.occurs?.max ?? 1);
@@ -124,11 +126,11 @@ function sizeItems(items: Item[], base: number): number {
   return end;
 }
 
-function maxSync(items: readonly Item[]): number {
+function maxSync(items: readonly Item[], sizing: Sizing): number {
   let m = 1;
   for (const item of items) {
-    if (item.kind === 'group') m = Math.max(m, maxSync(item.children));
-    else if (item.sync) m = Math.max(m, syncAlignment(item.pic, item.usage));
+    if (item.kind === 'group') m = Math.max(m, maxSync(item.children, sizing));
+    else if (item.sync) m = Math.max(m, syncAlignment(item.pic, item.usage, sizing));
   }
   return m;
 }
@@ -156,11 +158,14 @@ function findOdo(items: Item[], base: number): { item: Item; offset: number; isL
   return out;
 }
 
-/** Works out offsets and sizes, checks REDEFINES and OCCURS DEPENDING ON, and returns the layout. */
-export function buildLayout(name: string, items: Item[]): RecordLayout {
+/**
+ * Works out offsets and sizes, checks REDEFINES and OCCURS DEPENDING ON, and returns the layout.
+ * `sizing`: the binary and pointer sizes of the COBOL that wrote the file (IBM's by default).
+ */
+export function buildLayout(name: string, items: Item[], sizing: Sizing = IBM_SIZING): RecordLayout {
   if (items.length === 0) throw new LayoutError(`layout ${name} has no fields`);
-  const length = sizeItems(items, 0);
-  const layout: RecordLayout = { name, items, length, minLength: length };
+  const length = sizeItems(items, 0, sizing);
+  const layout: RecordLayout = { name, items, length, minLength: length, ...(sameSizing(sizing, IBM_SIZING) ? {} : { sizing }) };
   const odos = findOdo(items, 0);
   for (const { item, offset } of odos) {
     const occurs = item.occurs!;
@@ -184,6 +189,10 @@ export function buildLayout(name: string, items: Item[]): RecordLayout {
     layout.minLength = minSize(items);
   }
   return layout;
+}
+
+function sameSizing(a: Sizing, b: Sizing): boolean {
+  return a.binarySize === b.binarySize && a.comp5Size === b.comp5Size && a.pointerSize === b.pointerSize;
 }
 
 /** The size of items with every OCCURS DEPENDING ON table at its minimum. */

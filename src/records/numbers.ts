@@ -1,34 +1,36 @@
 /**
  * Numbers in their mainframe forms: display digits, zoned decimal with an overpunched sign (or a
- * separate sign character), packed decimal (COMP-3) and big-endian binary (COMP, COMP-5), with
- * implied decimal places. Decoders are made once per field and return a JS number (15 digits or
+ * separate sign character), packed decimal (COMP-3) and binary (COMP, COMP-5: 1 to 8 bytes as the
+ * layout's sizing says, big- or little-endian), with implied decimal places. Decoders are made once per field and return a JS number (15 digits or
  * fewer) or a decimal string (longer ones, exactly). Faults say which byte and why.
  */
 import type { CodePage } from './code-pages.ts';
 import { FieldFault } from './errors.ts';
-import type { Pic, Usage } from './pic.ts';
+import { byteSize, IBM_SIZING, type Pic, type Sizing, type Usage } from './pic.ts';
 
 export type NumericValue = number | string;
 export type NumberDecoder = (buf: Buffer, at: number) => NumericValue;
 export type NumberEncoder = (buf: Buffer, at: number, value: unknown, report: (msg: string) => void) => void;
 
-/** Which COBOL wrote the file: how its binary, floating-point and zoned numbers look (a layout file's options). */
-export interface NumberOptions {
+/** Which COBOL wrote the file: how its binary, floating-point and zoned numbers look (a layout file's options); binary and pointer widths from `Sizing`. */
+export interface NumberOptions extends Sizing {
   /**
    * Binary (COMP, BINARY, COMP-4) values wider than their PICTURE, as TRUNC(BIN) programs and COMP-5
    * data hold: decoded as they are (`full`, the default), cut to the PICTURE's digits (`truncate`, as
    * TRUNC(STD) reads them) or refused (`refuse`).
    */
   binary: 'full' | 'truncate' | 'refuse';
-  /** Binary byte order: `big` (IBM), `little` (Micro Focus and GnuCOBOL COMP-5 on x86). */
+  /** Byte order of binary (COMP-5, and COMP unless `binaryByteOrder` says otherwise), POINTER and floating-point items: `big` (IBM), `little` (Micro Focus, GnuCOBOL on x86). */
   byteOrder: 'big' | 'little';
+  /** COMP, BINARY, COMP-4 when their order differs: Micro Focus and GnuCOBOL (its `binary-byteorder`) write them big-endian beside native COMP-5. */
+  binaryByteOrder?: 'big' | 'little';
   /** COMP-1/COMP-2: IBM hexadecimal floating point (`ibm`, the default) or IEEE 754 (`ieee`). */
   float: 'ibm' | 'ieee';
   /** Zoned decimal signs written: IBM's overpunch (`ibm`), or the ASCII convention of GnuCOBOL and Micro Focus, negative digits 0x70-0x79 (`ascii`). Both are read on ASCII pages. */
   zonedSign: 'ibm' | 'ascii';
 }
 
-export const DEFAULT_NUMBER_OPTIONS: NumberOptions = { binary: 'full', byteOrder: 'big', float: 'ibm', zonedSign: 'ibm' };
+export const DEFAULT_NUMBER_OPTIONS: NumberOptions = { binary: 'full', byteOrder: 'big', float: 'ibm', zonedSign: 'ibm', ...IBM_SIZING };
 
 export interface NumericSpec {
   pic: Pic;
@@ -132,35 +134,20 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage, options: Nu
   if (usage === 'comp-3' || (usage === 'comp-6' && pic.signed)) return big ? packedBigDecoder(pic, scale) : packedDecoder(pic, scale);
   if (usage === 'comp-6') return unsignedPackedDecoder(pic, scale);
   if (usage === 'comp-1' || usage === 'comp-2') return floatDecoder(usage === 'comp-1' ? 4 : 8, options);
-  if (usage === 'pointer') return options.byteOrder === 'little' ? (buf, at) => buf.readUInt32LE(at) : (buf, at) => buf.readUInt32BE(at);
+  if (usage === 'pointer' || usage === 'index') return pointerDecoder(byteSize(pic, usage, options), options.byteOrder === 'little');
   if (usage === 'comp' || usage === 'comp-5') {
-    const size = digits <= 4 ? 2 : digits <= 9 ? 4 : 8;
+    const size = byteSize(pic, usage, options);
     const signed = pic.signed;
-    const le = options.byteOrder === 'little';
+    const le = (usage === 'comp' ? (options.binaryByteOrder ?? options.byteOrder) : options.byteOrder) === 'little';
     const mode = usage === 'comp-5' ? 'full' : options.binary;
-    if (size <= 4) {
-      // 2 and 4 bytes: plain numbers (10 ** digits is exact for digits ≤ 9), no BigInt per value.
+    if (size <= 6) {
+      // 1 to 6 bytes: plain numbers (10 ** digits is exact for digits ≤ 14), no BigInt per value.
       const limit = 10 ** digits;
-      const read: (buf: Buffer, at: number) => number =
-        size === 2
-          ? signed
-            ? le
-              ? (b, a) => b.readInt16LE(a)
-              : (b, a) => b.readInt16BE(a)
-            : le
-              ? (b, a) => b.readUInt16LE(a)
-              : (b, a) => b.readUInt16BE(a)
-          : signed
-            ? le
-              ? (b, a) => b.readInt32LE(a)
-              : (b, a) => b.readInt32BE(a)
-            : le
-              ? (b, a) => b.readUInt32LE(a)
-              : (b, a) => b.readUInt32BE(a);
       if (mode === 'full' && !le && scale === 0) {
         if (size === 2) return signed ? (buf, at) => buf.readInt16BE(at) + 0 : (buf, at) => buf.readUInt16BE(at);
-        return signed ? (buf, at) => buf.readInt32BE(at) + 0 : (buf, at) => buf.readUInt32BE(at);
+        if (size === 4) return signed ? (buf, at) => buf.readInt32BE(at) + 0 : (buf, at) => buf.readUInt32BE(at);
       }
+      const read = binaryReader(size, signed, le);
       return (buf, at) => {
         const n = read(buf, at);
         let abs = Math.abs(n);
@@ -171,9 +158,11 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage, options: Nu
         return scaled(abs, n < 0, scale);
       };
     }
+    // 7 and 8 bytes: BigInt, a number where it is exact, else a decimal string.
     const limit = 10n ** BigInt(digits);
+    const read = bigBinaryReader(size, signed, le);
     return (buf, at) => {
-      const n = signed ? (le ? buf.readBigInt64LE(at) : buf.readBigInt64BE(at)) : le ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at);
+      const n = read(buf, at);
       const negative = n < 0n;
       let abs = negative ? -n : n;
       if (abs >= limit) {
@@ -224,6 +213,58 @@ export function makeNumberDecoder(spec: NumericSpec, page: CodePage, options: Nu
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A binary integer of 1 to 6 bytes as a number. */
+function binaryReader(size: number, signed: boolean, le: boolean): (buf: Buffer, at: number) => number {
+  switch (size) {
+    case 1:
+      return signed ? (b, a) => b.readInt8(a) : (b, a) => b.readUInt8(a);
+    case 2:
+      return signed ? (le ? (b, a) => b.readInt16LE(a) : (b, a) => b.readInt16BE(a)) : le ? (b, a) => b.readUInt16LE(a) : (b, a) => b.readUInt16BE(a);
+    case 4:
+      return signed ? (le ? (b, a) => b.readInt32LE(a) : (b, a) => b.readInt32BE(a)) : le ? (b, a) => b.readUInt32LE(a) : (b, a) => b.readUInt32BE(a);
+    default:
+      return signed ? (le ? (b, a) => b.readIntLE(a, size) : (b, a) => b.readIntBE(a, size)) : le ? (b, a) => b.readUIntLE(a, size) : (b, a) => b.readUIntBE(a, size);
+  }
+}
+
+/** A binary integer of 7 or 8 bytes as a BigInt. */
+function bigBinaryReader(size: number, signed: boolean, le: boolean): (buf: Buffer, at: number) => bigint {
+  if (size === 8) return signed ? (le ? (b, a) => b.readBigInt64LE(a) : (b, a) => b.readBigInt64BE(a)) : le ? (b, a) => b.readBigUInt64LE(a) : (b, a) => b.readBigUInt64BE(a);
+  // 7 bytes: the high 3 bytes (with the sign) and the low 4.
+  if (le) return signed ? (b, a) => (BigInt(b.readIntLE(a + 4, 3)) << 32n) | BigInt(b.readUInt32LE(a)) : (b, a) => (BigInt(b.readUIntLE(a + 4, 3)) << 32n) | BigInt(b.readUInt32LE(a));
+  return signed ? (b, a) => (BigInt(b.readIntBE(a, 3)) << 32n) | BigInt(b.readUInt32BE(a + 3)) : (b, a) => (BigInt(b.readUIntBE(a, 3)) << 32n) | BigInt(b.readUInt32BE(a + 3));
+}
+
+/** Writes `n` (in range) as a binary integer of 1 to 8 bytes. */
+function writeBinary(buf: Buffer, at: number, n: bigint, size: number, signed: boolean, le: boolean): void {
+  if (size <= 6) {
+    const v = Number(n);
+    if (signed) (le ? buf.writeIntLE : buf.writeIntBE).call(buf, v, at, size);
+    else (le ? buf.writeUIntLE : buf.writeUIntBE).call(buf, v, at, size);
+    return;
+  }
+  if (size === 8) {
+    if (signed) (le ? buf.writeBigInt64LE : buf.writeBigInt64BE).call(buf, n, at);
+    else (le ? buf.writeBigUInt64LE : buf.writeBigUInt64BE).call(buf, n, at);
+    return;
+  }
+  // 7 bytes: two's complement, byte by byte.
+  let u = BigInt.asUintN(size * 8, n);
+  for (let k = 0; k < size; k++) {
+    buf[le ? at + k : at + size - 1 - k] = Number(u & 0xffn);
+    u >>= 8n;
+  }
+}
+
+/** POINTER (4 or 8 bytes) and INDEX (4): unsigned, a number (a decimal string past 2^53). */
+function pointerDecoder(size: number, le: boolean): NumberDecoder {
+  if (size === 4) return le ? (buf, at) => buf.readUInt32LE(at) : (buf, at) => buf.readUInt32BE(at);
+  return (buf, at) => {
+    const n = le ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at);
+    return n <= MAX_SAFE ? Number(n) : n.toString();
+  };
+}
 
 /** Packed decimal of 15 digits or fewer: integer arithmetic, no strings. */
 function packedDecoder(pic: Pic, scale: number): NumberDecoder {
@@ -414,12 +455,18 @@ export function makeNumberEncoder(spec: NumericSpec, page: CodePage, options: Nu
     };
   }
   if (usage === 'comp-1' || usage === 'comp-2') return floatEncoder(usage === 'comp-1' ? 4 : 8, options);
-  if (usage === 'pointer') {
+  if (usage === 'pointer' || usage === 'index') {
+    const size = byteSize(pic, usage, options);
+    const max = (1n << BigInt(size * 8)) - 1n;
     return (buf, at, value) => {
-      const n = Number(value ?? 0);
-      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new FieldFault(`${String(value)} is not a pointer value (0 to 4294967295)`, 0);
-      if (options.byteOrder === 'little') buf.writeUInt32LE(n, at);
-      else buf.writeUInt32BE(n, at);
+      let n: bigint;
+      try {
+        n = BigInt(typeof value === 'string' ? value.trim() : ((value ?? 0) as number | bigint));
+      } catch {
+        n = -1n;
+      }
+      if (n < 0n || n > max) throw new FieldFault(`${String(value)} is not a ${usage} value (0 to ${max})`, 0);
+      writeBinary(buf, at, n, size, false, options.byteOrder === 'little');
     };
   }
   if (usage === 'comp-3' || usage === 'comp-6') {
@@ -433,24 +480,18 @@ export function makeNumberEncoder(spec: NumericSpec, page: CodePage, options: Nu
     };
   }
   if (usage === 'comp' || usage === 'comp-5') {
-    const size = pic.length <= 4 ? 2 : pic.length <= 9 ? 4 : 8;
+    const size = byteSize(pic, usage, options);
     const bits = BigInt(size * 8);
+    const min = pic.signed ? -(1n << (bits - 1n)) : 0n;
+    const max = pic.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+    // Values beyond the PICTURE (binary: full, and COMP-5 always) as far as the bytes hold: up to the digits of 2^bits.
+    const fit = usage === 'comp' && options.binary !== 'full' ? spec : { ...spec, pic: { ...pic, length: Math.max(pic.length, String(1n << bits).length) } };
+    const le = (usage === 'comp' ? (options.binaryByteOrder ?? options.byteOrder) : options.byteOrder) === 'little';
     return (buf, at, value, report) => {
-      const fit = usage === 'comp' && options.binary !== 'full' ? spec : { ...spec, pic: { ...pic, length: Math.max(pic.length, size === 2 ? 5 : size === 4 ? 10 : 20) } };
       const { negative, digits } = toDigits(value, fit, report);
       const n = negative ? -BigInt(digits) : BigInt(digits);
-      const min = pic.signed ? -(1n << (bits - 1n)) : 0n;
-      const max = pic.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
       if (n < min || n > max) throw new FieldFault(`value ${n} does not fit in ${size} bytes`, 0);
-      const le = options.byteOrder === 'little';
-      if (size === 2) {
-        if (pic.signed) (le ? buf.writeInt16LE : buf.writeInt16BE).call(buf, Number(n), at);
-        else (le ? buf.writeUInt16LE : buf.writeUInt16BE).call(buf, Number(n), at);
-      } else if (size === 4) {
-        if (pic.signed) (le ? buf.writeInt32LE : buf.writeInt32BE).call(buf, Number(n), at);
-        else (le ? buf.writeUInt32LE : buf.writeUInt32BE).call(buf, Number(n), at);
-      } else if (pic.signed) (le ? buf.writeBigInt64LE : buf.writeBigInt64BE).call(buf, n, at);
-      else (le ? buf.writeBigUInt64LE : buf.writeBigUInt64BE).call(buf, n, at);
+      writeBinary(buf, at, n, size, pic.signed, le);
     };
   }
   const z = zonedTables(page, options.zonedSign);

@@ -3,9 +3,30 @@
  * places (negative for P scaling on the right: `99PPP` holds hundreds of thousands), whether it is
  * signed, and how many bytes that takes in its usage (display, zoned, packed decimal COMP-3, binary
  * COMP/COMP-4/BINARY/COMP-5, floating point COMP-1/COMP-2, POINTER/INDEX), national (PIC N, UTF-16)
- * and DBCS (PIC G) text.
+ * and DBCS (PIC G) text. Binary and pointer sizes differ between compilers (`Sizing`); IBM's are the default.
  */
-export type Usage = 'display' | 'comp-3' | 'comp-6' | 'comp' | 'comp-5' | 'comp-1' | 'comp-2' | 'pointer';
+export type Usage = 'display' | 'comp-3' | 'comp-6' | 'comp' | 'comp-5' | 'comp-1' | 'comp-2' | 'pointer' | 'index';
+
+/**
+ * How many bytes a binary item of n digits takes, as GnuCOBOL's `binary-size` names the schemes:
+ * `2-4-8` (IBM: 1-4 digits 2 bytes, 5-9 4, 10-18 8), `1-2-4-8` (GnuCOBOL's default: 1-2 digits 1
+ * byte, then as IBM), `1--8` (Micro Focus: the fewest bytes that hold the PICTURE's digits, 1 to 8).
+ */
+export type BinarySize = '2-4-8' | '1-2-4-8' | '1--8';
+export const BINARY_SIZES: readonly BinarySize[] = ['2-4-8', '1-2-4-8', '1--8'];
+
+/** Which COBOL laid the record out: the sizes of its binary and pointer items (a layout file's options). */
+export interface Sizing {
+  /** COMP, COMP-4, BINARY. */
+  binarySize: BinarySize;
+  /** COMP-5: the same as binarySize on IBM and Micro Focus; GnuCOBOL 3 gives COMP-5 of 1-2 digits 1 byte even under 2-4-8 (`-std=ibm`). */
+  comp5Size: BinarySize;
+  /** POINTER, PROCEDURE-POINTER, FUNCTION-POINTER: 4 (IBM's 31-bit addressing) or 8 bytes (64-bit GnuCOBOL and Micro Focus). INDEX is 4 bytes everywhere. */
+  pointerSize: 4 | 8;
+}
+
+/** IBM Enterprise COBOL's sizes: the default. */
+export const IBM_SIZING: Sizing = { binarySize: '2-4-8', comp5Size: '2-4-8', pointerSize: 4 };
 
 export interface Pic {
   /** The clause as written, e.g. `S9(7)V99`. */
@@ -33,10 +54,11 @@ function expand(pic: string): string {
   });
 }
 
-/** The picture items without a PICTURE clause take: COMP-1, COMP-2, POINTER (4 bytes, as IBM Enterprise COBOL's default 31-bit addressing). */
+/** The picture items without a PICTURE clause take: COMP-1, COMP-2, POINTER, INDEX. */
 export function implicitPic(usage: Usage): Pic | undefined {
   if (usage === 'comp-1' || usage === 'comp-2') return { text: usage.toUpperCase(), kind: 'numeric', length: usage === 'comp-1' ? 7 : 16, scale: 0, signed: true };
   if (usage === 'pointer') return { text: 'POINTER', kind: 'numeric', length: 9, scale: 0, signed: false };
+  if (usage === 'index') return { text: 'INDEX', kind: 'numeric', length: 9, scale: 0, signed: false };
   return undefined;
 }
 
@@ -72,23 +94,42 @@ export function parsePic(text: string): Pic {
   return { text: raw, kind: 'alnum', length: flat.replace(/V/g, '').length, scale: 0, signed: false };
 }
 
-/** Bytes an item of this picture takes in this usage (without a separate sign). */
-export function byteSize(pic: Pic, usage: Usage): number {
-  if (usage === 'comp-1' || usage === 'pointer') return 4;
+/** Most digits a binary item of 1 to 8 bytes holds under `1--8`, signed and unsigned (index: bytes - 1). */
+const MF_SIGNED = [2, 4, 6, 9, 11, 14, 16, 18];
+const MF_UNSIGNED = [2, 4, 7, 9, 12, 14, 16, 18];
+
+/** Bytes of a binary item of `digits` digits under `scheme`. */
+export function binaryBytes(digits: number, signed: boolean, scheme: BinarySize): number {
+  if (digits > 18) throw new PicError(`binary items hold at most 18 digits`);
+  if (scheme === '1--8') return (signed ? MF_SIGNED : MF_UNSIGNED).findIndex((max) => digits <= max) + 1;
+  if (digits <= 2 && scheme === '1-2-4-8') return 1;
+  if (digits <= 4) return 2;
+  return digits <= 9 ? 4 : 8;
+}
+
+/** Bytes an item of this picture takes in this usage (without a separate sign), with IBM's sizes unless `sizing` says otherwise. */
+export function byteSize(pic: Pic, usage: Usage, sizing: Sizing = IBM_SIZING): number {
+  if (usage === 'comp-1' || usage === 'index') return 4;
+  if (usage === 'pointer') return sizing.pointerSize;
   if (usage === 'comp-2') return 8;
   if (pic.kind === 'national' || pic.kind === 'dbcs') return pic.length * 2;
   if (pic.kind === 'alnum' || usage === 'display') return pic.length;
   if (usage === 'comp-3') return Math.floor(pic.length / 2) + 1;
   if (usage === 'comp-6') return pic.signed ? Math.floor(pic.length / 2) + 1 : Math.ceil(pic.length / 2);
-  if (pic.length <= 4) return 2;
-  if (pic.length <= 9) return 4;
-  if (pic.length <= 18) return 8;
-  throw new PicError(`PICTURE ${pic.text}: binary items hold at most 18 digits`);
+  if (pic.length > 18) throw new PicError(`PICTURE ${pic.text}: binary items hold at most 18 digits`);
+  return binaryBytes(pic.length, pic.signed, usage === 'comp-5' ? sizing.comp5Size : sizing.binarySize);
 }
 
-/** The alignment of a SYNCHRONIZED item (IBM Enterprise COBOL): binary, COMP-1, COMP-2 and POINTER items on their own size; others none. */
-export function syncAlignment(pic: Pic, usage: Usage): number {
-  if (usage === 'comp' || usage === 'comp-5' || usage === 'comp-1' || usage === 'comp-2' || usage === 'pointer') return byteSize(pic, usage);
+/**
+ * The alignment of a SYNCHRONIZED item (IBM Enterprise COBOL): binary, COMP-1, COMP-2, POINTER and
+ * INDEX items on their own size; a binary item of 1, 3, 5, 6 or 7 bytes (other compilers' sizes) on
+ * none, as GnuCOBOL does; others none.
+ */
+export function syncAlignment(pic: Pic, usage: Usage, sizing: Sizing = IBM_SIZING): number {
+  if (usage === 'comp' || usage === 'comp-5' || usage === 'comp-1' || usage === 'comp-2' || usage === 'pointer' || usage === 'index') {
+    const size = byteSize(pic, usage, sizing);
+    return size === 2 || size === 4 || size === 8 ? size : 1;
+  }
   return 1;
 }
 
@@ -101,6 +142,7 @@ export function parseUsage(word: string): Usage | undefined {
   if (w === 'COMP-6' || w === 'COMPUTATIONAL-6') return 'comp-6';
   if (w === 'COMP-1' || w === 'COMPUTATIONAL-1') return 'comp-1';
   if (w === 'COMP-2' || w === 'COMPUTATIONAL-2') return 'comp-2';
-  if (w === 'POINTER' || w === 'PROCEDURE-POINTER' || w === 'FUNCTION-POINTER' || w === 'INDEX') return 'pointer';
+  if (w === 'POINTER' || w === 'PROCEDURE-POINTER' || w === 'FUNCTION-POINTER') return 'pointer';
+  if (w === 'INDEX') return 'index';
   return undefined;
 }

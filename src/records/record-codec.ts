@@ -9,6 +9,7 @@ import { formatLegacyDate, parseLegacyDate, DATE_DIGITS } from './dates.ts';
 import { FieldError, FieldFault } from './errors.ts';
 import type { FieldItem, GroupItem, Item, RecordLayout } from './layout.ts';
 import iconv from 'iconv-lite';
+import { IBM_SIZING } from './pic.ts';
 import { DEFAULT_NUMBER_OPTIONS, makeNumberDecoder, makeNumberEncoder, type NumberOptions } from './numbers.ts';
 import { compileVariable } from './variable-codec.ts';
 import { generateDecoder, type ItemDecoder, type ValueDecoder } from './generated-decoder.ts';
@@ -26,6 +27,8 @@ export interface EncodeResult {
 export interface RecordCodec {
   layout: RecordLayout;
   page: CodePage;
+  /** How its numbers are read and written (the layout's sizing included). */
+  data: DataOptions;
   /** Whether `decode` is the generated decoder (generated-decoder.ts) rather than the plain one. */
   generated: boolean;
   /** Decodes the record at `start` (the buffer may hold more after it). */
@@ -534,15 +537,18 @@ export interface CompileOptions {
    * whatever this says, where the process refuses code generation from strings.
    */
   generatedDecoder?: boolean;
-  /** Which COBOL wrote the data (binary width and byte order, floating point, zoned signs, DBCS code page). */
+  /**
+   * Which COBOL wrote the data (binary byte order, floating point, zoned signs, DBCS code page). The
+   * binary and pointer widths are the layout's own (`layout.sizing`, set when it was built), whatever this says.
+   */
   data?: Partial<DataOptions>;
 }
 
 /** Compiles `layout` for the code page `encoding` (see code-pages.ts for the names). */
 export function compileRecord(layout: RecordLayout, encoding: string, options: CompileOptions = {}): RecordCodec {
   const page = codePage(encoding);
-  const data: DataOptions = { ...DEFAULT_NUMBER_OPTIONS, ...options.data };
-  if (layout.variable) return compileVariable(layout, page, { decoder: (f) => makeFieldDecoder(f, page, data), encoder: (f) => makeFieldEncoder(f, page, data) });
+  const data: DataOptions = { ...DEFAULT_NUMBER_OPTIONS, ...options.data, ...(layout.sizing ?? IBM_SIZING) };
+  if (layout.variable) return compileVariable(layout, page, data, { decoder: (f) => makeFieldDecoder(f, page, data), encoder: (f) => makeFieldEncoder(f, page, data) });
   const count = countReader(layout, page, data);
   const c: Compiling = { page, data, count, countOf: layout.odo?.item, generate: options.generatedDecoder ?? true };
   const { decoders, encoders } = compileItems(layout.items, c);
@@ -553,6 +559,7 @@ export function compileRecord(layout: RecordLayout, encoding: string, options: C
   return {
     layout,
     page,
+    data,
     generated: fast !== undefined,
     // The generated decoder takes (buf, start) too, the record starting at `start` (0 by default).
     decode: fast

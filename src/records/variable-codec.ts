@@ -11,7 +11,7 @@
 import type { CodePage } from './code-pages.ts';
 import { FieldError, FieldFault } from './errors.ts';
 import type { FieldItem, Item, RecordLayout } from './layout.ts';
-import type { DecodedRecord, RecordCodec, ValueEncoder } from './record-codec.ts';
+import type { DataOptions, DecodedRecord, RecordCodec, ValueEncoder } from './record-codec.ts';
 
 type ValueDecoder = (buf: Buffer, at: number) => unknown;
 
@@ -33,7 +33,7 @@ function fieldError(err: unknown, path: string, label: string, offset: number): 
   return new FieldError(path, label, offset, err instanceof Error ? err.message : String(err));
 }
 
-export function compileVariable(layout: RecordLayout, page: CodePage, codecs: FieldCodecs): RecordCodec {
+export function compileVariable(layout: RecordLayout, page: CodePage, data: DataOptions, codecs: FieldCodecs): RecordCodec {
   const decoders = new Map<FieldItem, ValueDecoder>();
   const encoders = new Map<FieldItem, ValueEncoder>();
   const dec = (f: FieldItem) => {
@@ -164,6 +164,7 @@ export function compileVariable(layout: RecordLayout, page: CodePage, codecs: Fi
   return {
     layout,
     page,
+    data,
     generated: false,
     decode(buf, start = 0) {
       const out: DecodedRecord = {};

@@ -34,7 +34,7 @@ function describePic(field: FieldItem): string {
 function numberSchema(field: FieldItem): JsonSchema {
   const { pic, usage } = field;
   if (usage === 'comp-1' || usage === 'comp-2') return { type: 'number' };
-  if (usage === 'pointer') return { type: 'integer', minimum: 0 };
+  if (usage === 'pointer' || usage === 'index') return { type: 'integer', minimum: 0 };
   const digits = pic.length;
   const scale = pic.scale;
   const intDigits = Math.max(digits - Math.max(scale, 0), 0);
@@ -49,9 +49,9 @@ function numberSchema(field: FieldItem): JsonSchema {
     return { type: 'number', minimum: pic.signed ? -max : 0, maximum: max };
   }
   if (usage === 'comp-5') {
-    // Native binary: the whole of its bytes, whatever the PICTURE says.
-    const bits = digits <= 4 ? 16 : digits <= 9 ? 32 : 64;
-    if (bits < 64) return pic.signed ? { type: 'integer', minimum: -(2 ** (bits - 1)), maximum: 2 ** (bits - 1) - 1 } : { type: 'integer', minimum: 0, maximum: 2 ** bits - 1 };
+    // Native binary: the whole of its bytes (as the layout sized it), whatever the PICTURE says.
+    const bits = field.size * 8;
+    if (bits <= 48) return pic.signed ? { type: 'integer', minimum: -(2 ** (bits - 1)), maximum: 2 ** (bits - 1) - 1 } : { type: 'integer', minimum: 0, maximum: 2 ** bits - 1 };
     return { type: 'integer' };
   }
   const factor = scale < 0 ? 10 ** -scale : 1;

@@ -3,8 +3,11 @@
  * Cobrix, JRecord, copybook-rs test data) is first judged by GnuCOBOL (`cobc -fsyntax-only` on a
  * tiny program that COPYs it), then parsed by Ficus; for the ones both accept, the size of every
  * data item is compared with GnuCOBOL's symbol table (`cobc -t … -ftsymbols`, which lists sizes but
- * not offsets in GnuCOBOL 3.1), and the offsets and sizes with the peers' published layouts
- * (cb2xml's XML, Cobrix's layout dumps, copybook-rs's golden schema).
+ * not offsets in GnuCOBOL 3.1), Ficus told the sizes of the dialect GnuCOBOL compiled it in
+ * (`-std=default`: binarySize 1-2-4-8, pointerSize 8; `-std=ibm` where only that compiles it:
+ * binarySize 2-4-8, comp5Size 1-2-4-8, pointerSize 8), and the offsets and sizes of Ficus's default
+ * (IBM) layout with the peers' published layouts (cb2xml's XML, Cobrix's layout dumps, copybook-rs's
+ * golden schema), which follow IBM.
  *
  * GnuCOBOL's verdict is not cached: each run compiles every copybook again (about a minute).
  */
@@ -14,6 +17,14 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parseCopybookDetailed, type ParsedEntry } from '../../src/records/copybook.ts';
+import type { Sizing } from '../../src/records/pic.ts';
+
+/** The sizes GnuCOBOL 3.1 gives binary and pointer items in each dialect (x86-64). */
+const GNUCOBOL_SIZING: Record<Dialect, Sizing> = {
+  '-std=default': { binarySize: '1-2-4-8', comp5Size: '1-2-4-8', pointerSize: 8 },
+  '-std=ibm': { binarySize: '2-4-8', comp5Size: '1-2-4-8', pointerSize: 8 },
+};
+type Dialect = '-std=default' | '-std=ibm';
 
 const run = promisify(execFile);
 
@@ -53,6 +64,8 @@ interface CobcItem {
 
 interface CobcVerdict {
   ok: boolean;
+  /** The dialect that compiled it. */
+  std?: Dialect;
   items: CobcItem[];
   message: string;
 }
@@ -78,17 +91,17 @@ async function cobc(file: string, work: string): Promise<CobcVerdict> {
   const lst = join(work, 'p.lst');
   writeFileSync(src, PROGRAM(basename(file), wrap));
   let message = '';
-  // IBM's dialect first (binary sizes 2-4-8 as on the mainframe), then GnuCOBOL's default; fixed format, then free.
+  // GnuCOBOL's default dialect first, then IBM's (for reserved words the default refuses as names); fixed format, then free.
   for (const [std, format] of [
-    ['-std=ibm', '-fixed'],
-    ['-std=ibm', '-free'],
     ['-std=default', '-fixed'],
     ['-std=default', '-free'],
-  ]) {
+    ['-std=ibm', '-fixed'],
+    ['-std=ibm', '-free'],
+  ] as const) {
     rmSync(lst, { force: true });
     try {
       await run('cobc', ['-fsyntax-only', std, format, '-I', dirname(file), '-t', lst, '-ftsymbols', src], { cwd: work, timeout: 60_000 });
-      return { ok: true, items: symbols(readFileSync(lst, 'latin1'), wrap), message: '' };
+      return { ok: true, std, items: symbols(readFileSync(lst, 'latin1'), wrap), message: '' };
     } catch (err) {
       message ||=
         String((err as { stderr?: string }).stderr ?? err)
@@ -181,7 +194,7 @@ export async function main(corpus: string): Promise<boolean> {
   const files = walk(root);
   const work = mkdtempSync(join(tmpdir(), 'ficus-cpy-'));
   const verbose = process.env.FICUS_CONFORMANCE_VERBOSE === '1';
-  const stats = { files: files.length, accepted: 0, parsed: 0, sizeMatch: 0, sizeCompared: 0, peerCompared: 0, peerMatch: 0, parsedNotAccepted: 0 };
+  const stats = { files: files.length, accepted: 0, parsed: 0, sizeMatch: 0, sizeCompared: 0, peerCompared: 0, peerMatch: 0, parsedNotAccepted: 0, byStd: { '-std=default': 0, '-std=ibm': 0 } };
   const failures: string[] = [];
   const mismatches: string[] = [];
   const peerMismatches: string[] = [];
@@ -220,18 +233,21 @@ export async function main(corpus: string): Promise<boolean> {
       }
       stats.parsed++;
       const flat = flatten(entries);
-      if (hasCobc) {
+      if (hasCobc && verdict.std) {
         stats.sizeCompared++;
+        stats.byStd[verdict.std]++;
+        // Sizes as the dialect GnuCOBOL compiled it in gives them.
+        const gnu = flatten(parseCopybookDetailed(text, rel, { copyDirs: [dirname(file)], sizing: GNUCOBOL_SIZING[verdict.std] }).entries);
         const diffs: string[] = [];
-        if (flat.length !== verdict.items.length) diffs.push(`${flat.length} items, GnuCOBOL ${verdict.items.length}`);
-        for (let i = 0; i < Math.min(flat.length, verdict.items.length) && diffs.length < 3; i++) {
-          const a = flat[i];
+        if (gnu.length !== verdict.items.length) diffs.push(`${gnu.length} items, GnuCOBOL ${verdict.items.length}`);
+        for (let i = 0; i < Math.min(gnu.length, verdict.items.length) && diffs.length < 3; i++) {
+          const a = gnu[i];
           const b = verdict.items[i];
           if ((b.elementary ? a.one : a.size) !== b.size || (a.name !== b.name && b.name !== 'FILLER' && a.name !== 'FILLER'))
             diffs.push(`${b.name}: Ficus ${a.name} ${b.elementary ? a.one : a.size} bytes, GnuCOBOL ${b.size}`);
         }
         if (diffs.length === 0) stats.sizeMatch++;
-        else mismatches.push(`${rel}: ${diffs.join('; ')}`);
+        else mismatches.push(`${rel} (${verdict.std}): ${diffs.join('; ')}`);
       }
       // Peers
       const peer = peerLayout(root, rel, file, cb2xml);
@@ -248,7 +264,9 @@ export async function main(corpus: string): Promise<boolean> {
   console.log(`copybooks in the corpus: ${stats.files}`);
   console.log(`accepted by GnuCOBOL (cobc -fsyntax-only): ${stats.accepted}`);
   console.log(`  of those, parsed by Ficus: ${stats.parsed}`);
-  console.log(`  every item's size equal to GnuCOBOL's: ${stats.sizeMatch} of ${stats.sizeCompared}`);
+  console.log(
+    `  every item's size equal to GnuCOBOL's (Ficus told the dialect's sizes): ${stats.sizeMatch} of ${stats.sizeCompared} (${stats.byStd['-std=default']} compiled -std=default, ${stats.byStd['-std=ibm']} only -std=ibm)`,
+  );
   console.log(`  with a peer layout published: ${stats.peerCompared}; offsets and sizes equal to the peer's: ${stats.peerMatch}`);
   console.log(`refused by GnuCOBOL but parsed by Ficus: ${stats.parsedNotAccepted}`);
   if (failures.length) console.log(`\nnot parsed (${failures.length}):\n  ${failures.join('\n  ')}`);

@@ -63,7 +63,7 @@ function statementsFor(field: FieldItem, ref: string, seed: number, plan: CobolR
   }
   const { pic, usage } = field;
   if (pic.kind === 'numeric') {
-    if (usage === 'comp-1' || usage === 'comp-2' || usage === 'pointer' || pic.scale < 0) return [];
+    if (usage === 'comp-1' || usage === 'comp-2' || usage === 'pointer' || usage === 'index' || pic.scale < 0) return [];
     if (field.date) return [`COMPUTE ${ref} = ${dateFormula(field.date.format)}`];
     const digits = Math.min(pic.length, 18);
     const offset = pic.signed ? ` - ${'5' + '0'.repeat(digits - 1)}` : '';

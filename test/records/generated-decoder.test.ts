@@ -1,7 +1,8 @@
 /**
  * The generated record decoder (src/records/generated-decoder.ts) against the plain one, on random
- * layouts (text, zoned, separate signs, packed, binary of every size, signed or not, with scales;
- * dates, level-88 values, FILLER, groups, OCCURS, OCCURS DEPENDING ON) in several code pages, and
+ * layouts (text, zoned, separate signs, packed, binary of every size, signed or not, with scales,
+ * in each compiler's sizes (1 to 8 bytes) and byte order, pointers of 4 and 8 bytes; dates, level-88
+ * values, FILLER, groups, OCCURS, OCCURS DEPENDING ON) in several code pages, and
  * random records of mostly valid and some invalid bytes: the same values, the same errors. And the
  * plain decoder where code generation is refused.
  */
@@ -13,7 +14,7 @@ import { codePage, type CodePage } from '../../src/records/code-pages.ts';
 import { DATE_DIGITS } from '../../src/records/dates.ts';
 import { FieldError } from '../../src/records/errors.ts';
 import { buildLayout, DATE_FORMATS, type DateFormat, type FieldItem, type Item, type RecordLayout } from '../../src/records/layout.ts';
-import { parsePic, type Usage } from '../../src/records/pic.ts';
+import { implicitPic, parsePic, type Sizing, type Usage } from '../../src/records/pic.ts';
 import { compileRecord, type RecordCodec } from '../../src/records/record-codec.ts';
 
 // Identity (latin1; ascii with undefined bytes), latin1-only EBCDIC (cp037, cp273), and pages with
@@ -25,7 +26,8 @@ type FieldSpec =
   | { type: 'text'; length: number; right: boolean; conditions: boolean; date?: DateFormat }
   | { type: 'zoned'; digits: number; scale: number; signed: boolean; sign: 'overpunch-trailing' | 'overpunch-leading' | 'leading' | 'trailing'; conditions: boolean; date?: DateFormat }
   | { type: 'packed'; digits: number; scale: number; signed: boolean; date?: DateFormat }
-  | { type: 'binary'; digits: number; scale: number; signed: boolean; usage: 'comp' | 'comp-5' };
+  | { type: 'binary'; digits: number; scale: number; signed: boolean; usage: 'comp' | 'comp-5' }
+  | { type: 'pointer' };
 type Spec = { field: FieldSpec; filler: boolean; occurs: number } | { group: Spec[]; occurs: number };
 
 const dateFormat = fc.constantFrom(...DATE_FORMATS);
@@ -49,6 +51,7 @@ const fieldSpec: fc.Arbitrary<FieldSpec> = fc.oneof(
   fc
     .record({ digits: fc.integer({ min: 1, max: 18 }), scale: fc.integer({ min: 0, max: 4 }), signed: fc.boolean(), usage: fc.constantFrom('comp' as const, 'comp-5' as const) })
     .map((f) => ({ type: 'binary' as const, ...f, scale: Math.min(f.scale, f.digits - 1) })),
+  fc.constant({ type: 'pointer' as const }),
 );
 const occurs = fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) });
 const { spec } = fc.letrec<{ spec: Spec; items: Spec[] }>((tie) => ({
@@ -64,9 +67,17 @@ const layoutSpec = fc.record({
   /** An OCCURS DEPENDING ON table at the end, its counter first. */
   odo: fc.option(fc.record({ table: fieldSpec, max: fc.integer({ min: 1, max: 4 }) }), { freq: 4 }),
   page: fc.constantFrom(...PAGES),
+  /** IBM's sizes, GnuCOBOL's default and -std=ibm, Micro Focus. */
+  sizing: fc.constantFrom<Sizing>(
+    { binarySize: '2-4-8', comp5Size: '2-4-8', pointerSize: 4 },
+    { binarySize: '1-2-4-8', comp5Size: '1-2-4-8', pointerSize: 8 },
+    { binarySize: '2-4-8', comp5Size: '1-2-4-8', pointerSize: 8 },
+    { binarySize: '1--8', comp5Size: '1--8', pointerSize: 8 },
+  ),
+  byteOrder: fc.constantFrom('big' as const, 'little' as const),
 });
 
-function picText(f: FieldSpec): string {
+function picText(f: Exclude<FieldSpec, { type: 'pointer' }>): string {
   if (f.type === 'text') return `X(${f.length})`;
   const int = f.digits - f.scale;
   return `${f.signed ? 'S' : ''}${int > 0 ? `9(${int})` : ''}${f.scale > 0 ? `V9(${f.scale})` : ''}`;
@@ -77,12 +88,12 @@ function toField(f: FieldSpec, filler: boolean, occ: number): FieldItem {
   const n = ++names;
   // Every fifth name needs quoting in generated source.
   const name = filler ? '' : n % 5 === 0 ? `f${n}"\\'` : `f${n}`;
-  const usage: Usage = f.type === 'packed' ? 'comp-3' : f.type === 'binary' ? f.usage : 'display';
+  const usage: Usage = f.type === 'packed' ? 'comp-3' : f.type === 'binary' ? f.usage : f.type === 'pointer' ? 'pointer' : 'display';
   const item: FieldItem = {
     kind: 'field',
     name,
     label: filler ? 'FILLER' : `F-${n}`,
-    pic: parsePic(picText(f)),
+    pic: f.type === 'pointer' ? implicitPic('pointer')! : parsePic(picText(f)),
     usage,
     justify: f.type === 'text' && f.right ? 'right' : 'left',
     truncate: 'refuse',
@@ -114,7 +125,7 @@ function toItem(s: Spec): Item {
   return item;
 }
 
-function toLayout(l: { items: Spec[]; odo: { table: FieldSpec; max: number } | null }): RecordLayout {
+function toLayout(l: { items: Spec[]; odo: { table: FieldSpec; max: number } | null; sizing?: Sizing }): RecordLayout {
   const items = l.items.map(toItem);
   if (l.odo) {
     const counter = toField({ type: 'zoned', digits: 1, scale: 0, signed: false, sign: 'overpunch-trailing', conditions: false }, false, 0);
@@ -123,11 +134,11 @@ function toLayout(l: { items: Spec[]; odo: { table: FieldSpec; max: number } | n
     items.unshift(counter);
     items.push(table);
   }
-  return buildLayout('random', items);
+  return buildLayout('random', items, l.sizing);
 }
 
 /** Bytes for one field: valid for its type, or (`dirty`) sometimes any bytes. */
-function fieldBytes(field: FieldItem, page: CodePage, dirty: boolean, countMax: number | undefined): fc.Arbitrary<number[]> {
+function fieldBytes(field: FieldItem, page: CodePage, dirty: boolean, countMax: number | undefined, le: boolean): fc.Arbitrary<number[]> {
   const size = field.size;
   const anyBytes = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: size, maxLength: size });
   const digit = fc.integer({ min: 0, max: 9 });
@@ -168,14 +179,17 @@ function fieldBytes(field: FieldItem, page: CodePage, dirty: boolean, countMax: 
       return out;
     });
   } else {
-    // Binary: within the PIC's digits (COMP checks them; COMP-5 does not), unless dirty.
-    valid = fc.tuple(fc.integer({ min: 0, max: dirty ? 99_999 : Math.min(99_999, 10 ** field.pic.length - 1) }), fc.boolean()).map(([v, negative]) => {
-      const b = Buffer.alloc(size);
-      const n = BigInt(negative && field.pic.signed ? -v : v);
-      if (size === 2) b.writeInt16BE(Number(BigInt.asIntN(16, n)));
-      else if (size === 4) b.writeInt32BE(Number(BigInt.asIntN(32, n)));
-      else b.writeBigInt64BE(n);
-      return [...b];
+    // Binary (and pointers): within the PIC's digits (COMP checks them; COMP-5 does not), unless dirty; 1 to 8 bytes in the layout's byte order.
+    const big = fc.bigInt({ min: 0n, max: (1n << BigInt(size * 8 - 1)) - 1n });
+    const magnitude = dirty ? fc.oneof(fc.integer({ min: 0, max: 99_999 }).map(BigInt), big) : fc.integer({ min: 0, max: Math.min(99_999, 10 ** field.pic.length - 1) }).map(BigInt);
+    valid = fc.tuple(magnitude, fc.boolean()).map(([v, negative]) => {
+      let u = BigInt.asUintN(size * 8, negative && field.pic.signed ? -v : v);
+      const out = new Array<number>(size);
+      for (let k = 0; k < size; k++) {
+        out[le ? k : size - 1 - k] = Number(u & 0xffn);
+        u >>= 8n;
+      }
+      return out;
     });
   }
   return dirty ? fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: anyBytes }) : valid;
@@ -208,17 +222,17 @@ function dateDigits(format: DateFormat, dirty: boolean): fc.Arbitrary<number[]> 
  * The bytes of a whole record (an OCCURS DEPENDING ON table at its longest), field by field in
  * order: half of them valid throughout, half with bad bytes here and there.
  */
-function recordBytes(layout: RecordLayout, page: CodePage): fc.Arbitrary<Buffer> {
-  return fc.oneof(fieldsBytes(layout, page, false), fieldsBytes(layout, page, true));
+function recordBytes(layout: RecordLayout, page: CodePage, le: boolean): fc.Arbitrary<Buffer> {
+  return fc.oneof(fieldsBytes(layout, page, false, le), fieldsBytes(layout, page, true, le));
 }
 
-function fieldsBytes(layout: RecordLayout, page: CodePage, dirty: boolean): fc.Arbitrary<Buffer> {
+function fieldsBytes(layout: RecordLayout, page: CodePage, dirty: boolean, le: boolean): fc.Arbitrary<Buffer> {
   const parts: fc.Arbitrary<number[]>[] = [];
   const walk = (items: readonly Item[]) => {
     for (const item of items) {
       for (let i = 0; i < (item.occurs?.max ?? 1); i++) {
         if (item.kind === 'group') walk(item.children);
-        else parts.push(fieldBytes(item, page, dirty, item === layout.odo?.counter ? layout.odo.item.occurs!.max : undefined));
+        else parts.push(fieldBytes(item, page, dirty, item === layout.odo?.counter ? layout.odo.item.occurs!.max : undefined, le));
       }
     }
   };
@@ -243,7 +257,8 @@ const cases = layoutSpec.chain((l) => {
   return fc.record({
     layout: fc.constant(layout),
     encoding: fc.constant(l.page),
-    records: fc.array(fc.tuple(recordBytes(layout, page), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 8 }),
+    byteOrder: fc.constant(l.byteOrder),
+    records: fc.array(fc.tuple(recordBytes(layout, page, l.byteOrder === 'little'), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 8 }),
   });
 });
 
@@ -253,9 +268,9 @@ describe('the generated record decoder', () => {
     let decoded = 0;
     let failed = 0;
     fc.assert(
-      fc.property(cases, ({ layout, encoding, records }) => {
-        const generated = compileRecord(layout, encoding);
-        const plain = compileRecord(layout, encoding, { generatedDecoder: false });
+      fc.property(cases, ({ layout, encoding, byteOrder, records }) => {
+        const generated = compileRecord(layout, encoding, { data: { byteOrder } });
+        const plain = compileRecord(layout, encoding, { generatedDecoder: false, data: { byteOrder } });
         // (A record of FILLER alone has nothing to decode, and no generated decoder.)
         expect(generated.generated).toBe(layout.items.some((i) => i.name !== ''));
         expect(plain.generated).toBe(false);
