@@ -165,6 +165,31 @@ describe('operationIds', () => {
   });
 });
 
+describe('response schemas', () => {
+  it('finds the exact status, then its class, then default; a status declared without a body has none, default or not', () => {
+    const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+    const c = new Contract({
+      openapi: '3.0.3',
+      info: { title: 'responses', version: '1' },
+      paths: {
+        '/auth/register': {
+          post: {
+            operationId: 'register',
+            responses: {
+              '200': { description: 'registered, no body' },
+              '4XX': { description: 'refused', ...json({ type: 'object', required: ['reason'] }) },
+              default: { description: 'any other', ...json({ type: 'object', required: ['message'] }) },
+            },
+          },
+        },
+      },
+    });
+    expect(c.responseSchema('register', 200)).toBeUndefined();
+    expect(c.responseSchema('register', 409)).toEqual({ type: 'object', required: ['reason'] });
+    expect(c.responseSchema('register', 500)).toEqual({ type: 'object', required: ['message'] });
+  });
+});
+
 describe('documents with mistakes', () => {
   it('checks the document against the OpenAPI schema and names file, JSON pointer and line (3.0)', async () => {
     const file = join(DIR, 'invalid-document.yaml');
