@@ -2,15 +2,17 @@
  * The start-up path of a contract: the root file read (YAML or JSON), its version found (3.0 or
  * 3.1), every file it refers to by relative `$ref` bundled into one document by
  * @apidevtools/json-schema-ref-parser (external references become internal ones; recursive ones
- * stay references), the result checked against the OpenAPI schema of its version, and each mistake
+ * stay references; discriminator mappings that name other files follow them), the result checked against the OpenAPI schema of its version, and each mistake
  * placed in the file and line where it is written.
  */
-import { readFileSync } from 'node:fs';
-import { $RefParser } from '@apidevtools/json-schema-ref-parser';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { $RefParser, getJsonSchemaRefParserDefaultOptions, type FileInfo, type Plugin } from '@apidevtools/json-schema-ref-parser';
 import { LineCounter, parseDocument } from 'yaml';
 import { Contract, displayPath, versionOf } from './contract.ts';
 import { checkDocument } from './document-check.ts';
-import { SourceLines } from './source-lines.ts';
+import { componentsFor, diskPath, DiscriminatorMappings, type MissingTarget } from './discriminator-mapping.ts';
+import { pointerTokens, SourceLines } from './source-lines.ts';
 import type { OpenApiVersion } from './schema-dialect.ts';
 
 export interface ContractMistake {
@@ -61,24 +63,30 @@ function hasRef(node: unknown): boolean {
   return Object.values(node).some(hasRef);
 }
 
-/**
- * The document with every file it refers to bundled in. Top-level extensions (`x-topics`, say)
- * are left as written: they are for other tools, and may refer to files (Markdown) that a
- * published contract does not ship.
- */
-async function bundle(file: string, root: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const extensions: Record<string, unknown> = {};
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(root)) {
-    if (k.startsWith('x-') && hasRef(v)) extensions[k] = v;
-    else rest[k] = v;
-  }
+/** Parsers that parse as the ref parser's own do, and note each file's discriminators first. */
+function notingParsers(mappings: DiscriminatorMappings): { json: Plugin; yaml: Plugin } {
+  const defaults = getJsonSchemaRefParserDefaultOptions().parse;
+  const noting = (plugin: Plugin): Plugin => ({
+    ...plugin,
+    parse: async (f: FileInfo) => {
+      const value = await (plugin.parse as (f: FileInfo) => unknown)(f);
+      mappings.noteFile(diskPath(f.url), value);
+      return value;
+    },
+  });
+  return { json: noting(defaults.json as Plugin), yaml: noting(defaults.yaml as Plugin) };
+}
+
+async function bundleOnce(file: string, root: Record<string, unknown>): Promise<{ bundled: Record<string, unknown>; mappings: DiscriminatorMappings }> {
+  const mappings = new DiscriminatorMappings();
+  mappings.noteFile(resolvePath(file), root);
   try {
-    const bundled = (await $RefParser.bundle(file, rest, {
+    const bundled = (await $RefParser.bundle(file, root, {
       resolve: { http: false, external: true },
+      parse: notingParsers(mappings),
       dereference: { circular: true },
     })) as Record<string, unknown>;
-    return { ...bundled, ...extensions };
+    return { bundled, mappings };
   } catch (err) {
     const e = err as Error & { source?: string; path?: string; errors?: (Error & { source?: string })[] };
     const all = e.errors && e.errors.length > 0 ? e.errors : [e];
@@ -91,6 +99,50 @@ async function bundle(file: string, root: Record<string, unknown>): Promise<Reco
       })),
     );
   }
+}
+
+/** A discriminator mapping value that names no schema, placed where it is written. */
+function mappingMistake(mappings: DiscriminatorMappings, target: MissingTarget, rootFile: string): ContractMistake {
+  const owner = mappings.ownerOf(target);
+  const file = owner?.file ?? rootFile;
+  const pointer = owner?.pointer ?? '';
+  return {
+    file,
+    pointer,
+    line: new SourceLines().lineOf(file, pointerTokens(pointer)),
+    problem: `discriminator mapping value "${owner?.value ?? target.file}" names no schema (${existsSync(target.file) ? `nothing at #${target.pointer} in ${displayPath(target.file)}` : `${displayPath(target.file)} does not exist`})`,
+    fix: 'make the value a schema name of components.schemas, or a reference (relative to the file it is in) to a schema that exists',
+  };
+}
+
+/**
+ * The document with every file it refers to bundled in. Top-level extensions (`x-topics`, say)
+ * are left as written: they are for other tools, and may refer to files (Markdown) that a
+ * published contract does not ship. `discriminator.mapping` references into other files are
+ * rewritten to where the bundled document holds their schemas (discriminator-mapping.ts); a schema
+ * that only a mapping names is bundled into `components.schemas` (a second pass).
+ */
+async function bundle(file: string, root: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const extensions: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(root)) {
+    if (k.startsWith('x-') && hasRef(v)) extensions[k] = v;
+    else rest[k] = v;
+  }
+  const rootFile = resolvePath(file);
+  let { bundled, mappings } = await bundleOnce(file, structuredClone(rest));
+  let missing = mappings.rewrite(bundled, rootFile);
+  const nowhere = missing.filter((m) => m.nowhere);
+  if (nowhere.length > 0) throw new ContractError(nowhere.map((m) => mappingMistake(mappings, m, rootFile)));
+  if (missing.length > 0) {
+    const components = (rest.components ?? {}) as Record<string, unknown>;
+    const added = componentsFor(missing, rootFile, rest);
+    const again = { ...rest, components: { ...components, schemas: { ...((components.schemas ?? {}) as Record<string, unknown>), ...added } } };
+    ({ bundled, mappings } = await bundleOnce(file, structuredClone(again)));
+    missing = mappings.rewrite(bundled, rootFile);
+    if (missing.length > 0) throw new ContractError(missing.map((m) => mappingMistake(mappings, m, rootFile)));
+  }
+  return { ...bundled, ...extensions };
 }
 
 export async function openContract(file: string): Promise<Contract> {

@@ -217,10 +217,16 @@ export class Contract {
     return op;
   }
 
-  /** The schema of a response: the exact status, then its class (`2XX`), then `default`. */
+  /**
+   * The schema of a response: of the exact status, else its class (`2XX`), else `default`, as the
+   * response validator finds it. A status declared without a JSON body has none (undefined), even
+   * beside a `default` that has one: `default` is for the statuses the contract does not name.
+   */
   responseSchema(operationId: string, status: number): JsonSchema | undefined {
     const r = this.operation(operationId).responses;
-    return r[String(status)] ?? r[`${String(status)[0]}XX`] ?? r.default;
+    const s = String(status);
+    for (const key of [s, `${s[0]}XX`, `${s[0]}xx`, 'default']) if (key in r) return r[key];
+    return undefined;
   }
 
   /** Resolves one local `$ref` (`#/components/...`). */

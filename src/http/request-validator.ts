@@ -5,7 +5,7 @@
  * offending field is reported, named as the caller wrote it (`path.customerId`, `query.limit`,
  * `headers.idempotency-key`, `body.lines[0].sku`).
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { Contract, ContractOperation, JsonSchema } from '../contract/contract.ts';
 import { PROBLEMS, Problem, type FieldError } from '../problem.ts';
@@ -14,7 +14,7 @@ import { addSchemaViewKeywords, schemaView, viewOptionsOf } from '../contract/sc
 import { bodyKindOf, MediaMatcher, parseMediaType, type BodyKind } from './media-types.ts';
 import { planParameter, parseCookies, QueryReader, readCookieValue, readHeaderValue, readPathValue, type ParameterPlan } from './parameters.ts';
 import type { FieldEncodings } from './request-body.ts';
-import { ajvPathToField } from './response-validator.ts';
+import { fieldErrors } from './field-errors.ts';
 import { credentialQueryNames } from '../security/contract-security.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -33,18 +33,6 @@ export function bodyMediaOf(contentType: string | undefined, hasBody: boolean): 
   const semi = contentType.indexOf(';');
   const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json')) ? 'json' : 'other';
-}
-
-export function fieldErrors(prefix: string, errors: ErrorObject[] | null | undefined): FieldError[] {
-  return (errors ?? []).map((e) => {
-    const extra =
-      e.keyword === 'additionalProperties'
-        ? `.${String((e.params as { additionalProperty?: string }).additionalProperty)}`
-        : e.keyword === 'required'
-          ? `.${String((e.params as { missingProperty?: string }).missingProperty)}`
-          : '';
-    return { field: ajvPathToField(prefix, e.instancePath) + extra, message: e.message ?? e.keyword };
-  });
 }
 
 function objectSchema(params: { name: string; required: boolean; schema: JsonSchema | boolean }[]): JsonSchema {

@@ -15,18 +15,10 @@ import type { Contract } from '../contract/contract.ts';
 import { addSchemaViewKeywords, schemaView, viewOptionsOf, type SchemaViewOptions } from '../contract/schema-view.ts';
 import type { OperationResult } from '../kinds/kind.ts';
 import type { FieldError } from '../problem.ts';
+import { fieldErrors } from './field-errors.ts';
 import { bodyKindOf, isJsonMedia, MediaMatcher, parseMediaType, type BodyKind } from './media-types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-
-export function ajvPathToField(prefix: string, instancePath: string): string {
-  let out = prefix;
-  for (const part of instancePath.split('/').slice(1)) {
-    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(key) ? `[${key}]` : `.${key}`;
-  }
-  return out;
-}
 
 interface MediaCheck {
   key: string;
@@ -134,14 +126,6 @@ export class ResponseValidator {
     let value = body;
     if (Buffer.isBuffer(body) && media.kind === 'text') value = body.toString('utf8');
     if (validate(value)) return [];
-    return (validate.errors ?? []).map((e) => {
-      const extra =
-        e.keyword === 'additionalProperties'
-          ? `.${String((e.params as { additionalProperty?: string }).additionalProperty)}`
-          : e.keyword === 'required'
-            ? `.${String((e.params as { missingProperty?: string }).missingProperty)}`
-            : '';
-      return { field: ajvPathToField('response', e.instancePath) + extra, message: e.message ?? e.keyword };
-    });
+    return fieldErrors('response', validate.errors);
   }
 }

@@ -74,6 +74,50 @@ describe('a multi-file 3.1 contract', () => {
   });
 });
 
+describe('a contract whose discriminator mappings name other files', () => {
+  let upstream: Awaited<ReturnType<typeof startHttpServer>>;
+  let gw: StartedGateway;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    upstream = await startHttpServer((req, res, body) => {
+      seen.push(body);
+      res.writeHead(201).end();
+    });
+    gw = await startGateway(join(ROOTS, 'discriminator-files'), { UPSTREAM_URL: upstream.url });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  async function post(path: string, body: unknown): Promise<{ status: number; fields: string[] }> {
+    const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, fields: res.status === 400 ? ((JSON.parse(text) as { errors: { field: string }[] }).errors ?? []).map((e) => e.field) : [] };
+  }
+
+  it('accepts a valid body for each mapped value and passes it on', async () => {
+    expect(await post('/menu', { category: 'beverage', volume: 330 })).toEqual({ status: 201, fields: [] });
+    expect(JSON.parse(seen.at(-1) ?? '')).toEqual({ category: 'beverage', volume: 330 });
+    expect((await post('/menu', { category: 'dessert', calories: 250 })).status).toBe(201);
+    expect((await post('/pets', { petType: 'dog', name: 'rex', barks: true })).status).toBe(201);
+    expect((await post('/pets', { petType: 'cat', name: 'tom', hunts: false })).status).toBe(201);
+  });
+
+  it('refuses a discriminator value the mapping does not name with 400 naming the field', async () => {
+    const before = seen.length;
+    expect(await post('/menu', { category: 'soup', volume: 330 })).toEqual({ status: 400, fields: ['body.category'] });
+    expect(await post('/pets', { petType: 'horse', name: 'ed' })).toEqual({ status: 400, fields: ['body.petType'] });
+    expect(seen.length).toBe(before);
+  });
+
+  it('checks the body against the schema its value maps to (in another file)', async () => {
+    expect(await post('/menu', { category: 'dessert', volume: 330 })).toEqual({ status: 400, fields: ['body.calories'] });
+    expect(await post('/pets', { petType: 'cat', name: 'tom', barks: true })).toEqual({ status: 400, fields: ['body.hunts'] });
+  });
+});
+
 describe('path templates through the gateway', () => {
   let upstream: Awaited<ReturnType<typeof startHttpServer>>;
   let gw: StartedGateway;

@@ -60,7 +60,8 @@ describe('discriminator', () => {
     expect((await post(app, '/pets', { kind: 'kitty', hunts: true })).status).toBe(200);
     expect((await post(app, '/pets', { kind: 'dog', barks: true })).status).toBe(200);
     // a dog with a cat's properties matches Cat under oneOf, but its kind says Dog
-    expect((await post(app, '/pets', { kind: 'dog', hunts: true })).body?.errors?.[0].field).toBe('body.barks');
+    // ... and the 400 names the field at fault, nothing else (no "must match then" at the body)
+    expect((await post(app, '/pets', { kind: 'dog', hunts: true })).body?.errors?.map((e) => e.field)).toEqual(['body.barks']);
     expect((await post(app, '/pets', { kind: 'Cat', hunts: true })).body?.errors?.[0].field).toBe('body.kind');
   });
 

@@ -55,6 +55,31 @@ describe('a contract in several files', () => {
   });
 });
 
+describe('discriminator mappings that name other files', () => {
+  it('point, once bundled, at the schemas they name: from the entry file and from another file, with and without a JSON pointer', async () => {
+    const c = await Contract.open(join(DIR, 'discriminator-files', 'openapi.yaml'));
+    const menu = c.document.paths as Record<string, { post: { requestBody: { content: Record<string, { schema: { discriminator: { mapping: Record<string, string> } } }> } } }>;
+    const mapping = menu['/menu'].post.requestBody.content['application/json'].schema.discriminator.mapping;
+    expect(Object.values(mapping).every((ref) => ref.startsWith('#/'))).toBe(true);
+    expect(c.deref({ $ref: mapping.beverage })).toMatchObject({ required: ['category', 'volume'] });
+    expect(c.deref({ $ref: mapping.dessert })).toMatchObject({ required: ['category', 'calories'] });
+    // pet.yaml's children are reached by no $ref, only by its mapping (relative to pet.yaml): bundled into components.schemas.
+    const pet = c.deref(c.operation('addPet').raw.requestBody) as { content: Record<string, { schema: unknown }> };
+    const parent = c.deref(pet.content['application/json'].schema) as { discriminator: { mapping: Record<string, string> } };
+    expect(parent.discriminator.mapping).toEqual({ dog: '#/components/schemas/dog', cat: '#/components/schemas/Cat' });
+    expect(c.deref({ $ref: parent.discriminator.mapping.cat })).toMatchObject({ allOf: [{}, { required: ['hunts'] }] });
+  });
+
+  it('stops start-up at a mapping that names a file that does not exist, naming where the mapping is written', async () => {
+    const file = join(DIR, 'discriminator-missing', 'openapi.yaml');
+    const err = await mistakesOf(file);
+    expect(err.mistakes).toHaveLength(1);
+    expect(err.mistakes[0]).toMatchObject({ file, pointer: '/paths/~1menu/post/requestBody/content/application~1json/schema/discriminator/mapping/soup', line: 17 });
+    expect(err.mistakes[0].problem).toContain('"./soup.yaml" names no schema');
+    expect(err.mistakes[0].problem).toContain('does not exist');
+  });
+});
+
 describe('each version by its own rules', () => {
   it('3.0: nullable allows null, boolean exclusiveMinimum/exclusiveMaximum exclude their bounds', async () => {
     const c = await Contract.open(join(DIR, 'v30-rules.yaml'));
@@ -137,6 +162,31 @@ describe('operationIds', () => {
     expect(c.resolve('POST /pets')).toBe('addPet');
     expect(c.resolve('POST /pets_charset')).toBe('postPetsCharset');
     expect(c.notices[0]).toContain('operationId "addPet" is used by more than one operation');
+  });
+});
+
+describe('response schemas', () => {
+  it('finds the exact status, then its class, then default; a status declared without a body has none, default or not', () => {
+    const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+    const c = new Contract({
+      openapi: '3.0.3',
+      info: { title: 'responses', version: '1' },
+      paths: {
+        '/auth/register': {
+          post: {
+            operationId: 'register',
+            responses: {
+              '200': { description: 'registered, no body' },
+              '4XX': { description: 'refused', ...json({ type: 'object', required: ['reason'] }) },
+              default: { description: 'any other', ...json({ type: 'object', required: ['message'] }) },
+            },
+          },
+        },
+      },
+    });
+    expect(c.responseSchema('register', 200)).toBeUndefined();
+    expect(c.responseSchema('register', 409)).toEqual({ type: 'object', required: ['reason'] });
+    expect(c.responseSchema('register', 500)).toEqual({ type: 'object', required: ['message'] });
   });
 });
 
