@@ -1,6 +1,6 @@
 /** The schema of ficus.yaml (the gateway) and of adapters/<name>/adapter.yaml (one adapter). */
 import { z } from 'zod';
-import { sizeBytes } from './units.ts';
+import { formatSize, sizeBytes } from './units.ts';
 import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
@@ -15,6 +15,28 @@ export const MODES = ['legacy', 'shadow', 'canary', 'fallback', 'modern'] as con
 export type ModeName = (typeof MODES)[number];
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** `server.multipart`: the limits of a multipart/form-data body and where it is spooled. */
+export const multipartConfigSchema = z
+  .object({
+    /** Largest file part, e.g. `25MiB` (413 naming the part past it). */
+    fileLimit: sizeBytes.prefault('25MiB'),
+    /** Largest multipart body as a whole, files and fields, e.g. `100MiB` (413 past it). */
+    requestLimit: sizeBytes.prefault('100MiB'),
+    /** The folder bodies are spooled to while they are checked and passed on (default: the system's temporary folder); relative to the project. */
+    tempDir: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.fileLimit > m.requestLimit)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fileLimit'],
+        message: `${formatSize(m.fileLimit)} is larger than server.multipart.requestLimit (${formatSize(m.requestLimit)}), which every file part counts against too`,
+        params: { fix: `make fileLimit at most requestLimit (${formatSize(m.requestLimit)}), or raise requestLimit` },
+      });
+  })
+  .prefault({});
 
 export const routeConfigSchema = z
   .object({
@@ -40,6 +62,8 @@ export const gatewayConfigSchema = z
         host: z.string().default('0.0.0.0'),
         /** Largest request body accepted, e.g. `1mb`, `100kb` (413 past it). */
         bodyLimit: sizeBytes.prefault('1MiB'),
+        /** multipart/form-data bodies: spooled to a temp file as they stream in, never held whole in memory (src/http/multipart-reader.ts). */
+        multipart: multipartConfigSchema,
         /** Serve the API reference page at /docs. */
         docs: z.boolean().default(true),
         /** A writeOnly property in a backend's answer: refused (502, as a contract violation) or removed before it is sent. */

@@ -6,7 +6,7 @@
  * broken is not then reported as unserved, and a value whose environment variable is missing is not
  * then reported as of the wrong type. The loaded config is frozen.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -177,6 +177,24 @@ export function placeErrors(errors: ConfigError[]): ConfigError[] {
   return withLines(errors, files);
 }
 
+/**
+ * `server.multipart.tempDir`, made absolute (relative to the project) in place: it must be a folder
+ * the gateway can write, checked now rather than at the first upload. The problem, or undefined.
+ */
+function checkSpoolDir(gateway: GatewayConfig, root: string): string | undefined {
+  const given = gateway.server.multipart.tempDir;
+  if (given === undefined) return undefined;
+  const dir = resolve(root, given);
+  gateway.server.multipart.tempDir = dir;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return `${dir} is not a folder`;
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch {
+    return `${dir} cannot be written by the gateway`;
+  }
+  return undefined;
+}
+
 export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigReport> {
   const root = resolve(opts.root ?? process.cwd());
   const env = opts.env ?? process.env;
@@ -200,6 +218,10 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   const removed: string[] = [];
   const gateway = parseRepairing(gatewayConfigSchema, interpolated, display, errors, unset, removed);
   if (!gateway) return fail();
+
+  const spoolProblem = checkSpoolDir(gateway, root);
+  if (spoolProblem)
+    errors.push(new ConfigError(display, 'server.multipart.tempDir', spoolProblem, 'create the folder, writable by the gateway, or leave tempDir out to use the system temporary folder'));
 
   const contractFile = resolve(root, gateway.contract);
   let contract: Contract;
