@@ -1,6 +1,6 @@
 /** The schema of ficus.yaml (the gateway) and of adapters/<name>/adapter.yaml (one adapter). */
 import { z } from 'zod';
-import { formatSize, sizeBytes } from './units.ts';
+import { sizeBytes } from './units.ts';
 import { policyOverridesSchema } from '../resilience/policy-config.ts';
 import { adminConfigSchema, migrationRouteKeys } from '../control/route-config.ts';
 import { writesConfigSchema } from '../writes/writes-config.ts';
@@ -16,7 +16,7 @@ export type ModeName = (typeof MODES)[number];
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-/** `server.multipart`: the limits of a multipart/form-data body and where it is spooled. */
+/** `server.multipart`: the limits of a multipart/form-data body and where it is spooled (checked further by load-config.ts: fileLimit ≤ requestLimit, tempDir a writable folder). */
 export const multipartConfigSchema = z
   .object({
     /** Largest file part, e.g. `25MiB` (413 naming the part past it). */
@@ -27,15 +27,6 @@ export const multipartConfigSchema = z
     tempDir: z.string().min(1).optional(),
   })
   .strict()
-  .superRefine((m, ctx) => {
-    if (m.fileLimit > m.requestLimit)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['fileLimit'],
-        message: `${formatSize(m.fileLimit)} is larger than server.multipart.requestLimit (${formatSize(m.requestLimit)}), which every file part counts against too`,
-        params: { fix: `make fileLimit at most requestLimit (${formatSize(m.requestLimit)}), or raise requestLimit` },
-      });
-  })
   .prefault({});
 
 export const routeConfigSchema = z

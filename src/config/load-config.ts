@@ -19,6 +19,7 @@ import { policyOverridesSchema, type PolicyOverrides } from '../resilience/polic
 import { ConfigError, ConfigErrors } from './config-error.ts';
 import { checkSecretsFromEnv, interpolateEnv, type Env } from './env.ts';
 import { adapterFileSchema, gatewayConfigSchema, type GatewayConfig, type ModeName } from './gateway-config.ts';
+import { formatSize } from './units.ts';
 import { zodToConfigErrors } from './zod-errors.ts';
 import { YamlLines } from './yaml-lines.ts';
 import type { Feature } from '../features/feature.ts';
@@ -178,21 +179,38 @@ export function placeErrors(errors: ConfigError[]): ConfigError[] {
 }
 
 /**
- * `server.multipart.tempDir`, made absolute (relative to the project) in place: it must be a folder
- * the gateway can write, checked now rather than at the first upload. The problem, or undefined.
+ * `server.multipart`: a file part counts against the whole body's limit too, so fileLimit may not
+ * exceed requestLimit; `tempDir`, made absolute (relative to the project) in place, must be a folder
+ * the gateway can write, checked now rather than at the first upload.
  */
-function checkSpoolDir(gateway: GatewayConfig, root: string): string | undefined {
-  const given = gateway.server.multipart.tempDir;
-  if (given === undefined) return undefined;
-  const dir = resolve(root, given);
-  gateway.server.multipart.tempDir = dir;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return `${dir} is not a folder`;
-  try {
-    accessSync(dir, fsConstants.W_OK);
-  } catch {
-    return `${dir} cannot be written by the gateway`;
+function checkMultipart(gateway: GatewayConfig, root: string, display: string): ConfigError[] {
+  const m = gateway.server.multipart;
+  const out: ConfigError[] = [];
+  if (m.fileLimit > m.requestLimit) {
+    out.push(
+      new ConfigError(
+        display,
+        'server.multipart.fileLimit',
+        `${formatSize(m.fileLimit)} is larger than server.multipart.requestLimit (${formatSize(m.requestLimit)}), which every file part counts against too`,
+        `make fileLimit at most requestLimit (${formatSize(m.requestLimit)}), or raise requestLimit`,
+      ),
+    );
   }
-  return undefined;
+  if (m.tempDir !== undefined) {
+    const dir = resolve(root, m.tempDir);
+    m.tempDir = dir;
+    let problem: string | undefined;
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
+    else {
+      try {
+        accessSync(dir, fsConstants.W_OK);
+      } catch {
+        problem = `${dir} cannot be written by the gateway`;
+      }
+    }
+    if (problem) out.push(new ConfigError(display, 'server.multipart.tempDir', problem, 'create the folder, writable by the gateway, or leave tempDir out to use the system temporary folder'));
+  }
+  return out;
 }
 
 export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigReport> {
@@ -219,9 +237,7 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   const gateway = parseRepairing(gatewayConfigSchema, interpolated, display, errors, unset, removed);
   if (!gateway) return fail();
 
-  const spoolProblem = checkSpoolDir(gateway, root);
-  if (spoolProblem)
-    errors.push(new ConfigError(display, 'server.multipart.tempDir', spoolProblem, 'create the folder, writable by the gateway, or leave tempDir out to use the system temporary folder'));
+  errors.push(...checkMultipart(gateway, root, display));
 
   const contractFile = resolve(root, gateway.contract);
   let contract: Contract;

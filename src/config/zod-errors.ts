@@ -59,9 +59,7 @@ export function zodToConfigErrors(error: z.ZodError, schema: z.ZodType, file: st
     } else if (issue.code === 'invalid_value') {
       out.push(new ConfigError(file, key, issue.message, `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`));
     } else {
-      // A check of our own may say its fix (`params.fix` of a custom issue).
-      const fix = issue.code === 'custom' ? (issue.params as { fix?: unknown } | undefined)?.fix : undefined;
-      out.push(new ConfigError(file, key, issue.message, typeof fix === 'string' ? fix : 'correct the value as the message says'));
+      out.push(new ConfigError(file, key, issue.message, 'correct the value as the message says'));
     }
   }
   return out;

@@ -124,6 +124,8 @@ export function readMultipart(req: Request, res: Response, settings: MultipartSe
       takeField(name, value, jsonByContract(name, encodings, objectFields));
     });
     parser.on('file', (name, stream, info) => {
+      // A body that ends inside a file destroys its stream with an error; the parser's own 'error' answers for it.
+      stream.on('error', () => undefined);
       if (settled || !typeAllowed(name, info.mimeType)) {
         stream.resume();
         return;

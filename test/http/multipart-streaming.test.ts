@@ -6,7 +6,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigReport } from '../../src/config/load-config.ts';
 import { FIXTURES, startGateway, type StartedGateway } from '../helpers/gateway.ts';
@@ -155,6 +155,19 @@ describe('a caller that hangs up mid-upload', () => {
     const next = multipartUpload([METADATA, { name: 'file', filename: 'a.bin', size: 1000 }]);
     expect((await postStream(`${gw.url}/documents`, next.stream(), next.contentType)).status).toBe(201);
     await noSpoolLeft(spoolDir);
+  });
+});
+
+describe('a malformed body', () => {
+  it('that ends inside a file is refused with 400, leaves no spool file, and the gateway goes on serving', async () => {
+    const upload = multipartUpload([METADATA, { name: 'file', filename: 'cut.bin', size: 300_000 }]);
+    const whole = Buffer.concat(await upload.stream().toArray());
+    // Sent chunked and ended properly at the HTTP level, but the form stops halfway through the file.
+    const res = await postStream(`${gw.url}/documents`, Readable.from([whole.subarray(0, 150_000)]), upload.contentType);
+    expect(res.status).toBe(400);
+    expect(res.json().detail).toMatch(/malformed/);
+    await noSpoolLeft(spoolDir);
+    expect((await postStream(`${gw.url}/documents`, upload.stream(), upload.contentType)).status).toBe(201);
   });
 });
 
