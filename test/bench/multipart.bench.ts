@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   // The earlier gateway knows no server.multipart: its limit on a multipart body was server.bodyLimit.
   writeFileSync(
     join(work, 'before', 'ficus.yaml'),
-    `server:\n  port: 0\n  host: 127.0.0.1\n  bodyLimit: ${Math.ceil((SIZE * 1.1) / MB)}MB\n  docs: false\nlog:\n  level: silent\nstate:\n  driver: sqlite\n  file: ':memory:'\n`,
+    `server:\n  port: 0\n  host: 127.0.0.1\n  bodyLimit: ${Math.ceil((SIZE * 1.1) / MB)}MB\n  docs: false\nlog:\n  level: silent\nstate:\n  driver: sqlite\n  file: ':memory:'\nadmin:\n  enabled: false\n`,
   );
   mkdirSync(spool);
   const env = { UPSTREAM_URL: sink.url, UPLOAD_DIR: spool, FILE_LIMIT: `${Math.ceil((SIZE * 1.1) / MB)}MB`, REQUEST_LIMIT: `${Math.ceil((SIZE * 1.2) / MB)}MB` };
