@@ -73,8 +73,8 @@ export function readMultipart(req: Request, res: Response, settings: MultipartSe
     const fields: Record<string, unknown> = {};
     let size = 0;
     let fieldBytes = 0;
-    /** The file part being read. */
-    let current: string | undefined;
+    /** The file part being read (its stream: two parts may have one name). */
+    let current: { name: string; stream: unknown } | undefined;
     let settled = false;
     let parsed = false;
     let written = false;
@@ -145,10 +145,10 @@ export function readMultipart(req: Request, res: Response, settings: MultipartSe
         return;
       }
       // A file: its bytes are already on their way to the spool; here they are only counted.
-      current = name;
+      current = { name, stream };
       stream.on('limit', () => fail(partTooLarge(name, `is larger than server.multipart.fileLimit (${formatSize(fileLimit)})`)));
       stream.on('end', () => {
-        if (current === name) current = undefined;
+        if (current?.stream === stream) current = undefined;
       });
       stream.resume();
       addField(fields, name, info.filename ?? '');
@@ -178,8 +178,10 @@ export function readMultipart(req: Request, res: Response, settings: MultipartSe
       if (settled) return;
       size += chunk.length;
       if (size > requestLimit) {
+        // The parser sees this chunk first, so that the part it reaches into is the one named.
+        parser.write(chunk);
         const limit = `server.multipart.requestLimit (${formatSize(requestLimit)})`;
-        fail(current ? partTooLarge(current, `takes the body past ${limit}`) : new Problem(PROBLEMS.payloadTooLarge, { detail: `the multipart body is larger than ${limit}` }));
+        fail(current ? partTooLarge(current.name, `takes the body past ${limit}`) : new Problem(PROBLEMS.payloadTooLarge, { detail: `the multipart body is larger than ${limit}` }));
         return;
       }
       if (!spool.writer.write(chunk)) {

@@ -111,7 +111,15 @@ export async function startUploadSink() {
   const server = createServer((req, res) => {
     const parts: ReceivedPart[] = [];
     const entry = { contentType: req.headers['content-type'], contentLength: req.headers['content-length'], parts };
-    const bb = busboy({ headers: req.headers, limits: { fileSize: Infinity } });
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: Infinity } });
+    } catch {
+      // Not an upload (the gateway's health check): fine.
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"up"}');
+      return;
+    }
     bb.on('field', (name, value, info) => parts.push({ name, value, type: info.mimeType }));
     bb.on('file', (name, stream, info) => {
       const h = createHash('sha256');

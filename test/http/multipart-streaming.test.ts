@@ -23,7 +23,7 @@ let gw: StartedGateway;
 beforeAll(async () => {
   sink = await startUploadSink();
   spoolDir = mkdtempSync(join(tmpdir(), 'ficus-multipart-test-'));
-  gw = await startGateway(ROOT, { UPSTREAM_URL: sink.url, UPLOAD_DIR: spoolDir, FILE_LIMIT: '1MiB', REQUEST_LIMIT: '3MiB' });
+  gw = await startGateway(ROOT, { UPSTREAM_URL: sink.url, UPLOAD_DIR: spoolDir, FILE_LIMIT: '1MiB', REQUEST_LIMIT: '3MiB', LOG_LEVEL: 'info' });
 });
 afterAll(async () => {
   await gw?.close();
@@ -190,14 +190,14 @@ describe('server.multipart in ficus.yaml', () => {
 });
 
 describe('a large file', () => {
-  it("streams 96 MiB through to the upstream without the gateway's memory growing by the file's size", { timeout: 240_000 }, async () => {
+  it("streams 160 MiB through to the upstream without the gateway's memory growing by the file's size", { timeout: 240_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ficus-multipart-large-'));
     const proc = await startGatewayProcess(ROOT, { UPSTREAM_URL: sink.url, UPLOAD_DIR: dir, FILE_LIMIT: '200MiB', REQUEST_LIMIT: '400MiB' });
     try {
       // A small upload first, so that what serves uploads is loaded before the measure starts.
       const warm = multipartUpload([METADATA, { name: 'file', filename: 'w.bin', size: 200_000 }]);
       expect((await postStream(`${proc.url}/documents`, warm.stream(), warm.contentType)).status).toBe(201);
-      const size = 96 * MiB;
+      const size = 160 * MiB;
       const upload = multipartUpload([METADATA, { name: 'file', filename: 'large.bin', type: 'application/octet-stream', size, seed: 9 }]);
       const before = sink.received.length;
       const base = proc.resetPeak();
@@ -206,8 +206,10 @@ describe('a large file', () => {
       expect(res.status, res.text).toBe(201);
       const file = sink.received[before].parts.find((p) => p.name === 'file');
       expect(file).toMatchObject({ size, sha256: fileSha256(size, 9) });
-      // Held whole, the body would take its size at least (and twice that to pass it on); streamed, a fraction.
-      expect(growth, `the gateway's peak resident memory grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(size / 2);
+      // Held whole, the body would take its size at least (and twice that to pass it on). Streamed, the
+      // growth is garbage awaiting collection, not the file: 27-51 MiB measured for 96-192 MiB files
+      // (V8 collects once external memory has grown by tens of MiB), so the bound is generous.
+      expect(growth, `the gateway's peak resident memory grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(96 * MiB);
       await noSpoolLeft(dir);
     } finally {
       await proc.stop();
