@@ -81,7 +81,9 @@ async function main(): Promise<void> {
           rows[i].peakMB.push(g.proc.peak() / MB);
           rows[i].baseMB.push(base / MB);
         }
-        if (spoolFiles(spool).length > 0) console.log(`  (spool files still present after ${g.name}: ${spoolFiles(spool).join(', ')})`);
+        // The spool file goes once the answer is sent and the upstream stream closed: give it a moment.
+        for (let i = 0; i < 100 && spoolFiles(spool).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+        if (spoolFiles(spool).length > 0) console.log(`  (spool files still present 5 s after ${g.name} answered: ${spoolFiles(spool).join(', ')})`);
       }
     }
   } finally {
