@@ -41,6 +41,7 @@ import type { ChangeFeed, FeedStats } from './change-feed.ts';
 import { cloudEvent, eventId, hashOf, type CloudEvent } from './cloud-event.ts';
 import type { EventStore, QuarantinedRow, RowChange } from './event-store.ts';
 import type { SftpFeedConfig } from './feed-config.ts';
+import { SpooledCopy } from '../kinds/sftp/spooled-copy.ts';
 import { PollLoop } from './poll-loop.ts';
 
 export interface SftpFeedOptions {
@@ -262,27 +263,13 @@ export class SftpChangeFeed implements ChangeFeed {
 
   /** Writes the stream to `handle` while decoding it: the bad data records, or why the file cannot be compared. */
   private async check(stream: Readable, handle: FileHandle): Promise<{ bytes: number; bad: Map<number, RecordProblem> } | { reason: string }> {
-    const signal = this.abort.signal;
     const limit = this.maxBytes;
-    let written = 0;
-    let over = false;
-    async function* copied(source: Readable): AsyncGenerator<Buffer> {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        if (signal.aborted) throw signal.reason;
-        if (written + chunk.length > limit) {
-          over = true;
-          return;
-        }
-        await handle.write(chunk, 0, chunk.length, written);
-        written += chunk.length;
-        yield chunk;
-      }
-    }
+    const copy = new SpooledCopy(handle, limit, this.abort.signal);
     const summary: FileSummary = { records: 0, good: 0, bad: 0, bytes: 0, complete: false, problems: [] };
     const bad = new Map<number, RecordProblem>();
     const fatal: string[] = [];
     let slice = performance.now();
-    for await (const batch of decodeRecordStream(copied(stream), this.spec, summary)) {
+    for await (const batch of decodeRecordStream(copy.chunks(stream), this.spec, summary)) {
       for (const p of batch.problems) {
         if (this.isBadRecord(p)) {
           if (bad.size <= this.opts.config.maxBadRecords) bad.set(p.recordNo, p);
@@ -293,13 +280,13 @@ export class SftpChangeFeed implements ChangeFeed {
         slice = performance.now();
       }
     }
-    if (over) return { reason: `more than read.maxFileSize (${limit} bytes)` };
+    if (copy.over) return { reason: `more than read.maxFileSize (${limit} bytes)` };
     const hasTrailer = this.spec.types.some((t) => t.role === 'trailer');
     if (hasTrailer && !summary.trailer) fatal.push('no trailer record (a file still being written?)');
     if (fatal.length > 0) return { reason: fatal.join('; ') };
     if (bad.size > this.opts.config.maxBadRecords)
       return { reason: `more than ${this.opts.config.maxBadRecords} records the layout cannot read (changes.${this.name}.maxBadRecords); the first: ${describeProblem(bad.values().next().value!)}` };
-    return { bytes: written, bad };
+    return { bytes: copy.written, bad };
   }
 
   /** A data record the layout cannot read (quarantined; the file is still compared). */

@@ -3,21 +3,28 @@
 /** A worker's registry as prom-client's `getMetricsAsJSON()` gives it (plain data over IPC). */
 export type MetricsJson = object[];
 
+/** What the primary collects from every worker. */
+export type Collected = 'metrics' | 'dashboard';
+
 export type ToPrimary =
   /** The worker listens and serves (its banner, if any, is printed). */
   | { ficus: 'ready' }
   /** A worker was asked for /metrics: the primary answers with every worker's, aggregated. */
   | { ficus: 'metrics'; id: number }
-  /** A worker's own metrics, for the primary's aggregation. */
-  | { ficus: 'collected'; id: number; metrics: MetricsJson };
+  /** A worker's dashboard was asked for: the primary answers with every worker's part (`gathered`). */
+  | { ficus: 'gather'; id: number; what: 'dashboard' }
+  /** A worker's own part of a collection: its metrics (MetricsJson) or its dashboard part. */
+  | { ficus: 'collected'; id: number; data: unknown };
 
 export type ToWorker =
   /** Drain and exit (the primary was told to stop). */
   | { ficus: 'shutdown' }
   /** The aggregated exposition asked for with `metrics`, or why there is none. */
   | { ficus: 'metrics'; id: number; contentType?: string; text?: string; error?: string }
-  /** Send your own metrics (`collected`). */
-  | { ficus: 'collect'; id: number }
+  /** Send your own metrics, or your part of the dashboard (`collected`). */
+  | { ficus: 'collect'; id: number; what: Collected }
+  /** Every worker's part asked for with `gather` (the asker's own included), or why there is none. */
+  | { ficus: 'gathered'; id: number; parts?: unknown[]; error?: string }
   /** A worker's process ended: if it held the singletons, take them now. */
   | { ficus: 'worker-exited'; pid: number };
 

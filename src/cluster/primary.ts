@@ -6,14 +6,14 @@
  * replaced, after a pause that doubles with each quick death of its slot (0.5 s up to 10 s); a slot
  * that dies quickly `maxQuickDeaths` times in a row stops the whole gateway (exit 1) rather than
  * looping. It answers the workers' /metrics with every worker's metrics aggregated (prom-client's
- * AggregatorRegistry). On SIGTERM or SIGINT it tells every worker to drain (their graceful
+ * AggregatorRegistry), and a worker's dashboard with every worker's part of it (the worker adds them up). On SIGTERM or SIGINT it tells every worker to drain (their graceful
  * shutdown), and exits once all have ended, or kills those still running past the grace period
  * plus `killAfterMs`.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
-import { isFicusMessage, type MetricsJson, type ToPrimary, type ToWorker } from './messages.ts';
+import { isFicusMessage, type Collected, type MetricsJson, type ToPrimary, type ToWorker } from './messages.ts';
 
 export interface PrimaryOptions {
   workers: number;
@@ -48,7 +48,7 @@ export class ClusterPrimary {
   private finished!: (code: number) => void;
   private readonly done = new Promise<number>((resolve) => (this.finished = resolve));
   private collectId = 0;
-  private readonly collecting = new Map<number, { metrics: MetricsJson[]; pending: Set<number>; finish: () => void }>();
+  private readonly collecting = new Map<number, { parts: unknown[]; pending: Set<number>; finish: () => void }>();
   private allReadyAnnounced = false;
 
   constructor(private readonly opts: PrimaryOptions) {}
@@ -186,21 +186,29 @@ export class ClusterPrimary {
           (err: unknown) => this.tell(worker, { ficus: 'metrics', id: m.id, error: err instanceof Error ? err.message : String(err) }),
         );
         return;
+      case 'gather':
+        void this.collect(m.what).then((parts) => this.tell(worker, { ficus: 'gathered', id: m.id, parts }));
+        return;
       case 'collected': {
         const c = this.collecting.get(m.id);
         if (!c || !c.pending.delete(worker.id)) return;
-        c.metrics.push(m.metrics);
+        c.parts.push(m.data);
         if (c.pending.size === 0) c.finish();
         return;
       }
     }
   }
 
-  /** Every ready worker's metrics, aggregated; a worker that does not answer in time is left out (and logged). */
+  /** Every ready worker's metrics, aggregated. */
   private async aggregate(): Promise<string> {
+    return AggregatorRegistry.aggregate((await this.collect('metrics')) as MetricsJson[]).metrics();
+  }
+
+  /** Every ready worker's part of `what`; a worker that does not answer in time is left out (and logged). */
+  private async collect(what: Collected): Promise<unknown[]> {
     const id = ++this.collectId;
     const workers = [...this.slots.values()].filter((s) => s.ready && s.worker?.isConnected()).map((s) => s.worker!);
-    const metrics: MetricsJson[] = [];
+    const parts: unknown[] = [];
     const pending = new Set(workers.map((w) => w.id));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => finish(), this.opts.collectTimeoutMs ?? 5_000);
@@ -209,12 +217,12 @@ export class ClusterPrimary {
         this.collecting.delete(id);
         resolve();
       };
-      this.collecting.set(id, { metrics, pending, finish });
+      this.collecting.set(id, { parts, pending, finish });
       if (pending.size === 0) finish();
-      for (const w of workers) this.tell(w, { ficus: 'collect', id });
+      for (const w of workers) this.tell(w, { ficus: 'collect', id, what });
     });
-    if (pending.size > 0) this.opts.logger.warn({ workers: [...pending] }, 'metrics: some workers did not answer in time; their figures are left out of this scrape');
-    return AggregatorRegistry.aggregate(metrics).metrics();
+    if (pending.size > 0) this.opts.logger.warn({ workers: [...pending], what }, `${what}: some workers did not answer in time; their figures are left out`);
+    return parts;
   }
 
   private tell(worker: Worker, m: ToWorker): void {

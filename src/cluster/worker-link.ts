@@ -1,8 +1,9 @@
 /**
  * A cluster worker's side of the link with its primary (`ficus start --workers N`): which worker it
  * is (its slot, from the environment the primary gave it), saying it is ready, being told to drain,
- * answering the primary's metrics collection, asking the primary for every worker's metrics
- * aggregated (for /metrics), and hearing that another worker's process ended.
+ * answering the primary's collections (its metrics, its part of the dashboard), asking the primary
+ * for every worker's metrics aggregated (for /metrics) and every worker's dashboard part (for the
+ * admin API's /dashboard), and hearing that another worker's process ended.
  */
 import cluster from 'node:cluster';
 import type { Registry } from 'prom-client';
@@ -42,6 +43,8 @@ export class WorkerLink {
   private registry: Registry | undefined;
   private nextId = 0;
   private readonly asked = new Map<number, { resolve: (r: { contentType: string; text: string }) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly gathering = new Map<number, { resolve: (parts: unknown[]) => void; timer: NodeJS.Timeout }>();
+  private dashboardPart: (() => unknown) | undefined;
   private readonly shutdownListeners: (() => void)[] = [];
   private readonly exitListeners: ((pid: number) => void)[] = [];
 
@@ -57,6 +60,7 @@ export class WorkerLink {
   close(): void {
     process.off('message', this.listener);
     for (const a of this.asked.values()) clearTimeout(a.timer);
+    for (const g of this.gathering.values()) clearTimeout(g.timer);
     cluster.worker?.disconnect();
   }
 
@@ -75,6 +79,24 @@ export class WorkerLink {
 
   onWorkerExited(listener: (pid: number) => void): void {
     this.exitListeners.push(listener);
+  }
+
+  /** What this worker gives for a cluster's dashboard (the control plane's part), once the gateway exists. */
+  serveDashboard(part: () => unknown): void {
+    this.dashboardPart = part;
+  }
+
+  /** Every worker's dashboard part (this one's included), through the primary. */
+  dashboardParts(timeoutMs = 10_000): Promise<unknown[]> {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.gathering.delete(id);
+        reject(new Error(`the cluster's primary did not answer the dashboard request within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.gathering.set(id, { resolve, timer });
+      this.send({ ficus: 'gather', id, what: 'dashboard' });
+    });
   }
 
   /** Every worker's metrics, aggregated by the primary (counters and histograms summed, per-worker series labelled). */
@@ -99,11 +121,23 @@ export class WorkerLink {
         for (const l of this.exitListeners) l(m.pid);
         return;
       case 'collect': {
+        if (m.what === 'dashboard') {
+          this.send({ ficus: 'collected', id: m.id, data: this.dashboardPart?.() ?? null });
+          return;
+        }
         const reg = this.registry;
         void (reg ? reg.getMetricsAsJSON() : Promise.resolve([])).then(
-          (metrics) => this.send({ ficus: 'collected', id: m.id, metrics: labelPerWorker(metrics, this.slot.index) }),
-          () => this.send({ ficus: 'collected', id: m.id, metrics: [] }),
+          (metrics) => this.send({ ficus: 'collected', id: m.id, data: labelPerWorker(metrics, this.slot.index) }),
+          () => this.send({ ficus: 'collected', id: m.id, data: [] }),
         );
+        return;
+      }
+      case 'gathered': {
+        const waiting = this.gathering.get(m.id);
+        if (!waiting) return;
+        this.gathering.delete(m.id);
+        clearTimeout(waiting.timer);
+        waiting.resolve((m.parts ?? []).filter((p) => p !== null));
         return;
       }
       case 'metrics': {

@@ -47,7 +47,56 @@ async function exportAges(host: FeatureHost): Promise<Map<string, { operation: s
   return out;
 }
 
-export async function backendPanels(host: FeatureHost, traffic: TrafficStats, ready: ReadinessReport | undefined, minutes: number, now = Date.now()): Promise<BackendPanel[]> {
+/** A binding's freshness and circuit, as one worker of a cluster sends them (keyed by `bindingKey`). */
+export interface BindingState {
+  lastAnsweredAt: number;
+  lastFailedAt: number;
+  circuit: string;
+}
+
+export function bindingKey(operationId: string, backend: string): string {
+  return `${operationId} ${backend}`;
+}
+
+/** This process's bindings' freshness and circuits. */
+export function bindingStates(host: FeatureHost): Record<string, BindingState> {
+  const out: Record<string, BindingState> = {};
+  for (const route of host.routes.all()) {
+    for (const b of [route.legacy, route.modern]) {
+      if (b) out[bindingKey(route.operationId, b.backend)] = { lastAnsweredAt: b.lastAnsweredAt, lastFailedAt: b.lastFailedAt, circuit: b.policy.circuitState };
+    }
+  }
+  return out;
+}
+
+const CIRCUIT_RANK: Record<string, number> = { open: 4, 'half-open': 3, isolated: 2, closed: 1, none: 0 };
+
+/** Several workers' binding states as one: the latest answer and failure, the worst circuit (open where any worker's is open). */
+export function mergedBindingStates(parts: readonly Record<string, BindingState>[]): Map<string, BindingState> {
+  const out = new Map<string, BindingState>();
+  for (const part of parts) {
+    for (const [key, s] of Object.entries(part)) {
+      const had = out.get(key);
+      if (!had) out.set(key, { ...s });
+      else {
+        had.lastAnsweredAt = Math.max(had.lastAnsweredAt, s.lastAnsweredAt);
+        had.lastFailedAt = Math.max(had.lastFailedAt, s.lastFailedAt);
+        if ((CIRCUIT_RANK[s.circuit] ?? 0) > (CIRCUIT_RANK[had.circuit] ?? 0)) had.circuit = s.circuit;
+      }
+    }
+  }
+  return out;
+}
+
+export async function backendPanels(
+  host: FeatureHost,
+  traffic: TrafficStats,
+  ready: ReadinessReport | undefined,
+  minutes: number,
+  now = Date.now(),
+  /** Every worker's binding states merged (a cluster); this process's bindings otherwise. */
+  states?: Map<string, BindingState>,
+): Promise<BackendPanel[]> {
   const byAdapter = new Map<string, { kind: string; role: string | null; bindings: BoundBinding[]; sum: SeriesSum }>();
   const entry = (adapter: string, kind: string, role: string | null) => {
     let e = byAdapter.get(adapter);
@@ -72,15 +121,17 @@ export async function backendPanels(host: FeatureHost, traffic: TrafficStats, re
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([adapter, e]) => {
       const r = ready?.adapters[adapter];
-      const lastSuccess = Math.max(0, ...e.bindings.map((b) => b.lastAnsweredAt));
-      const lastFailure = Math.max(0, ...e.bindings.map((b) => b.lastFailedAt));
+      const state = (b: BoundBinding): BindingState =>
+        states?.get(bindingKey(b.operationId, b.backend)) ?? { lastAnsweredAt: b.lastAnsweredAt, lastFailedAt: b.lastFailedAt, circuit: b.policy.circuitState };
+      const lastSuccess = Math.max(0, ...e.bindings.map((b) => state(b).lastAnsweredAt));
+      const lastFailure = Math.max(0, ...e.bindings.map((b) => state(b).lastFailedAt));
       return {
         adapter,
         kind: e.kind,
         role: e.role,
         up: r ? r.ok : null,
         ...(r?.detail ? { detail: r.detail } : {}),
-        circuits: e.bindings.map((b) => ({ operation: b.operationId, state: b.policy.circuitState })),
+        circuits: e.bindings.map((b) => ({ operation: b.operationId, state: state(b).circuit })),
         series: e.sum.points(),
         lastHour: e.sum.totals(),
         last5m: e.sum.totals(5),

@@ -18,7 +18,7 @@ import { stateText, type GatesConfig } from './route-config.ts';
 import { Reconciliations } from './reconciliations.ts';
 import { RouteStates } from './route-states.ts';
 import { RouteViews, type RouteView, type SwitchOutcome } from './route-views.ts';
-import { dashboardView, type DashboardView } from './dashboard-view.ts';
+import { dashboardPart, dashboardView, type DashboardPart, type DashboardView } from './dashboard-view.ts';
 import { redactorFor } from '../recording/attach.ts';
 import { ShadowRunner } from './shadow-runner.ts';
 import { ShadowStats } from './shadow-stats.ts';
@@ -214,8 +214,16 @@ export class ControlPlane {
 
   /** What the dashboard shows first: splits over a window, backends over the last `minutes`, queues (dashboard-view.ts). */
   dashboard(opts: { minutes: number; splitMs?: number }): Promise<DashboardView> {
-    return dashboardView({ host: this.host, traffic: this.traffic, readiness: () => this.views.cachedReadiness() }, opts);
+    return dashboardView({ host: this.host, traffic: this.traffic, readiness: () => this.views.cachedReadiness(), ...(this.workerParts ? { workers: this.workerParts } : {}) }, opts);
   }
+
+  /** This process's part of a cluster's dashboard (its traffic and bindings). */
+  dashboardPart(): DashboardPart {
+    return dashboardPart(this.host, this.traffic);
+  }
+
+  /** Under `ficus start --workers N`: gathers every worker's `dashboardPart` (set by the worker's start). */
+  workerParts: (() => Promise<DashboardPart[]>) | undefined;
 
   mismatches(operationId: string, limit: number): Promise<MismatchRecord[]> {
     this.routeOrThrow(operationId);

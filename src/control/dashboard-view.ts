@@ -3,17 +3,18 @@
  * that a section can be added beside them: per route, the traffic split over a window and whether it
  * has a modern backend at all; per backend, the last hour per minute, health, circuits and data
  * freshness (backend-view.ts); the queues (queue-view.ts). Traffic figures are this instance's (in
- * memory, since it started); the outbox and dead-letter figures are the state store's (every
- * instance's, when they share PostgreSQL).
+ * memory, since it started), every worker's added up under `ficus start --workers N` (each worker
+ * sends its `dashboardPart` through the cluster's primary); the outbox and dead-letter figures are
+ * the state store's (every instance's, when they share PostgreSQL).
  */
 import { hostname } from 'node:os';
 import type { FeatureHost } from '../features/feature.ts';
 import type { ReadinessReport } from '../http/app.ts';
 import type { Route } from '../routing/route-table.ts';
-import { backendPanels, type BackendPanel } from './backend-view.ts';
+import { backendPanels, bindingStates, mergedBindingStates, type BackendPanel, type BindingState } from './backend-view.ts';
 import { queuesView, type QueuesView } from './queue-view.ts';
 import { stateText } from './route-config.ts';
-import type { TrafficSplit, TrafficStats } from './traffic-stats.ts';
+import { TrafficStats, type TrafficSnapshot, type TrafficSplit } from './traffic-stats.ts';
 
 export const SPLIT_WINDOW_MS = 5 * 60_000;
 
@@ -32,8 +33,11 @@ export interface RouteSplitView {
 
 export interface DashboardView {
   generatedAt: string;
-  /** Whose figures: traffic is this instance's (named), queues from the outbox and DLQ are the state store's. */
-  scope: { instance: string; traffic: 'instance'; outbox: 'state store'; recorder: 'instance'; screenPools: 'instance' };
+  /**
+   * Whose figures: traffic is this instance's (named), or every worker's of this instance (`workers`:
+   * how many answered); queues from the outbox and DLQ are the state store's.
+   */
+  scope: { instance: string; traffic: 'instance' | 'workers'; workers: number; outbox: 'state store'; recorder: 'instance'; screenPools: 'instance' };
   window: { minutes: number; bucketSeconds: number; splitMs: number };
   /** Every route's split added up (each over its own window: the split window, or since its last change). */
   split: { legacy: number; modern: number; modernShare: number | null };
@@ -46,6 +50,18 @@ export interface DashboardDeps {
   host: FeatureHost;
   traffic: TrafficStats;
   readiness: () => Promise<ReadinessReport | undefined>;
+  /** Under `ficus start --workers N`: every worker's part (this one's included), through the primary. */
+  workers?: () => Promise<DashboardPart[]>;
+}
+
+/** One worker's traffic and binding states, as plain data (what the primary passes between workers). */
+export interface DashboardPart {
+  traffic: TrafficSnapshot;
+  bindings: Record<string, BindingState>;
+}
+
+export function dashboardPart(host: FeatureHost, traffic: TrafficStats): DashboardPart {
+  return { traffic: traffic.snapshot(), bindings: bindingStates(host) };
 }
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -67,13 +83,16 @@ export function routeSplit(route: Route, traffic: TrafficStats, windowMs: number
 export async function dashboardView(deps: DashboardDeps, opts: { minutes: number; splitMs?: number }, now = Date.now()): Promise<DashboardView> {
   const splitMs = opts.splitMs ?? SPLIT_WINDOW_MS;
   const ready = await deps.readiness();
-  const [backends, queues] = await Promise.all([backendPanels(deps.host, deps.traffic, ready, opts.minutes, now), queuesView(deps.host, now)]);
-  const routes = deps.host.routes.all().map((r) => routeSplit(r, deps.traffic, splitMs, now));
+  const parts = deps.workers ? await deps.workers() : undefined;
+  const traffic = parts ? TrafficStats.merged(parts.map((p) => p.traffic)) : deps.traffic;
+  const states = parts ? mergedBindingStates(parts.map((p) => p.bindings)) : undefined;
+  const [backends, queues] = await Promise.all([backendPanels(deps.host, traffic, ready, opts.minutes, now, states), queuesView(deps.host, now)]);
+  const routes = deps.host.routes.all().map((r) => routeSplit(r, traffic, splitMs, now));
   const legacy = routes.reduce((n, r) => n + r.split.legacy, 0);
   const modern = routes.reduce((n, r) => n + r.split.modern, 0);
   return {
     generatedAt: new Date(now).toISOString(),
-    scope: { instance: INSTANCE, traffic: 'instance', outbox: 'state store', recorder: 'instance', screenPools: 'instance' },
+    scope: { instance: INSTANCE, traffic: parts ? 'workers' : 'instance', workers: parts?.length ?? 1, outbox: 'state store', recorder: 'instance', screenPools: 'instance' },
     window: { minutes: opts.minutes, bucketSeconds: 60, splitMs },
     split: { legacy, modern, modernShare: legacy + modern === 0 ? null : Math.round((modern / (legacy + modern)) * 10_000) / 100 },
     routes,

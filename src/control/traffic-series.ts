@@ -75,6 +75,32 @@ export class MinuteSeries {
     this.served[this.slot(now)]++;
   }
 
+  /** The minutes held, flat: [minute, calls, errors, served, ...latency bins] per minute (plain data, for another process). */
+  export(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < SLOTS; i++) {
+      if (this.minutes[i] < 0) continue;
+      out.push(this.minutes[i], this.calls[i], this.errors[i], this.served[i]);
+      for (let b = 0; b < BINS; b++) out.push(this.latency[i * BINS + b]);
+    }
+    return out;
+  }
+
+  /** Adds another process's `export()` to this series (a minute older than the one held in its slot is dropped). */
+  absorb(flat: readonly number[]): void {
+    const stride = 4 + BINS;
+    for (let at = 0; at + stride <= flat.length; at += stride) {
+      const minute = flat[at];
+      const i = minute % SLOTS;
+      if (this.minutes[i] > minute) continue;
+      this.slot(minute * MINUTE_MS);
+      this.calls[i] += flat[at + 1];
+      this.errors[i] += flat[at + 2];
+      this.served[i] += flat[at + 3];
+      for (let b = 0; b < BINS; b++) this.latency[i * BINS + b] += flat[at + 4 + b];
+    }
+  }
+
   /** Adds this series' minutes into `acc` (several series, e.g. every route of one adapter, add up). */
   addInto(acc: SeriesSum): void {
     for (let k = 0; k < acc.length; k++) {

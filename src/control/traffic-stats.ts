@@ -41,6 +41,26 @@ class Window {
     this.served[this.slot(now)]++;
   }
 
+  /** The buckets held, flat: [epoch, calls, errors, served] per bucket. */
+  export(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < BUCKETS; i++) if (this.epochs[i] >= 0) out.push(this.epochs[i], this.calls[i], this.errors[i], this.served[i]);
+    return out;
+  }
+
+  /** Adds another process's `export()` (a bucket older than the one held in its slot is dropped). */
+  absorb(flat: readonly number[]): void {
+    for (let at = 0; at + 4 <= flat.length; at += 4) {
+      const epoch = flat[at];
+      const i = epoch % BUCKETS;
+      if (this.epochs[i] > epoch) continue;
+      this.slot(epoch * BUCKET_MS);
+      this.calls[i] += flat[at + 1];
+      this.errors[i] += flat[at + 2];
+      this.served[i] += flat[at + 3];
+    }
+  }
+
   /** Calls, failures and calls served over the last `ms` (to the bucket). */
   sum(now: number, ms: number): { calls: number; errors: number; served: number } {
     const last = Math.floor(now / BUCKET_MS);
@@ -104,6 +124,20 @@ class BackendStats {
     this.n++;
   }
 
+  export(): BackendSnapshot {
+    const held = Math.min(this.n, LATENCY_SAMPLES);
+    return { calls: this.calls, errors: this.errors, served: this.served, window: this.window.export(), series: this.series.export(), latencies: Array.from(this.latencies.subarray(0, held)) };
+  }
+
+  absorb(b: BackendSnapshot): void {
+    this.calls += b.calls;
+    this.errors += b.errors;
+    this.served += b.served;
+    this.window.absorb(b.window);
+    this.series.absorb(b.series);
+    for (const ms of b.latencies) this.latencies[this.n++ % LATENCY_SAMPLES] = ms;
+  }
+
   figures(now: number): BackendFigures {
     const w = this.window.sum(now, 300_000);
     const sorted = Array.from(this.latencies.subarray(0, Math.min(this.n, LATENCY_SAMPLES))).sort((a, b) => a - b);
@@ -118,6 +152,24 @@ class BackendStats {
       p95Ms: pct(0.95),
     };
   }
+}
+
+/** One backend of a route as another process sends it (plain data). */
+export interface BackendSnapshot {
+  calls: number;
+  errors: number;
+  served: number;
+  /** 10-second buckets, flat: [epoch, calls, errors, served]… */
+  window: number[];
+  /** Minutes, flat: [minute, calls, errors, served, …latency bins]… */
+  series: number[];
+  /** The last calls' latencies (ms). */
+  latencies: number[];
+}
+
+/** One process's traffic (`TrafficStats.snapshot()`), for adding up the workers of a cluster. */
+export interface TrafficSnapshot {
+  routes: Record<string, { state: string; changedAt: number; sinceChange: { legacy: number; modern: number }; fallbacks: number; legacy: BackendSnapshot; modern: BackendSnapshot }>;
 }
 
 interface RouteTraffic {
@@ -140,6 +192,46 @@ export class TrafficStats {
       this.routes.set(operationId, r);
     }
     return r;
+  }
+
+  /** This process's traffic as plain data (for the primary of a cluster to pass to the worker asked for the dashboard). */
+  snapshot(): TrafficSnapshot {
+    const routes: TrafficSnapshot['routes'] = {};
+    for (const [op, r] of this.routes) {
+      routes[op] = { state: r.state, changedAt: r.changedAt, sinceChange: { ...r.sinceChange }, fallbacks: r.fallbacks, legacy: r.legacy.export(), modern: r.modern.export() };
+    }
+    return { routes };
+  }
+
+  /**
+   * Several processes' traffic added up (the workers of one cluster): counts, buckets, minutes and
+   * latency samples summed; a route's split since its last change adds up the workers that applied
+   * the latest state, from the earliest of them (workers apply a switch within milliseconds).
+   */
+  static merged(parts: readonly TrafficSnapshot[]): TrafficStats {
+    const out = new TrafficStats();
+    const seen = new Set<string>();
+    for (const part of parts) {
+      for (const [op, p] of Object.entries(part.routes)) {
+        const r = out.of(op);
+        r.legacy.absorb(p.legacy);
+        r.modern.absorb(p.modern);
+        r.fallbacks += p.fallbacks;
+        if (!seen.has(op) || (p.state !== r.state && p.changedAt > r.changedAt)) {
+          // The first worker's, or a worker that has applied a newer state: the split counts from it.
+          seen.add(op);
+          r.state = p.state;
+          r.changedAt = p.changedAt;
+          r.sinceChange = { ...p.sinceChange };
+        } else if (p.state === r.state) {
+          r.changedAt = Math.min(r.changedAt, p.changedAt);
+          r.sinceChange.legacy += p.sinceChange.legacy;
+          r.sinceChange.modern += p.sinceChange.modern;
+        }
+        // Else the worker has not applied the latest state yet: its calls since its own change are not of this state.
+      }
+    }
+    return out;
   }
 
   /** A state was put in force on this instance: when it differs from the last one, the split since the change starts again. */

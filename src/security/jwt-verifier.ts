@@ -4,9 +4,11 @@
  * failed refresh keeps the keys it has, so calls signed with them go on), or a JWKS/PEM file, or a
  * shared secret for HS algorithms (never together with public keys, so an HS token cannot be
  * checked against an RSA public key); the algorithm against an allow-list (never `none`); `iss`,
- * `aud`, `exp` and `nbf` with a small clock skew.
+ * `aud`, `exp` and `nbf` with a small clock skew. A token that verified is remembered until it
+ * expires (as Envoy's jwt_authn cache does), so a client's next calls with it cost a hash and a
+ * lookup instead of a signature check; new keys forget every remembered token.
  */
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../observability/logger.ts';
@@ -19,6 +21,8 @@ const MAX_TOKEN_LENGTH = 8_192;
 const MAX_JWKS_BYTES = 1_000_000;
 const KEY_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 const SECRET_ALGORITHMS = ['HS256'];
+/** A remembered token without `exp` is verified again after this long. */
+const REMEMBER_MAX_MS = 5 * 60_000;
 
 /** Reads a JWKS document, or one PEM public key, from a file. */
 export function readKeyFile(file: string): JSONWebKeySet {
@@ -51,6 +55,8 @@ export class JwtVerifier {
   readonly algorithms: string[];
   readonly stats: JwksStats = { refreshes: 0, failures: 0 };
   readonly consumerClaim: string;
+  /** Tokens that verified, by SHA-256: their claims and until when they may be taken as verified. */
+  private readonly verified = new Map<string, { payload: JWTPayload; until: number }>();
 
   constructor(
     readonly scheme: string,
@@ -92,6 +98,7 @@ export class JwtVerifier {
       const text = await res.text();
       if (text.length > MAX_JWKS_BYTES) throw new Error('the document is larger than 1 MB');
       this.keys = createLocalJWKSet(parseJwks(text));
+      this.verified.clear();
       this.onFetch(true);
       return true;
     } catch (err) {
@@ -103,9 +110,29 @@ export class JwtVerifier {
     }
   }
 
+  /** Tokens remembered as verified now. */
+  get remembered(): number {
+    return this.verified.size;
+  }
+
   /** The token's claims, or an AuthFailure saying why it is refused. */
   async verify(token: string): Promise<JWTPayload> {
     if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw new AuthFailure('malformed', 'the bearer token is not a JWT');
+    if (this.cfg.verifiedTokens === 0) return this.check(token);
+    const id = createHash('sha256').update(token).digest('base64');
+    const known = this.verified.get(id);
+    const now = Date.now();
+    if (known && now < known.until) return known.payload;
+    if (known) this.verified.delete(id);
+    const payload = Object.freeze(await this.check(token));
+    // Until it expires (with the clock skew allowed), and never longer than REMEMBER_MAX_MS.
+    const until = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 + this.cfg.clockSkew : Infinity, now + REMEMBER_MAX_MS);
+    if (this.verified.size >= this.cfg.verifiedTokens) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(id, { payload, until });
+    return payload;
+  }
+
+  private async check(token: string): Promise<JWTPayload> {
     const options = {
       algorithms: this.algorithms,
       issuer: this.cfg.issuer,

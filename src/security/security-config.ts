@@ -34,6 +34,11 @@ export const jwtSchemeConfigSchema = z
     jwksMaxAge: durationMs.prefault('10m'),
     /** How long fetching the JWKS may take. */
     jwksTimeout: durationMs.prefault('3s'),
+    /**
+     * Tokens already verified are remembered (by their SHA-256) until they expire, at most this many
+     * (0: verify every time); a refreshed JWKS forgets them all, so a withdrawn key stops its tokens.
+     */
+    verifiedTokens: z.number().int().min(0).max(1_000_000).default(10_000),
   })
   .strict();
 export type JwtSchemeConfig = z.infer<typeof jwtSchemeConfigSchema>;

@@ -1,6 +1,6 @@
 /**
  * The front door's costs, measured in process (no HTTP): a bearer JWT verified against a cached JWKS
- * (RS256, jose), an API key checked (SHA-256 and a map lookup), a rate-limit check in memory and
+ * (RS256, jose; with the signature checked, and a token seen before, which the verifier remembers), an API key checked (SHA-256 and a map lookup), a rate-limit check in memory and
  * through Redis (127.0.0.1:6379, rate-limiter-flexible); then two gateway instances on one Redis
  * with a default limit of 100 requests a second, loaded together at about 500 a second for
  * SECONDS (default 10; the issue's figure is 60 s), counting the 200s each second; then five
@@ -42,17 +42,22 @@ async function timeEach(n: number, fn: (i: number) => unknown): Promise<number[]
   return out;
 }
 function report(name: string, xs: number[]): void {
-  console.log(`${name.padEnd(44)} p50 ${us(pct(xs, 0.5)).padStart(9)}  p99 ${us(pct(xs, 0.99)).padStart(9)}  (n=${xs.length})`);
+  console.log(`${name.padEnd(52)} p50 ${us(pct(xs, 0.5)).padStart(9)}  p99 ${us(pct(xs, 0.99)).padStart(9)}  (n=${xs.length})`);
 }
 
 const issuer = await startIssuer();
 const logger = createLogger({ level: 'silent' });
 
 // 1. JWT verification with the JWKS cached.
+// Every call a signature check (verifiedTokens: 0), then one token again and again (remembered).
+const checking = new JwtVerifier('bench', jwtSchemeConfigSchema.parse({ jwksUrl: issuer.url, issuer: ISSUER, audience: AUDIENCE, verifiedTokens: 0 }), logger);
 const verifier = new JwtVerifier('bench', jwtSchemeConfigSchema.parse({ jwksUrl: issuer.url, issuer: ISSUER, audience: AUDIENCE }), logger);
+await checking.start();
 await verifier.start();
 const token = await issuer.token({ scope: 'a b' });
-report('JWT verify (RS256, cached JWKS)', await timeEach(5000, () => verifier.verify(token)));
+report('JWT verify (RS256, cached JWKS), signature checked', await timeEach(5000, () => checking.verify(token)));
+report('JWT verify, a token seen before (remembered)', await timeEach(20000, () => verifier.verify(token)));
+checking.close();
 verifier.close();
 
 // 2. API key check (after the first sight, from memory).

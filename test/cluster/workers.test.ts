@@ -1,6 +1,6 @@
 /**
  * `ficus start --workers 2`: two worker processes serve the same port (each fresh connection goes to
- * the next), /metrics answers every worker's figures summed, exactly one worker runs the singletons
+ * the next), /metrics and the dashboard answer every worker's figures summed, exactly one worker runs the singletons
  * (the lease in the state store); when that worker is killed with SIGKILL another takes them over
  * (the test allows 30 s and prints the time measured; the design's bound is 5 s) and the primary
  * starts a worker in its place; SIGTERM drains every worker and the primary exits 0.
@@ -98,6 +98,23 @@ describe('ficus start --workers 2', () => {
     const admin = /Admin API, dashboard\s+(http:\/\/\S+)\//.exec(cluster.output())?.[1];
     expect(admin).toBeDefined();
     expect((await fetch(`${admin}/routes`, { headers: { authorization: 'Bearer workers-test-token' } })).status).toBe(200);
+
+    // The dashboard, whichever worker answers it (a fresh connection each time), adds up both workers' traffic.
+    const answeredBy = new Set<string>();
+    for (let i = 0; i < 10 && answeredBy.size < 2; i++) {
+      const d = await freshGet(`${admin}/dashboard?minutes=5`, 10_000, { authorization: 'Bearer workers-test-token' });
+      expect(d.status).toBe(200);
+      const view = JSON.parse(d.body) as {
+        scope: { instance: string; traffic: string; workers: number };
+        routes: { operationId: string; sinceStart: { legacy: number } }[];
+        backends: { lastHour: { calls: number } }[];
+      };
+      answeredBy.add(view.scope.instance);
+      expect(view.scope).toMatchObject({ traffic: 'workers', workers: 2 });
+      expect(view.routes.find((r) => r.operationId === 'getCustomer')?.sinceStart.legacy).toBe(4);
+      expect(view.backends.reduce((n, b) => n + b.lastHour.calls, 0)).toBe(4);
+    }
+    expect(answeredBy.size).toBe(2);
   }, 180_000);
 
   it('when the worker running the singletons is killed, another takes them over and the primary replaces the dead worker', async () => {

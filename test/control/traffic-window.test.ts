@@ -84,3 +84,61 @@ describe("a backend's last hour per minute", () => {
     expect(sum.points()[4]).toMatchObject({ calls: 100, errors: 10 });
   });
 });
+
+describe("several workers' traffic added up (ficus start --workers N)", () => {
+  // Each worker's snapshot crosses a process boundary as JSON.
+  const viaIpc = (t: TrafficStats) => JSON.parse(JSON.stringify(t.snapshot())) as ReturnType<TrafficStats['snapshot']>;
+
+  it('gives the same split, minutes and percentiles as one process that served all the calls', () => {
+    const one = new TrafficStats();
+    const w1 = new TrafficStats();
+    const w2 = new TrafficStats();
+    for (const t of [one, w1, w2]) t.stateApplied('getCustomer', 'canary 50%', T0);
+    serve(one, 'getCustomer', 'legacy', 30, T0 + 60_000, 5);
+    serve(w1, 'getCustomer', 'legacy', 10, T0 + 60_000, 5);
+    serve(w2, 'getCustomer', 'legacy', 20, T0 + 60_000, 5);
+    serve(one, 'getCustomer', 'modern', 12, T0 + 3 * MINUTE_MS, 40);
+    serve(w2, 'getCustomer', 'modern', 12, T0 + 3 * MINUTE_MS, 40);
+    one.called('getCustomer', 'modern', 900, true, T0 + 4 * MINUTE_MS);
+    w1.called('getCustomer', 'modern', 900, true, T0 + 4 * MINUTE_MS);
+    one.fellBack('getCustomer');
+    w1.fellBack('getCustomer');
+
+    const merged = TrafficStats.merged([viaIpc(w1), viaIpc(w2)]);
+    const now = T0 + 5 * MINUTE_MS;
+    expect(merged.split('getCustomer', 10 * MINUTE_MS, now)).toEqual(one.split('getCustomer', 10 * MINUTE_MS, now));
+    const sum = (t: TrafficStats) => {
+      const s = new SeriesSum(now, 10);
+      t.series('getCustomer', 'legacy')?.addInto(s);
+      t.series('getCustomer', 'modern')?.addInto(s);
+      return { points: s.points(), totals: s.totals() };
+    };
+    expect(sum(merged)).toEqual(sum(one));
+    expect(sum(merged).totals).toMatchObject({ calls: 43, errors: 1 });
+    const f = merged.figures('getCustomer', now);
+    expect(f.fallbacks).toBe(1);
+    expect(f.modern).toMatchObject({ calls: 13, errors: 1, served: 12, calls5m: 13 });
+    expect(f.legacy).toMatchObject({ calls: 30, served: 30, p50Ms: 5 });
+  });
+
+  it("counts a switch's split from the workers that applied it, leaving out a worker still on the old state", () => {
+    const w1 = new TrafficStats();
+    const w2 = new TrafficStats();
+    const w3 = new TrafficStats();
+    for (const t of [w1, w2, w3]) t.stateApplied('op', 'legacy', T0);
+    w1.stateApplied('op', 'modern', T0 + 60_000);
+    w2.stateApplied('op', 'modern', T0 + 60_005);
+    serve(w1, 'op', 'modern', 5, T0 + 70_000);
+    serve(w2, 'op', 'modern', 7, T0 + 70_000);
+    serve(w3, 'op', 'legacy', 4, T0 + 70_000); // has not heard of the switch yet
+    // Whichever order the primary hands the parts in.
+    for (const parts of [
+      [w3, w1, w2],
+      [w1, w3, w2],
+      [w2, w1, w3],
+    ]) {
+      const s = TrafficStats.merged(parts.map(viaIpc)).split('op', 5 * MINUTE_MS, T0 + 90_000);
+      expect(s).toMatchObject({ from: new Date(T0 + 60_000).toISOString(), sinceChange: true, legacy: 0, modern: 12, modernShare: 100 });
+    }
+  });
+});

@@ -51,9 +51,9 @@ export function startCluster(args: string[], env: Record<string, string>, worker
 }
 
 /** A GET on a connection of its own (no keep-alive), so that the primary hands each to the next worker. */
-export function freshGet(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+export function freshGet(url: string, timeoutMs = 10_000, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = request(url, { agent: false, headers: { ...headers, connection: 'close' }, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ClusterPrimary } from '../../cluster/primary.ts';
 import { WorkerLink, workerSlot } from '../../cluster/worker-link.ts';
+import type { DashboardPart } from '../../control/dashboard-view.ts';
 import { ConfigError, ConfigErrors } from '../../config/config-error.ts';
 import { loadConfig, placeErrors } from '../../config/load-config.ts';
 import { Gateway } from '../../gateway.ts';
@@ -227,6 +228,8 @@ async function serve(opts: StartOptions, root: string, env: Record<string, strin
     const gw = gateway;
     link.serve(gw.metrics.registry);
     gw.metrics.exposition = () => link.metrics();
+    link.serveDashboard(() => gw.control.dashboardPart());
+    gw.control.workerParts = async () => (await link.dashboardParts()) as DashboardPart[];
     link.onWorkerExited((pid) => void gw.singletons.processEnded(pid));
   }
   // A port in use (or any listen error): say which address and what to do, stop everything started, fail.

@@ -235,7 +235,8 @@
 
   // Per backend: health, circuits, the last hour per minute, and how fresh its data is (GET /dashboard).
   function renderBackends(d) {
-    $('backends-scope').textContent = '· traffic of this instance (' + d.scope.instance + '), per minute';
+    $('backends-scope').textContent =
+      d.scope.traffic === 'workers' ? '· traffic of this instance\'s ' + d.scope.workers + ' workers (' + d.scope.instance + '), per minute' : '· traffic of this instance (' + d.scope.instance + '), per minute';
     replace.apply(null, [$('backends')].concat(d.backends.map(function (b) {
       var notClosed = b.circuits.filter(function (c) { return c.state !== 'closed' && c.state !== 'none'; });
       var circuits = b.circuits.length === 0 ? 'no routes'

@@ -17,13 +17,13 @@ import { mkdtemp, open, rmdir, unlink, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
 import type { Logger } from '../../observability/logger.ts';
 import { describeProblem } from '../../records/errors.ts';
 import type { RecordFileSpec } from '../../records/layout-file.ts';
 import { decodeRecordStream, type FileSummary } from '../../records/record-file.ts';
 import type { DecodedRecord, RecordCodec } from '../../records/record-codec.ts';
 import type { RemoteFile, SftpPool } from './sftp-pool.ts';
+import { SpooledCopy } from './spooled-copy.ts';
 
 export interface ExportSource {
   dir: string;
@@ -299,22 +299,9 @@ export class ExportFiles {
           let ascending = true;
           let lastKey: string | undefined;
           const problems: string[] = [];
-          let written = 0;
-          let over = false;
-          async function* copied(source: Readable): AsyncGenerator<Buffer> {
-            for await (const chunk of source as AsyncIterable<Buffer>) {
-              if (signal.aborted) throw signal.reason;
-              if (written + chunk.length > limit) {
-                over = true;
-                return;
-              }
-              await handle.write(chunk, 0, chunk.length, written);
-              written += chunk.length;
-              yield chunk;
-            }
-          }
+          const copy = new SpooledCopy(handle, limit, signal);
           let slice = performance.now();
-          for await (const batch of decodeRecordStream(copied(stream), src.spec, summary)) {
+          for await (const batch of decodeRecordStream(copy.chunks(stream), src.spec, summary)) {
             for (const r of batch.rows) {
               if (r.type !== src.record) continue;
               if (n === offsets.length) {
@@ -341,7 +328,7 @@ export class ExportFiles {
               slice = performance.now();
             }
           }
-          if (over) return tooBig(written + 1);
+          if (copy.over) return tooBig(copy.written + 1);
           if (summary.bad > 0 || !summary.complete) return { reason: `${summary.bad} bad record(s) of ${summary.records}${summary.complete ? '' : ', incomplete'}: ${problems.join('; ')}` };
           keep = true;
           const data = new LoadedExport(
@@ -355,9 +342,9 @@ export class ExportFiles {
             hashes.slice(0, n),
             ascending,
             summary.header,
-            written,
+            copy.written,
           );
-          logger.debug({ file: file.name, records: n, bytes: written }, 'export file indexed');
+          logger.debug({ file: file.name, records: n, bytes: copy.written }, 'export file indexed');
           return data;
         } finally {
           stream.destroy();
