@@ -16,6 +16,19 @@ export type ModeName = (typeof MODES)[number];
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** `server.multipart`: the limits of a multipart/form-data body and where it is spooled (checked further by load-config.ts: fileLimit ≤ requestLimit, tempDir a writable folder). */
+export const multipartConfigSchema = z
+  .object({
+    /** Largest file part, e.g. `25MiB` (413 naming the part past it). */
+    fileLimit: sizeBytes.prefault('25MiB'),
+    /** Largest multipart body as a whole, files and fields, e.g. `100MiB` (413 past it). */
+    requestLimit: sizeBytes.prefault('100MiB'),
+    /** The folder bodies are spooled to while they are checked and passed on (default: the system's temporary folder); relative to the project. */
+    tempDir: z.string().min(1).optional(),
+  })
+  .strict()
+  .prefault({});
+
 export const routeConfigSchema = z
   .object({
     /** The backend choice at start-up; the control plane may switch it at run time. */
@@ -40,6 +53,8 @@ export const gatewayConfigSchema = z
         host: z.string().default('0.0.0.0'),
         /** Largest request body accepted, e.g. `1mb`, `100kb` (413 past it). */
         bodyLimit: sizeBytes.prefault('1MiB'),
+        /** multipart/form-data bodies: spooled to a temp file as they stream in, never held whole in memory (src/http/multipart-reader.ts). */
+        multipart: multipartConfigSchema,
         /** Serve the API reference page at /docs. */
         docs: z.boolean().default(true),
         /** A writeOnly property in a backend's answer: refused (502, as a contract violation) or removed before it is sent. */

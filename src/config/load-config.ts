@@ -6,7 +6,7 @@
  * broken is not then reported as unserved, and a value whose environment variable is missing is not
  * then reported as of the wrong type. The loaded config is frozen.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -19,6 +19,7 @@ import { policyOverridesSchema, type PolicyOverrides } from '../resilience/polic
 import { ConfigError, ConfigErrors } from './config-error.ts';
 import { checkSecretsFromEnv, interpolateEnv, type Env } from './env.ts';
 import { adapterFileSchema, gatewayConfigSchema, type GatewayConfig, type ModeName } from './gateway-config.ts';
+import { formatSize } from './units.ts';
 import { zodToConfigErrors } from './zod-errors.ts';
 import { YamlLines } from './yaml-lines.ts';
 import type { Feature } from '../features/feature.ts';
@@ -177,6 +178,41 @@ export function placeErrors(errors: ConfigError[]): ConfigError[] {
   return withLines(errors, files);
 }
 
+/**
+ * `server.multipart`: a file part counts against the whole body's limit too, so fileLimit may not
+ * exceed requestLimit; `tempDir`, made absolute (relative to the project) in place, must be a folder
+ * the gateway can write, checked now rather than at the first upload.
+ */
+function checkMultipart(gateway: GatewayConfig, root: string, display: string): ConfigError[] {
+  const m = gateway.server.multipart;
+  const out: ConfigError[] = [];
+  if (m.fileLimit > m.requestLimit) {
+    out.push(
+      new ConfigError(
+        display,
+        'server.multipart.fileLimit',
+        `${formatSize(m.fileLimit)} is larger than server.multipart.requestLimit (${formatSize(m.requestLimit)}), which every file part counts against too`,
+        `make fileLimit at most requestLimit (${formatSize(m.requestLimit)}), or raise requestLimit`,
+      ),
+    );
+  }
+  if (m.tempDir !== undefined) {
+    const dir = resolve(root, m.tempDir);
+    m.tempDir = dir;
+    let problem: string | undefined;
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
+    else {
+      try {
+        accessSync(dir, fsConstants.W_OK);
+      } catch {
+        problem = `${dir} cannot be written by the gateway`;
+      }
+    }
+    if (problem) out.push(new ConfigError(display, 'server.multipart.tempDir', problem, 'create the folder, writable by the gateway, or leave tempDir out to use the system temporary folder'));
+  }
+  return out;
+}
+
 export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigReport> {
   const root = resolve(opts.root ?? process.cwd());
   const env = opts.env ?? process.env;
@@ -200,6 +236,8 @@ export async function loadConfigReport(opts: LoadOptions = {}): Promise<ConfigRe
   const removed: string[] = [];
   const gateway = parseRepairing(gatewayConfigSchema, interpolated, display, errors, unset, removed);
   if (!gateway) return fail();
+
+  errors.push(...checkMultipart(gateway, root, display));
 
   const contractFile = resolve(root, gateway.contract);
   let contract: Contract;

@@ -19,7 +19,7 @@ import { docsRouter } from './docs-page.ts';
 import { problemHandler, sendProblem } from './problem-response.ts';
 import { OperationRouter } from './operation-router.ts';
 import { isJsonMedia, parseMediaType } from './media-types.ts';
-import { bodyReaders, type ReadBody } from './request-body.ts';
+import { bodyReaders, multipartSettings, type ReadBody } from './request-body.ts';
 import { OperationRequestCheck, requestAjvs, type BodyPlan, type CheckedRequest } from './request-validator.ts';
 import { ResponseValidator } from './response-validator.ts';
 
@@ -226,7 +226,7 @@ export function buildApp(deps: AppDeps): Express {
   const operations = new OperationRouter<{ route: Route; check: OperationRequestCheck }>();
   const { coercing, strict } = requestAjvs();
   for (const route of routes.all()) operations.add(route.operation, { route, check: new OperationRequestCheck(route.operation, contract, coercing, strict) });
-  const bodies = bodyReaders(config.server.bodyLimit);
+  const bodies = bodyReaders(config.server.bodyLimit, multipartSettings(config.server));
   // (Called by the first middleware rather than being a middleware of its own: one router layer
   // fewer on every request.)
   function serveContract(req: Request, res: Response, next: NextFunction): void {
@@ -313,7 +313,8 @@ export function buildApp(deps: AppDeps): Express {
     };
     if (sent && sent.plan.kind !== 'json') {
       opReq.media = req.headers['content-type'];
-      opReq.rawBody = sent.read.raw;
+      if (sent.read.spool) opReq.bodySource = sent.read.spool;
+      else opReq.rawBody = sent.read.raw;
     }
     let dispatched: Dispatched | undefined;
     let result: OperationResult | undefined;

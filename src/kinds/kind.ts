@@ -7,6 +7,7 @@
  * once per operation it serves (binding validated by `bindingSchema`; mistakes are reported with
  * `ctx.fail`, which names the file and key), then `start`, then calls, `health` checks, and `close`.
  */
+import type { Readable } from 'node:stream';
 import type { Context } from '@opentelemetry/api';
 import type { Singletons } from '../cluster/singletons.ts';
 import type { z } from 'zod';
@@ -28,12 +29,15 @@ export interface OperationRequest {
   headers: Record<string, string>;
   /**
    * JSON as parsed; a form (urlencoded or multipart) as an object of its fields (a file part as its
-   * file name); text as a string; other media as bytes.
+   * file name: the file itself is only in `bodySource`); text as a string; other media as bytes.
    */
   body: unknown;
   /** The Content-Type of a body that is not JSON, and its bytes as sent (kinds that pass bodies through). */
   media?: string;
+  /** A form's, text's or bytes' body as sent (within `server.bodyLimit`). */
   rawBody?: Buffer;
+  /** A multipart body as sent, kept on disk rather than in memory: pass it on with `open()`, never read it whole. */
+  bodySource?: BodySource;
   requestId: string;
   /**
    * The caller's name once the front door (the contract's security) knows it; never the credential.
@@ -51,6 +55,17 @@ export interface OperationRequest {
   shadow?: boolean;
   /** Aborted when the caller goes away or the policy's timeout fires: pass it to the I/O. */
   signal: AbortSignal;
+}
+
+/**
+ * A request body too large to hold in memory (multipart with files), spooled to a temp file that
+ * lives until the response is over and the streams opened on it are closed.
+ */
+export interface BodySource {
+  /** Its length in bytes. */
+  readonly size: number;
+  /** Its bytes as sent, from the start: each call a stream of its own (a retry, a second backend), to be read to its end or destroyed. */
+  open(): Readable;
 }
 
 /** What the backend answered, already mapped to the contract's shape. */

@@ -3,6 +3,7 @@
  * upstream path, passes query, chosen headers and the body along, forwards the request id, keeps
  * connections alive, and never hangs (undici's own timeouts under the policy's).
  */
+import { Readable } from 'node:stream';
 import { Agent, request, errors as undiciErrors } from 'undici';
 import { z } from 'zod';
 import { defineKind, type Adapter, type BindContext, type OperationHandler, type OperationRequest } from '../kind.ts';
@@ -147,8 +148,13 @@ class HttpAdapter implements Adapter<HttpBinding> {
         if (req.consumer !== undefined) headers[consumerHeader] = req.consumer;
         else delete headers[consumerHeader];
       }
-      let body: string | Buffer | undefined;
-      if (req.rawBody !== undefined && req.media !== undefined && method !== 'GET') {
+      let body: string | Buffer | Readable | undefined;
+      if (req.bodySource !== undefined && req.media !== undefined && method !== 'GET') {
+        // A multipart body: streamed from where it was spooled, as sent, never read into memory.
+        body = req.bodySource.open();
+        headers['content-type'] = req.media;
+        headers['content-length'] = String(req.bodySource.size);
+      } else if (req.rawBody !== undefined && req.media !== undefined && method !== 'GET') {
         // Forms, files, text, bytes: passed on as sent.
         body = req.rawBody;
         headers['content-type'] = req.media;
@@ -160,6 +166,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
       try {
         res = await request(url, { method: method as 'GET', headers, body, signal: req.signal, dispatcher: this.agent });
       } catch (err) {
+        if (body instanceof Readable) body.destroy();
         throw networkError(err, where);
       }
       const outHeaders: Record<string, string> = {};
