@@ -11,19 +11,25 @@ import type { RegisteredKind } from '../kinds/kind.ts';
 /** A kind that does not say carries JSON only. */
 export const DEFAULT_BODIES: readonly BodyKind[] = ['json'];
 
-/** The problem and fix when `kind` cannot carry a body the operation declares; undefined when it can. */
-export function bodiesNotCarried(kind: RegisteredKind, operationId: string, contract: Contract): { problem: string; fix: string } | undefined {
+/** The request media types `operationId` declares that a carrier of `carried` bodies cannot take. */
+export function mediaNotCarried(carried: readonly BodyKind[], operationId: string, contract: Contract): string[] {
   const op = contract.operation(operationId);
   const requestBody = contract.deref(op.raw.requestBody) as { content?: Record<string, unknown> } | undefined;
-  const carried = kind.bodies ?? DEFAULT_BODIES;
   const refused: string[] = [];
   for (const key of Object.keys(requestBody?.content ?? {})) {
     const media = parseMediaType(key);
     if (!media) continue;
-    // A wildcard declaration promises whatever the caller sends: only a kind that carries everything keeps it.
+    // A wildcard declaration promises whatever the caller sends: only a carrier of everything keeps it.
     const kinds: BodyKind[] = media.essence === '*/*' || media.subtype === '*' ? ['json', 'form', 'multipart', 'text', 'binary'] : [bodyKindOf(media)];
     if (kinds.some((k) => !carried.includes(k))) refused.push(key);
   }
+  return refused;
+}
+
+/** The problem and fix when `kind` cannot carry a body the operation declares; undefined when it can. */
+export function bodiesNotCarried(kind: RegisteredKind, operationId: string, contract: Contract): { problem: string; fix: string } | undefined {
+  const carried = kind.bodies ?? DEFAULT_BODIES;
+  const refused = mediaNotCarried(carried, operationId, contract);
   if (refused.length === 0) return undefined;
   return {
     problem: `the ${kind.name} kind cannot carry ${refused.join(', ')} bodies, which ${operationId} declares (it carries: ${carried.join(', ')})`,

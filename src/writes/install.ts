@@ -3,6 +3,7 @@
  * the delivery worker, the DLQ admin router, the metrics, and the close hook that stops the worker
  * (finishing or handing back what it holds) before the store is closed.
  */
+import { mediaNotCarried } from '../config/body-kinds.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError } from '../config/config-error.ts';
@@ -44,6 +45,16 @@ function checkConfig(loaded: CheckedConfig): ConfigError[] {
     if (contract.operation(op).safe)
       errors.push(
         new ConfigError(file, key, `${op} is a ${contract.operation(op).method.toUpperCase()}, which writes nothing`, 'list only unsafe operations (POST, PUT, PATCH, DELETE) under writes.routes'),
+      );
+    const notKept = mediaNotCarried(['json'], op, contract);
+    if (notKept.length > 0)
+      errors.push(
+        new ConfigError(
+          file,
+          key,
+          `${op} declares ${notKept.join(', ')} request bodies, which the outbox cannot keep: it stores a write's JSON body, so a form's encoding, a file or raw bytes would be lost when the write is sent again or later`,
+          `take ${op} out of writes.routes, or declare only application/json (or +json) bodies for it in the contract`,
+        ),
       );
     if (r.async && !r.status)
       errors.push(

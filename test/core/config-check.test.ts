@@ -109,6 +109,19 @@ describe('ficus check', () => {
     expect(r.stderr).toMatch(/adapters\/legacy-crm\/adapter\.yaml:\d+: operations\.getCustomer\.path: .*\{id\}/);
   });
 
+  it('refuses a write route whose body the outbox cannot keep (a multipart upload), naming the route', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ficus-check-'));
+    dirs.push(root);
+    cpSync(join(FIXTURES, 'multipart-gateway'), root, { recursive: true });
+    const env = { UPSTREAM_URL: 'http://127.0.0.1:9', UPLOAD_DIR: root };
+    expect(await Gateway.check({ root, env })).toEqual([]);
+    writeFileSync(join(root, 'ficus.yaml'), readFileSync(join(root, 'ficus.yaml'), 'utf8') + 'writes:\n  routes:\n    uploadDocument: {}\n');
+    const errors = await Gateway.check({ root, env });
+    expect(errors.map((e) => e.key)).toEqual(['writes.routes.uploadDocument']);
+    expect(errors[0].problem).toMatch(/multipart\/form-data request bodies, which the outbox cannot keep/);
+    expect(errors[0].line).toBeGreaterThan(0);
+  });
+
   it('reports a broken adapter file once: the operations it would serve are not then reported as unserved', async () => {
     const root = migrationProject();
     writeFileSync(join(root, 'ficus.yaml'), 'state: { driver: sqlite, file: ":memory:" }\nroutes:\n  getLegacyOnly: { mode: legacy }\n');
