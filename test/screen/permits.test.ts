@@ -113,7 +113,14 @@ describe('page permits shared between operations', () => {
   /** Which of the labelled acquisitions have been granted so far. */
   function granted(waiting: Record<string, Promise<void>[]>) {
     const got: string[] = [];
-    for (const [label, ps] of Object.entries(waiting)) ps.forEach((p, i) => void p.then(() => got.push(`${label}${i}`)));
+    for (const [label, ps] of Object.entries(waiting))
+      ps.forEach(
+        (p, i) =>
+          void p.then(
+            () => got.push(`${label}${i}`),
+            () => undefined,
+          ),
+      );
     return async () => {
       await new Promise((r) => setImmediate(r));
       return [...got];
