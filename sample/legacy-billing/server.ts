@@ -2,8 +2,8 @@
  * The sample estate's legacy billing web app: server-rendered HTML, no client script, as a clerk
  * sees it. A login form with session cookies that expire, an account search with a paged result
  * table, an inquiry screen with labelled fields, a paged invoice list, and an address-change form
- * with server-side validation. It answers slowly (configurable), and tests can make a page hang,
- * expire every session, or look at what it was asked.
+ * with server-side validation. It answers slowly (configurable), and tests can make a page hang or
+ * hold it until released, expire every session, or look at what it was asked.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,6 +31,8 @@ export interface LegacyBillingStats {
   /** Signed-in page requests being served now, and the most ever at once. */
   inFlight: number;
   maxInFlight: number;
+  /** Signed-in requests waiting now under `setHold`. */
+  held: number;
   /** Requests by method and path, e.g. `POST /account/address`. */
   hits: Map<string, number>;
   addressChanges: number;
@@ -44,6 +46,8 @@ export interface RunningLegacyBilling {
   accounts: Map<string, LegacyAccount>;
   /** Every signed-in request whose path and query match hangs (never answers) until cleared. */
   setHang(pattern: RegExp | undefined): void;
+  /** Every signed-in request whose path and query match waits until the hold is cleared (or another set), then is answered. */
+  setHold(pattern: RegExp | undefined): void;
   setDelay(delayMs: number, jitterMs?: number): void;
   /** Ends every session at once, as the legacy app does at its nightly restart. */
   expireSessions(): void;
@@ -163,10 +167,12 @@ export async function startLegacyBilling(opts: LegacyBillingOptions = {}): Promi
   let delay = opts.delayMs ?? 0;
   let jitter = opts.jitterMs ?? 0;
   let hang: RegExp | undefined;
+  let hold: RegExp | undefined;
+  let releaseHeld: (() => void)[] = [];
   const sessions = new Map<string, { user: string; expiresAt: number }>();
   const accounts = new Map(seedAccounts().map((a) => [a.accountNo, a]));
   const ordered = [...accounts.values()];
-  const stats: LegacyBillingStats = { logins: 0, failedLogins: 0, inFlight: 0, maxInFlight: 0, hits: new Map(), addressChanges: 0 };
+  const stats: LegacyBillingStats = { logins: 0, failedLogins: 0, inFlight: 0, maxInFlight: 0, held: 0, hits: new Map(), addressChanges: 0 };
 
   const page = (res: ServerResponse, title: string, body: string, messages: Message[] = []) => html(res, 200, frame(title, body, { signedIn: true, messages }));
 
@@ -305,6 +311,11 @@ ${pager(p, pages, `/account/invoices?no=${encodeURIComponent(a.accountNo)}`)}`,
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
       res.on('close', () => stats.inFlight--);
       if (hang?.test(url.pathname + url.search)) return; // never answers; close() ends it
+      if (hold?.test(url.pathname + url.search)) {
+        stats.held++;
+        await new Promise<void>((r) => releaseHeld.push(r));
+        stats.held--;
+      }
       const wait = delay + (jitter > 0 ? Math.random() * jitter : 0);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       await signedIn(req, res, url);
@@ -327,6 +338,12 @@ ${pager(p, pages, `/account/invoices?no=${encodeURIComponent(a.accountNo)}`)}`,
     setHang: (p) => {
       hang = p;
     },
+    setHold: (p) => {
+      hold = p;
+      const held = releaseHeld;
+      releaseHeld = [];
+      for (const release of held) release();
+    },
     setDelay: (d, j = 0) => {
       delay = d;
       jitter = j;
@@ -334,6 +351,7 @@ ${pager(p, pages, `/account/invoices?no=${encodeURIComponent(a.accountNo)}`)}`,
     expireSessions: () => sessions.clear(),
     close: () =>
       new Promise<void>((resolve) => {
+        for (const release of releaseHeld.splice(0)) release();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

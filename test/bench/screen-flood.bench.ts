@@ -8,6 +8,7 @@
  *   npm run bench -- test/bench/screen-flood.bench.ts
  *   BENCH_FLOOD=400 BENCH_PAGES=4 BENCH_DELAY_MS=50 (legacy page delay) BENCH_PROBE_EVERY_MS=250
  *   BENCH_GATEWAY=process (default: the gateway in its own process, as deployed) | inline (in this one)
+ *   BILLING_UI_BROWSER_NICE=10 (the adapter's default: the browser below the gateway's CPU priority) | 0 (at the gateway's)
  */
 import { cpus, loadavg } from 'node:os';
 import { screenEstate } from '../fixtures/screen-project.ts';
@@ -20,6 +21,7 @@ const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
 const PROBE_EVERY_MS = Number(process.env.BENCH_PROBE_EVERY_MS ?? 250);
 const INLINE = process.env.BENCH_GATEWAY === 'inline';
 
+const loadBefore = loadavg();
 const estate = await screenEstate({ delayMs: DELAY }, { BILLING_UI_PAGES: String(PAGES) });
 const gw = INLINE
   ? await startGateway(estate.dir, estate.env, { level: 'silent' })
@@ -79,11 +81,12 @@ const circuit = /ficus_circuit_state\{adapter="billing-ui",operation="getAccount
 await gw.close();
 await estate.stop();
 
-console.log(`screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms`);
+const loads = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
 console.log(
-  `  machine: ${cpus().length} cores, load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')} (${INLINE ? 'gateway, legacy app and this client share one Node process' : 'the gateway in its own process; the legacy app and this client in another'}; the browser has its own)`,
+  `screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms, browser niceness ${process.env.BILLING_UI_BROWSER_NICE ?? '(adapter default)'}`,
+);
+console.log(
+  `  machine: ${cpus().length} cores, load average ${loads(loadBefore)} before, ${loads(loadavg())} after (${INLINE ? 'gateway, legacy app and this client share one Node process' : 'the gateway in its own process; the legacy app and this client in another'}; the browser has its own)`,
 );
 console.log(`  this process (${INLINE ? 'gateway, ' : ''}legacy app, client) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
 console.log(`  flood answered in ${(floodMs / 1000).toFixed(1)} s: ${count(answers)}`);

@@ -3,7 +3,8 @@
  * browser that hangs, a queue that is full, pages worn out, and a shutdown that leaves no browser
  * process behind.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
 import { startGateway } from '../helpers/gateway.ts';
@@ -49,6 +50,29 @@ afterAll(async () => {
 });
 
 describe('the browser pool', () => {
+  it("runs the browser below the gateway's CPU priority: every process and thread of it at niceness 10 (the default)", () => {
+    const processes = adapter.pool!.browserProcesses();
+    expect(processes.length).toBeGreaterThan(1);
+    const nices = new Set<number>();
+    for (const pid of processes) {
+      let tids: string[] = [];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue; // a short-lived helper, gone meanwhile
+      }
+      for (const tid of tids) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          nices.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+        } catch {
+          // a thread ended meanwhile
+        }
+      }
+    }
+    expect([...nices]).toEqual([Math.min(19, getPriority() + 10)]);
+  });
+
   it('a browser killed mid-request fails only the requests in flight; a new browser serves the next ones', async () => {
     const pool = adapter.pool!;
     const before = pool.browser!;

@@ -9,6 +9,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { Logger } from '../../observability/logger.ts';
 import { waitInQueue } from '../../resilience/binding-policy.ts';
 import { Permits } from './permits.ts';
+import { nicedBrowser } from './browser-priority.ts';
 import { browserProcessTree, killAll, mainProcess, processActivity, processesWithEnv } from './process-tree.ts';
 
 /** The environment variable that marks every process of one pool's browser. */
@@ -19,6 +20,8 @@ export type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
 export interface PoolOptions {
   executablePath: string;
   args: string[];
+  /** Run the browser at this niceness (1–19), below the gateway's CPU priority; 0 or absent: at the gateway's own (browser-priority.ts). */
+  nice?: number;
   /** Pages in use at once: the legacy system's concurrency limit. */
   size: number;
   /** Requests of one operation that may wait for a page; past that, they are refused at once. */
@@ -138,6 +141,8 @@ export class BrowserPool {
   private rotating = false;
   /** Browsers being replaced: closed once their last page is given back. */
   private readonly retiring = new Map<number, RunningBrowser>();
+  /** Set once the browser could not be started at its niceness (and that was logged). */
+  private niceRefused = false;
 
   constructor(private readonly opts: PoolOptions) {
     this.permits = new Permits(opts.size, opts.queueLimit, opts.perOperation);
@@ -388,16 +393,21 @@ export class BrowserPool {
   private async launch(): Promise<RunningBrowser> {
     const mark = randomUUID();
     const started = performance.now();
-    const browser = await chromium.launch({
-      executablePath: this.opts.executablePath,
-      args: this.opts.args,
-      env: { ...process.env, [BROWSER_MARK]: mark },
-      headless: true,
-      timeout: this.opts.launchTimeoutMs,
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
+    // Started through a launcher at its niceness, which is deleted once the browser runs (its
+    // processes start their helpers from its own executable, not from the launcher).
+    const launcher = this.launcher();
+    const browser = await chromium
+      .launch({
+        executablePath: launcher?.executablePath ?? this.opts.executablePath,
+        args: this.opts.args,
+        env: { ...process.env, [BROWSER_MARK]: mark },
+        headless: true,
+        timeout: this.opts.launchTimeoutMs,
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      })
+      .finally(() => launcher?.remove());
     const generation = ++this.generation;
     const running: RunningBrowser = { browser, mark, pid: mainProcess(processesWithEnv(BROWSER_MARK, mark)), generation, version: browser.version() };
     this.started.push({ mark, pid: running.pid });
@@ -408,8 +418,22 @@ export class BrowserPool {
       throw new PoolClosed();
     }
     this.current = running;
-    this.opts.logger.info({ pid: running.pid, version: running.version, executablePath: this.opts.executablePath, ms: Math.round(performance.now() - started) }, 'browser started');
+    this.opts.logger.info(
+      { pid: running.pid, version: running.version, executablePath: this.opts.executablePath, nice: launcher ? this.opts.nice : 0, ms: Math.round(performance.now() - started) },
+      'browser started',
+    );
     return running;
+  }
+
+  /** A launcher that runs the browser at its niceness, or undefined: none asked for, or none can be made (said once). */
+  private launcher(): { executablePath: string; remove(): void } | undefined {
+    const nice = this.opts.nice ?? 0;
+    if (nice <= 0 || this.niceRefused) return undefined;
+    const niced = nicedBrowser(this.opts.executablePath, nice);
+    if (niced.ok) return niced;
+    this.niceRefused = true;
+    this.opts.logger.warn({ reason: niced.reason }, `the browser runs at the gateway's CPU priority, not at niceness ${nice}: ${niced.reason}`);
+    return undefined;
   }
 
   private onGone(gone: RunningBrowser): void {

@@ -8,7 +8,7 @@ import { errors as playwrightErrors } from 'playwright-core';
 import { PROBLEMS, Problem, UpstreamError } from '../../problem.ts';
 import { MappingError } from './output-mapping.ts';
 import { PoolClosed } from './browser-pool.ts';
-import { QueueFull, QueueTimeout } from './permits.ts';
+import { QueueFull, QueueTimeout, QueueTooSlow } from './permits.ts';
 import {
   LegacyLoginRefused,
   ScreenChanged,
@@ -45,7 +45,7 @@ export function toFailure(err: unknown, ctx: FailureContext): Problem | Upstream
   if (err instanceof ScreenRefused) return refusedProblem(ctx.adapter, err);
   if (err instanceof ScreenInputRefused) return inputRefusedProblem(ctx.adapter, err);
   if (err instanceof LegacyLoginRefused) return loginRefusedProblem(ctx.adapter, err.words, ctx.credentialsHint);
-  if (err instanceof QueueFull || err instanceof QueueTimeout) {
+  if (err instanceof QueueFull || err instanceof QueueTimeout || err instanceof QueueTooSlow) {
     return new Problem(PROBLEMS.overloaded, { detail: `${where}: ${err.message}`, headers: { 'Retry-After': '1' } });
   }
   if (err instanceof PoolClosed) return new UpstreamError(`${where}: the gateway is shutting down`, { status: 503, retryable: false, code: 'pool_closed' });

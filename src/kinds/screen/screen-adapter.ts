@@ -76,6 +76,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
       ? new BrowserPool({
           executablePath: browser.path,
           args: browserArgs(this.conn.browserArgs),
+          nice: this.conn.browserNice,
           // The pool is the machine's: a cluster's worker opens its share of the pages (pool-share.ts).
           size: pagesForThisProcess(this.conn.pool.size, ctx.env),
           queueLimit: this.conn.pool.queue,

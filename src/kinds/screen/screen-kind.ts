@@ -24,6 +24,12 @@ const connectionSchema = z
     executablePath: z.preprocess(emptyAsUndefined, z.string().optional()),
     /** Extra Chromium flags, after the headless ones the kind always passes. */
     browserArgs: z.array(z.string()).default([]),
+    /**
+     * The browser's niceness (0–19): above 0 it runs at a lower CPU priority than the gateway, so
+     * that a flood of screen requests, which keeps the browser's pages busy on every core, does not
+     * hold up the gateway's other routes. 0: the browser runs at the gateway's priority.
+     */
+    browserNice: z.coerce.number().int().min(0).max(19).default(10),
     /** How the gateway signs on to the legacy app with its own credentials. */
     login: z
       .object({

@@ -1,0 +1,75 @@
+/**
+ * The browser at a lower CPU priority than the gateway. Chromium's pages are CPU-hungry: under a
+ * flood of screen requests they take every core, and the gateway's event loop (every other route,
+ * `/healthz` included) waits for a CPU behind them. Started at a niceness of 10, the browser gets a
+ * tenth of the gateway's share of a contended CPU and all of an idle one.
+ *
+ * Niceness is inherited by every process and thread a process starts, so the browser is started
+ * through a small generated executable that runs it under `nice -n N`: its main process, zygotes,
+ * renderers and helpers all run at that niceness from their first instruction (renicing after the
+ * launch would miss threads, which Linux prioritises one by one). But Chromium sets its threads'
+ * niceness itself (-8 for compositing and I/O threads, 0 for most others), which only a process
+ * allowed to raise priority (root, or CAP_SYS_NICE) can do: run as root, the launcher also drops
+ * that capability with util-linux's `setpriv`, so the browser's threads stay at N or below it in
+ * priority. `exec` keeps one pid throughout, so the browser's main process is still the launcher's
+ * child. Not on Windows, and not where there is no `nice` (or, as root, no `setpriv`): then the
+ * browser runs at the gateway's priority, and the caller is told why.
+ */
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TOOL_DIRS: readonly string[] = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+
+export type NicedBrowser = { ok: true; executablePath: string; remove(): void } | { ok: false; reason: string };
+
+/** An executable of the system's by its name, in the usual folders (not the PATH, which a caller may set). */
+function findTool(name: string): string | undefined {
+  for (const dir of TOOL_DIRS) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** A POSIX shell word holding `s` as it is. */
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * An executable that runs `executablePath` with its arguments at niceness `nice` (1–19), in a
+ * private folder of the system's temporary directory that `remove` deletes.
+ */
+export function nicedBrowser(executablePath: string, nice: number): NicedBrowser {
+  if (process.platform === 'win32') return { ok: false, reason: 'Windows has no nice' };
+  const niceBin = findTool('nice');
+  if (niceBin === undefined) return { ok: false, reason: `no nice executable (looked in ${TOOL_DIRS.join(', ')})` };
+  // As root, Chromium would set its threads' niceness back (to 0 and -8): without CAP_SYS_NICE it cannot.
+  // (Where the capability cannot be dropped, a container without CAP_SETPCAP, the browser still starts, niced.)
+  const run = `${shellQuote(niceBin)} -n ${Math.trunc(nice)}`;
+  let script = `#!/bin/sh\nexec ${run} ${shellQuote(executablePath)} "$@"\n`;
+  if (isRoot()) {
+    const setpriv = findTool('setpriv');
+    if (setpriv === undefined) return { ok: false, reason: `running as root, Chromium would undo the niceness, and there is no setpriv (util-linux) to stop it (looked in ${TOOL_DIRS.join(', ')})` };
+    const drop = `${shellQuote(setpriv)} --bounding-set -sys_nice --inh-caps -sys_nice`;
+    script = `#!/bin/sh\nif ${drop} /bin/sh -c : 2>/dev/null; then exec ${run} ${drop} ${shellQuote(executablePath)} "$@"; fi\nexec ${run} ${shellQuote(executablePath)} "$@"\n`;
+  }
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'ficus-browser-'));
+    const launcher = join(dir, 'browser');
+    writeFileSync(launcher, script, { mode: 0o700 });
+    chmodSync(launcher, 0o700);
+    const made = dir;
+    return { ok: true, executablePath: launcher, remove: () => rmSync(made, { recursive: true, force: true }) };
+  } catch (err) {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    return { ok: false, reason: `cannot write a launcher in ${tmpdir()}: ${(err as Error).message}` };
+  }
+}
