@@ -284,21 +284,30 @@ export class ResponseCache {
     return { around: (route, req, next) => this.serve(route, req, next) };
   }
 
-  private async serve(route: Route, req: OperationRequest, next: (req?: OperationRequest) => Promise<Dispatched>): Promise<Dispatched> {
-    const operationId = route.operationId;
+  /** A call the cache has nothing to do with goes straight on, without an async step of its own. */
+  private serve(route: Route, req: OperationRequest, next: (req?: OperationRequest) => Promise<Dispatched>): Promise<Dispatched> {
     if (!route.operation.safe) {
-      const invs = this.writeInvalidations.get(operationId);
-      if (!invs) return next();
-      const d = await next();
-      if (d.result.status < 400) await this.invalidateFor(invs, req);
-      return d;
+      const invs = this.writeInvalidations.get(route.operationId);
+      return invs ? this.invalidating(invs, req, next) : next();
     }
-    const rc = this.routeCaches.get(operationId);
+    const rc = this.routeCaches.get(route.operationId);
     // Only the reads a route lists under cache.routes coalesce: sharing one call between callers is a
     // choice per route (a canary split or a per-caller answer must not be shared unasked).
     if (!rc || (!rc.memory && !rc.config.coalesce)) return next();
+    return this.serveRead(route, rc, req, next);
+  }
+
+  /** A write that makes cached reads stale: they are dropped once it succeeded. */
+  private async invalidating(invs: Invalidation[], req: OperationRequest, next: () => Promise<Dispatched>): Promise<Dispatched> {
+    const d = await next();
+    if (d.result.status < 400) await this.invalidateFor(invs, req);
+    return d;
+  }
+
+  private async serveRead(route: Route, rc: RouteCache, req: OperationRequest, next: (req?: OperationRequest) => Promise<Dispatched>): Promise<Dispatched> {
+    const operationId = route.operationId;
     const key = cacheKey(route.operation, req, rc.config.vary);
-    if (!rc?.memory) {
+    if (!rc.memory) {
       // Coalescing only.
       const { promise, joined } = this.flights.run(key, req.signal, async (signal) => ({ ...(await this.callBackend(rc, key, { ...req, signal }, next)), entry: undefined }));
       const fill = await promise;

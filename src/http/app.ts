@@ -86,6 +86,12 @@ export interface OperationHooks {
   after?: (route: Route, req: OperationRequest, outcome: { dispatched?: Dispatched; result: OperationResult | undefined; problem?: Problem; durationMs: number }) => void;
 }
 
+/** What the operation router finds for a request: its route and the compiled checks of its operation. */
+interface Target {
+  route: Route;
+  check: OperationRequestCheck;
+}
+
 export interface AppDeps {
   contract: Contract;
   config: GatewayConfig;
@@ -223,7 +229,7 @@ export function buildApp(deps: AppDeps): Express {
 
   // The contract's operations: one lookup, the request checked against the contract by validators
   // compiled at start-up, the JSON body parsed only where the operation takes one.
-  const operations = new OperationRouter<{ route: Route; check: OperationRequestCheck }>();
+  const operations = new OperationRouter<Target>();
   const { coercing, strict } = requestAjvs();
   for (const route of routes.all()) operations.add(route.operation, { route, check: new OperationRequestCheck(route.operation, contract, coercing, strict) });
   const bodies = bodyReaders(config.server.bodyLimit, multipartSettings(config.server));
@@ -245,45 +251,50 @@ export function buildApp(deps: AppDeps): Express {
       next(new Problem(PROBLEMS.validation, { detail: found.detail }));
       return;
     }
-    const { route, check } = found.target;
-    res.locals.operationId = route.operationId;
-    const length = req.headers['content-length'];
-    const serve = (plan: 'none' | BodyPlan, read?: ReadBody) => {
-      try {
-        const checked = check.check(found.pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, read?.body, plan);
-        serveOperation(route, req, res, checked, plan === 'none' ? undefined : { plan, read: read as ReadBody }).catch(next);
-      } catch (e) {
-        next(e);
-      }
-    };
-    const read = () => {
-      const contentType = req.headers['content-type'];
-      // No body: fine, unless it says it is of a media type the operation does not take.
-      if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
-        serve('none');
-        return;
-      }
-      const plan = check.bodyPlan(contentType);
-      const media = plan && parseMediaType(contentType);
-      if (!plan || !media) {
-        next(check.unsupported(contentType));
-        return;
-      }
-      bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serve(plan, read), next);
-    };
-    admitThen(0, route, req, res, read, next);
+    res.locals.operationId = found.target.route.operationId;
+    admitThen(0, found.target, found.pathParams, req, res, next);
   }
 
   // The front door's hooks, in order, before the request is read any further.
-  function admitThen(i: number, route: Route, req: Request, res: Response, then: () => void, next: NextFunction): void {
+  function admitThen(i: number, target: Target, pathParams: Record<string, string>, req: Request, res: Response, next: NextFunction): void {
     for (; i < admits.length; i++) {
-      const pending = admits[i](route, req, res);
+      const pending = admits[i](target.route, req, res);
       if (pending) {
-        pending.then(() => admitThen(i + 1, route, req, res, then, next), next);
+        pending.then(() => admitThen(i + 1, target, pathParams, req, res, next), next);
         return;
       }
     }
-    then();
+    readBody(target, pathParams, req, res, next);
+  }
+
+  // The body, where the operation takes one and one was sent (none: fine, unless it says it is of a
+  // media type the operation does not take).
+  function readBody(target: Target, pathParams: Record<string, string>, req: Request, res: Response, next: NextFunction): void {
+    const { check } = target;
+    const contentType = req.headers['content-type'];
+    const length = req.headers['content-length'];
+    if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
+      serveChecked(target, pathParams, req, res, next, 'none');
+      return;
+    }
+    const plan = check.bodyPlan(contentType);
+    const media = plan && parseMediaType(contentType);
+    if (!plan || !media) {
+      next(check.unsupported(contentType));
+      return;
+    }
+    bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serveChecked(target, pathParams, req, res, next, plan, read), next);
+  }
+
+  // The request checked against the contract, then served.
+  function serveChecked(target: Target, pathParams: Record<string, string>, req: Request, res: Response, next: NextFunction, plan: 'none' | BodyPlan, read?: ReadBody): void {
+    try {
+      const q = req.url.indexOf('?');
+      const checked = target.check.check(pathParams, q === -1 ? '' : req.url.slice(q + 1), req.headers, read?.body, plan);
+      serveOperation(target.route, req, res, checked, plan === 'none' ? undefined : { plan, read: read as ReadBody }).catch(next);
+    } catch (e) {
+      next(e);
+    }
   }
 
   // A cluster's worker says which it is (so that a caller can see the workers take turns).

@@ -7,6 +7,7 @@
 import type { OperationHooks } from '../http/app.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
 import { PROBLEMS, Problem, StateStoreUnavailable } from '../problem.ts';
+import type { Dispatched } from '../routing/dispatch.ts';
 import type { Route } from '../routing/route-table.ts';
 import { fingerprint } from './canonical-json.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
@@ -37,58 +38,63 @@ export function requestFingerprint(req: OperationRequest): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function idempotencyHook(opts: IdempotencyHookOptions): OperationHooks {
+  // A call without a key goes straight on (no async step of its own: most calls are reads).
   return {
-    around: async (route, req, next) => {
+    around: (route, req, next) => {
       const key = idempotencyKeyOf(route, req, opts.header);
-      if (key === undefined) return next();
-      const op = route.operationId;
-      const fp = requestFingerprint(req);
-      const started = Date.now();
-      let waitMs = 10;
-      for (;;) {
-        const begun = await opts.store.begin(op, key, fp);
-        if (begun.outcome === 'owner') break;
-        if (begun.outcome === 'done') {
-          opts.metrics.idempotencyReplays.inc({ operation: op });
-          return replay(begun.response, { [REPLAYED_HEADER]: 'true' });
-        }
-        if (begun.outcome === 'mismatch') {
-          opts.metrics.idempotencyConflicts.inc({ operation: op, conflict: 'reused' });
-          throw new Problem(PROBLEMS.idempotencyKeyReused, {
-            detail: `${opts.header} "${key}" was first used on ${op} with another body or parameters; use a new key for a new request`,
-          });
-        }
-        if (Date.now() - started >= opts.inFlightWaitMs || req.signal.aborted) {
-          opts.metrics.idempotencyConflicts.inc({ operation: op, conflict: 'in_flight' });
-          throw new Problem(PROBLEMS.idempotencyKeyInFlight, {
-            detail: `the first request with ${opts.header} "${key}" has not finished; retry after a moment to get its answer`,
-            headers: { 'Retry-After': '1' },
-          });
-        }
-        await sleep(waitMs);
-        waitMs = Math.min(100, waitMs * 2);
-      }
-      let dispatched;
-      try {
-        dispatched = await next();
-      } catch (err) {
-        if (err instanceof Problem && err.isClientError) {
-          // An answer (422 refused, 404, ...): it is what this request gets, now and on every retry.
-          await opts.store.finish(op, key, fromProblem(err));
-        } else {
-          // Nothing was written (or the outbox did not take it): a retry may try again.
-          await opts.store.abandon(op, key).catch(() => undefined);
-        }
-        throw err;
-      }
-      // The backend has answered (and may have written): that answer is the caller's even if the
-      // state store cannot keep it now. The key stays in flight until its lease runs out.
-      if (dispatched.result.status >= 500) await opts.store.abandon(op, key).catch(() => undefined);
-      else
-        await opts.store.finish(op, key, fromDispatched(dispatched)).catch((err: unknown) => {
-          if (!(err instanceof StateStoreUnavailable)) throw err;
-        });
-      return dispatched;
+      return key === undefined ? next() : once(route, req, key, next);
     },
   };
+
+  /** Serves the first request with `key` and keeps its answer; a retry gets that answer back. */
+  async function once(route: Route, req: OperationRequest, key: string, next: () => Promise<Dispatched>): Promise<Dispatched> {
+    const op = route.operationId;
+    const fp = requestFingerprint(req);
+    const started = Date.now();
+    let waitMs = 10;
+    for (;;) {
+      const begun = await opts.store.begin(op, key, fp);
+      if (begun.outcome === 'owner') break;
+      if (begun.outcome === 'done') {
+        opts.metrics.idempotencyReplays.inc({ operation: op });
+        return replay(begun.response, { [REPLAYED_HEADER]: 'true' });
+      }
+      if (begun.outcome === 'mismatch') {
+        opts.metrics.idempotencyConflicts.inc({ operation: op, conflict: 'reused' });
+        throw new Problem(PROBLEMS.idempotencyKeyReused, {
+          detail: `${opts.header} "${key}" was first used on ${op} with another body or parameters; use a new key for a new request`,
+        });
+      }
+      if (Date.now() - started >= opts.inFlightWaitMs || req.signal.aborted) {
+        opts.metrics.idempotencyConflicts.inc({ operation: op, conflict: 'in_flight' });
+        throw new Problem(PROBLEMS.idempotencyKeyInFlight, {
+          detail: `the first request with ${opts.header} "${key}" has not finished; retry after a moment to get its answer`,
+          headers: { 'Retry-After': '1' },
+        });
+      }
+      await sleep(waitMs);
+      waitMs = Math.min(100, waitMs * 2);
+    }
+    let dispatched;
+    try {
+      dispatched = await next();
+    } catch (err) {
+      if (err instanceof Problem && err.isClientError) {
+        // An answer (422 refused, 404, ...): it is what this request gets, now and on every retry.
+        await opts.store.finish(op, key, fromProblem(err));
+      } else {
+        // Nothing was written (or the outbox did not take it): a retry may try again.
+        await opts.store.abandon(op, key).catch(() => undefined);
+      }
+      throw err;
+    }
+    // The backend has answered (and may have written): that answer is the caller's even if the
+    // state store cannot keep it now. The key stays in flight until its lease runs out.
+    if (dispatched.result.status >= 500) await opts.store.abandon(op, key).catch(() => undefined);
+    else
+      await opts.store.finish(op, key, fromDispatched(dispatched)).catch((err: unknown) => {
+        if (!(err instanceof StateStoreUnavailable)) throw err;
+      });
+    return dispatched;
+  }
 }

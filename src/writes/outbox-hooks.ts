@@ -112,17 +112,21 @@ export function queueHook(opts: OutboxHookOptions): OperationHooks {
     const backend = route.state.mode === 'modern' ? 'modern' : 'legacy';
     return { result, backend, adapter: route.binding(backend)?.adapter ?? 'outbox' };
   };
+  /** A write the backend refused as down (a problem type of `outbox.queueOn`) is queued instead. */
+  const queueIfDown = async (route: Route, req: OperationRequest, routeConfig: WriteRouteConfig, next: () => Promise<Dispatched>): Promise<Dispatched> => {
+    try {
+      return await next();
+    } catch (err) {
+      if (err instanceof Problem && config.outbox.queueOn.includes(err.typeName)) return queue(route, req, routeConfig, 'down');
+      throw err;
+    }
+  };
+  // A route without a status resource goes straight on (no async step of its own).
   return {
-    around: async (route, req, next) => {
+    around: (route, req, next) => {
       const routeConfig = config.routes[route.operationId];
       if (!routeConfig?.status) return next();
-      if (routeConfig.async) return queue(route, req, routeConfig, 'async');
-      try {
-        return await next();
-      } catch (err) {
-        if (err instanceof Problem && config.outbox.queueOn.includes(err.typeName)) return queue(route, req, routeConfig, 'down');
-        throw err;
-      }
+      return routeConfig.async ? queue(route, req, routeConfig, 'async') : queueIfDown(route, req, routeConfig, next);
     },
   };
 }
@@ -140,35 +144,39 @@ export function statusHook(opts: OutboxHookOptions): OperationHooks {
       adapter: 'outbox',
     };
   };
+  // Only the status operations go through it; every other call goes straight on (no async step of its own).
   return {
-    around: async (route, req, next) => {
+    around: (route, req, next) => {
       const status = byStatusOp.get(route.operationId);
-      if (!status) return next();
-      const id = String(req.pathParams[status.param] ?? '');
-      const entry = id === '' ? undefined : await outbox.get(id);
-      if (!entry) return next();
-      if (entry.state === 'pending' || entry.state === 'delivering') return answer(route, entry, status, status.pending);
-      if (entry.state === 'dead' || entry.state === 'expired') {
-        const last = entry.errors[entry.errors.length - 1];
-        return answer(route, entry, status, status.failed, {
-          code: entry.state === 'expired' ? 'EXPIRED' : last?.status && last.status < 500 ? 'REJECTED' : 'UNDELIVERABLE',
-          reason: last?.error ?? 'the write could not be delivered',
-        });
-      }
-      // Delivered: the backend's own status resource knows more now (it may know the write by its own id).
-      const delivered = (entry.result ?? {}) as { status?: number; body?: unknown };
-      const backendId = delivered.body && typeof delivered.body === 'object' ? (delivered.body as Record<string, unknown>)[status.idField] : undefined;
-      if (typeof backendId === 'string' && backendId !== id) req.pathParams[status.param] = backendId;
-      try {
-        const d = await next();
-        if (d.result.body && typeof d.result.body === 'object' && !Array.isArray(d.result.body)) d.result.body = { ...(d.result.body as Record<string, unknown>), [status.idField]: id };
-        return d;
-      } catch (err) {
-        if (err instanceof Problem && err.status === 404 && delivered.body && typeof delivered.body === 'object') {
-          return { result: { status: 200, body: { ...(delivered.body as Record<string, unknown>), [status.idField]: id } }, backend: 'legacy', adapter: 'outbox' };
-        }
-        throw err;
-      }
+      return status ? answerStatus(route, req, status, next) : next();
     },
   };
+
+  async function answerStatus(route: Route, req: OperationRequest, status: NonNullable<WriteRouteConfig['status']>, next: () => Promise<Dispatched>): Promise<Dispatched> {
+    const id = String(req.pathParams[status.param] ?? '');
+    const entry = id === '' ? undefined : await outbox.get(id);
+    if (!entry) return next();
+    if (entry.state === 'pending' || entry.state === 'delivering') return answer(route, entry, status, status.pending);
+    if (entry.state === 'dead' || entry.state === 'expired') {
+      const last = entry.errors[entry.errors.length - 1];
+      return answer(route, entry, status, status.failed, {
+        code: entry.state === 'expired' ? 'EXPIRED' : last?.status && last.status < 500 ? 'REJECTED' : 'UNDELIVERABLE',
+        reason: last?.error ?? 'the write could not be delivered',
+      });
+    }
+    // Delivered: the backend's own status resource knows more now (it may know the write by its own id).
+    const delivered = (entry.result ?? {}) as { status?: number; body?: unknown };
+    const backendId = delivered.body && typeof delivered.body === 'object' ? (delivered.body as Record<string, unknown>)[status.idField] : undefined;
+    if (typeof backendId === 'string' && backendId !== id) req.pathParams[status.param] = backendId;
+    try {
+      const d = await next();
+      if (d.result.body && typeof d.result.body === 'object' && !Array.isArray(d.result.body)) d.result.body = { ...(d.result.body as Record<string, unknown>), [status.idField]: id };
+      return d;
+    } catch (err) {
+      if (err instanceof Problem && err.status === 404 && delivered.body && typeof delivered.body === 'object') {
+        return { result: { status: 200, body: { ...(delivered.body as Record<string, unknown>), [status.idField]: id } }, backend: 'legacy', adapter: 'outbox' };
+      }
+      throw err;
+    }
+  }
 }
