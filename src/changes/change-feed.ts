@@ -4,6 +4,8 @@ export interface FeedStats {
   rows: number;
   events: number;
   quarantined: number;
+  /** Polls that stopped reading because the feed's undelivered events reached its `maxBacklog` (db feeds). */
+  heldBack: number;
 }
 
 export interface ChangeFeed {

@@ -12,6 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { AdapterConfig } from '../config/load-config.ts';
@@ -83,7 +84,7 @@ export class DbChangeFeed implements ChangeFeed {
   );
   private abort = new AbortController();
   /** Rows read, events queued and rows quarantined since start. */
-  readonly stats: FeedStats = { events: 0, quarantined: 0, rows: 0 };
+  readonly stats: FeedStats = { events: 0, quarantined: 0, rows: 0, heldBack: 0 };
 
   private constructor(
     private readonly opts: DbFeedOptions,
@@ -193,8 +194,17 @@ export class DbChangeFeed implements ChangeFeed {
     let position: Position | undefined = mark ? ((JSON.parse(mark) as { after: Position }).after ?? undefined) : undefined;
     let from: { after: Position } | { atOrAfter: SqlValue[] } | undefined = position ? (config.overlap > 0 ? { atOrAfter: this.lowOf(position) } : { after: position }) : undefined;
     let queued = 0;
-    for (;;) {
+    let held = false;
+    for (let page = 0; ; page++) {
+      // Other work (delivery, requests) runs between pages: a SQLite legacy and state store answer without I/O.
+      if (page > 0) await yieldToLoop();
       if (this.abort.signal.aborted) break;
+      // Backpressure: the next page waits until delivery has caught up (the next poll looks again).
+      if (config.maxBacklog > 0 && (await events.backlog(this.name, config.maxBacklog)) >= config.maxBacklog) {
+        held = true;
+        this.stats.heldBack++;
+        break;
+      }
       const st = this.statement(from, config.batchSize);
       const rows = await (await this.db()).query(st.text, st.values, { signal: this.abort.signal });
       if (rows.length === 0) break;
@@ -206,7 +216,7 @@ export class DbChangeFeed implements ChangeFeed {
       if (rows.length < config.batchSize) break;
       from = { after: last };
     }
-    if (config.sweep !== undefined && Date.now() - (await events.lastSweep(this.name)) >= config.sweep) queued += await this.sweep();
+    if (!held && config.sweep !== undefined && Date.now() - (await events.lastSweep(this.name)) >= config.sweep) queued += await this.sweep();
     return queued;
   }
 

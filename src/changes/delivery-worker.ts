@@ -22,9 +22,9 @@ export interface DeliveryWorkerOptions {
   onSettled?: (s: { delivered: number; retried: number; dead: number }) => void;
 }
 
-export function sinkFor(sub: Subscription, timeoutMs: number): Sink {
-  if (sub.kind === 'amqp') return new AmqpSink(sub.url, sub.exchange ?? 'ficus.events', timeoutMs);
-  return new WebhookSink(sub.url, sub.secret ?? '', timeoutMs);
+export function sinkFor(sub: Subscription, o: { timeoutMs: number; maxInFlight: number; onPublish?: (inFlight: number) => void }): Sink {
+  if (sub.kind === 'amqp') return new AmqpSink({ url: sub.url, exchange: sub.exchange ?? 'ficus.events', ...o });
+  return new WebhookSink(sub.url, sub.secret ?? '', o.timeoutMs, o.maxInFlight, o.onPublish);
 }
 
 export class DeliveryWorker {
@@ -35,6 +35,8 @@ export class DeliveryWorker {
   private stopped = true;
   private abort = new AbortController();
   private readonly outage: OutageLog;
+  /** The most events ever in flight at one sink at once (bounded by `maxInFlight`). */
+  readonly stats = { peakInFlight: 0 };
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.outage = new OutageLog(opts.logger, 'event delivery');
@@ -80,7 +82,7 @@ export class DeliveryWorker {
     const cur = this.sinks.get(sub.id);
     if (cur && cur.key === key) return cur.sink;
     if (cur) await cur.sink.close().catch(() => undefined);
-    const sink = sinkFor(sub, this.opts.config.timeout);
+    const sink = sinkFor(sub, { timeoutMs: this.opts.config.timeout, maxInFlight: this.opts.config.maxInFlight, onPublish: (n) => (this.stats.peakInFlight = Math.max(this.stats.peakInFlight, n)) });
     this.sinks.set(sub.id, { sink, key });
     return sink;
   }

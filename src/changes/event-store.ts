@@ -254,6 +254,16 @@ export class EventStore {
     });
   }
 
+  /** Deliveries of the feed's events not yet delivered (pending or delivering, any subscription), counted up to `limit`. */
+  async backlog(feed: string, limit: number): Promise<number> {
+    const prefix = `${feed}/`;
+    const r = await this.store.get<{ n: number | string }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events_outbox WHERE state IN ('pending', 'delivering') AND substr(ordering_key, 1, ?) = ? LIMIT ?) b`,
+      [prefix.length, prefix, limit],
+    );
+    return Number(r?.n ?? 0);
+  }
+
   async quarantine(feed?: string, limit = 100): Promise<QuarantinedRow[]> {
     const rows = await this.store.all<{ feed: string; row_key: string; version: string; reason: string; row_data: string; at: number | string }>(
       `SELECT * FROM changes_quarantine${feed ? ' WHERE feed = ?' : ''} ORDER BY at, feed, row_key LIMIT ?`,

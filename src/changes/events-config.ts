@@ -45,6 +45,11 @@ export const eventsConfigSchema = z
         pollInterval: durationMs.default(250),
         /** Deliveries taken at once (one per key and sink at a time). */
         batchSize: z.coerce.number().int().min(1).max(10_000).default(500),
+        /**
+         * Events handed to a sink and not yet acknowledged, at most: RabbitMQ publishes awaiting the
+         * broker's confirm, webhook calls under way. The rest of a batch waits (backpressure).
+         */
+        maxInFlight: z.coerce.number().int().min(1).max(10_000).default(500),
         maxAttempts: z.coerce.number().int().min(1).default(12),
         initialDelay: durationMs.default(500),
         maxDelay: durationMs.default(60_000),

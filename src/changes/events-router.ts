@@ -3,7 +3,7 @@
  *   GET    /events/subscriptions          where events go (secrets never listed)
  *   POST   /events/subscriptions          subscribe a webhook {name, url, types?, secret?}: answers with its secret once
  *   DELETE /events/subscriptions/:id      unsubscribe (by id or name); its undelivered events are dropped
- *   GET    /events/feeds                  each feed: rows read, events queued, rows quarantined
+ *   GET    /events/feeds                  each feed: rows read, events queued, rows quarantined, polls held back
  *   POST   /events/feeds/:name/poll       poll a feed now (answers with the events queued)
  *   POST   /events/feeds/:name/sweep      sweep a feed now
  *   POST   /events/feeds/:name/backfill   {to?, perSecond?, restart?}: every current row as events

@@ -47,6 +47,12 @@ export const dbFeedSchema = z
     sweep: durationMs.optional(),
     /** Where a new feed starts: now (the current rows are the baseline, send nothing) or beginning (send every row). */
     start: z.enum(['now', 'beginning']).default('now'),
+    /**
+     * Backpressure: events of this feed queued in the outbox and not yet delivered, at most (plus one
+     * page). Past it the feed reads no more rows until delivery catches up; they wait in the legacy
+     * database, nothing is lost. 0: no bound.
+     */
+    maxBacklog: z.coerce.number().int().min(0).default(10_000),
   })
   .strict()
   .superRefine((f, ctx) => {

@@ -85,7 +85,7 @@ const sameFile = (m: FileMark | undefined, f: RemoteFile) => m !== undefined && 
 
 export class SftpChangeFeed implements ChangeFeed {
   readonly name: string;
-  readonly stats: FeedStats = { events: 0, quarantined: 0, rows: 0 };
+  readonly stats: FeedStats = { events: 0, quarantined: 0, rows: 0, heldBack: 0 };
   private pool: SftpPool | undefined;
   private readonly dir: string;
   private readonly pattern: RegExp;

@@ -1,26 +1,39 @@
 /**
  * Change feed benchmark (issue 19). Prints:
  *   1. throughput: 100,000 changed CUSTMAST rows from a legacy SQLite file and from PostgreSQL to a
- *      RabbitMQ consumer (feed start: beginning, publisher confirms), events a second end to end,
- *      and the process's RSS sampled every 500 ms (flat = bounded by the page size, not the rows);
+ *      RabbitMQ consumer (feed start: beginning, publisher confirms), events a second end to end;
+ *      and memory: the process's RSS, V8 heap (total, used), external and array buffers sampled every
+ *      250 ms with the backlog (events queued by the feed, not yet consumed). The gateway runs in this
+ *      process, the consumer in a child process (test/bench/support/amqp-consumer.ts), so the RSS is
+ *      the gateway's. RSS at start (before the gateway, after a GC), peak, end (all consumed) and 3 s
+ *      later, and the event loop's delay;
  *   2. latency: single clerk edits, one at a time, from the UPDATE to the consumer, p50/p99, with the
  *      feed's poll interval (FEED_POLL, default 250 ms);
  *   3. reconciliation of the sample's 3,000 customers against modern with drift on every 100th:
  *      keys a second and the counts reported.
- * Run: npm run bench -- test/bench/changes-feed.bench.ts  (RabbitMQ on 127.0.0.1:5672, PostgreSQL on 5432)
- * BENCH_ROWS (default 100000), BENCH_EDITS (default 100).
+ * Run: npm run bench -- test/bench/changes-feed.bench.ts [sqlite] [postgres] [reconcile]
+ *      (RabbitMQ on 127.0.0.1:5672, PostgreSQL on 5432)
+ * BENCH_ROWS (default 100000), BENCH_EDITS (default 100), FEED_BATCH and EVENTS_BATCH (default 2000),
+ * FEED_MAX_BACKLOG, EVENTS_MAX_IN_FLIGHT (default: the config's); BENCH_GC_SAMPLES=1 (a full GC before
+ * each sample: heapUsed is then the live heap), BENCH_HEAP_SNAPSHOT=1 (a heap snapshot in the temp
+ * folder once every row is queued).
  */
-import amqp from 'amqplib';
 import Database from 'better-sqlite3';
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { clerkEdit, type LegacyTarget } from '../../sample/legacy-crm/clerk.ts';
 import { CUSTMAST_COLUMNS, legacyCustomerRows, type LegacyCustomerRow } from '../../sample/legacy-crm/legacy-rows.ts';
 import { schemaStatements, seed } from '../../sample/legacy-crm/seed.ts';
 import { startModernCustomers } from '../../sample/modern-customers/server.ts';
+import type { ChangeFeed } from '../../src/changes/change-feed.ts';
 import type { Changes } from '../../src/changes/install.ts';
 import { runReconcile } from '../../src/reconcile/run-reconcile.ts';
 import { createTempDatabase } from '../helpers/databases.ts';
@@ -67,40 +80,74 @@ async function legacy(engine: 'sqlite' | 'postgres', rows: LegacyCustomerRow[]):
   return { env: { CRM_DB_DRIVER: 'postgres', CRM_DB_URL: tmp.url }, target: { driver: 'postgres', url: tmp.url }, drop: tmp.drop };
 }
 
+/** The consumer, in a child process (test/bench/support/amqp-consumer.ts): the RSS sampled here is the gateway's. */
 async function consumer(exchange: string) {
-  const conn = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
-  const ch = await conn.createChannel();
-  await ch.assertExchange(exchange, 'topic', { durable: true });
-  const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
-  await ch.bindQueue(q.queue, exchange, '#');
-  await ch.prefetch(1000);
+  const child = fork(fileURLToPath(new URL('./support/amqp-consumer.ts', import.meta.url)), [exchange], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const state = { distinct: 0 };
   const seen = new Map<string, number>();
-  const ids = new Set<string>();
-  await ch.consume(q.queue, (m) => {
-    if (!m) return;
-    const subject = String((m.properties.headers as Record<string, unknown> | undefined)?.subject ?? '');
-    ids.add(String(m.properties.messageId));
-    seen.set(subject, performance.now());
-    ch.ack(m);
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the consumer exited with ${code}`)));
+    child.on('message', (m: { ready?: boolean; distinct?: number; subject?: string; at?: number }) => {
+      if (m.ready) resolve();
+      if (m.distinct !== undefined) state.distinct = m.distinct;
+      if (m.subject !== undefined) seen.set(m.subject, m.at! - performance.timeOrigin);
+    });
   });
   return {
-    ids,
-    seen,
-    close: async () => {
-      await ch.deleteExchange(exchange).catch(() => undefined);
-      await conn.close();
+    get distinct() {
+      return state.distinct;
     },
+    seen,
+    watch: () => child.send('watch'),
+    close: () => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.send('close'))),
   };
 }
+
+// gc() without --expose-gc: the start figure is taken after the seeding's garbage is collected.
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+interface Sample {
+  t: number;
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  queued: number;
+  consumed: number;
+}
+
+const mb = (x: number) => (x / 1e6).toFixed(0);
 
 async function throughput(engine: 'sqlite' | 'postgres') {
   const db = await legacy(engine, manyRows(ROWS));
   const state = mkdtempSync(join(tmpdir(), 'ficus-bench-state-'));
   const exchange = `ficus.bench.${randomUUID().slice(0, 8)}`;
   const c = await consumer(exchange);
-  const rss: number[] = [];
-  const sampler = setInterval(() => rss.push(process.memoryUsage().rss / 1e6), 500);
+  gc();
+  const rssStart = process.memoryUsage().rss;
+  const samples: Sample[] = [];
+  const live: { feed?: ChangeFeed } = {};
   const t0 = performance.now();
+  // BENCH_GC_SAMPLES=1: a full GC before each sample, so heapUsed is the live heap (slows the run).
+  const sample = () => {
+    if (process.env.BENCH_GC_SAMPLES === '1') gc();
+    const m = process.memoryUsage();
+    samples.push({
+      t: (performance.now() - t0) / 1000,
+      rss: m.rss,
+      heapTotal: m.heapTotal,
+      heapUsed: m.heapUsed,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      queued: live.feed?.stats.events ?? 0,
+      consumed: c.distinct,
+    });
+  };
+  const sampler = setInterval(sample, 250);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const gw = await startGateway(
     CHANGES_FIXTURE,
     {
@@ -111,29 +158,53 @@ async function throughput(engine: 'sqlite' | 'postgres') {
       AMQP_EXCHANGE: exchange,
       FEED_START: 'beginning',
       EVENTS_BATCH: process.env.EVENTS_BATCH ?? '2000',
-      FEED_BATCH: '2000',
+      FEED_BATCH: process.env.FEED_BATCH ?? '2000',
       FEED_OVERLAP: '0',
       FEED_POLL: POLL,
+      // The bounds (default: the config's): FEED_MAX_BACKLOG=0 and a large EVENTS_MAX_IN_FLIGHT take them away.
+      ...Object.fromEntries(['FEED_MAX_BACKLOG', 'EVENTS_MAX_IN_FLIGHT'].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : []))),
     },
     { file: 'ficus-amqp.yaml', level: 'warn' },
   );
   const started = (performance.now() - t0) / 1000;
-  const feed = gw.gateway.feature<Changes>('changes')!.feeds.get('customers')!;
+  const feed = (live.feed = gw.gateway.feature<Changes>('changes')!.feeds.get('customers')!);
   let fed = 0;
-  while (c.ids.size < ROWS) {
-    if (!fed && feed.stats.events >= ROWS) fed = (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 100));
+  let snapshot = '';
+  while (c.distinct < ROWS) {
+    if (!fed && feed.stats.events >= ROWS) {
+      fed = (performance.now() - t0) / 1000;
+      // BENCH_HEAP_SNAPSHOT=1: the heap when the feed has read every row (the largest backlog), for a look at what it holds.
+      if (process.env.BENCH_HEAP_SNAPSHOT === '1') snapshot = v8.writeHeapSnapshot(join(tmpdir(), `changes-feed-${engine}-${Date.now()}.heapsnapshot`));
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
   const secs = (performance.now() - t0) / 1000;
-  console.log(`  gateway started at ${started.toFixed(1)} s, every row queued by ${fed.toFixed(1)} s, every event consumed at ${secs.toFixed(1)} s`);
+  sample();
+  const drained = samples.length - 1;
+  await new Promise((r) => setTimeout(r, 3000));
   clearInterval(sampler);
+  loopDelay.disable();
+  sample();
+  const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const max = (k: keyof Sample) => mb(Math.max(...samples.map((s) => s[k])));
+  const backlog = Math.max(...samples.map((s) => s.queued - s.consumed));
+  console.log(`  gateway started at ${started.toFixed(1)} s, every row queued by ${fed.toFixed(1)} s, every event consumed at ${secs.toFixed(1)} s${snapshot ? `; heap snapshot ${snapshot}` : ''}`);
+  console.log(`${engine.padEnd(8)} ${ROWS} rows → RabbitMQ consumer in ${secs.toFixed(1)} s: ${Math.round(ROWS / secs)} events/s; largest backlog (queued, not yet consumed) ${backlog} events`);
   console.log(
-    `${engine.padEnd(8)} ${ROWS} rows → RabbitMQ consumer in ${secs.toFixed(1)} s: ${Math.round(ROWS / secs)} events/s; RSS MB min ${Math.min(...rss).toFixed(0)} max ${Math.max(...rss).toFixed(0)} (samples: ${rss.map((x) => x.toFixed(0)).join(' ')})`,
+    `  RSS MB: start ${mb(rssStart)} (before the gateway, after a GC), peak ${mb(peak.rss)} at ${peak.t.toFixed(1)} s (backlog ${peak.queued - peak.consumed}), end ${mb(samples[drained].rss)} (all consumed), ${mb(samples.at(-1)!.rss)} 3 s later`,
   );
+  console.log(`  event loop delay: p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
+  console.log(
+    `  peaks MB: heapTotal ${max('heapTotal')}, heapUsed ${max('heapUsed')}, external ${max('external')}, arrayBuffers ${max('arrayBuffers')}${process.env.BENCH_GC_SAMPLES === '1' ? ' (GC before each sample: heapUsed is live)' : ''}`,
+  );
+  console.log('       s   rss  heapTot heapUsed  extern  arrBuf  queued consumed');
+  for (const s of samples.filter((_, i) => i % 4 === 0 || i >= drained))
+    console.log(
+      `  ${s.t.toFixed(1).padStart(6)} ${mb(s.rss).padStart(5)} ${mb(s.heapTotal).padStart(8)} ${mb(s.heapUsed).padStart(8)} ${mb(s.external).padStart(7)} ${mb(s.arrayBuffers).padStart(7)} ${String(s.queued).padStart(7)} ${String(s.consumed).padStart(8)}`,
+    );
   let latencies: number[] = [];
   if (engine === 'sqlite') {
-    const changes = gw.gateway.feature<Changes>('changes')!;
-    void changes;
+    c.watch();
     for (let i = 0; i < EDITS; i++) {
       const key = 100_001 + ((i * 997) % ROWS);
       const before = c.seen.get(String(key));

@@ -40,10 +40,26 @@ export class WebhookSink implements Sink {
     private readonly url: string,
     private readonly secret: string,
     private readonly timeoutMs: number,
+    private readonly maxInFlight = 500,
+    private readonly onPublish?: (inFlight: number) => void,
   ) {}
 
+  /** At most `maxInFlight` calls at a time: the next event's body is made when a call ends. */
   async deliver(events: readonly CloudEvent[], signal: AbortSignal): Promise<BatchOutcome> {
-    return Promise.all(events.map((e) => this.one(e, signal)));
+    const outcome: BatchOutcome = new Array<string | undefined>(events.length);
+    let next = 0;
+    let inFlight = 0;
+    const lane = async () => {
+      while (next < events.length) {
+        const i = next++;
+        inFlight++;
+        this.onPublish?.(inFlight);
+        outcome[i] = await this.one(events[i], signal);
+        inFlight--;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.maxInFlight, events.length) }, lane));
+    return outcome;
   }
 
   private async one(e: CloudEvent, signal: AbortSignal): Promise<string | undefined> {

@@ -4,7 +4,7 @@
  *   ficus events list                                   subscriptions (webhooks, RabbitMQ)
  *   ficus events subscribe <name> <url> [--type customer.updated]...   a signed webhook; prints its secret once
  *   ficus events unsubscribe <name>
- *   ficus events feeds                                  each feed: rows read, events queued, quarantined, watermark
+ *   ficus events feeds                                  each feed: rows read, events queued, quarantined, polls held back, watermark
  *   ficus events poll <feed>  |  ficus events sweep <feed>
  *   ficus events stats                                  deliveries by state
  *   ficus events dead [--limit n]                       deliveries out of attempts
@@ -65,11 +65,14 @@ export function register(program: Command): void {
     }),
   );
 
-  adminOptions(events.command('feeds').description('change feeds: rows read, events queued, rows quarantined, watermark')).action((o: AdminOptions) =>
+  adminOptions(events.command('feeds').description('change feeds: rows read, events queued, rows quarantined, polls held back by maxBacklog, watermark')).action((o: AdminOptions) =>
     run(async () => {
-      const out = (await callAdmin(o, 'GET', '/events/feeds')) as { items: { name: string; rows: number; events: number; quarantined: number; watermark?: string }[] };
+      const out = (await callAdmin(o, 'GET', '/events/feeds')) as { items: { name: string; rows: number; events: number; quarantined: number; heldBack: number; watermark?: string }[] };
       print(o, out, () =>
-        table([['FEED', 'ROWS READ', 'EVENTS', 'QUARANTINED', 'WATERMARK'], ...out.items.map((f) => [f.name, String(f.rows), String(f.events), String(f.quarantined), f.watermark ?? '(none yet)'])]),
+        table([
+          ['FEED', 'ROWS READ', 'EVENTS', 'QUARANTINED', 'HELD BACK', 'WATERMARK'],
+          ...out.items.map((f) => [f.name, String(f.rows), String(f.events), String(f.quarantined), String(f.heldBack), f.watermark ?? '(none yet)']),
+        ]),
       );
     }),
   );
