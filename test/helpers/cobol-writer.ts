@@ -88,7 +88,7 @@ function fill(items: readonly Item[], plan: CobolRecordPlan, subs: string[], odo
 }
 
 /** Splits a statement over lines of the fixed format's code area (columns 12 to 72). */
-function wrap(statement: string): string[] {
+export function wrap(statement: string): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of statement.split(' ')) {

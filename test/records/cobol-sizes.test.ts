@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LayoutFileError, recordFileSpec } from '../../src/records/layout-file.ts';
 import { decodeRecordFile, encodeRecordFile } from '../../src/records/record-file.ts';
+import { wrap } from '../helpers/cobol-writer.ts';
 
 const hasCobc = spawnSync('cobc', ['--version']).status === 0;
 if (!hasCobc) console.warn('cobol-sizes.test.ts skipped: cobc (GnuCOBOL 3) is not installed; apt-get install gnucobol3');
@@ -69,20 +70,6 @@ const pointerFields = (sync: boolean): Field[] => [
 
 function copybook(fields: Field[], extra: string[] = []): string {
   return ['       01  ORACLE-REC.', ...fields.map((f) => `           05  ${f.name.padEnd(8)} ${f.clause}.`), ...extra, ''].join('\n');
-}
-
-/** Splits a statement over lines of the fixed format's code area (columns 12 to 72). */
-function wrap(statement: string): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of statement.split(' ')) {
-    if (line && line.length + 1 + word.length > 58) {
-      lines.push(`           ${line}`);
-      line = `    ${word}`;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(`           ${line}`);
-  return lines;
 }
 
 function program(fields: Field[]): string {
