@@ -1,5 +1,6 @@
 /** Helpers of the change feed tests: the changes fixture gateway over a fresh legacy CRM, a webhook receiver. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { ChannelModel } from 'amqplib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyWebhook } from '../../src/changes/sinks/webhook-sink.ts';
@@ -55,4 +56,12 @@ export async function admin(url: string, path: string, method = 'GET', body?: un
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
+}
+
+/** After a test that published to RabbitMQ: deletes its exchange and closes its consumer's connection. */
+export async function dropExchange(consumer: ChannelModel | undefined, exchange: string): Promise<void> {
+  if (!consumer) return;
+  const ch = await consumer.createChannel();
+  await ch.deleteExchange(exchange).catch(() => undefined);
+  await consumer.close();
 }

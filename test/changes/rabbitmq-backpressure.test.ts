@@ -14,7 +14,7 @@ import type { Changes } from '../../src/changes/install.ts';
 import { CUSTMAST_COLUMNS, legacyCustomerRows, type LegacyCustomerRow } from '../../sample/legacy-crm/legacy-rows.ts';
 import { startAmqpConfirmCounter, type AmqpConfirmCounter } from '../helpers/amqp-confirm-counter.ts';
 import { eventually } from '../helpers/wait.ts';
-import { legacyCrm, startChangesGateway, stateDir } from './changes-helpers.ts';
+import { legacyCrm, startChangesGateway, stateDir, dropExchange } from './changes-helpers.ts';
 
 const ROWS = 6_000;
 const PAGE = 500;
@@ -96,11 +96,7 @@ describe('db change feed → RabbitMQ under a large backlog', () => {
     await gw?.close();
     stopCounting();
     await counter?.close();
-    if (consumer) {
-      const ch = await consumer.createChannel();
-      await ch.deleteExchange(EXCHANGE).catch(() => undefined);
-      await consumer.close();
-    }
+    await dropExchange(consumer, EXCHANGE);
     await crm?.drop();
     state?.remove();
   });

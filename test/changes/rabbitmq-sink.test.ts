@@ -12,7 +12,7 @@ import type { Changes } from '../../src/changes/install.ts';
 import { clerkEdit } from '../../sample/legacy-crm/clerk.ts';
 import { startTcpProxy, type TcpProxy } from '../faults/tcp-proxy.ts';
 import { eventually } from '../helpers/wait.ts';
-import { legacyCrm, startChangesGateway, stateDir } from './changes-helpers.ts';
+import { legacyCrm, startChangesGateway, stateDir, dropExchange } from './changes-helpers.ts';
 
 const EXCHANGE = `ficus.test.${randomUUID().slice(0, 8)}`;
 
@@ -45,11 +45,7 @@ describe('db change feed → RabbitMQ', () => {
   afterAll(async () => {
     await gw?.close();
     await proxy?.close();
-    if (consumer) {
-      const ch = await consumer.createChannel();
-      await ch.deleteExchange(EXCHANGE).catch(() => undefined);
-      await consumer.close();
-    }
+    await dropExchange(consumer, EXCHANGE);
     await crm?.drop();
     state?.remove();
   });

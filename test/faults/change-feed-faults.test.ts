@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/changes/cloud-event.ts';
 import { clerkEdit } from '../../sample/legacy-crm/clerk.ts';
 import { legacyCustomerRows } from '../../sample/legacy-crm/legacy-rows.ts';
-import { CHANGES_FIXTURE, HOOK_SECRET, legacyCrm, stateDir } from '../changes/changes-helpers.ts';
+import { CHANGES_FIXTURE, HOOK_SECRET, legacyCrm, stateDir, dropExchange } from '../changes/changes-helpers.ts';
 import { PROJECT_ROOT } from '../helpers/gateway.ts';
 import { eventually } from '../helpers/wait.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
@@ -93,11 +93,7 @@ describe('change feed: RabbitMQ cut and the gateway SIGKILLed mid-stream', () =>
       }
     }
     await proxy?.close();
-    if (consumer) {
-      const ch = await consumer.createChannel();
-      await ch.deleteExchange(EXCHANGE).catch(() => undefined);
-      await consumer.close();
-    }
+    await dropExchange(consumer, EXCHANGE);
     await crm?.drop();
     state?.remove();
   });
