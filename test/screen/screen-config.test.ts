@@ -82,7 +82,8 @@ describe('browser rotation', () => {
         const r = await fetch(`${gw.url}/accounts/A00000${i}`);
         expect(r.status).toBe(200);
       }
-      expect(pool.stats().browsersRotated).toBeGreaterThanOrEqual(1);
+      // The fresh browser starts in the background (the requests meanwhile go to the old one): wait for it.
+      await vi.waitFor(() => expect(pool.stats().browsersRotated).toBeGreaterThanOrEqual(1), { timeout: 60_000, interval: 50 });
       expect(pool.browser!.pid).not.toBe(first);
       // Every process left is the current browser's. Which browser is current is read at each check:
       // a rotation still under way (they run in the background) replaces it, and the current browser
