@@ -23,8 +23,8 @@ export type ToWorker =
   | { ficus: 'metrics'; id: number; contentType?: string; text?: string; error?: string }
   /** Send your own metrics, or your part of the dashboard (`collected`). */
   | { ficus: 'collect'; id: number; what: Collected }
-  /** Every worker's part asked for with `gather` (the asker's own included), or why there is none. */
-  | { ficus: 'gathered'; id: number; parts?: unknown[]; error?: string }
+  /** Every worker's part asked for with `gather` (the asker's own included). */
+  | { ficus: 'gathered'; id: number; parts: unknown[] }
   /** A worker's process ended: if it held the singletons, take them now. */
   | { ficus: 'worker-exited'; pid: number };
 

@@ -42,8 +42,8 @@ export function labelPerWorker(metrics: MetricsJson, worker: number): MetricsJso
 export class WorkerLink {
   private registry: Registry | undefined;
   private nextId = 0;
-  private readonly asked = new Map<number, { resolve: (r: { contentType: string; text: string }) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private readonly gathering = new Map<number, { resolve: (parts: unknown[]) => void; timer: NodeJS.Timeout }>();
+  /** Requests to the primary waiting for their answer, by id. */
+  private readonly asked = new Map<number, { answer: (m: ToWorker) => void; timer: NodeJS.Timeout }>();
   private dashboardPart: (() => unknown) | undefined;
   private readonly shutdownListeners: (() => void)[] = [];
   private readonly exitListeners: ((pid: number) => void)[] = [];
@@ -60,7 +60,6 @@ export class WorkerLink {
   close(): void {
     process.off('message', this.listener);
     for (const a of this.asked.values()) clearTimeout(a.timer);
-    for (const g of this.gathering.values()) clearTimeout(g.timer);
     cluster.worker?.disconnect();
   }
 
@@ -88,27 +87,46 @@ export class WorkerLink {
 
   /** Every worker's dashboard part (this one's included), through the primary. */
   dashboardParts(timeoutMs = 10_000): Promise<unknown[]> {
-    const id = ++this.nextId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.gathering.delete(id);
-        reject(new Error(`the cluster's primary did not answer the dashboard request within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.gathering.set(id, { resolve, timer });
-      this.send({ ficus: 'gather', id, what: 'dashboard' });
-    });
+    return this.ask(
+      'dashboard',
+      (id) => ({ ficus: 'gather', id, what: 'dashboard' }),
+      timeoutMs,
+      (m) => (m.ficus === 'gathered' ? m.parts.filter((p) => p !== null) : []),
+    );
   }
 
   /** Every worker's metrics, aggregated by the primary (counters and histograms summed, per-worker series labelled). */
   metrics(timeoutMs = 10_000): Promise<{ contentType: string; text: string }> {
+    return this.ask(
+      'metrics',
+      (id) => ({ ficus: 'metrics', id }),
+      timeoutMs,
+      (m) => {
+        if (m.ficus !== 'metrics' || m.text === undefined) throw new Error((m.ficus === 'metrics' ? m.error : undefined) ?? 'the primary could not aggregate the metrics');
+        return { contentType: m.contentType ?? 'text/plain; version=0.0.4; charset=utf-8', text: m.text };
+      },
+    );
+  }
+
+  /** Sends the primary a request and reads its answer (the message with the same id); rejects past `timeoutMs`. */
+  private ask<T>(what: string, request: (id: number) => ToPrimary, timeoutMs: number, read: (answer: ToWorker) => T): Promise<T> {
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.asked.delete(id);
-        reject(new Error(`the cluster's primary did not answer the metrics request within ${timeoutMs} ms`));
+        reject(new Error(`the cluster's primary did not answer the ${what} request within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.asked.set(id, { resolve, reject, timer });
-      this.send({ ficus: 'metrics', id });
+      this.asked.set(id, {
+        timer,
+        answer: (m) => {
+          try {
+            resolve(read(m));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+      });
+      this.send(request(id));
     });
   }
 
@@ -132,21 +150,13 @@ export class WorkerLink {
         );
         return;
       }
-      case 'gathered': {
-        const waiting = this.gathering.get(m.id);
-        if (!waiting) return;
-        this.gathering.delete(m.id);
-        clearTimeout(waiting.timer);
-        waiting.resolve((m.parts ?? []).filter((p) => p !== null));
-        return;
-      }
+      case 'gathered':
       case 'metrics': {
         const waiting = this.asked.get(m.id);
         if (!waiting) return;
         this.asked.delete(m.id);
         clearTimeout(waiting.timer);
-        if (m.text !== undefined) waiting.resolve({ contentType: m.contentType ?? 'text/plain; version=0.0.4; charset=utf-8', text: m.text });
-        else waiting.reject(new Error(m.error ?? 'the primary could not aggregate the metrics'));
+        waiting.answer(m);
         return;
       }
     }
