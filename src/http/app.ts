@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { FairTurns } from './fair-turns.ts';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Contract } from '../contract/contract.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
@@ -233,6 +234,8 @@ export function buildApp(deps: AppDeps): Express {
   const { coercing, strict } = requestAjvs();
   for (const route of routes.all()) operations.add(route.operation, { route, check: new OperationRequestCheck(route.operation, contract, coercing, strict) });
   const bodies = bodyReaders(config.server.bodyLimit, multipartSettings(config.server));
+  // A burst of requests is served a few at a time, the operations taking turns (see FairTurns).
+  const turns = new FairTurns();
   // (Called by the first middleware rather than being a middleware of its own: one router layer
   // fewer on every request.)
   function serveContract(req: Request, res: Response, next: NextFunction): void {
@@ -251,8 +254,21 @@ export function buildApp(deps: AppDeps): Express {
       next(new Problem(PROBLEMS.validation, { detail: found.detail }));
       return;
     }
-    res.locals.operationId = found.target.route.operationId;
-    admitThen(0, found.target, found.pathParams, req, res, next);
+    const operationId = found.target.route.operationId;
+    res.locals.operationId = operationId;
+    if (turns.now()) {
+      admitThen(0, found.target, found.pathParams, req, res, next);
+      return;
+    }
+    turns.later(operationId, () => {
+      // A caller that went away while its request waited for its turn is not served (its 499 is logged).
+      if (res.destroyed) return;
+      try {
+        admitThen(0, found.target, found.pathParams, req, res, next);
+      } catch (e) {
+        next(e);
+      }
+    });
   }
 
   // The front door's hooks, in order, before the request is read any further.
