@@ -260,7 +260,8 @@ export function buildApp(deps: AppDeps): Express {
       admitThen(0, found.target, found.pathParams, req, res, next);
       return;
     }
-    turns.later(operationId, () => {
+    // A queue per operation and caller (its address): one caller's flood does not hold up another's call to the same operation either.
+    turns.later(`${operationId} ${req.socket.remoteAddress ?? ''}`, () => {
       // A caller that went away while its request waited for its turn is not served (its 499 is logged).
       if (res.destroyed) return;
       try {

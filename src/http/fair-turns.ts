@@ -4,8 +4,9 @@
  * next: a flood of 400 requests whose answers need no I/O (refused at once as overloaded, or as
  * invalid) is then served back to back, and a request to another route that arrives meanwhile waits
  * for the whole flood, some 100-300 ms. Here at most `perTurn` requests start in one turn of the
- * loop; the rest wait in a queue per operation, and the queues take turns (one request of each in
- * turn) on the following turns, with the loop free for I/O in between. A request that finds nothing
+ * loop; the rest wait in a queue per key (the gateway's key: the operation and the caller's address),
+ * and the queues take turns (one request of each in turn) on the following turns, with the loop free
+ * for I/O in between. A request that finds nothing
  * waiting and the turn not used up starts at once, so nothing changes below a burst.
  */
 export class FairTurns {

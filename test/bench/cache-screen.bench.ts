@@ -8,36 +8,42 @@
  * 3. legacy stopped: every cached account answered stale (staleIfError 1h), the others answered
  *    (failing) without hanging.
  *
- *   npm run bench -- test/bench/cache-screen.bench.ts     (BENCH_CALLERS=200 BENCH_FLOOD=400 BENCH_PAGES=4)
+ *   npm run bench -- test/bench/cache-screen.bench.ts     (BENCH_CALLERS=200 BENCH_FLOOD=400 BENCH_PAGES=4 BENCH_CALLERS_NICE=10 BENCH_VERBOSE=1)
  */
 import { copyFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { ResponseCache } from '../../src/cache/response-cache.ts';
 import { screenEstate } from '../fixtures/screen-project.ts';
-import { FIXTURES, startGateway } from '../helpers/gateway.ts';
+import { FIXTURES } from '../helpers/gateway.ts';
+import { startCallers, type Answer } from './support/callers.ts';
+import { startChild } from './support/load.ts';
 
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 200);
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 400);
 const PAGES = Number(process.env.BENCH_PAGES ?? 4);
+const TOKEN = 'cache-screen-bench-token-0123456789';
 
-const estate = await screenEstate({}, { BILLING_UI_PAGES: String(PAGES), BILLING_UI_QUEUE: '1000', BILLING_UI_QUEUE_TIMEOUT_MS: '60000' });
+// The legacy app runs here; the gateway in a process of its own (as deployed; its admin server too, to
+// change the cache settings as an operator does), and the callers in others (as callers are: neither
+// the legacy app nor the other callers' answers hold up when a caller's clock stops).
+const estate = await screenEstate({}, { BILLING_UI_PAGES: String(PAGES), BILLING_UI_QUEUE: '1000', BILLING_UI_QUEUE_TIMEOUT_MS: '60000', FICUS_ADMIN_TOKENS: `ops:${TOKEN}` });
 copyFileSync(join(FIXTURES, 'screen-gateway/ficus-cache.yaml'), join(estate.dir, 'ficus-cache.yaml'));
-const gw = await startGateway(estate.dir, estate.env, { file: 'ficus-cache.yaml', level: 'silent' });
-const cache = gw.gateway.feature<ResponseCache>('cache');
+const child = await startChild(
+  new URL('./support/project-gateway.ts', import.meta.url).pathname,
+  [estate.dir, JSON.stringify(estate.env), 'ficus-cache.yaml', 'admin'],
+  process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? [],
+);
+const gw = { url: child.url, admin: child.said?.ADMIN ?? '' };
+// The bursts' callers stand for other machines: on this one they are kept below the gateway's CPU priority (BENCH_CALLERS_NICE=0 to not).
+const callers = startCallers(gw.url, { nice: Number(process.env.BENCH_CALLERS_NICE ?? 10) });
+const prober = startCallers(gw.url, { from: '127.0.0.2' }); // another caller than the flood's
 const hits = () => estate.legacy.stats.hits.get('GET /account') ?? 0;
 const id = (n: number) => `A${String(n).padStart(6, '0')}`;
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
-async function timed(path: string): Promise<{ status: number; cache: string | null; ms: number; end: number }> {
-  const t = performance.now();
-  const r = await fetch(gw.url + path);
-  await r.arrayBuffer();
-  const end = performance.now();
-  return { status: r.status, cache: r.headers.get('ficus-cache'), ms: end - t, end };
-}
+const timed = async (path: string): Promise<Answer> => (await callers.burst([path]))[0];
 const counts = (xs: { status: number; cache: string | null }[]) => {
   const m = new Map<string, number>();
   for (const x of xs) m.set(`${x.status} ${x.cache}`, (m.get(`${x.status} ${x.cache}`) ?? 0) + 1);
@@ -59,9 +65,8 @@ try {
   const perFlow = (hits() - perFlowBefore) / alone.length;
   const one = { ms: pct(alone, 50) };
   const h = hits();
-  const start = performance.now();
-  const all = await Promise.all(Array.from({ length: CALLERS }, () => timed(`/accounts/${id(191)}`)));
-  const ends = all.map((a) => a.end - start);
+  const all = await callers.burst(Array.from({ length: CALLERS }, () => `/accounts/${id(191)}`));
+  const ends = all.map((a) => a.end);
   const first = Math.min(...ends);
   const last = Math.max(...ends);
   console.log(`1. one flow alone: ${one.ms.toFixed(0)} ms, median of ${alone.map((x) => x.toFixed(0)).join(', ')} (${perFlow} legacy page(s) a flow)`);
@@ -72,21 +77,20 @@ try {
 
   // 2. Flood of distinct accounts with a probe of a cached account every 50 ms.
   await timed(`/accounts/${id(1)}`);
-  let flooding = true;
-  const probes: number[] = [];
-  const probing = (async () => {
-    while (flooding) {
-      const t = performance.now();
-      const p = await timed(`/accounts/${id(1)}`);
-      if (p.status === 200) probes.push(p.ms);
-      const wait = 50 - (performance.now() - t);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-  })();
+  await prober.burst([`/accounts/${id(1)}`]); // its connection open
   const fs = performance.now();
-  const flood = await Promise.all(Array.from({ length: FLOOD }, (_, i) => timed(`/accounts/${id(2 + (i % 180))}`)));
-  flooding = false;
-  await probing;
+  await prober.probe([`/accounts/${id(1)}`], 50);
+  const flood = await callers.burst(Array.from({ length: FLOOD }, (_, i) => `/accounts/${id(2 + (i % 180))}`));
+  const probed = (await prober.stopProbe()).filter((p) => p.status === 200);
+  const probes = probed.map((p) => p.ms);
+  if (process.env.BENCH_VERBOSE)
+    console.log(
+      '   probes over 20 ms (ms, sent at ms):',
+      probed
+        .filter((p) => p.ms > 20)
+        .map((p) => `${p.ms.toFixed(0)}@${(p.end - p.ms).toFixed(0)}`)
+        .join(' '),
+    );
   console.log(
     `2. flood of ${FLOOD} reads (${new Set(Array.from({ length: FLOOD }, (_, i) => i % 180)).size} distinct accounts) answered in ${((performance.now() - fs) / 1000).toFixed(1)} s: ${counts(flood)}`,
   );
@@ -97,19 +101,25 @@ try {
   // 3. Legacy stopped: the cached accounts answer stale, the others fail without hanging.
   // The accounts that were answered (and so cached) before; the flood's overloaded ones were not.
   const cachedIds = [...new Set([1, 185, 186, 187, 191, ...flood.flatMap((f, i) => (f.status === 200 ? [2 + (i % 180)] : []))])].map(id);
-  cache.configure('getAccount', { ...cache.routeConfig('getAccount')!, ttl: 1, staleWhileRevalidate: 0 });
+  const put = await fetch(`${gw.admin}/cache/routes/getAccount`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ttl: '1ms', staleWhileRevalidate: 0, reason: 'bench: every entry stale at once' }),
+  });
+  if (put.status !== 200) throw new Error(`the cache settings were not changed: ${put.status} ${await put.text()}`);
   await estate.legacy.close();
   const s0 = performance.now();
-  const stale = await Promise.all(cachedIds.map((a) => timed(`/accounts/${a}`)));
+  const stale = await callers.burst(cachedIds.map((a) => `/accounts/${a}`));
   const staleMs = performance.now() - s0;
   const o0 = performance.now();
-  const others = await Promise.all(Array.from({ length: 20 }, (_, i) => timed(`/accounts/${id(300 + i)}`)));
+  const others = await callers.burst(Array.from({ length: 20 }, (_, i) => `/accounts/${id(300 + i)}`));
   console.log(
     `3. legacy stopped: ${stale.filter((s) => s.status === 200).length}/${cachedIds.length} cached accounts answered (${counts(stale)}) in ${staleMs.toFixed(0)} ms, max ${Math.max(...stale.map((s) => s.ms)).toFixed(0)} ms`,
   );
   console.log(`   20 never-cached accounts: ${counts(others)}, all answered within ${(performance.now() - o0).toFixed(0)} ms (max ${Math.max(...others.map((s) => s.ms)).toFixed(0)} ms)`);
 } finally {
-  await gw.close();
+  await Promise.all([callers.stop(), prober.stop()]);
+  await child.stop();
   await estate.stop().catch(() => undefined);
 }
 console.log(

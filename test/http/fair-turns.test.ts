@@ -53,7 +53,7 @@ describe('fair turns between operations', () => {
   });
 });
 
-describe('a flood of requests answered without I/O (here 300 invalid ones) and a request to another route', () => {
+describe('a flood of requests answered without I/O (here 300 invalid ones), a request to another route and another caller’s to the same', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   beforeAll(async () => {
@@ -65,7 +65,7 @@ describe('a flood of requests answered without I/O (here 300 invalid ones) and a
     await upstream?.close();
   });
 
-  it('answers the other route among the first, not after the whole flood', async () => {
+  it('answers the other route and the other caller among the first, not after the whole flood', async () => {
     const port = Number(new URL(gw.url).port);
     const FLOOD = 300;
     // One kept-alive connection per caller, each used once first, so that the gateway has taken them all.
@@ -74,9 +74,10 @@ describe('a flood of requests answered without I/O (here 300 invalid ones) and a
     const pending = new Map<number, (text: string) => void>();
     const texts = new Map<number, string>();
     await Promise.all(
-      Array.from({ length: FLOOD + 1 }, (_, i) => {
+      Array.from({ length: FLOOD + 2 }, (_, i) => {
         return new Promise<void>((resolve, reject) => {
-          const s = connect(port, '127.0.0.1', () => resolve());
+          // The last one is another caller (another loopback address).
+          const s = connect({ port, host: '127.0.0.1', localAddress: i === FLOOD + 1 ? '127.0.0.2' : '127.0.0.1' }, () => resolve());
           s.on('error', reject);
           s.setEncoding('utf8');
           s.on('data', (c: string) => {
@@ -106,14 +107,18 @@ describe('a flood of requests answered without I/O (here 300 invalid ones) and a
     await Promise.all(sockets.map((_, i) => ask(i, '/healthz')));
     answered.length = 0;
 
-    // All at once, in one turn of this process's loop: the flood first, the other route last.
+    // All at once, in one turn of this process's loop: the flood first, then another route, then another
+    // caller's request to the flooded operation.
     const flood = Array.from({ length: FLOOD }, (_, i) => ask(i, '/customers/not-a-number'));
     const other = ask(FLOOD, '/healthz');
+    const otherCaller = ask(FLOOD + 1, '/customers/not-a-number-either');
     const floodAnswers = await Promise.all(flood);
     expect(await other).toMatch(/^HTTP\/1\.1 200/);
+    expect(await otherCaller).toMatch(/^HTTP\/1\.1 400/);
     expect(floodAnswers.every((t) => /^HTTP\/1\.1 400/.test(t))).toBe(true);
-    // Served as its turn came, after at most a turn's worth of the flood (16), not after all 300.
+    // Each served as its turn came, after a turn's worth of the flood or two (16 a turn), not after all 300.
     expect(answered.indexOf(FLOOD)).toBeLessThan(FLOOD / 4);
+    expect(answered.indexOf(FLOOD + 1)).toBeLessThan(FLOOD / 4);
     for (const s of sockets) s.destroy();
   });
 });

@@ -34,9 +34,13 @@ export interface Callers {
   stop(): Promise<void>;
 }
 
-/** `nice`: the callers' niceness (on a machine the bench shares with them, callers that stand for other machines can be kept out of the gateway's way). */
-export function startCallers(base: string, opts: { nice?: number } = {}): Callers {
-  const child = fork(fileURLToPath(import.meta.url), [base, String(opts.nice ?? 0)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * `nice`: the callers' niceness (on a machine the bench shares with them, callers that stand for other
+ * machines can be kept out of the gateway's way). `from`: the loopback address they call from (another
+ * caller than those on 127.0.0.1, as the gateway tells callers apart).
+ */
+export function startCallers(base: string, opts: { nice?: number; from?: string } = {}): Callers {
+  const child = fork(fileURLToPath(import.meta.url), [base, String(opts.nice ?? 0), opts.from ?? ''], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let next = 0;
   const waiting = new Map<number, { resolve(a: Answer[]): void; reject(e: Error): void }>();
   child.on('message', (m: Reply) => {
@@ -87,9 +91,9 @@ async function call(agent: Agent, base: string, path: string, since: number): Pr
   return { path, status: r.statusCode, cache: header('ficus-cache'), type, retryAfter: header('retry-after'), ms: end - t, end: end - since };
 }
 
-function runChild(base: string, nice: number): void {
+function runChild(base: string, nice: number, from: string): void {
   if (nice !== 0) setPriority(nice);
-  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  const agent = new Agent({ keepAliveTimeout: 60_000, connect: from ? { localAddress: from } : undefined });
   let probing: { stop: boolean; answers: Answer[]; done: Promise<void> } | undefined;
   const reply = (m: Reply) => process.send?.(m);
   process.on('message', (m: Ask) => {
@@ -127,4 +131,4 @@ function runChild(base: string, nice: number): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) runChild(process.argv[2], Number(process.argv[3] ?? 0));
+if (process.argv[1] === fileURLToPath(import.meta.url)) runChild(process.argv[2], Number(process.argv[3] ?? 0), process.argv[4] ?? '');

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 
 export interface Child {
   url: string;
+  /** Whatever else it announced before its URL (`NAME <value>` lines on stderr, e.g. ADMIN). */
+  said?: Record<string, string>;
   proc: ChildProcess;
   stop(): Promise<void>;
 }
@@ -25,7 +27,8 @@ export function startChild(script: string, args: string[] = [], nodeArgs: string
       const m = /LISTENING (\S+)/.exec(err);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], proc, stop: () => stopProcess(proc) });
+        const said = Object.fromEntries([...err.matchAll(/^([A-Z]+) (\S+)$/gm)].map((x) => [x[1], x[2]]));
+        resolve({ url: m[1], said, proc, stop: () => stopProcess(proc) });
       }
     });
     proc.on('exit', (code) => reject(new Error(`${script} exited with ${code}: ${err}`)));
