@@ -4,7 +4,6 @@
  * built with their hooks, ready to listen. `ficus start` makes one; so do the tests. It knows no
  * feature by name: each plugs in through `Feature` and is reached with `feature(name)`.
  */
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, loadConfigReport, placeErrors, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
@@ -21,7 +20,7 @@ import { openStore, type SqlStore } from './state/sql-store.ts';
 import type { ControlPlane } from './control/control-plane.ts';
 import type { Recorder } from './recording/recorder.ts';
 import type { Writes } from './writes/install.ts';
-import { drainingServer, refuseWhileShuttingDown, type DrainingServer } from './http/draining-server.ts';
+import { drainingServer, refuseWhileShuttingDown, type ConnectionSource, type DrainingServer } from './http/draining-server.ts';
 import { Singletons } from './cluster/singletons.ts';
 import './routing/modes/index.ts';
 import { isAbsolute, join } from 'node:path';
@@ -328,25 +327,25 @@ export class Gateway {
     return withFeatures(await adapterReadiness(this.adapters, this.metrics, this.store), this.installed.readiness);
   }
 
-  /** Starts listening; resolves with the base URL. */
-  async listen(port = this.config.gateway.server.port, host = this.config.gateway.server.host): Promise<string> {
+  /**
+   * Starts listening, or with `through` (a cluster's worker: the primary listens for every worker)
+   * serves the connections `through` hands over; resolves with the base URL.
+   */
+  async listen(port = this.config.gateway.server.port, host = this.config.gateway.server.host, through?: ConnectionSource): Promise<string> {
     const http = drainingServer(this.app, refuseWhileShuttingDown);
     const server = http.server;
     server.on('clientError', clientErrorHandler(this.logger));
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError('the gateway', host, port, err, `--port, PORT or server.port in ${this.config.file}`)));
-      server.listen(port, host);
+    server.keepAliveTimeout = 65_000;
+    const addr = await http.listen(port, host, through).catch((err: NodeJS.ErrnoException) => {
+      throw new ListenError('the gateway', host, port, err, `--port, PORT or server.port in ${this.config.file}`);
     });
     this.server = http;
-    server.keepAliveTimeout = 65_000;
-    const addr = server.address() as AddressInfo;
     const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     return `http://${shownHost}:${addr.port}`;
   }
 
   get url(): string | undefined {
-    const addr = this.server?.server.address() as AddressInfo | null | undefined;
+    const addr = this.server?.address;
     return addr ? `http://127.0.0.1:${addr.port}` : undefined;
   }
 
@@ -386,7 +385,7 @@ export class Gateway {
   /** The start-up block: which URL serves what, which adapters are up, each route's mode. */
   async banner(baseUrl: string): Promise<string> {
     const ready = await this.readiness();
-    const bound = (this.server?.server.address() as AddressInfo | null)?.address;
+    const bound = this.server?.address?.address;
     const reach =
       bound === undefined
         ? []

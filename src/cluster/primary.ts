@@ -1,7 +1,9 @@
 /**
  * The primary of `ficus start --workers N` (node:cluster): it serves nothing itself. It forks the
- * workers, which share the public and admin ports (the primary accepts connections and hands them
- * round-robin to the workers); the first worker alone, until it listens (it prints the banner and
+ * workers, which share the public and admin ports: the public port is listened on here, when the
+ * first worker asks, and each connection handed to the worker with the fewest open
+ * (connection-balancer.ts); the admin port goes through node:cluster (its round-robin). The first
+ * worker starts alone, until it listens (it prints the banner and
  * takes back what a previous run left in flight), then the others. A worker that ends unexpectedly is
  * replaced, after a pause that doubles with each quick death of its slot (0.5 s up to 10 s); a slot
  * that dies quickly `maxQuickDeaths` times in a row stops the whole gateway (exit 1) rather than
@@ -11,8 +13,10 @@
  * plus `killAfterMs`.
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
+import { ConnectionBalancer } from './connection-balancer.ts';
 import { isFicusMessage, type Collected, type MetricsJson, type ToPrimary, type ToWorker } from './messages.ts';
 
 export interface PrimaryOptions {
@@ -50,6 +54,8 @@ export class ClusterPrimary {
   private collectId = 0;
   private readonly collecting = new Map<number, { parts: unknown[]; pending: Set<number>; finish: () => void }>();
   private allReadyAnnounced = false;
+  /** The public port, once the first worker asked for it: the address asked for, and the balancer listening there. */
+  private front: { asked: string; balancer: ConnectionBalancer; listening: Promise<AddressInfo> } | undefined;
 
   constructor(private readonly opts: PrimaryOptions) {}
 
@@ -79,7 +85,8 @@ export class ClusterPrimary {
   }
 
   private async shutDown(reason: string, code: number): Promise<number> {
-    this.opts.logger.info({ reason, workers: this.running().length }, 'stopping: every worker drains');
+    this.opts.logger.info({ reason, workers: this.running().length }, 'stopping: the public port takes no new connection; every worker drains');
+    this.front?.balancer.close();
     for (const s of this.slots.values()) clearTimeout(s.restart);
     const workers = this.running();
     const ready = new Set([...this.slots.values()].filter((s) => s.ready && s.worker).map((s) => s.worker!));
@@ -142,6 +149,7 @@ export class ClusterPrimary {
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.ready = false;
+    this.front?.balancer.remove(worker.id);
     const pid = worker.process.pid;
     // The others may take the singletons at once if it held them (no need to wait for its lease to expire).
     if (pid !== undefined) for (const w of this.running()) this.tell(w, { ficus: 'worker-exited', pid });
@@ -189,6 +197,12 @@ export class ClusterPrimary {
       case 'gather':
         void this.collect(m.what).then((parts) => this.tell(worker, { ficus: 'gathered', id: m.id, parts }));
         return;
+      case 'listen':
+        void this.listenFor(worker, m);
+        return;
+      case 'closed':
+        this.front?.balancer.closedBy(worker.id, m.count);
+        return;
       case 'collected': {
         const c = this.collecting.get(m.id);
         if (!c || !c.pending.delete(worker.id)) return;
@@ -196,6 +210,36 @@ export class ClusterPrimary {
         if (c.pending.size === 0) c.finish();
         return;
       }
+    }
+  }
+
+  /**
+   * A worker asks for the public port: the first such request makes the primary listen (every worker
+   * asks for the same address); the worker is told where, or the listen error, and from then on is
+   * handed connections.
+   */
+  private async listenFor(worker: Worker, m: { id: number; port: number; host: string }): Promise<void> {
+    const asked = `${m.host}:${m.port}`;
+    try {
+      if (this.stopping) throw new Error('the gateway is stopping');
+      if (!this.front) {
+        const balancer = new ConnectionBalancer((err) => this.opts.logger.error({ err }, 'the public port could not accept a connection'));
+        this.front = { asked, balancer, listening: balancer.listen(m.port, m.host) };
+        // A failed listen is forgotten, so that a later worker tries again.
+        const front = this.front;
+        front.listening.catch(() => {
+          if (this.front === front) this.front = undefined;
+        });
+      }
+      if (this.front.asked !== asked) throw new Error(`the other workers serve ${this.front.asked}, not ${asked}`);
+      const { balancer, listening } = this.front;
+      const address = await listening;
+      if (worker.isDead()) return;
+      this.tell(worker, { ficus: 'listening', id: m.id, address: { address: address.address, family: address.family, port: address.port } });
+      balancer.add({ id: worker.id, hand: (socket, sent) => worker.send({ ficus: 'connection' } satisfies ToWorker, socket, {}, sent) });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.tell(worker, { ficus: 'listening', id: m.id, error: { code: e.code, message: e.message } });
     }
   }
 

@@ -3,9 +3,12 @@
  * is (its slot, from the environment the primary gave it), saying it is ready, being told to drain,
  * answering the primary's collections (its metrics, its part of the dashboard), asking the primary
  * for every worker's metrics aggregated (for /metrics) and every worker's dashboard part (for the
- * admin API's /dashboard), and hearing that another worker's process ended.
+ * admin API's /dashboard), hearing that another worker's process ended, and taking the public port's
+ * connections the primary accepts (it listens for every worker: connection-balancer.ts), telling it
+ * when they close.
  */
 import cluster from 'node:cluster';
+import { Socket, type AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { SINGLETONS_HELD_METRIC } from './singletons.ts';
 import { isFicusMessage, type MetricsJson, type ToPrimary, type ToWorker } from './messages.ts';
@@ -47,9 +50,21 @@ export class WorkerLink {
   private dashboardPart: (() => unknown) | undefined;
   private readonly shutdownListeners: (() => void)[] = [];
   private readonly exitListeners: ((pid: number) => void)[] = [];
+  private take: ((socket: Socket) => void) | undefined;
+  /** Handed connections closed since the last word to the primary (said once a turn of the event loop). */
+  private closedSince = 0;
 
-  private readonly listener = (m: unknown) => {
-    if (isFicusMessage<ToWorker>(m)) this.onMessage(m);
+  private readonly listener = (m: unknown, handle: unknown) => {
+    if (isFicusMessage<ToWorker>(m)) this.onMessage(m, handle);
+  };
+
+  private readonly connectionClosed = () => {
+    if (this.closedSince++ > 0) return;
+    setImmediate(() => {
+      const count = this.closedSince;
+      this.closedSince = 0;
+      this.send({ ficus: 'closed', count });
+    });
   };
 
   constructor(readonly slot: WorkerSlot) {
@@ -108,6 +123,25 @@ export class WorkerLink {
     );
   }
 
+  /**
+   * The public port (a ConnectionSource for the gateway's server): the primary listens on `port` and
+   * `host` for every worker (all ask for the same) and hands this one connections, each given to
+   * `take`. Resolves with where the primary listens; rejects with its listen error (`code`: EADDRINUSE …).
+   */
+  listen(port: number, host: string, take: (socket: Socket) => void, timeoutMs = 30_000): Promise<AddressInfo> {
+    this.take = take;
+    return this.ask(
+      'listen',
+      (id) => ({ ficus: 'listen', id, port, host }),
+      timeoutMs,
+      (m) => {
+        if (m.ficus === 'listening' && m.address) return m.address;
+        const error = m.ficus === 'listening' ? m.error : undefined;
+        throw Object.assign(new Error(error?.message ?? 'the primary could not listen'), { code: error?.code });
+      },
+    );
+  }
+
   /** Sends the primary a request and reads its answer (the message with the same id); rejects past `timeoutMs`. */
   private ask<T>(what: string, request: (id: number) => ToPrimary, timeoutMs: number, read: (answer: ToWorker) => T): Promise<T> {
     const id = ++this.nextId;
@@ -130,8 +164,15 @@ export class WorkerLink {
     });
   }
 
-  private onMessage(m: ToWorker): void {
+  private onMessage(m: ToWorker, handle: unknown): void {
     switch (m.ficus) {
+      case 'connection': {
+        if (!(handle instanceof Socket)) return;
+        handle.once('close', this.connectionClosed);
+        if (this.take) this.take(handle);
+        else handle.destroy();
+        return;
+      }
       case 'shutdown':
         for (const l of this.shutdownListeners) l();
         return;
@@ -151,6 +192,7 @@ export class WorkerLink {
         return;
       }
       case 'gathered':
+      case 'listening':
       case 'metrics': {
         const waiting = this.asked.get(m.id);
         if (!waiting) return;

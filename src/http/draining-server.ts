@@ -5,9 +5,12 @@
  * `Connection: close` and ends its connection, and a request that arrives after the signal is not
  * served but refused (503 problem, `Connection: close`). The requests in flight finish with their
  * real answers; `drain()` resolves as soon as they have, or cuts what is left at the grace limit.
+ * It listens itself, or takes the connections another process accepts and hands over (a cluster's
+ * primary: `ConnectionSource`); those are served, drained and waited for the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { PROBLEM_CONTENT_TYPE, PROBLEMS, Problem } from '../problem.ts';
 
 export interface DrainingServer {
@@ -16,8 +19,18 @@ export interface DrainingServer {
   readonly draining: boolean;
   /** Requests being served now. */
   readonly inFlight: number;
+  /** Where it listens (itself, or the process that hands it the connections); undefined until it does. */
+  readonly address: AddressInfo | undefined;
+  /** Listens on `port` and `host`, or with `source` takes the connections `source` accepts there; rejects with the listen error. */
+  listen(port: number, host: string, source?: ConnectionSource): Promise<AddressInfo>;
   /** Stops taking requests, lets those in flight finish within `graceMs`, then cuts what is left. */
   drain(graceMs: number): Promise<void>;
+}
+
+/** Another process that listens for this server and hands it each connection it accepts (a cluster's primary). */
+export interface ConnectionSource {
+  /** Listens on `port` and `host` and gives every connection to `take`; resolves with where, rejects like `server.listen` (an error with the errno `code`). */
+  listen(port: number, host: string, take: (socket: Socket) => void): Promise<AddressInfo>;
 }
 
 /** Answers a request that arrived after the shutdown began: it must not be served. */
@@ -26,7 +39,15 @@ export type RefuseRequest = (req: IncomingMessage, res: ServerResponse) => void;
 export function drainingServer(handler: RequestListener, refuse: RefuseRequest): DrainingServer {
   let draining = false;
   let drained: Promise<void> | undefined;
+  let address: AddressInfo | undefined;
   const inFlight = new Set<ServerResponse>();
+  /** Connections handed over by another process: the server does not count them itself, so drain() waits for them here. */
+  const handed = new Set<Socket>();
+  let handedGone: (() => void) | undefined;
+  const forgetHanded = (socket: Socket) => {
+    handed.delete(socket);
+    if (handed.size === 0) handedGone?.();
+  };
   function forget(this: ServerResponse): void {
     inFlight.delete(this);
   }
@@ -54,6 +75,15 @@ export function drainingServer(handler: RequestListener, refuse: RefuseRequest):
     handler(req, res);
   });
 
+  const take = (socket: Socket) => {
+    handed.add(socket);
+    socket.once('close', () => forgetHanded(socket));
+    // As on the connections node:http accepts itself (its server allows half-open connections).
+    socket.allowHalfOpen = true;
+    server.emit('connection', socket);
+    socket.resume(); // one accepted paused (pauseOnConnect) starts reading
+  };
+
   return {
     server,
     get draining() {
@@ -62,12 +92,35 @@ export function drainingServer(handler: RequestListener, refuse: RefuseRequest):
     get inFlight() {
       return inFlight.size;
     },
+    get address() {
+      return address;
+    },
+    async listen(port: number, host: string, source?: ConnectionSource): Promise<AddressInfo> {
+      if (source) {
+        // node:http starts tracking its connections (which are idle, for closeIdleConnections(); which
+        // are past headersTimeout or requestTimeout) when the server emits 'listening'. This one never
+        // listens itself, so it is told to start before the first connection is handed over.
+        server.emit('listening');
+        address = await source.listen(port, host, take);
+        return address;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('listening', resolve);
+        server.once('error', reject);
+        server.listen(port, host);
+      });
+      address = server.address() as AddressInfo;
+      return address;
+    },
     drain(graceMs: number): Promise<void> {
       if (drained) return drained;
       draining = true;
       let timer: NodeJS.Timeout | undefined;
+      // Done once the server's own connections have closed (its close() callback) and every handed one has.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const handedClosed = new Promise<void>((resolve) => (handed.size === 0 ? resolve() : (handedGone = resolve)));
       drained = new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        void Promise.all([closed, handedClosed]).then(() => resolve());
         for (const res of inFlight) lastOnItsConnection(res);
         server.closeIdleConnections();
         timer = setTimeout(() => server.closeAllConnections(), graceMs);

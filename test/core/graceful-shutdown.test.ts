@@ -2,14 +2,15 @@
  * Graceful shutdown on kept-alive connections: once `close()` starts, the requests in flight finish
  * with their real answers, every answer says `Connection: close`, nothing new is served on a
  * connection that was busy or idle at the signal, and close resolves as soon as the in-flight work
- * is done (not at the grace limit). Raw sockets, so that which connection carries what is exact.
+ * is done (not at the grace limit); the same for connections another process accepted and handed
+ * over (a cluster's primary). Raw sockets, so that which connection carries what is exact.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { drainingServer, refuseWhileShuttingDown } from '../../src/http/draining-server.ts';
+import { drainingServer, refuseWhileShuttingDown, type ConnectionSource } from '../../src/http/draining-server.ts';
 import { FIXTURES, json, startGateway, startHttpServer } from '../helpers/gateway.ts';
 
 const ROOT = join(FIXTURES, 'http-gateway');
@@ -91,6 +92,19 @@ class RawConnection {
       this.waiting.shift()?.resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
     }
   }
+}
+
+/** A stand-in for a cluster's primary: it listens, never reads, and hands every connection to the server (here in the same process). */
+function handingSource(): ConnectionSource & { listener?: Server } {
+  const source: ConnectionSource & { listener?: Server } = {
+    listen: (port, host, take) =>
+      new Promise((resolve) => {
+        const listener = createServer({ pauseOnConnect: true }, take);
+        source.listener = listener;
+        listener.listen(port, host, () => resolve(listener.address() as AddressInfo));
+      }),
+  };
+  return source;
 }
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -257,5 +271,63 @@ describe('graceful shutdown with kept-alive connections', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ type: 'https://ficus.dev/problems/shutting-down', status: 503, instance: '/orders' });
     await conn.ended;
     expect(served).toEqual([]);
+  }, 30_000);
+
+  it('connections handed over by another process are served, and drain the same way: idle ones closed at once, the one in flight answered', async () => {
+    let finish: (() => void) | undefined;
+    const http = drainingServer((req, res) => {
+      if (req.url !== '/held') return json(res, 200, { ok: true });
+      finish = () => json(res, 200, { held: true });
+    }, refuseWhileShuttingDown);
+    http.server.keepAliveTimeout = 120_000; // so that only the drain can end the connections
+    const source = handingSource();
+    const address = await http.listen(0, '127.0.0.1', source);
+    expect(http.address).toEqual(address);
+    expect(http.server.listening).toBe(false); // the server itself listens nowhere
+    cleanup.push(() => new Promise<void>((resolve) => (source.listener ? source.listener.close(() => resolve()) : resolve())));
+    cleanup.push(() => http.drain(0));
+    const url = `http://127.0.0.1:${address.port}`;
+    const busy = await RawConnection.open(url);
+    const idle = await RawConnection.open(url);
+    for (const c of [busy, idle]) {
+      cleanup.push(() => c.destroy());
+      const warm = await c.send('GET', '/warm');
+      expect(warm.status).toBe(200);
+      expect(warm.headers.connection).toBe('keep-alive');
+    }
+    const held = busy.send('GET', '/held');
+    await vi.waitFor(() => expect(finish).toBeDefined(), { timeout: 10_000, interval: 20 });
+
+    // The primary stops accepting first; then the worker drains.
+    source.listener?.close();
+    let drained = false;
+    const draining = http.drain(120_000).then(() => (drained = true));
+    await idle.ended;
+    expect(drained).toBe(false);
+    finish?.();
+    const answer = await held;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ held: true });
+    expect(answer.headers.connection).toBe('close');
+    await busy.ended;
+    // Resolved once the handed connections closed: long before the 120 s grace (the test's own timeout is 30 s).
+    await draining;
+  }, 30_000);
+
+  it("node:http's own timeouts apply to a handed connection: headers that never finish get 408", async () => {
+    const http = drainingServer((_req, res) => json(res, 200, { ok: true }), refuseWhileShuttingDown);
+    // Short limits, checked often (the check starts when the server starts taking connections).
+    Object.assign(http.server, { headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 });
+    const source = handingSource();
+    const address = await http.listen(0, '127.0.0.1', source);
+    cleanup.push(() => new Promise<void>((resolve) => (source.listener ? source.listener.close(() => resolve()) : resolve())));
+    cleanup.push(() => http.drain(0));
+    const socket = connect(address.port, '127.0.0.1');
+    cleanup.push(() => void socket.destroy());
+    let received = '';
+    socket.setEncoding('latin1').on('data', (c: string) => (received += c));
+    socket.write('GET /never-finished HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
   }, 30_000);
 });

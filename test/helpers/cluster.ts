@@ -4,7 +4,8 @@
  * /healthz on fresh connections, and the singletons lease read from the state store file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -71,6 +72,70 @@ export async function whoServes(url: string): Promise<{ worker: number; pid: num
   const body = JSON.parse(r.body) as { worker?: number; pid?: number };
   if (body.worker === undefined || body.pid === undefined) throw new Error(`/healthz does not say which worker answered: ${r.body}`);
   return { worker: body.worker, pid: body.pid };
+}
+
+/**
+ * One kept-alive connection to the cluster (an agent of its own, holding one socket): which worker
+ * answers on it. A request that would need a new connection (the old one closed) fails instead.
+ */
+export class KeptAliveConnection {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private socket: Socket | undefined;
+  /** Resolves once the connection has closed (after its first request). */
+  readonly closed: Promise<void>;
+  private onClosed!: () => void;
+
+  constructor(private readonly url: string) {
+    this.closed = new Promise((resolve) => (this.onClosed = resolve));
+  }
+
+  /** Which worker answers /healthz on this connection. */
+  whoServes(timeoutMs = 30_000): Promise<{ worker: number; pid: number }> {
+    return this.get('/healthz', timeoutMs).then(({ status, body }) => {
+      if (status !== 200) throw new Error(`/healthz answered ${status}: ${body}`);
+      const b = JSON.parse(body) as { worker?: number; pid?: number };
+      if (b.worker === undefined || b.pid === undefined) throw new Error(`/healthz does not say which worker answered: ${body}`);
+      return { worker: b.worker, pid: b.pid };
+    });
+  }
+
+  /** A GET on this connection. */
+  get(path: string, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.url}${path}`, { agent: this.agent, timeout: timeoutMs }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.once('socket', (socket: Socket) => {
+        if (this.socket === undefined) {
+          this.socket = socket;
+          socket.once('close', () => this.onClosed());
+        } else if (socket !== this.socket) req.destroy(new Error('the kept-alive connection was closed: a new one would have been opened'));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer to ${path} within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** `n` kept-alive connections opened at once (each by its first /healthz, all sent together): which worker serves each. */
+export async function openKeptAlive(url: string, n: number): Promise<{ connections: KeptAliveConnection[]; pids: number[] }> {
+  const connections = Array.from({ length: n }, () => new KeptAliveConnection(url));
+  const served = await Promise.all(connections.map((c) => c.whoServes()));
+  return { connections, pids: served.map((s) => s.pid) };
+}
+
+/** How many of `pids` are each pid. */
+export function countOf(pids: number[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const p of pids) m.set(p, (m.get(p) ?? 0) + 1);
+  return m;
 }
 
 export interface LeaseRow {

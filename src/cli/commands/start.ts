@@ -1,7 +1,8 @@
 /**
  * `ficus start`: loads the config, starts the gateway, prints where everything is, stops on
  * SIGTERM/SIGINT. With `--workers N` (N > 1) this process becomes the cluster's primary
- * (src/cluster/primary.ts) and N worker processes, each this same command, serve the same ports.
+ * (src/cluster/primary.ts) and N worker processes, each this same command, serve the same ports
+ * (the public port's connections handed to them by the primary, src/cluster/connection-balancer.ts).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
@@ -235,7 +236,8 @@ async function serve(opts: StartOptions, root: string, env: Record<string, strin
   // A port in use (or any listen error): say which address and what to do, stop everything started, fail.
   let url: string;
   try {
-    url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host);
+    // A worker of a cluster: the primary listens on the public port for every worker and hands each its share of the connections.
+    url = await gateway.listen(opts.port !== undefined ? Number(opts.port) : undefined, opts.host, link);
     if (gateway.config.gateway.admin.enabled) await gateway.control.listen();
   } catch (err) {
     await gateway.close(0);
@@ -244,7 +246,11 @@ async function serve(opts: StartOptions, root: string, env: Record<string, strin
   }
   if (!slot || slot.first) {
     const lines = [await gateway.banner(url)];
-    if (slot) lines.push('', `  Workers: ${slot.count} processes share these ports (node:cluster); one runs the singletons under a lease in the state store`);
+    if (slot)
+      lines.push(
+        '',
+        `  Workers: ${slot.count} processes share these ports (node:cluster; the public port's connections go to the worker with the fewest open); one runs the singletons under a lease in the state store`,
+      );
     if (sample.estate) lines.push('', '  Sample estate:', ...sample.estate.components.map((c) => `    ${c.name.padEnd(34)} ${c.url ?? ''}`));
     if (sample.adminToken && gateway.config.gateway.admin.enabled) {
       lines.push('', `  Admin token for this run (name "sample"): ${sample.adminToken}`, `    export FICUS_ADMIN_URL=${gateway.control.adminUrl ?? ''} FICUS_ADMIN_TOKEN=${sample.adminToken}`);
