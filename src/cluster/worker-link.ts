@@ -128,7 +128,7 @@ export class WorkerLink {
    * `host` for every worker (all ask for the same) and hands this one connections, each given to
    * `take`. Resolves with where the primary listens; rejects with its listen error (`code`: EADDRINUSE …).
    */
-  listen(port: number, host: string, take: (socket: Socket) => void, timeoutMs = 30_000): Promise<AddressInfo> {
+  listen(port: number, host: string, take: (socket: Socket) => void, timeoutMs = 60_000): Promise<AddressInfo> {
     this.take = take;
     return this.ask(
       'listen',
