@@ -10,7 +10,9 @@
  *   BENCH_GATEWAY=process (default: the gateway in its own process, as deployed) | inline (in this one)
  *   BENCH_FLOOD_NICE=10 (the flood's callers stand for other machines: kept below the gateway's CPU priority on this shared one) | 0
  *   BILLING_UI_BROWSER_NICE=10 (the adapter's default: the browser below the gateway's CPU priority) | 0 (at the gateway's)
+ *   BILLING_UI_BROWSER_SERVER=process (the adapter's default: Playwright's server in a child process of the gateway) | inline (in the gateway's)
  */
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { screenEstate } from '../fixtures/screen-project.ts';
 import { startGateway } from '../helpers/gateway.ts';
@@ -26,12 +28,19 @@ const FLOOD_NICE = Number(process.env.BENCH_FLOOD_NICE ?? 10);
 
 const loadBefore = loadavg();
 const estate = await screenEstate({ delayMs: DELAY }, { BILLING_UI_PAGES: String(PAGES) });
-const gw = INLINE
+const gw: { url: string; close(): Promise<void>; pid?: number } = INLINE
   ? await startGateway(estate.dir, estate.env, { level: 'silent' })
   : await startChild(new URL('./support/project-gateway.ts', import.meta.url).pathname, [estate.dir, JSON.stringify(estate.env)], process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? []).then((c) => ({
       url: c.url,
       close: c.stop,
+      pid: c.proc.pid,
     }));
+/** CPU time (user + system, all threads) a process has used so far, in ms: /proc/<pid>/stat, 10 ms ticks. */
+const cpuMsOf = (pid: number | undefined) => {
+  if (pid === undefined) return NaN;
+  const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(rest[11]) + Number(rest[12])) * 10;
+};
 
 interface Timed {
   status: number;
@@ -74,10 +83,12 @@ for (let i = 0; i < 3; i++) for (const a of await probeCallers.burst(Object.valu
 const aloneMs = (path: string) => pct(alone.get(path) ?? [], 50);
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
+const gatewayCpuBefore = cpuMsOf(gw.pid);
 await probeCallers.probe(Object.values(probePaths), PROBE_EVERY_MS);
 const answers: Timed[] = await floodCallers.burst(Array.from({ length: FLOOD }, (_, i) => `/accounts/A${String(1 + (i % 200)).padStart(6, '0')}`));
 const floodMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
+const gatewayCpuMs = cpuMsOf(gw.pid) - gatewayCpuBefore;
 const cpuShare = (cpu.user + cpu.system) / 1000 / floodMs;
 const probed = await probeCallers.stopProbe();
 const probes = { healthz: [] as Answer[], otherScreen: [] as Answer[], flooded: [] as Answer[] };
@@ -90,12 +101,13 @@ await estate.stop();
 
 const loads = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
 console.log(
-  `screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms, browser niceness ${process.env.BILLING_UI_BROWSER_NICE ?? '(adapter default)'}`,
+  `screen flood: ${FLOOD} concurrent getAccount, ${PAGES} pages, legacy page delay ${DELAY} ms, probes every ${PROBE_EVERY_MS} ms, browser niceness ${process.env.BILLING_UI_BROWSER_NICE ?? '(adapter default)'}, browserServer ${process.env.BILLING_UI_BROWSER_SERVER ?? '(adapter default)'}`,
 );
 console.log(
   `  machine: ${cpus().length} cores, load average ${loads(loadBefore)} before, ${loads(loadavg())} after (${INLINE ? 'gateway, legacy app and this client share one Node process' : 'the gateway in its own process, the legacy app in this one, the flood and the probes each in one more'}; the browser has its own)`,
 );
 console.log(`  this process (${INLINE ? 'gateway, ' : ''}legacy app) used ${(cpuShare * 100).toFixed(0)}% of one core during the flood`);
+if (!INLINE) console.log(`  the gateway's process used ${((gatewayCpuMs / floodMs) * 100).toFixed(0)}% of one core during the flood (${gatewayCpuMs} ms of CPU)`);
 console.log(`  flood answered in ${(floodMs / 1000).toFixed(1)} s: ${count(answers)}`);
 console.log(`  flood answer latency                 ${fmt(answers.map((a) => a.ms))}`);
 console.log(

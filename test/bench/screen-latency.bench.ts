@@ -6,9 +6,12 @@
  *
  *   npm run bench -- test/bench/screen-latency.bench.ts
  *   BENCH_WARM=100 BENCH_LAUNCH=20 BENCH_HTTP=200 BENCH_DELAY_MS=0 (legacy page delay)
+ *   BILLING_UI_BROWSER_SERVER=process (default: Playwright's server in a child process) | inline (in the gateway's)
+ *
+ * Also prints this process's CPU per warm flow: the gateway and the legacy app both run in it.
  */
 import { fileURLToPath } from 'node:url';
-import { BrowserPool } from '../../src/kinds/screen/browser-pool.ts';
+import { BrowserPool, type BrowserServerMode } from '../../src/kinds/screen/browser-pool.ts';
 import { browserArgs, findBrowser } from '../../src/kinds/screen/browser-discovery.ts';
 import { loadModule, type AnyFlow } from '../../src/kinds/screen/flow.ts';
 import { Screen } from '../../src/kinds/screen/screen.ts';
@@ -30,7 +33,8 @@ const pct = (xs: number[], p: number) => {
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms  p95 ${pct(xs, 95).toFixed(1)} ms  (n=${xs.length})`;
 const ids = (i: number) => `A${String(1 + (i % 200)).padStart(6, '0')}`;
 
-const estate = await screenEstate({ delayMs: DELAY }, { BILLING_UI_PAGES: '4', BILLING_UI_RETRIES: '0' });
+const SERVER: BrowserServerMode = process.env.BILLING_UI_BROWSER_SERVER === 'inline' ? 'inline' : 'process';
+const estate = await screenEstate({ delayMs: DELAY }, { BILLING_UI_PAGES: '4', BILLING_UI_RETRIES: '0', BILLING_UI_BROWSER_SERVER: SERVER });
 const browser = findBrowser(undefined);
 if (!browser.ok) throw new Error(browser.reason);
 const quiet = createLogger({ level: 'silent' });
@@ -55,13 +59,16 @@ for (let i = 0; i < HTTP + 10; i++) {
 // 2. The warm pool, through the gateway (HTTP in, contract checks, policy, flow, mapping).
 const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });
 const warm: number[] = [];
+let cpuFrom = process.cpuUsage();
 for (let i = 0; i < WARM + 10; i++) {
+  if (i === 10) cpuFrom = process.cpuUsage();
   const t = performance.now();
   const r = await fetch(`${gw.url}/accounts/${ids(i)}`);
   await r.json();
   if (r.status !== 200) throw new Error(`warm pool answered ${r.status}`);
   if (i >= 10) warm.push(performance.now() - t);
 }
+const cpu = process.cpuUsage(cpuFrom);
 await gw.close();
 
 // 3. Launch per request: a new browser for each call, the same flow, then the browser closed.
@@ -74,6 +81,7 @@ for (let i = 0; i < LAUNCH + 2; i++) {
   const pool = new BrowserPool({
     executablePath: browser.path,
     args: browserArgs([]),
+    browserServer: SERVER,
     size: 1,
     queueLimit: 0,
     maxUsesPerPage: 1,
@@ -96,9 +104,10 @@ for (let i = 0; i < LAUNCH + 2; i++) {
 }
 await estate.stop();
 
-console.log(`screen kind, getAccount via the detail-screen flow (legacy page delay ${DELAY} ms, ${browser.path})`);
+console.log(`screen kind, getAccount via the detail-screen flow (legacy page delay ${DELAY} ms, ${browser.path}, browserServer ${SERVER})`);
 console.log(`  plain HTTP GET of the legacy page (floor)  ${fmt(http)}`);
 console.log(`  warm pool, through the gateway             ${fmt(warm)}`);
+console.log(`    CPU of this process per warm flow (gateway + legacy app)  ${((cpu.user + cpu.system) / 1000 / WARM).toFixed(1)} ms`);
 console.log(`  launch a browser per request               ${fmt(launch)}`);
 const ratio = pct(launch, 50) / pct(warm, 50);
 console.log(`  warm pool is ${ratio.toFixed(1)}x faster than launch-per-request at p50 (target >= 5x): ${ratio >= 5 ? 'met' : 'NOT met'}`);

@@ -7,6 +7,7 @@
  *   npm run bench -- test/bench/screen-memory.bench.ts
  *   BENCH_FLOWS=2000 BENCH_EVERY=200 BENCH_CALLERS=4 BENCH_MAX_USES=(the adapter's default)
  *   BENCH_TRACE=off (no Playwright tracing, hence no evidence)
+ *   BILLING_UI_BROWSER_SERVER=process (the adapter's default: the browser's figure includes the Node process Playwright's server runs in) | inline
  *
  * Gateway: this process's RSS (it runs the gateway in-process, plus the small load loop), and its
  * JavaScript heap after a full GC (the steadier measure of what the gateway keeps).
@@ -35,6 +36,7 @@ const estate = await screenEstate(
     BILLING_UI_RETRIES: '0',
     ...(MAX_USES ? { BILLING_UI_MAX_USES: MAX_USES } : {}),
     ...(process.env.BENCH_TRACE === 'off' ? { BILLING_UI_EVIDENCE_KEEP: '0' } : {}),
+    ...(process.env.BILLING_UI_BROWSER_SERVER ? { BILLING_UI_BROWSER_SERVER: process.env.BILLING_UI_BROWSER_SERVER } : {}),
   },
 );
 const gw = await startGateway(estate.dir, estate.env, { level: 'silent' });

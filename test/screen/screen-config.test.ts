@@ -33,6 +33,16 @@ describe('start-up', () => {
     expect(err?.message).toContain('apt-get install chromium');
   });
 
+  it('refuses a connection.browserServer other than process or inline, naming the key', async () => {
+    const e = await estate({ BILLING_UI_BROWSER_SERVER: 'thread' });
+    const err = await Gateway.create({ root: e.dir, env: e.env, logger: memoryLogger().logger, processMetrics: false }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    expect(err?.message).toContain('connection.browserServer');
+    expect(err?.message).toContain('"process"');
+  });
+
   it('says at start-up which browser it found', async () => {
     const e = await estate();
     const gw = await startGateway(e.dir, e.env);

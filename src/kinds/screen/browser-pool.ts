@@ -10,10 +10,18 @@ import type { Logger } from '../../observability/logger.ts';
 import { waitInQueue } from '../../resilience/binding-policy.ts';
 import { Permits } from './permits.ts';
 import { nicedBrowser } from './browser-priority.ts';
-import { browserProcessTree, killAll, mainProcess, processActivity, processesWithEnv } from './process-tree.ts';
+import { startBrowserServer, type BrowserServerProcess } from './browser-server-process.ts';
+import { browserProcessTree, killAll, mainProcess, processActivity, processesWithEnv, type ProcessActivity } from './process-tree.ts';
 
 /** The environment variable that marks every process of one pool's browser. */
 export const BROWSER_MARK = 'FICUS_BROWSER_ID';
+
+/**
+ * Where Playwright's server side (the dispatchers that drive Chromium) runs: `process`, in a child
+ * process of the gateway that the pool connects to (browser-server.ts), so that its CPU is not taken
+ * on the gateway's event loop; `inline`, in the gateway's own process, as `chromium.launch()` does.
+ */
+export type BrowserServerMode = 'process' | 'inline';
 
 export type StorageState = Awaited<ReturnType<BrowserContext['storageState']>>;
 
@@ -22,6 +30,8 @@ export interface PoolOptions {
   args: string[];
   /** Run the browser at this niceness (1–19), below the gateway's CPU priority; 0 or absent: at the gateway's own (browser-priority.ts). */
   nice?: number;
+  /** Where Playwright's server runs (default `process`: a child process of the gateway's). */
+  browserServer?: BrowserServerMode;
   /** Pages in use at once: the legacy system's concurrency limit. */
   size: number;
   /** Requests of one operation that may wait for a page; past that, they are refused at once. */
@@ -84,6 +94,8 @@ interface RunningBrowser {
   /** The value of BROWSER_MARK in its processes' environment. */
   mark: string;
   pid: number | undefined;
+  /** The process Playwright's server runs in, when not in this one. */
+  server: BrowserServerProcess | undefined;
   generation: number;
   version: string;
   /** Set when the pool itself kills it (hung), so that its end is not counted as a crash. */
@@ -98,6 +110,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 const TIMED_OUT = Symbol('timed out');
+/** A browser server's own start-up (Node, and the sources through tsx), allowed on top of the launch timeout. */
+const SERVER_START_MS = 15_000;
 
 /** Probe windows in a row, unanswered while the browser's process was stopped or idle, that make it hung. */
 export const HUNG_WINDOWS = 3;
@@ -107,15 +121,19 @@ const PROBE_GIVE_UP_MS = 30_000;
 /**
  * How one unanswered probe window went: the browser's main process stopped (SIGSTOP, a debugger)
  * or idle (it neither ran nor waited for a CPU) means the browser did not even try; it ran, or
- * waited for a CPU, or this process's own event loop was late, means a busy machine.
+ * waited for a CPU, or this process's own event loop was late, means a busy machine. With
+ * Playwright's server in a process of its own, that process is judged alongside the browser's: the
+ * probe passes through it, and it may be the one stopped, or the one busy.
  */
-function judgeWindow(pid: number | undefined, before: ReturnType<typeof processActivity>, lateMs: number, windowMs: number): 'stopped' | 'idle' | 'busy' {
+function judgeWindow(pids: readonly number[], before: readonly (ProcessActivity | undefined)[], lateMs: number, windowMs: number): 'stopped' | 'idle' | 'busy' {
   if (lateMs > windowMs / 2) return 'busy';
-  const after = pid === undefined ? undefined : processActivity(pid);
-  if (!after || !before) return 'idle';
-  if (after.stopped) return 'stopped';
-  return after.runnable || after.cpuNs > before.cpuNs ? 'busy' : 'idle';
+  const after = pids.map((pid) => processActivity(pid));
+  if (after.some((a) => a?.stopped)) return 'stopped';
+  return after.some((a, i) => a !== undefined && before[i] !== undefined && (a.runnable || a.cpuNs > (before[i] as ProcessActivity).cpuNs)) ? 'busy' : 'idle';
 }
+
+/** The processes whose activity tells a hung browser from a busy one: its main process, and the server that relays to it. */
+const watched = (b: RunningBrowser): number[] => [b.pid, b.server?.pid].filter((pid): pid is number => pid !== undefined);
 
 export class PoolClosed extends Error {
   constructor() {
@@ -158,13 +176,13 @@ export class BrowserPool {
     return { ...this.counters, pagesBusy: this.busy.size, pagesIdle: this.idle.length, waiting: this.permits.waiting };
   }
 
-  /** The running browser's version and main pid, if one runs. */
-  get browser(): { version: string; pid: number | undefined; generation: number } | undefined {
+  /** The running browser's version, main pid and the pid of the process Playwright's server runs in (undefined: this one), if one runs. */
+  get browser(): { version: string; pid: number | undefined; serverPid: number | undefined; generation: number } | undefined {
     const c = this.current;
-    return c ? { version: c.version, pid: c.pid, generation: c.generation } : undefined;
+    return c ? { version: c.version, pid: c.pid, serverPid: c.server?.pid, generation: c.generation } : undefined;
   }
 
-  /** Every live process of the running browser (main, zygotes, renderers, utilities, crash handlers). */
+  /** Every live process of the running browser (main, zygotes, renderers, utilities, crash handlers, and the server's, if in a process of its own). */
   browserProcesses(): number[] {
     const c = this.current;
     return c === undefined ? [] : browserProcessTree(BROWSER_MARK, c.mark, c.pid);
@@ -256,7 +274,8 @@ export class BrowserPool {
     const giveUpMs = Math.max(PROBE_GIVE_UP_MS, 10 * windowMs);
     let inARow = 0;
     for (;;) {
-      const before = c.pid === undefined ? undefined : processActivity(c.pid);
+      const pids = watched(c);
+      const before = pids.map((pid) => processActivity(pid));
       const t0 = performance.now();
       await withTimeout(asked, windowMs);
       // An answer already read from the browser but not yet handled is an answer: let I/O run once.
@@ -267,7 +286,7 @@ export class BrowserPool {
         this.replace(c.generation, 'the probe failed');
         return false;
       }
-      const verdict = judgeWindow(c.pid, before, performance.now() - t0 - windowMs, windowMs);
+      const verdict = judgeWindow(pids, before, performance.now() - t0 - windowMs, windowMs);
       if (verdict === 'busy') {
         inARow = 0;
         this.counters.probesLate++;
@@ -291,13 +310,10 @@ export class BrowserPool {
     this.permits.rejectAll(new PoolClosed());
     const c = this.current ?? (this.launching ? await this.launching.catch(() => undefined) : undefined);
     this.current = undefined;
-    for (const old of this.retiring.values()) void old.browser.close().catch(() => undefined);
+    for (const old of this.retiring.values()) void this.closeBrowser(old);
     this.retiring.clear();
     if (!c) return;
-    await withTimeout(
-      c.browser.close().catch(() => undefined),
-      5_000,
-    );
+    await withTimeout(this.closeBrowser(c), 5_000);
     const deadline = Date.now() + 3_000;
     for (let left = this.leftoverProcesses(); left.length > 0 && Date.now() < deadline; left = this.leftoverProcesses()) {
       if (Date.now() > deadline - 2_500) killAll(left);
@@ -362,10 +378,15 @@ export class BrowserPool {
     const old = this.retiring.get(generation);
     if (!old || [...this.busy].some((s) => s.generation === generation)) return;
     this.retiring.delete(generation);
-    void withTimeout(
-      old.browser.close().catch(() => undefined),
-      5_000,
-    ).then(() => killAll(browserProcessTree(BROWSER_MARK, old.mark, old.pid)));
+    void withTimeout(this.closeBrowser(old), 5_000).then(() => killAll(browserProcessTree(BROWSER_MARK, old.mark, old.pid)));
+  }
+
+  /** Closes a browser gracefully: its connection, then its server process (which closes the browser), if in one. */
+  private async closeBrowser(b: RunningBrowser): Promise<void> {
+    await b.browser.close().catch(() => undefined);
+    if (!b.server) return;
+    b.server.stop();
+    await b.server.exited;
   }
 
   private async newSlot(): Promise<Slot> {
@@ -393,9 +414,36 @@ export class BrowserPool {
   private async launch(): Promise<RunningBrowser> {
     const mark = randomUUID();
     const started = performance.now();
+    const { browser, pid, server, niced } = this.opts.browserServer === 'inline' ? await this.launchInline(mark) : await this.launchServer(mark);
+    const generation = ++this.generation;
+    const running: RunningBrowser = { browser, mark, pid, server, generation, version: browser.version() };
+    this.started.push({ mark, pid: running.pid });
+    this.counters.launches++;
+    browser.on('disconnected', () => this.onGone(running));
+    if (this.closed) {
+      await withTimeout(this.closeBrowser(running), 5_000);
+      throw new PoolClosed();
+    }
+    this.current = running;
+    this.opts.logger.info(
+      {
+        pid: running.pid,
+        serverPid: server?.pid,
+        version: running.version,
+        executablePath: this.opts.executablePath,
+        nice: niced ? this.opts.nice : 0,
+        ms: Math.round(performance.now() - started),
+      },
+      'browser started',
+    );
+    return running;
+  }
+
+  /** Chromium launched by Playwright in this process (`browserServer: inline`). */
+  private async launchInline(mark: string): Promise<{ browser: Browser; pid: number | undefined; server: undefined; niced: boolean }> {
     // Started through a launcher at its niceness, which is deleted once the browser runs (its
     // processes start their helpers from its own executable, not from the launcher).
-    const launcher = this.launcher();
+    const launcher = this.launcher(this.opts.executablePath);
     const browser = await chromium
       .launch({
         executablePath: launcher?.executablePath ?? this.opts.executablePath,
@@ -408,28 +456,47 @@ export class BrowserPool {
         handleSIGHUP: false,
       })
       .finally(() => launcher?.remove());
-    const generation = ++this.generation;
-    const running: RunningBrowser = { browser, mark, pid: mainProcess(processesWithEnv(BROWSER_MARK, mark)), generation, version: browser.version() };
-    this.started.push({ mark, pid: running.pid });
-    this.counters.launches++;
-    browser.on('disconnected', () => this.onGone(running));
-    if (this.closed) {
-      await browser.close().catch(() => undefined);
-      throw new PoolClosed();
-    }
-    this.current = running;
-    this.opts.logger.info(
-      { pid: running.pid, version: running.version, executablePath: this.opts.executablePath, nice: launcher ? this.opts.nice : 0, ms: Math.round(performance.now() - started) },
-      'browser started',
-    );
-    return running;
+    return { browser, pid: mainProcess(processesWithEnv(BROWSER_MARK, mark)), server: undefined, niced: launcher !== undefined };
   }
 
-  /** A launcher that runs the browser at its niceness, or undefined: none asked for, or none can be made (said once). */
-  private launcher(): { executablePath: string; remove(): void } | undefined {
+  /**
+   * Chromium launched by Playwright's server in a child process (`browserServer: process`), and
+   * this process connected to it. The server is started through the niceness launcher (Node at
+   * the browser's niceness, without CAP_SYS_NICE), so that it and the browser it starts, which
+   * inherits both, are "the browser side" below the gateway's priority; it carries the mark too, so
+   * that the browser's process tree includes it (listed, killed, checked gone with the rest).
+   */
+  private async launchServer(mark: string): Promise<{ browser: Browser; pid: number | undefined; server: BrowserServerProcess; niced: boolean }> {
+    const launcher = this.launcher(process.execPath);
+    let server: BrowserServerProcess;
+    try {
+      server = await startBrowserServer({
+        launch: { executablePath: this.opts.executablePath, args: this.opts.args, timeoutMs: this.opts.launchTimeoutMs },
+        env: { ...process.env, [BROWSER_MARK]: mark },
+        execPath: launcher?.executablePath,
+        // Node's own start-up (loading the sources through tsx) comes before the browser's launch.
+        timeoutMs: this.opts.launchTimeoutMs + SERVER_START_MS,
+      });
+    } catch (err) {
+      killAll(browserProcessTree(BROWSER_MARK, mark, undefined));
+      throw err;
+    } finally {
+      launcher?.remove();
+    }
+    try {
+      const browser = await chromium.connect(server.wsEndpoint, { timeout: this.opts.launchTimeoutMs });
+      return { browser, pid: server.browserPid, server, niced: launcher !== undefined };
+    } catch (err) {
+      killAll(browserProcessTree(BROWSER_MARK, mark, server.browserPid));
+      throw err;
+    }
+  }
+
+  /** A launcher that runs `executablePath` (the browser, or the Node its server runs in) at the browser's niceness, or undefined: none asked for, or none can be made (said once). */
+  private launcher(executablePath: string): { executablePath: string; remove(): void } | undefined {
     const nice = this.opts.nice ?? 0;
     if (nice <= 0 || this.niceRefused) return undefined;
-    const niced = nicedBrowser(this.opts.executablePath, nice);
+    const niced = nicedBrowser(executablePath, nice);
     if (niced.ok) return niced;
     this.niceRefused = true;
     this.opts.logger.warn({ reason: niced.reason }, `the browser runs at the gateway's CPU priority, not at niceness ${nice}: ${niced.reason}`);

@@ -77,6 +77,7 @@ export class ScreenAdapter implements Adapter<ScreenBinding> {
           executablePath: browser.path,
           args: browserArgs(this.conn.browserArgs),
           nice: this.conn.browserNice,
+          browserServer: this.conn.browserServer,
           // The pool is the machine's: a cluster's worker opens its share of the pages (pool-share.ts).
           size: pagesForThisProcess(this.conn.pool.size, ctx.env),
           queueLimit: this.conn.pool.queue,

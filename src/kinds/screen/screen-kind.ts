@@ -30,6 +30,13 @@ const connectionSchema = z
      * hold up the gateway's other routes. 0: the browser runs at the gateway's priority.
      */
     browserNice: z.coerce.number().int().min(0).max(19).default(10),
+    /**
+     * Where Playwright's server side (what drives Chromium step by step) runs: `process`, in a child
+     * process of the gateway's, at the browser's niceness, so that its CPU is not taken on the
+     * gateway's event loop; `inline`, in the gateway's own process (one process fewer, and the CPU of
+     * every flow's steps on the gateway's event loop).
+     */
+    browserServer: z.enum(['process', 'inline']).default('process'),
     /** How the gateway signs on to the legacy app with its own credentials. */
     login: z
       .object({
