@@ -19,6 +19,39 @@ export interface CloudEvent {
   ficusfeed: string;
 }
 
+/**
+ * An event as the outbox holds it for a sink: its JSON text, published as it is (the bytes a consumer
+ * receives), and the attributes a sink routes and labels it with. Not parsed into a CloudEvent: a
+ * batch of parsed events, held while it is published, outlived V8's young generation and was garbage
+ * for the next major GC (about 0.7 KB an event).
+ */
+export interface StoredEvent {
+  id: string;
+  type: string;
+  subject: string;
+  json: string;
+}
+
+/**
+ * The StoredEvent of an outbox row's JSON text. Reads only the attributes before `data` (where
+ * `cloudEvent` puts them), so a large `data` is not parsed; any other text is parsed whole. A prefix
+ * cut at `,"data":` that parses as an object is the event's top level: inside a JSON string a quote is
+ * escaped, and a cut inside a nested value leaves its braces open.
+ */
+export function storedEvent(json: string): StoredEvent {
+  const cut = json.indexOf(',"data":');
+  let head: Partial<Record<'id' | 'type' | 'subject', unknown>> | undefined;
+  if (cut > 0 && json.startsWith('{')) {
+    try {
+      head = JSON.parse(`${json.slice(0, cut)}}`) as typeof head;
+    } catch {
+      head = undefined;
+    }
+  }
+  if (typeof head?.id !== 'string' || typeof head.type !== 'string' || typeof head.subject !== 'string') head = JSON.parse(json) as typeof head;
+  return { id: String(head!.id), type: String(head!.type), subject: String(head!.subject), json };
+}
+
 export function hashOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('base64url').slice(0, 32);
 }

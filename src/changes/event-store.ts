@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SqlExecutor, SqlParam, SqlStore } from '../state/sql-store.ts';
-import type { CloudEvent } from './cloud-event.ts';
+import { storedEvent, type CloudEvent, type StoredEvent } from './cloud-event.ts';
 
 export type SubscriptionKind = 'webhook' | 'amqp';
 
@@ -36,7 +36,8 @@ export interface Delivery {
   eventId: string;
   subId: string;
   orderingKey: string;
-  event: CloudEvent;
+  /** The stored JSON text and the attributes sinks route by (not parsed whole: see `storedEvent`). */
+  event: StoredEvent;
   state: DeliveryState;
   attempts: number;
   createdAt: number;
@@ -99,7 +100,7 @@ const toDelivery = (r: DeliveryRow): Delivery => ({
   eventId: r.event_id,
   subId: r.sub_id,
   orderingKey: r.ordering_key,
-  event: JSON.parse(r.event) as CloudEvent,
+  event: storedEvent(r.event),
   state: r.state as DeliveryState,
   attempts: Number(r.attempts),
   createdAt: Number(r.created_at),

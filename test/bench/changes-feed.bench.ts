@@ -15,13 +15,16 @@
  *      (RabbitMQ on 127.0.0.1:5672, PostgreSQL on 5432)
  * BENCH_ROWS (default 100000), BENCH_EDITS (default 100), FEED_BATCH and EVENTS_BATCH (default 2000),
  * FEED_MAX_BACKLOG, EVENTS_MAX_IN_FLIGHT (default: the config's); BENCH_GC_SAMPLES=1 (a full GC before
- * each sample: heapUsed is then the live heap), BENCH_HEAP_SNAPSHOT=1 (a heap snapshot in the temp
+ * each sample: heapUsed is then the live heap), BENCH_GC_TRACE=1 (a mark where the gateway starts, for
+ * node --trace-gc-nvp logs), BENCH_HEAP_PROFILE=1 or all (a sampling heap profile of the run: the objects
+ * a major GC collected, or every allocation), BENCH_HEAP_SNAPSHOT=1 (a heap snapshot in the temp
  * folder once every row is queued).
  */
 import Database from 'better-sqlite3';
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -146,6 +149,17 @@ async function throughput(engine: 'sqlite' | 'postgres') {
     });
   };
   const sampler = setInterval(sample, 250);
+  // BENCH_GC_TRACE=1: a mark for --trace-gc-nvp logs (the run's collections come after it).
+  if (process.env.BENCH_GC_TRACE === '1') console.log('bench: the gateway starts');
+  // BENCH_HEAP_PROFILE=1: V8's sampling heap profiler over the run, keeping the samples of objects that
+  // a major GC collected (and of those still live) but not of those that died young: where the
+  // garbage that outlives a scavenge, and so waits for a major GC, is allocated.
+  // BENCH_HEAP_PROFILE=all: every allocation's sample, those that died young too.
+  const profiler = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_PROFILE === 'all' });
+  }
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const gw = await startGateway(
@@ -179,6 +193,12 @@ async function throughput(engine: 'sqlite' | 'postgres') {
     await new Promise((r) => setTimeout(r, 50));
   }
   const secs = (performance.now() - t0) / 1000;
+  let profile = '';
+  if (profiler) {
+    const { profile: p } = await profiler.post('HeapProfiler.stopSampling');
+    profiler.disconnect();
+    writeFileSync((profile = join(tmpdir(), `changes-feed-${engine}-${Date.now()}.heapprofile`)), JSON.stringify(p));
+  }
   sample();
   const drained = samples.length - 1;
   await new Promise((r) => setTimeout(r, 3000));
@@ -188,7 +208,9 @@ async function throughput(engine: 'sqlite' | 'postgres') {
   const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
   const max = (k: keyof Sample) => mb(Math.max(...samples.map((s) => s[k])));
   const backlog = Math.max(...samples.map((s) => s.queued - s.consumed));
-  console.log(`  gateway started at ${started.toFixed(1)} s, every row queued by ${fed.toFixed(1)} s, every event consumed at ${secs.toFixed(1)} s${snapshot ? `; heap snapshot ${snapshot}` : ''}`);
+  console.log(
+    `  gateway started at ${started.toFixed(1)} s, every row queued by ${fed.toFixed(1)} s, every event consumed at ${secs.toFixed(1)} s${snapshot ? `; heap snapshot ${snapshot}` : ''}${profile ? `; heap profile ${profile}` : ''}`,
+  );
   console.log(`${engine.padEnd(8)} ${ROWS} rows → RabbitMQ consumer in ${secs.toFixed(1)} s: ${Math.round(ROWS / secs)} events/s; largest backlog (queued, not yet consumed) ${backlog} events`);
   console.log(
     `  RSS MB: start ${mb(rssStart)} (before the gateway, after a GC), peak ${mb(peak.rss)} at ${peak.t.toFixed(1)} s (backlog ${peak.queued - peak.consumed}), end ${mb(samples[drained].rss)} (all consumed), ${mb(samples.at(-1)!.rss)} 3 s later`,

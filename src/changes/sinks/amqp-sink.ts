@@ -11,7 +11,7 @@
  * `timeoutMs` bounds the wait for the next confirm (not the whole batch).
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { CloudEvent } from '../cloud-event.ts';
+import type { StoredEvent } from '../cloud-event.ts';
 import type { BatchOutcome, Sink } from './sink.ts';
 
 interface Conn {
@@ -65,7 +65,7 @@ export class AmqpSink implements Sink {
     return this.connecting;
   }
 
-  async deliver(events: readonly CloudEvent[], signal: AbortSignal): Promise<BatchOutcome> {
+  async deliver(events: readonly StoredEvent[], signal: AbortSignal): Promise<BatchOutcome> {
     let c: Conn;
     try {
       c = await this.connect();
@@ -112,7 +112,7 @@ export class AmqpSink implements Sink {
           writable = ch.publish(
             this.opts.exchange,
             e.type,
-            Buffer.from(JSON.stringify(e)),
+            Buffer.from(e.json),
             { persistent: true, messageId: e.id, type: e.type, contentType: 'application/cloudevents+json', timestamp: Math.floor(Date.now() / 1000), headers: { subject: e.subject } },
             (err: unknown) => {
               inFlight--;

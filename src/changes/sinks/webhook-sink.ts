@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
-import type { CloudEvent } from '../cloud-event.ts';
+import type { StoredEvent } from '../cloud-event.ts';
 import type { BatchOutcome, Sink } from './sink.ts';
 
 export function newWebhookSecret(): string {
@@ -45,7 +45,7 @@ export class WebhookSink implements Sink {
   ) {}
 
   /** At most `maxInFlight` calls at a time: the next event's body is made when a call ends. */
-  async deliver(events: readonly CloudEvent[], signal: AbortSignal): Promise<BatchOutcome> {
+  async deliver(events: readonly StoredEvent[], signal: AbortSignal): Promise<BatchOutcome> {
     const outcome: BatchOutcome = new Array<string | undefined>(events.length);
     let next = 0;
     let inFlight = 0;
@@ -62,8 +62,8 @@ export class WebhookSink implements Sink {
     return outcome;
   }
 
-  private async one(e: CloudEvent, signal: AbortSignal): Promise<string | undefined> {
-    const body = JSON.stringify(e);
+  private async one(e: StoredEvent, signal: AbortSignal): Promise<string | undefined> {
+    const body = e.json;
     const ts = Math.floor(Date.now() / 1000);
     try {
       const res = await request(this.url, {
