@@ -117,9 +117,22 @@ describe('the browser pool', () => {
     const next = await get('/accounts/A000041');
     expect(next.status).toBe(200);
     expect(next.body.accountId).toBe('A000041');
-    expect(pool.stats().hungReplaced).toBe(1);
+    expect(pool.stats().hungReplaced).toBe(1); // (the next test counts from here)
     expect(pool.browser!.pid).not.toBe(before.pid);
     await until(() => !isAlive(main), 'the hung browser to exit');
+  });
+
+  it('a hung browser is counted once, however many probes find it out before its end is heard', async () => {
+    const pool = adapter.pool!;
+    const before = pool.browser!;
+    const counted = pool.stats().hungReplaced;
+    process.kill(before.pid!, 'SIGSTOP');
+    // Probes one after another, as the timer and a slow call ask them: the later ones find the browser
+    // killed but not yet gone (its end is heard through the browser server's connection).
+    for (let i = 0; i < 5; i++) expect(await pool.probe()).toBe(false);
+    await until(() => pool.browser !== undefined && pool.browser.generation > before.generation, 'a new browser');
+    expect(pool.stats().hungReplaced).toBe(counted + 1);
+    expect((await get('/accounts/A000042')).status).toBe(200);
   });
 
   it('waiting callers are bounded: past the queue they get a 503 with Retry-After at once, and the rest are served', async () => {
@@ -154,7 +167,7 @@ describe('the browser pool', () => {
   it('reports its figures on /metrics', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="crashes"\} 1/);
-    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="hung_replaced"\} 1/);
+    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="hung_replaced"\} 2/); // the two hung-browser tests above
     expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="sign_ons"\} 1/);
   });
 

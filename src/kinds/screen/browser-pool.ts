@@ -516,7 +516,9 @@ export class BrowserPool {
 
   private replace(generation: number, why: string): void {
     const c = this.current;
-    if (!c || c.generation !== generation) return;
+    // Once: until its end is heard (later with the browser server in a process of its own), another
+    // probe of the same browser fails too and must not count it again.
+    if (!c || c.generation !== generation || c.killedAsHung) return;
     this.counters.hungReplaced++;
     c.killedAsHung = true;
     this.opts.logger.warn({ pid: c.pid, why }, 'the browser is hung; killing it and starting a new one');
