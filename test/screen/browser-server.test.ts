@@ -10,33 +10,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserPool, type BrowserServerMode } from '../../src/kinds/screen/browser-pool.ts';
-import { browserArgs, findBrowser } from '../../src/kinds/screen/browser-discovery.ts';
-import { createLogger } from '../../src/observability/logger.ts';
+import type { BrowserPool, BrowserServerMode } from '../../src/kinds/screen/browser-pool.ts';
+import { testBrowserPool } from '../helpers/browser-pool.ts';
 import { PROJECT_ROOT } from '../helpers/gateway.ts';
 import { eventually } from '../helpers/wait.ts';
 
 function makePool(browserServer: BrowserServerMode): BrowserPool {
-  const found = findBrowser(undefined);
-  if (!found.ok) throw new Error(found.reason);
-  return new BrowserPool({
-    executablePath: found.path,
-    args: browserArgs([]),
-    nice: 10,
-    browserServer,
-    size: 1,
-    queueLimit: 1,
-    maxUsesPerPage: 100,
-    maxFlowsPerBrowser: 0,
-    launchTimeoutMs: 30_000,
-    actionTimeoutMs: 10_000,
-    navigationTimeoutMs: 10_000,
-    probeTimeoutMs: 2_000,
-    probeIntervalMs: 0,
-    trace: false,
-    logger: createLogger({ level: 'silent' }),
-    session: () => ({ state: undefined, version: 1 }),
-  });
+  return testBrowserPool({ nice: 10, browserServer });
 }
 
 const statFields = (pid: number, tid = pid) => {

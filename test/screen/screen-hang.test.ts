@@ -6,9 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BrowserPool } from '../../src/kinds/screen/browser-pool.ts';
-import { browserArgs, findBrowser } from '../../src/kinds/screen/browser-discovery.ts';
-import { createLogger } from '../../src/observability/logger.ts';
+import type { BrowserPool } from '../../src/kinds/screen/browser-pool.ts';
+import { testBrowserPool } from '../helpers/browser-pool.ts';
 
 // Short windows, so that a busy machine makes many of them pass unanswered.
 const PROBE_WINDOW_MS = 25;
@@ -18,24 +17,8 @@ let pool: BrowserPool;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  const found = findBrowser(undefined);
-  if (!found.ok) throw new Error(found.reason);
-  pool = new BrowserPool({
-    executablePath: found.path,
-    args: browserArgs([]),
-    size: 1,
-    queueLimit: 1,
-    maxUsesPerPage: 100,
-    maxFlowsPerBrowser: 0,
-    launchTimeoutMs: 30_000,
-    actionTimeoutMs: 10_000,
-    navigationTimeoutMs: 10_000,
-    probeTimeoutMs: PROBE_WINDOW_MS,
-    probeIntervalMs: 0,
-    trace: false,
-    logger: createLogger({ level: 'silent' }),
-    session: () => ({ state: undefined, version: 1 }),
-  });
+  pool = testBrowserPool({ probeTimeoutMs: PROBE_WINDOW_MS });
+
   await pool.warm(1);
 }, 60_000);
 
