@@ -6,8 +6,8 @@
  * for the whole flood, some 100-300 ms. Here at most `perTurn` requests start in one turn of the
  * loop; the rest wait in a queue per key (the gateway's key: the operation and the caller's address),
  * and the queues take turns (one request of each in turn) on the following turns, with the loop free
- * for I/O in between. A request that finds nothing
- * waiting and the turn not used up starts at once, so nothing changes below a burst.
+ * for I/O in between. A request that finds nothing waiting and the turn not used up starts at once,
+ * so nothing changes below a burst.
  */
 export class FairTurns {
   private startedThisTurn = 0;
@@ -50,6 +50,11 @@ export class FairTurns {
 
   private count(): void {
     this.startedThisTurn++;
+    this.resetNextCheck();
+  }
+
+  /** The turn's count goes back to 0 in the loop's next check phase. */
+  private resetNextCheck(): void {
     if (!this.resetScheduled) {
       this.resetScheduled = true;
       setImmediate(this.reset);
@@ -75,10 +80,7 @@ export class FairTurns {
     }
     // What this drain started counts against the turn that follows (until the next check phase).
     this.startedThisTurn = Math.max(this.startedThisTurn, started);
-    if (!this.resetScheduled) {
-      this.resetScheduled = true;
-      setImmediate(this.reset);
-    }
+    this.resetNextCheck();
     if (this.queues.size > 0) setImmediate(this.drain);
     else this.draining = false;
   };
