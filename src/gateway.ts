@@ -4,7 +4,7 @@
  * built with their hooks, ready to listen. `ficus start` makes one; so do the tests. It knows no
  * feature by name: each plugs in through `Feature` and is reached with `feature(name)`.
  */
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, loadConfigReport, placeErrors, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
 import type { AdminRouter, FeatureHost } from './features/feature.ts';
@@ -173,7 +173,8 @@ async function createAdapters(
 }
 
 export class Gateway {
-  readonly app: Express;
+  /** The public side's request listener (src/http/app.ts). */
+  readonly app: RequestListener;
   private server: DrainingServer | undefined;
   private closing: Promise<void> | undefined;
 

@@ -4,9 +4,10 @@
  * problem+json for every error.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { FairTurns } from './fair-turns.ts';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Contract } from '../contract/contract.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { OperationRequest, OperationResult } from '../kinds/kind.ts';
@@ -17,7 +18,7 @@ import { PROBLEM_CONTENT_TYPE, PROBLEMS, Problem } from '../problem.ts';
 import { backendOfError, dispatch, type Dispatched } from '../routing/dispatch.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import { docsRouter } from './docs-page.ts';
-import { problemHandler, sendProblem } from './problem-response.ts';
+import { answerError, problemHandler, sendProblem, type GatewayResponse } from './problem-response.ts';
 import { OperationRouter } from './operation-router.ts';
 import { isJsonMedia, parseMediaType } from './media-types.ts';
 import { bodyReaders, multipartSettings, type ReadBody } from './request-body.ts';
@@ -74,9 +75,9 @@ export interface OperationHooks {
    * it has nothing to do for the operation, or a promise that rejects with a problem to refuse the
    * call; it may name the caller in `res.locals.consumer`. Runs in the order the features were added.
    */
-  admit?: (route: Route, req: Request, res: Response) => Promise<void> | undefined;
+  admit?: (route: Route, req: IncomingMessage, res: GatewayResponse) => Promise<void> | undefined;
   /** Runs before dispatch; may answer the call itself by returning a result. */
-  before?: (route: Route, req: OperationRequest, res: Response) => Promise<OperationResult | undefined>;
+  before?: (route: Route, req: OperationRequest, res: GatewayResponse) => Promise<OperationResult | undefined>;
   /**
    * Wraps the dispatch (after every `before`): call `next()` to go on to the backend, or answer
    * without it. Hooks wrap in the order they were added (the first added is outermost). `next(req)`
@@ -110,7 +111,7 @@ function isJsonType(value: unknown): boolean {
   return media === undefined || isJsonMedia(media);
 }
 
-function headersOf(req: Request): Record<string, string> {
+function headersOf(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = req.headers;
   for (const k in headers) {
@@ -171,7 +172,14 @@ export function metricsHandler(metrics: GatewayMetrics): (req: Request, res: Res
   };
 }
 
-export function buildApp(deps: AppDeps): Express {
+/**
+ * The public side as node:http's request listener. The contract's operations are served straight
+ * from node's request and response (what Express adds to every request it handles, its router and
+ * the prototypes it swaps in, cost more CPU than all of the gateway's own work on a request: see
+ * docs/benchmarks.md); the few other paths (/healthz, /readyz, /metrics, the docs, 404) go to an
+ * Express app. Every request, of either kind, gets its request id, metrics and log line here.
+ */
+export function buildApp(deps: AppDeps): RequestListener {
   const { contract, config, routes, metrics, logger } = deps;
   const hooks = deps.hooks ?? [];
   const app = express();
@@ -179,13 +187,15 @@ export function buildApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'extended');
   const responses = new ResponseValidator(contract, config.server.writeOnly);
+  const fail = answerError(logger);
 
   // Request id, timing, in-flight gauge, the log line and the request metrics.
-  app.use((req, res, next) => {
+  function begin(req: IncomingMessage, res: GatewayResponse): void {
     const start = performance.now();
+    const url = req.url ?? '/';
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    res.locals.requestId = requestId;
+    res.locals = { requestId };
     res.setHeader('X-Request-Id', requestId);
     metrics.inFlight.inc();
     res.on('close', () => {
@@ -193,7 +203,7 @@ export function buildApp(deps: AppDeps): Express {
       // The caller went away before the answer: whatever serves the operation is told to stop.
       if (!res.writableFinished) (res.locals.callerGone as AbortController | undefined)?.abort(new Error('the caller went away'));
       const operation = (res.locals.operationId as string | undefined) ?? 'none';
-      if (operation === 'none' && !res.locals.problem && req.path.startsWith('/metrics')) return;
+      if (operation === 'none' && !res.locals.problem && url.startsWith('/metrics')) return;
       const backend = (res.locals.backend as string | undefined) ?? 'none';
       const seconds = (performance.now() - start) / 1000;
       // 499 (as nginx says it): the caller closed the connection before the answer was sent.
@@ -211,7 +221,7 @@ export function buildApp(deps: AppDeps): Express {
         adapter: res.locals.adapter as string | undefined,
         consumer: res.locals.consumer as string | undefined,
         method: req.method,
-        path: req.originalUrl,
+        path: url,
         status,
         durationMs: Math.round(seconds * 1e6) / 1e3,
         traceId,
@@ -225,8 +235,7 @@ export function buildApp(deps: AppDeps): Express {
       if (res.statusCode >= 500) logger.error(line, 'request failed');
       else logger.info(line, 'request');
     });
-    serveContract(req, res, next);
-  });
+  }
 
   // The contract's operations: one lookup, the request checked against the contract by validators
   // compiled at start-up, the JSON body parsed only where the operation takes one.
@@ -236,28 +245,32 @@ export function buildApp(deps: AppDeps): Express {
   const bodies = bodyReaders(config.server.bodyLimit, multipartSettings(config.server));
   // A burst of requests is served a few at a time, the operations taking turns (see FairTurns).
   const turns = new FairTurns();
-  // (Called by the first middleware rather than being a middleware of its own: one router layer
-  // fewer on every request.)
-  function serveContract(req: Request, res: Response, next: NextFunction): void {
-    const url = req.url;
+  // A request for one of the contract's operations is served here; any other goes to the Express app.
+  function serveContract(req: IncomingMessage, res: GatewayResponse): void {
+    const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const found = operations.match(req.method, q === -1 ? url : url.slice(0, q));
+    const path = q === -1 ? url : url.slice(0, q);
+    const found = operations.match(req.method ?? 'GET', path);
     if (found.kind === 'none') {
-      next();
+      app(req, res);
       return;
     }
     if (found.kind === 'method-not-allowed') {
-      next(new Problem(PROBLEMS.methodNotAllowed, { detail: `${req.method} is not an operation of ${req.path}; allowed: ${found.allow.join(', ')}`, headers: { Allow: found.allow.join(', ') } }));
+      fail(
+        new Problem(PROBLEMS.methodNotAllowed, { detail: `${req.method} is not an operation of ${path}; allowed: ${found.allow.join(', ')}`, headers: { Allow: found.allow.join(', ') } }),
+        req,
+        res,
+      );
       return;
     }
     if (found.kind === 'bad-path') {
-      next(new Problem(PROBLEMS.validation, { detail: found.detail }));
+      fail(new Problem(PROBLEMS.validation, { detail: found.detail }), req, res);
       return;
     }
     const operationId = found.target.route.operationId;
     res.locals.operationId = operationId;
     if (turns.now()) {
-      admitThen(0, found.target, found.pathParams, req, res, next);
+      admitThen(0, found.target, found.pathParams, req, res);
       return;
     }
     // A queue per operation and caller (its address): one caller's flood does not hold up another's call to the same operation either.
@@ -265,52 +278,59 @@ export function buildApp(deps: AppDeps): Express {
       // A caller that went away while its request waited for its turn is not served (its 499 is logged).
       if (res.destroyed) return;
       try {
-        admitThen(0, found.target, found.pathParams, req, res, next);
+        admitThen(0, found.target, found.pathParams, req, res);
       } catch (e) {
-        next(e);
+        fail(e, req, res);
       }
     });
   }
 
   // The front door's hooks, in order, before the request is read any further.
-  function admitThen(i: number, target: Target, pathParams: Record<string, string>, req: Request, res: Response, next: NextFunction): void {
+  function admitThen(i: number, target: Target, pathParams: Record<string, string>, req: IncomingMessage, res: GatewayResponse): void {
     for (; i < admits.length; i++) {
       const pending = admits[i](target.route, req, res);
       if (pending) {
-        pending.then(() => admitThen(i + 1, target, pathParams, req, res, next), next);
+        pending.then(
+          () => admitThen(i + 1, target, pathParams, req, res),
+          (err: unknown) => fail(err, req, res),
+        );
         return;
       }
     }
-    readBody(target, pathParams, req, res, next);
+    readBody(target, pathParams, req, res);
   }
 
   // The body, where the operation takes one and one was sent (none: fine, unless it says it is of a
   // media type the operation does not take).
-  function readBody(target: Target, pathParams: Record<string, string>, req: Request, res: Response, next: NextFunction): void {
+  function readBody(target: Target, pathParams: Record<string, string>, req: IncomingMessage, res: GatewayResponse): void {
     const { check } = target;
     const contentType = req.headers['content-type'];
     const length = req.headers['content-length'];
     if (!check.takesBody || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0') && (contentType === undefined || check.bodyPlan(contentType)))) {
-      serveChecked(target, pathParams, req, res, next, 'none');
+      serveChecked(target, pathParams, req, res, 'none');
       return;
     }
     const plan = check.bodyPlan(contentType);
     const media = plan && parseMediaType(contentType);
     if (!plan || !media) {
-      next(check.unsupported(contentType));
+      fail(check.unsupported(contentType), req, res);
       return;
     }
-    bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then((read) => serveChecked(target, pathParams, req, res, next, plan, read), next);
+    bodies.read(req, res, plan.kind, media, plan.encodings, plan.objectFields).then(
+      (read) => serveChecked(target, pathParams, req, res, plan, read),
+      (err: unknown) => fail(err, req, res),
+    );
   }
 
   // The request checked against the contract, then served.
-  function serveChecked(target: Target, pathParams: Record<string, string>, req: Request, res: Response, next: NextFunction, plan: 'none' | BodyPlan, read?: ReadBody): void {
+  function serveChecked(target: Target, pathParams: Record<string, string>, req: IncomingMessage, res: GatewayResponse, plan: 'none' | BodyPlan, read?: ReadBody): void {
     try {
-      const q = req.url.indexOf('?');
-      const checked = target.check.check(pathParams, q === -1 ? '' : req.url.slice(q + 1), req.headers, read?.body, plan);
-      serveOperation(target.route, req, res, checked, plan === 'none' ? undefined : { plan, read: read as ReadBody }).catch(next);
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const checked = target.check.check(pathParams, q === -1 ? '' : url.slice(q + 1), req.headers, read?.body, plan);
+      serveOperation(target.route, req, res, checked, plan === 'none' ? undefined : { plan, read: read as ReadBody }).catch((err: unknown) => fail(err, req, res));
     } catch (e) {
-      next(e);
+      fail(e, req, res);
     }
   }
 
@@ -324,13 +344,13 @@ export function buildApp(deps: AppDeps): Express {
   if (config.server.metrics === 'public') app.get('/metrics', metricsHandler(metrics));
   if (config.server.docs) app.use(docsRouter(contract.file, String((contract.document.info as { title?: string } | undefined)?.title ?? 'API')));
 
-  async function serveOperation(route: Route, req: Request, res: Response, checked: CheckedRequest, sent: { plan: BodyPlan; read: ReadBody } | undefined): Promise<void> {
+  async function serveOperation(route: Route, req: IncomingMessage, res: GatewayResponse, checked: CheckedRequest, sent: { plan: BodyPlan; read: ReadBody } | undefined): Promise<void> {
     const start = performance.now();
     const abort = new AbortController();
     res.locals.callerGone = abort;
     const opReq: OperationRequest = {
       operationId: route.operationId,
-      method: req.method,
+      method: req.method ?? 'GET',
       pathParams: checked.pathParams,
       query: checked.query,
       headers: headersOf(req),
@@ -422,5 +442,10 @@ export function buildApp(deps: AppDeps): Express {
     next(new Problem(PROBLEMS.routeNotFound));
   });
   app.use(problemHandler(logger));
-  return app;
+
+  return (req, res) => {
+    const r = res as GatewayResponse;
+    begin(req, r);
+    serveContract(req, r);
+  };
 }

@@ -17,7 +17,7 @@
  * limit, a malformed body, the caller hanging up), else when the response is over.
  */
 import busboy from 'busboy';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatSize } from '../config/units.ts';
 import { PROBLEMS, Problem } from '../problem.ts';
 import { addField, encodingAllows, jsonByContract, jsonField, type FieldEncodings } from './form-fields.ts';
@@ -52,7 +52,13 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function readMultipart(req: Request, res: Response, settings: MultipartSettings, encodings: FieldEncodings | undefined, objectFields: ReadonlySet<string>): Promise<MultipartBody> {
+export function readMultipart(
+  req: IncomingMessage,
+  res: ServerResponse,
+  settings: MultipartSettings,
+  encodings: FieldEncodings | undefined,
+  objectFields: ReadonlySet<string>,
+): Promise<MultipartBody> {
   const { fileLimit, requestLimit, fieldsLimit } = settings;
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);

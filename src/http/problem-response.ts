@@ -1,5 +1,6 @@
 /** Turns any error into an RFC 9457 problem response; knows the errors of Express and body-parser. */
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
 import { PROBLEM_CONTENT_TYPE, PROBLEMS, Problem, RETRY_AFTER_SECONDS } from '../problem.ts';
 
@@ -42,21 +43,29 @@ export function toProblem(err: unknown): Problem {
   return new Problem(PROBLEMS.internal, { detail: 'the gateway failed while serving this request; the log has the details under this request id', cause: err });
 }
 
-export function sendProblem(res: Response, problem: Problem): void {
+/** A response as the gateway writes it: node's own, with the request's facts for the log line and the hooks in `locals` (as Express also has it). */
+export interface GatewayResponse extends ServerResponse {
+  locals: Record<string, unknown>;
+}
+
+export function sendProblem(res: GatewayResponse, problem: Problem): void {
   const requestId = res.locals.requestId as string | undefined;
   res.locals.problem = problem;
   for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
   // Every 503 tells the caller when to try again (RFC 9110 §10.2.3), even where its maker did not.
   if (problem.status === 503 && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-  res
-    .status(problem.status)
-    .type(PROBLEM_CONTENT_TYPE)
-    // The path only: the query may carry a credential (an API key), which a problem never echoes.
-    .send(JSON.stringify(problem.toBody(requestId, res.req.originalUrl.split('?', 1)[0])));
+  // The path only: the query may carry a credential (an API key), which a problem never echoes.
+  const req = res.req as IncomingMessage & { originalUrl?: string };
+  const body = JSON.stringify(problem.toBody(requestId, (req.originalUrl ?? req.url ?? '/').split('?', 1)[0]));
+  res.statusCode = problem.status;
+  res.setHeader('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, _next) => {
+/** Answers an error with its problem (nothing where the caller is gone); the log has what failed inside the gateway. */
+export function answerError(logger: Logger): (err: unknown, req: IncomingMessage, res: GatewayResponse) => void {
+  return (err, req, res) => {
     const problem = toProblem(err);
     if (problem.status === 499 || req.socket.destroyed) {
       // The caller is gone: nothing to answer, nothing failed. The request log line says 499, aborted.
@@ -71,4 +80,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     }
     sendProblem(res, problem);
   };
+}
+
+/** The same as Express's error handler (the admin side and the public side's few Express paths). */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  const answer = answerError(logger);
+  return (err: unknown, req, res, _next) => answer(err, req, res);
 }

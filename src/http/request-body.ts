@@ -6,6 +6,7 @@
  * (http) where the body is not JSON: in memory for forms, text and bytes; on disk for multipart.
  */
 import { tmpdir } from 'node:os';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { addField, decodeField, type FieldEncodings } from './form-fields.ts';
@@ -25,7 +26,7 @@ export interface ReadBody {
 }
 
 export interface BodyReaders {
-  read(req: Request, res: Response, kind: BodyKind, media: MediaType, encodings: FieldEncodings | undefined, objectFields: ReadonlySet<string>): Promise<ReadBody>;
+  read(req: IncomingMessage, res: ServerResponse, kind: BodyKind, media: MediaType, encodings: FieldEncodings | undefined, objectFields: ReadonlySet<string>): Promise<ReadBody>;
 }
 
 /** The multipart limits of `server` (its fields held to `bodyLimit`). */
@@ -37,12 +38,14 @@ export function multipartSettings(server: GatewayConfig['server']): MultipartSet
 export function bodyReaders(limit: number, multipart: MultipartSettings): BodyReaders {
   const json = express.json({ limit, strict: false, type: () => true });
   const raw = express.raw({ limit, type: () => true });
-  const runMiddleware = (mw: typeof json, req: Request, res: Response) =>
+  // (body-parser's readers need no more of the request than node's: they only put `body` on it.)
+  const runMiddleware = (mw: typeof json, req: IncomingMessage, res: ServerResponse) =>
     new Promise<unknown>((resolve, reject) => {
-      mw(req, res, (err?: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(req.body)));
+      const r = req as Request;
+      mw(r, res as Response, (err?: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(r.body)));
     });
 
-  async function readRaw(req: Request, res: Response): Promise<Buffer> {
+  async function readRaw(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
     const body = await runMiddleware(raw, req, res);
     return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
   }

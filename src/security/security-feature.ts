@@ -213,8 +213,9 @@ export const securityFeature: Feature<SecurityApi> = {
             const operation = route.operationId;
             res.once('close', () => byConsumer.inc({ consumer: consumerLabel(res.locals.consumer as string | undefined), operation, status: String(res.writableFinished ? res.statusCode : 499) }));
             if (!sec.enforce || !door.guards(operation)) return undefined;
-            const q = req.url.indexOf('?');
-            return door.admit(operation, req.headers, q === -1 ? '' : req.url.slice(q + 1)).then((a) => {
+            const url = req.url ?? '';
+            const q = url.indexOf('?');
+            return door.admit(operation, req.headers, q === -1 ? '' : url.slice(q + 1)).then((a) => {
               res.locals.consumer = a.consumer;
             });
           },

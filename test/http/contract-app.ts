@@ -3,7 +3,7 @@
  * process by `serve` (a backend the test scripts), so a test sees what the contract checks let
  * through and what the gateway answers; no adapter, no network backend.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -52,7 +52,7 @@ export async function startContractApp(file: string, serve: Serve, server: Recor
   }
   const app = buildApp({ contract, config, routes, metrics, logger: memoryLogger('silent').logger, readiness: async () => ({ ready: true, adapters: {} }) });
   const srv: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = srv.address() as AddressInfo;
   return {
