@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Contract } from '../../src/contract/contract.ts';
 import type { OperationHandler, OperationResult } from '../../src/kinds/kind.ts';
@@ -73,8 +73,10 @@ describe('an http backend behind the contract', () => {
   let upstream: Awaited<ReturnType<typeof startHttpServer>>;
   let app: ContractApp;
   let close: () => Promise<void>;
+  const asked: string[] = [];
   beforeAll(async () => {
     upstream = await startHttpServer((req, res) => {
+      asked.push(req.url ?? '');
       if (req.url === '/things') {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"reason":"none yet"}');
       } else if (req.url === '/things/1/picture') {
@@ -123,6 +125,15 @@ describe('an http backend behind the contract', () => {
     expect(r.status).toBe(404);
     expect(r.type).toMatch(/application\/problem\+json/);
     expect(JSON.parse(r.text)).toMatchObject({ type: 'https://ficus.dev/problems/not-found', detail: 'no picture' });
+  });
+
+  it('sends a path parameter as one segment of the backend path, even `..` or one with a slash', async () => {
+    asked.length = 0;
+    // (Sent as written: a URL parser on the caller's side would already take `%2E%2E` for `..`.)
+    const agent = new Agent();
+    for (const path of ['/things/%2E%2E/picture', '/things/a%2Fb%3Fc/picture']) await (await agent.request({ origin: app.url, path, method: 'GET' })).body.dump();
+    await agent.close();
+    expect(asked).toEqual(['/things/%2E%2E/picture', '/things/a%2Fb%3Fc/picture']);
   });
 
   it('passes an image answer on as bytes', async () => {

@@ -54,6 +54,12 @@ type HttpBinding = z.infer<typeof bindingSchema>;
 
 const PATH_PARAM = /\{([^}]+)\}/g;
 
+/** A path parameter as one path segment: percent-encoded, and `.` or `..` encoded too, so that it can never be read as a step up the backend's path. */
+function pathSegment(value: string): string {
+  const encoded = encodeURIComponent(value);
+  return encoded === '.' || encoded === '..' ? encoded.replaceAll('.', '%2E') : encoded;
+}
+
 /**
  * The 4xx statuses (exact, or by class) for which the contract declares an answer of its own, not
  * application/problem+json: a backend's refusal with one of them is passed on as it is.
@@ -121,6 +127,7 @@ class HttpAdapter implements Adapter<HttpBinding> {
     }
     const method = b.method ?? op.method.toUpperCase();
     const basePath = this.base.pathname.replace(/\/$/, '');
+    const origin = this.base.origin;
     const where = `${this.name} ${method} ${template}`;
     const forward = b.forwardHeaders.map((h) => h.toLowerCase());
     const consumerHeader = this.conn.consumerHeader.toLowerCase();
@@ -130,17 +137,19 @@ class HttpAdapter implements Adapter<HttpBinding> {
     const passOn = declaredRefusals(op.raw.responses, this.contract);
 
     return async (req: OperationRequest) => {
-      const path = template.replace(PATH_PARAM, (_m, name: string) => encodeURIComponent(String(req.pathParams[name])));
-      const url = new URL(basePath + path, this.base);
-      for (const [k, v] of Object.entries(req.query)) {
+      const path = basePath + template.replace(PATH_PARAM, (_m, name: string) => pathSegment(String(req.pathParams[name])));
+      let search: URLSearchParams | undefined;
+      for (const k in req.query) {
+        const v = req.query[k];
         if (v === undefined || (b.query !== 'all' && !b.query.includes(k))) continue;
-        for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
+        search ??= new URLSearchParams();
+        for (const item of Array.isArray(v) ? v : [v]) search.append(k, String(item));
       }
       const headers: Record<string, string> = { ...this.conn.headers, 'x-request-id': req.requestId, accept: req.headers.accept ?? 'application/json' };
       for (const h of forward) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
       if (req.trace) {
         injectTraceContext(req, headers);
-        annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': url.origin + url.pathname, 'server.address': url.hostname }));
+        annotateAttempt(req, () => ({ 'http.request.method': method, 'url.full': origin + path, 'server.address': this.base.hostname }));
       }
       if (req.shadow && this.conn.shadowHeader) headers[this.conn.shadowHeader.toLowerCase()] = 'true';
       // Set by the gateway only: a caller's own header of that name is never passed on as the consumer.
@@ -164,7 +173,8 @@ class HttpAdapter implements Adapter<HttpBinding> {
       }
       let res;
       try {
-        res = await request(url, { method: method as 'GET', headers, body, signal: req.signal, dispatcher: this.agent });
+        // (The agent's own request: origin and path as they are, no URL parsed a call.)
+        res = await this.agent.request({ origin, path: search ? `${path}?${search.toString()}` : path, method: method as 'GET', headers, body, signal: req.signal });
       } catch (err) {
         if (body instanceof Readable) body.destroy();
         throw networkError(err, where);
