@@ -4,7 +4,7 @@
  * after a crash gives the same id and consumers can de-duplicate.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../writes/canonical-json.ts';
+export { hashOf } from './row-hash.ts';
 
 export interface CloudEvent {
   specversion: '1.0';
@@ -50,10 +50,6 @@ export function storedEvent(json: string): StoredEvent {
   }
   if (typeof head?.id !== 'string' || typeof head.type !== 'string' || typeof head.subject !== 'string') head = JSON.parse(json) as typeof head;
   return { id: String(head!.id), type: String(head!.type), subject: String(head!.subject), json };
-}
-
-export function hashOf(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('base64url').slice(0, 32);
 }
 
 export function eventId(feed: string, key: string, version: string, hash: string): string {
