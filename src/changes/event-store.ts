@@ -129,6 +129,41 @@ export async function migrateEvents(store: SqlStore): Promise<void> {
   ]);
 }
 
+/** Rows a multi-row statement takes: each count's text is made (and prepared by the store) once. */
+const CHUNKS = [100, 10, 1];
+
+/** Runs `text(n)` over rows [0, count) in statements of 100, 10 or 1 rows; `add` pushes row k's parameters. */
+async function inChunks(tx: SqlExecutor, count: number, text: (rows: number) => string, add: (params: SqlParam[], k: number) => void): Promise<void> {
+  for (let i = 0; i < count; ) {
+    const n = CHUNKS.find((size) => count - i >= size)!;
+    const params: SqlParam[] = [];
+    for (let k = i; k < i + n; k++) add(params, k);
+    await tx.run(text(n), params);
+    i += n;
+  }
+}
+
+function memo(make: (rows: number) => string): (rows: number) => string {
+  const texts = new Map<number, string>();
+  return (rows) => {
+    let t = texts.get(rows);
+    if (t === undefined) texts.set(rows, (t = make(rows)));
+    return t;
+  };
+}
+
+const outboxInsert = memo(
+  (rows) =>
+    `INSERT INTO events_outbox (event_id, sub_id, ordering_key, event, state, attempts, next_attempt_at, lease_until, created_at, updated_at, errors) VALUES ${Array(rows)
+      .fill("(?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, '[]')")
+      .join(', ')} ON CONFLICT (sub_id, event_id) DO NOTHING`,
+);
+
+const rowsUpsert = memo(
+  (rows) =>
+    `INSERT INTO changes_rows (feed, row_key, hash, version) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')} ON CONFLICT (feed, row_key) DO UPDATE SET hash = excluded.hash, version = excluded.version`,
+);
+
 export class EventStore {
   private subs: Subscription[] | undefined;
 
@@ -213,26 +248,31 @@ export class EventStore {
   ): Promise<void> {
     const subs = (await this.subscriptions()).filter((s) => !onlySubscription || s.id === onlySubscription || s.name === onlySubscription);
     const now = this.now();
+    // The outbox's rows, (event, subscription) in order (the seq, and so each key's order, follows it).
+    const pairs: number[] = [];
+    for (let i = 0; i < c.events.length; i++) {
+      const e = c.events[i];
+      for (let j = 0; j < subs.length; j++) if (!subs[j].types || subs[j].types!.includes(e.type)) pairs.push(i, j);
+    }
+    // A key twice in a page (a source query giving duplicates): its last hash, as one upsert after another gave.
+    let rows: readonly RowChange[] = c.rows;
+    if (rows.length > 1 && new Set(rows.map((r) => r.key)).size < rows.length) rows = [...new Map(rows.map((r) => [r.key, r])).values()];
+    let jsonOf = -1;
+    let json = '';
     await this.store.transaction(async (tx) => {
-      for (const e of c.events) {
-        const json = JSON.stringify(e);
-        for (const s of subs) {
-          if (s.types && !s.types.includes(e.type)) continue;
-          await tx.run(
-            `INSERT INTO events_outbox (event_id, sub_id, ordering_key, event, state, attempts, next_attempt_at, lease_until, created_at, updated_at, errors)
-             VALUES (?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, '[]') ON CONFLICT (sub_id, event_id) DO NOTHING`,
-            [e.id, s.id, `${feed}/${e.subject}`, json, now, now, now],
-          );
+      // Many rows a statement (the events of a page in a few dozen statements, not one statement each).
+      await inChunks(tx, pairs.length / 2, outboxInsert, (params, k) => {
+        const e = c.events[pairs[2 * k]];
+        if (jsonOf !== pairs[2 * k]) {
+          jsonOf = pairs[2 * k];
+          json = JSON.stringify(e);
         }
-      }
-      for (const r of c.rows) {
-        await tx.run(`INSERT INTO changes_rows (feed, row_key, hash, version) VALUES (?, ?, ?, ?) ON CONFLICT (feed, row_key) DO UPDATE SET hash = excluded.hash, version = excluded.version`, [
-          feed,
-          r.key,
-          r.hash,
-          r.version,
-        ]);
-      }
+        params.push(e.id, subs[pairs[2 * k + 1]].id, `${feed}/${e.subject}`, json, now, now, now);
+      });
+      await inChunks(tx, rows.length, rowsUpsert, (params, k) => {
+        const r = rows[k];
+        params.push(feed, r.key, r.hash, r.version);
+      });
       for (const k of c.removed ?? []) await tx.run('DELETE FROM changes_rows WHERE feed = ? AND row_key = ?', [feed, k]);
       for (const q of c.quarantined ?? []) {
         await tx.run(`INSERT INTO changes_quarantine (feed, row_key, version, reason, row_data, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (feed, row_key, version) DO NOTHING`, [

@@ -40,14 +40,14 @@ function put(s: string): void {
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) {
-        at = start + buf.utf8Write(s, start);
+        at = start + buf.write(s, start, 'utf8');
         return;
       }
       buf[at++] = c;
     }
     return;
   }
-  at += buf.utf8Write(s, at);
+  at += buf.write(s, at, 'utf8');
 }
 
 function putByte(c: number): void {
