@@ -95,14 +95,14 @@ const toSub = (r: SubRow): Subscription => ({
   createdAt: Number(r.created_at),
 });
 
-const toDelivery = (r: DeliveryRow): Delivery => ({
+const toDelivery = (r: DeliveryRow, state = r.state as DeliveryState, attempts = Number(r.attempts)): Delivery => ({
   seq: Number(r.seq),
   eventId: r.event_id,
   subId: r.sub_id,
   orderingKey: r.ordering_key,
   event: storedEvent(r.event),
-  state: r.state as DeliveryState,
-  attempts: Number(r.attempts),
+  state,
+  attempts,
   createdAt: Number(r.created_at),
   errors: JSON.parse(r.errors) as Delivery['errors'],
 });
@@ -132,12 +132,21 @@ export async function migrateEvents(store: SqlStore): Promise<void> {
 /** Rows a multi-row statement takes: each count's text is made (and prepared by the store) once. */
 const CHUNKS = [100, 10, 1];
 
-/** Runs `text(n)` over rows [0, count) in statements of 100, 10 or 1 rows; `add` pushes row k's parameters. */
-async function inChunks(tx: SqlExecutor, count: number, text: (rows: number) => string, add: (params: SqlParam[], k: number) => void): Promise<void> {
+/**
+ * Runs `text(n)` over rows [0, count) in statements of 100, 10 or 1 rows, `width` parameters a row;
+ * `add` sets row k's from `at`.
+ */
+async function inChunks(
+  tx: SqlExecutor,
+  count: number,
+  width: number,
+  text: (rows: number) => string,
+  add: (params: SqlParam[], at: number, k: number) => void,
+): Promise<void> {
   for (let i = 0; i < count; ) {
-    const n = CHUNKS.find((size) => count - i >= size)!;
-    const params: SqlParam[] = [];
-    for (let k = i; k < i + n; k++) add(params, k);
+    const n = count - i >= CHUNKS[0] ? CHUNKS[0] : count - i >= CHUNKS[1] ? CHUNKS[1] : 1;
+    const params = new Array<SqlParam>(n * width);
+    for (let k = 0; k < n; k++) add(params, k * width, i + k);
     await tx.run(text(n), params);
     i += n;
   }
@@ -261,17 +270,24 @@ export class EventStore {
     let json = '';
     await this.store.transaction(async (tx) => {
       // Many rows a statement (the events of a page in a few dozen statements, not one statement each).
-      await inChunks(tx, pairs.length / 2, outboxInsert, (params, k) => {
+      await inChunks(tx, pairs.length / 2, 7, outboxInsert, (p, at, k) => {
         const e = c.events[pairs[2 * k]];
         if (jsonOf !== pairs[2 * k]) {
           jsonOf = pairs[2 * k];
           json = JSON.stringify(e);
         }
-        params.push(e.id, subs[pairs[2 * k + 1]].id, `${feed}/${e.subject}`, json, now, now, now);
+        p[at] = e.id;
+        p[at + 1] = subs[pairs[2 * k + 1]].id;
+        p[at + 2] = `${feed}/${e.subject}`;
+        p[at + 3] = json;
+        p[at + 4] = p[at + 5] = p[at + 6] = now;
       });
-      await inChunks(tx, rows.length, rowsUpsert, (params, k) => {
+      await inChunks(tx, rows.length, 4, rowsUpsert, (p, at, k) => {
         const r = rows[k];
-        params.push(feed, r.key, r.hash, r.version);
+        p[at] = feed;
+        p[at + 1] = r.key;
+        p[at + 2] = r.hash;
+        p[at + 3] = r.version;
       });
       for (const k of c.removed ?? []) await tx.run('DELETE FROM changes_rows WHERE feed = ? AND row_key = ?', [feed, k]);
       for (const q of c.quarantined ?? []) {
@@ -340,7 +356,7 @@ export class EventStore {
           ...part.map((r) => Number(r.seq)),
         ]);
       }
-      return rows.map((r) => ({ ...toDelivery(r), state: 'delivering' as const, attempts: Number(r.attempts) + 1 }));
+      return rows.map((r) => toDelivery(r, 'delivering', Number(r.attempts) + 1));
     });
   }
 
@@ -407,7 +423,7 @@ export class EventStore {
       ...params,
       f.limit ?? 100,
     ]);
-    return rows.map(toDelivery);
+    return rows.map((r) => toDelivery(r));
   }
 
   /** Dead deliveries back to pending, with fresh attempts, in their original order. */
