@@ -136,14 +136,8 @@ const CHUNKS = [100, 10, 1];
  * Runs `text(n)` over rows [0, count) in statements of 100, 10 or 1 rows, `width` parameters a row;
  * `add` sets row k's from `at`.
  */
-async function inChunks(
-  tx: SqlExecutor,
-  count: number,
-  width: number,
-  text: (rows: number) => string,
-  add: (params: SqlParam[], at: number, k: number) => void,
-): Promise<void> {
-  for (let i = 0; i < count; ) {
+async function inChunks(tx: SqlExecutor, count: number, width: number, text: (rows: number) => string, add: (params: SqlParam[], at: number, k: number) => void): Promise<void> {
+  for (let i = 0; i < count;) {
     const n = count - i >= CHUNKS[0] ? CHUNKS[0] : count - i >= CHUNKS[1] ? CHUNKS[1] : 1;
     const params = new Array<SqlParam>(n * width);
     for (let k = 0; k < n; k++) add(params, k * width, i + k);

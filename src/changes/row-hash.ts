@@ -17,6 +17,7 @@ import { createHash, hash } from 'node:crypto';
 import { canonicalJson } from '../writes/canonical-json.ts';
 
 /** Characters JSON.stringify escapes (quote, backslash, controls) or may (surrogates, paired or lone). */
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const KEEP = 64 * 1024;
 
