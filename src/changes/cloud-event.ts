@@ -3,8 +3,8 @@
  * change itself (feed, key, version and the resource's hash), so reading the same change again
  * after a crash gives the same id and consumers can de-duplicate.
  */
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '../writes/canonical-json.ts';
+import { hash } from 'node:crypto';
+export { hashOf } from './row-hash.ts';
 
 export interface CloudEvent {
   specversion: '1.0';
@@ -52,22 +52,19 @@ export function storedEvent(json: string): StoredEvent {
   return { id: String(head!.id), type: String(head!.type), subject: String(head!.subject), json };
 }
 
-export function hashOf(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('base64url').slice(0, 32);
+export function eventId(feed: string, key: string, version: string, rowHash: string): string {
+  return hash('sha256', `${feed}\u0000${key}\u0000${version}\u0000${rowHash}`, 'hex').slice(0, 32);
 }
 
-export function eventId(feed: string, key: string, version: string, hash: string): string {
-  return createHash('sha256').update(`${feed}\u0000${key}\u0000${version}\u0000${hash}`).digest('hex').slice(0, 32);
-}
-
-export function cloudEvent(e: { id: string; source: string; type: string; subject: string; data: unknown; feed: string; time?: Date }): CloudEvent {
+/** `time`: when the change was read (default now); an ISO text is taken as it is (one for a page's events). */
+export function cloudEvent(e: { id: string; source: string; type: string; subject: string; data: unknown; feed: string; time?: Date | string }): CloudEvent {
   return {
     specversion: '1.0',
     id: e.id,
     source: e.source,
     type: e.type,
     subject: e.subject,
-    time: (e.time ?? new Date()).toISOString(),
+    time: typeof e.time === 'string' ? e.time : (e.time ?? new Date()).toISOString(),
     datacontenttype: 'application/json',
     data: e.data,
     ficusfeed: e.feed,

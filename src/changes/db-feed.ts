@@ -153,7 +153,10 @@ export class DbChangeFeed implements ChangeFeed {
   }
 
   private versionOf(row: Row): string {
-    return this.opts.config.version.map((c) => String(scalar(columnValue(row, c)))).join('-');
+    const cols = this.opts.config.version;
+    let v = String(scalar(columnValue(row, cols[0])));
+    for (let i = 1; i < cols.length; i++) v += `-${String(scalar(columnValue(row, cols[i])))}`;
+    return v;
   }
 
   /** Statement for a page: after a position, at or after a version, or from the start; sorted by version then key. */
@@ -223,7 +226,7 @@ export class DbChangeFeed implements ChangeFeed {
   /** Maps rows, sends those whose content changed (or all, `compareHash: false`), commits with the watermark. */
   private async send(rows: readonly Row[], o: { watermark?: string; markAs?: string; compareHash: boolean; onlySubscription?: string; sweptAt?: number }): Promise<number> {
     const { events, source } = { events: this.opts.events, source: this.opts.source };
-    const mapped: { key: string; version: string; data: unknown; hash: string }[] = [];
+    const mapped: (RowChange & { data: unknown })[] = [];
     const quarantined: QuarantinedRow[] = [];
     for (const row of rows) {
       const key = this.keyOf(row);
@@ -239,11 +242,13 @@ export class DbChangeFeed implements ChangeFeed {
     const stored = o.compareHash ? await events.hashes(this.name, [...new Set(mapped.map((m) => m.key))]) : new Map<string, string>();
     const out: CloudEvent[] = [];
     const changed: RowChange[] = [];
+    // One time for the page's events: read together.
+    const time = new Date().toISOString();
     for (const m of mapped) {
       if (o.compareHash && stored.get(m.key) === m.hash) continue;
       stored.set(m.key, m.hash);
-      changed.push({ key: m.key, hash: m.hash, version: m.version });
-      out.push(cloudEvent({ id: eventId(this.name, m.key, m.version, m.hash), source, type: this.type, subject: m.key, data: m.data, feed: this.name }));
+      changed.push(m);
+      out.push(cloudEvent({ id: eventId(this.name, m.key, m.version, m.hash), source, type: this.type, subject: m.key, data: m.data, feed: this.name, time }));
     }
     await events.commit(this.name, { events: out, rows: changed, quarantined, watermark: o.watermark, markAs: o.markAs, sweptAt: o.sweptAt }, o.onlySubscription);
     this.stats.rows += rows.length;

@@ -95,14 +95,14 @@ const toSub = (r: SubRow): Subscription => ({
   createdAt: Number(r.created_at),
 });
 
-const toDelivery = (r: DeliveryRow): Delivery => ({
+const toDelivery = (r: DeliveryRow, state = r.state as DeliveryState, attempts = Number(r.attempts)): Delivery => ({
   seq: Number(r.seq),
   eventId: r.event_id,
   subId: r.sub_id,
   orderingKey: r.ordering_key,
   event: storedEvent(r.event),
-  state: r.state as DeliveryState,
-  attempts: Number(r.attempts),
+  state,
+  attempts,
   createdAt: Number(r.created_at),
   errors: JSON.parse(r.errors) as Delivery['errors'],
 });
@@ -128,6 +128,44 @@ export async function migrateEvents(store: SqlStore): Promise<void> {
       at BIGINT NOT NULL, PRIMARY KEY (feed, row_key, version))`,
   ]);
 }
+
+/** Rows a multi-row statement takes: each count's text is made (and prepared by the store) once. */
+const CHUNKS = [100, 10, 1];
+
+/**
+ * Runs `text(n)` over rows [0, count) in statements of 100, 10 or 1 rows, `width` parameters a row;
+ * `add` sets row k's from `at`.
+ */
+async function inChunks(tx: SqlExecutor, count: number, width: number, text: (rows: number) => string, add: (params: SqlParam[], at: number, k: number) => void): Promise<void> {
+  for (let i = 0; i < count;) {
+    const n = count - i >= CHUNKS[0] ? CHUNKS[0] : count - i >= CHUNKS[1] ? CHUNKS[1] : 1;
+    const params = new Array<SqlParam>(n * width);
+    for (let k = 0; k < n; k++) add(params, k * width, i + k);
+    await tx.run(text(n), params);
+    i += n;
+  }
+}
+
+function memo(make: (rows: number) => string): (rows: number) => string {
+  const texts = new Map<number, string>();
+  return (rows) => {
+    let t = texts.get(rows);
+    if (t === undefined) texts.set(rows, (t = make(rows)));
+    return t;
+  };
+}
+
+const outboxInsert = memo(
+  (rows) =>
+    `INSERT INTO events_outbox (event_id, sub_id, ordering_key, event, state, attempts, next_attempt_at, lease_until, created_at, updated_at, errors) VALUES ${Array(rows)
+      .fill("(?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, '[]')")
+      .join(', ')} ON CONFLICT (sub_id, event_id) DO NOTHING`,
+);
+
+const rowsUpsert = memo(
+  (rows) =>
+    `INSERT INTO changes_rows (feed, row_key, hash, version) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')} ON CONFLICT (feed, row_key) DO UPDATE SET hash = excluded.hash, version = excluded.version`,
+);
 
 export class EventStore {
   private subs: Subscription[] | undefined;
@@ -213,26 +251,38 @@ export class EventStore {
   ): Promise<void> {
     const subs = (await this.subscriptions()).filter((s) => !onlySubscription || s.id === onlySubscription || s.name === onlySubscription);
     const now = this.now();
+    // The outbox's rows, (event, subscription) in order (the seq, and so each key's order, follows it).
+    const pairs: number[] = [];
+    for (let i = 0; i < c.events.length; i++) {
+      const e = c.events[i];
+      for (let j = 0; j < subs.length; j++) if (!subs[j].types || subs[j].types!.includes(e.type)) pairs.push(i, j);
+    }
+    // A key twice in a page (a source query giving duplicates): its last hash, as one upsert after another gave.
+    let rows: readonly RowChange[] = c.rows;
+    if (rows.length > 1 && new Set(rows.map((r) => r.key)).size < rows.length) rows = [...new Map(rows.map((r) => [r.key, r])).values()];
+    let jsonOf = -1;
+    let json = '';
     await this.store.transaction(async (tx) => {
-      for (const e of c.events) {
-        const json = JSON.stringify(e);
-        for (const s of subs) {
-          if (s.types && !s.types.includes(e.type)) continue;
-          await tx.run(
-            `INSERT INTO events_outbox (event_id, sub_id, ordering_key, event, state, attempts, next_attempt_at, lease_until, created_at, updated_at, errors)
-             VALUES (?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?, '[]') ON CONFLICT (sub_id, event_id) DO NOTHING`,
-            [e.id, s.id, `${feed}/${e.subject}`, json, now, now, now],
-          );
+      // Many rows a statement (the events of a page in a few dozen statements, not one statement each).
+      await inChunks(tx, pairs.length / 2, 7, outboxInsert, (p, at, k) => {
+        const e = c.events[pairs[2 * k]];
+        if (jsonOf !== pairs[2 * k]) {
+          jsonOf = pairs[2 * k];
+          json = JSON.stringify(e);
         }
-      }
-      for (const r of c.rows) {
-        await tx.run(`INSERT INTO changes_rows (feed, row_key, hash, version) VALUES (?, ?, ?, ?) ON CONFLICT (feed, row_key) DO UPDATE SET hash = excluded.hash, version = excluded.version`, [
-          feed,
-          r.key,
-          r.hash,
-          r.version,
-        ]);
-      }
+        p[at] = e.id;
+        p[at + 1] = subs[pairs[2 * k + 1]].id;
+        p[at + 2] = `${feed}/${e.subject}`;
+        p[at + 3] = json;
+        p[at + 4] = p[at + 5] = p[at + 6] = now;
+      });
+      await inChunks(tx, rows.length, 4, rowsUpsert, (p, at, k) => {
+        const r = rows[k];
+        p[at] = feed;
+        p[at + 1] = r.key;
+        p[at + 2] = r.hash;
+        p[at + 3] = r.version;
+      });
       for (const k of c.removed ?? []) await tx.run('DELETE FROM changes_rows WHERE feed = ? AND row_key = ?', [feed, k]);
       for (const q of c.quarantined ?? []) {
         await tx.run(`INSERT INTO changes_quarantine (feed, row_key, version, reason, row_data, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (feed, row_key, version) DO NOTHING`, [
@@ -300,7 +350,7 @@ export class EventStore {
           ...part.map((r) => Number(r.seq)),
         ]);
       }
-      return rows.map((r) => ({ ...toDelivery(r), state: 'delivering' as const, attempts: Number(r.attempts) + 1 }));
+      return rows.map((r) => toDelivery(r, 'delivering', Number(r.attempts) + 1));
     });
   }
 
@@ -367,7 +417,7 @@ export class EventStore {
       ...params,
       f.limit ?? 100,
     ]);
-    return rows.map(toDelivery);
+    return rows.map((r) => toDelivery(r));
   }
 
   /** Dead deliveries back to pending, with fresh attempts, in their original order. */
