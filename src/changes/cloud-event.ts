@@ -4,7 +4,7 @@
  * after a crash gives the same id and consumers can de-duplicate.
  */
 import { hash } from 'node:crypto';
-export { hashOf } from './row-hash.ts';
+import { canonicalJson } from '../writes/canonical-json.ts';
 
 export interface CloudEvent {
   specversion: '1.0';
@@ -50,6 +50,11 @@ export function storedEvent(json: string): StoredEvent {
   }
   if (typeof head?.id !== 'string' || typeof head.type !== 'string' || typeof head.subject !== 'string') head = JSON.parse(json) as typeof head;
   return { id: String(head!.id), type: String(head!.type), subject: String(head!.subject), json };
+}
+
+/** A row's hash: its canonical JSON (keys sorted), SHA-256, the first 32 characters of base64url. */
+export function hashOf(value: unknown): string {
+  return hash('sha256', canonicalJson(value), 'base64url').slice(0, 32);
 }
 
 export function eventId(feed: string, key: string, version: string, rowHash: string): string {
