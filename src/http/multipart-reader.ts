@@ -88,10 +88,11 @@ export function readMultipart(
     const fail = (problem: Problem) => {
       if (settled) return;
       settled = true;
-      spool.remove();
       // The rest of the body is read and dropped while the answer goes out.
       req.resume();
-      reject(problem);
+      // Answered once the spool file is gone: when the refusal comes before the file's open has
+      // completed, the file would otherwise come into being after the answer (and be removed later).
+      void spool.remove().then(() => reject(problem));
     };
     const finish = () => {
       if (settled || !parsed || !written) return;

@@ -23,7 +23,8 @@ export class SpooledBody implements BodySource {
   size = 0;
   /** The request's own hold, and one per open reader. */
   private holds = 1;
-  private removed = false;
+  /** Set by the first remove(): settles once the file is gone. */
+  private gone: Promise<void> | undefined;
 
   constructor(dir: string) {
     this.path = join(dir, `${SPOOL_PREFIX}${randomUUID()}.part`);
@@ -32,7 +33,7 @@ export class SpooledBody implements BodySource {
 
   /** The body's bytes as sent, from the start; each call gives a stream of its own. */
   open(): Readable {
-    if (this.removed) throw new Error('the spooled request body was already removed (the request is over)');
+    if (this.gone) throw new Error('the spooled request body was already removed (the request is over)');
     this.holds++;
     const stream = createReadStream(this.path);
     stream.once('close', () => this.release());
@@ -42,18 +43,24 @@ export class SpooledBody implements BodySource {
   /** Lets go of one hold (the request's, when its response is over; a reader's, when it closes): the file goes with the last. */
   release(): void {
     this.holds--;
-    if (this.holds <= 0) this.remove();
+    if (this.holds <= 0) void this.remove();
   }
 
-  /** Removes the file now (idempotent): a write under way is stopped first, so that the file is not created after it was removed. */
-  remove(): void {
-    if (this.removed) return;
-    this.removed = true;
-    const unlinkIt = () => unlink(this.path, () => undefined);
-    if (this.writer.closed) unlinkIt();
-    else {
-      this.writer.once('close', unlinkIt);
-      this.writer.destroy();
-    }
+  /**
+   * Removes the file now (idempotent); resolves once it is gone. A write under way is stopped first,
+   * so that the file is not created after it was removed: when the open is still in flight, the file
+   * comes into being only then, and is unlinked after it (the promise waits for both).
+   */
+  remove(): Promise<void> {
+    if (this.gone) return this.gone;
+    this.gone = new Promise<void>((resolve) => {
+      const unlinkIt = () => unlink(this.path, () => resolve());
+      if (this.writer.closed) unlinkIt();
+      else {
+        this.writer.once('close', unlinkIt);
+        this.writer.destroy();
+      }
+    });
+    return this.gone;
   }
 }
