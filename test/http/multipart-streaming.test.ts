@@ -144,13 +144,16 @@ describe('a caller that hangs up mid-upload', () => {
       sent += c.length;
     });
     const before = sink.received.length;
+    // This request's own spool file and log line (not one an earlier request left).
+    const spooledBefore = new Set(spoolFiles(spoolDir));
+    const loggedBefore = gw.logLines.length;
     const hangUp = new AbortController();
     const answer = postStream(`${gw.url}/documents`, body, upload.contentType, upload.length, hangUp.signal).catch((err: Error) => err);
-    await eventually(() => spoolFiles(spoolDir).length === 1, undefined, 'the upload to be spooled');
+    await eventually(() => spoolFiles(spoolDir).some((f) => !spooledBefore.has(f)), undefined, 'this upload to be spooled');
     hangUp.abort();
     expect(await answer).toBeInstanceOf(Error);
     await noSpoolLeft(spoolDir);
-    await eventually(() => gw.logLines.some((l) => l.operation === 'uploadDocument' && l.status === 499), undefined, 'the 499 log line');
+    await eventually(() => gw.logLines.slice(loggedBefore).some((l) => l.operation === 'uploadDocument' && l.status === 499), undefined, 'the 499 log line');
     expect(sink.received.length).toBe(before);
     const next = multipartUpload([METADATA, { name: 'file', filename: 'a.bin', size: 1000 }]);
     expect((await postStream(`${gw.url}/documents`, next.stream(), next.contentType)).status).toBe(201);
