@@ -11,7 +11,7 @@ import { waitInQueue } from '../../resilience/binding-policy.ts';
 import { Permits } from './permits.ts';
 import { nicedBrowser } from './browser-priority.ts';
 import { startBrowserServer, type BrowserServerProcess } from './browser-server-process.ts';
-import { browserProcessTree, killAll, mainProcess, processActivity, processesWithEnv, type ProcessActivity } from './process-tree.ts';
+import { browserProcessTree, isRunning, killAll, mainProcess, processActivity, processesWithEnv, type ProcessActivity } from './process-tree.ts';
 
 /** The environment variable that marks every process of one pool's browser. */
 export const BROWSER_MARK = 'FICUS_BROWSER_ID';
@@ -283,6 +283,9 @@ export class BrowserPool {
       if (answer === true) return true;
       if (c !== this.current) return false;
       if (answer === false) {
+        // A browser whose process has exited did not hang: it crashed or was killed, and its end
+        // (heard later with the browser server in a process of its own) counts it as such.
+        if (c.pid !== undefined && !isRunning(c.pid)) return false;
         this.replace(c.generation, 'the probe failed');
         return false;
       }

@@ -34,6 +34,12 @@ function allPids(): number[] {
   }
 }
 
+/** Whether the process runs (exists and has not exited: a zombie waiting for its parent does not run). */
+export function isRunning(pid: number): boolean {
+  const info = readStat(pid);
+  return info !== undefined && info.state !== 'Z' && info.state !== 'X';
+}
+
 /** Live processes whose environment holds `name=value`, oldest (lowest pid) first. */
 export function processesWithEnv(name: string, value: string): number[] {
   const needle = `${name}=${value}`;
