@@ -360,7 +360,7 @@ export function kindConformance(setup: KindConformanceSetup): void {
     return reason;
   };
   /** `it`, or `it.skip` with the reason in the title. */
-  const test = (c: ConformanceCase, title: string, reason: string | undefined, fn: () => Promise<void>, timeout = 30_000) => {
+  const test = (c: ConformanceCase, title: string, reason: string | undefined, fn: () => Promise<void>, timeout = 90_000) => {
     if (reason) it.skip(`${c}: ${title} (skipped: ${reason})`, fn);
     else it(`${c}: ${title}`, fn, timeout);
   };
@@ -494,7 +494,7 @@ export function kindConformance(setup: KindConformanceSetup): void {
       const plan = setup.at ? await setup.at(await closedPort()) : await setup.down!();
       const { adapter, handler } = await adapterFor(plan, false);
       await adapter.start?.().catch(() => undefined);
-      const err = await rejection(handler(firstRead)(request(firstRead, AbortSignal.timeout(10_000))));
+      const err = await rejection(handler(firstRead)(request(firstRead, AbortSignal.timeout(30_000))));
       const problem = problemOf(err);
       expect(problem.status, problem.detail).toBe(503);
       expect(problem.typeName).toBe(PROBLEMS.upstreamUnavailable.type);
@@ -505,7 +505,7 @@ export function kindConformance(setup: KindConformanceSetup): void {
     test('credentials refused', 'a call is a 502 upstream-credentials, not retried', skip('credentials refused', !!setup.refusingCredentials, 'the kind has no credentials'), async () => {
       const { adapter, handler } = await adapterFor(await setup.refusingCredentials!(), false);
       await adapter.start?.().catch(() => undefined);
-      const err = await rejection(handler(firstRead)(request(firstRead, AbortSignal.timeout(10_000))));
+      const err = await rejection(handler(firstRead)(request(firstRead, AbortSignal.timeout(30_000))));
       const problem = problemOf(err);
       expect(problem.status, problem.detail).toBe(502);
       expect(problem.typeName).toBe(PROBLEMS.upstreamCredentials.type);
@@ -515,7 +515,7 @@ export function kindConformance(setup: KindConformanceSetup): void {
       expect((viaPolicy as Problem).typeName).toBe(PROBLEMS.upstreamCredentials.type);
       // A write meets the same refusal with the same answer (not a 503 a queue would retry).
       if (setup.supports.createThing === true) {
-        const write = problemOf(await rejection(handler('createThing')(request('createThing', AbortSignal.timeout(10_000), 'refused'))));
+        const write = problemOf(await rejection(handler('createThing')(request('createThing', AbortSignal.timeout(30_000), 'refused'))));
         expect(write.status, write.detail).toBe(502);
         expect(write.typeName).toBe(PROBLEMS.upstreamCredentials.type);
       }
@@ -531,7 +531,7 @@ export function kindConformance(setup: KindConformanceSetup): void {
         const proxy = await track(stallingProxy(setup.livePort!()));
         const { adapter, handler } = await adapterFor(await setup.at!(proxy.port));
         // One call at a time, none waiting: a slot that is not freed refuses the next call.
-        const policy = policyFor(via, { concurrency: { limit: 1, queue: 0 }, retry: { maxRetries: 0 }, timeoutMs: 20_000 });
+        const policy = policyFor(via, { concurrency: { limit: 1, queue: 0 }, retry: { maxRetries: 0 }, timeoutMs: 40_000 });
         const call = (n: number, signal: AbortSignal) => policy.execute((s) => handler(via)(request(via, s, via === 'getThing' ? n : `aborted-${n}`)), signal);
         const answered = (res: OperationResult, n: number) => {
           if (via === 'getThing') expect(res.body).toEqual(THINGS[n - 1]);
@@ -553,10 +553,10 @@ export function kindConformance(setup: KindConformanceSetup): void {
         expect(err).toBeInstanceOf(Problem);
         proxy.flow();
 
-        answered(await call(3, AbortSignal.timeout(15_000)), 3);
+        answered(await call(3, AbortSignal.timeout(40_000)), 3);
         await adapter.close();
       },
-      60_000,
+      120_000,
     );
 
     test(
