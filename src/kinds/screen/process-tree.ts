@@ -36,7 +36,11 @@ function allPids(): number[] {
 
 /** Whether the process runs (exists and has not exited: a zombie waiting for its parent does not run). */
 export function isRunning(pid: number): boolean {
-  const info = readStat(pid);
+  return running(readStat(pid));
+}
+
+/** A process that has not exited (a zombie has: it only waits for its parent to read its status). */
+function running(info: ProcInfo | undefined): info is ProcInfo {
   return info !== undefined && info.state !== 'Z' && info.state !== 'X';
 }
 
@@ -50,7 +54,7 @@ export function processesWithEnv(name: string, value: string): number[] {
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
       if (!env.split('\0').includes(needle)) continue;
       const info = readStat(pid);
-      if (info && info.state !== 'Z' && info.state !== 'X') out.push(pid);
+      if (running(info)) out.push(pid);
     } catch {
       // gone meanwhile, or not ours to read
     }
@@ -101,7 +105,7 @@ export function processGroupMembers(pgrp: number): number[] {
   const out: number[] = [];
   for (const pid of allPids()) {
     const info = readStat(pid);
-    if (info && info.pgrp === pgrp && info.state !== 'Z' && info.state !== 'X') out.push(pid);
+    if (running(info) && info.pgrp === pgrp) out.push(pid);
   }
   return out;
 }
