@@ -100,6 +100,24 @@ describe('the browser pool', () => {
     await until(() => oldProcesses.every((pid) => !isAlive(pid)), 'the old browser processes to exit');
   });
 
+  it('a probe that fails because the browser is going away counts a crash, not a hung browser, however late its end is heard', async () => {
+    const pool = adapter.pool!;
+    const before = pool.browser!;
+    const counted = pool.stats();
+    // The browser stopped, then its server killed: the probe's connection closes at once while the
+    // browser's main process still exists (stopped, so it cannot notice and exit yet), as a killed
+    // browser's does for a moment on a busy machine.
+    process.kill(before.pid!, 'SIGSTOP');
+    const probed = pool.probe();
+    process.kill(before.serverPid!, 'SIGKILL');
+    expect(await probed).toBe(false);
+    await until(() => pool.browser !== undefined && pool.browser.generation > before.generation, 'a new browser');
+    expect(pool.stats().crashes).toBe(counted.crashes + 1);
+    expect(pool.stats().hungReplaced).toBe(counted.hungReplaced);
+    await until(() => !isAlive(before.pid!), 'the stopped browser to be ended');
+    expect((await get('/accounts/A000035')).status).toBe(200);
+  });
+
   it('a hung browser is found out by its probe, killed and replaced; only the request in flight fails', async () => {
     const pool = adapter.pool!;
     const before = pool.browser!;
@@ -166,7 +184,7 @@ describe('the browser pool', () => {
 
   it('reports its figures on /metrics', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="crashes"\} 1/);
+    expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="crashes"\} 2/); // the killed browser and the killed browser server above
     expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="hung_replaced"\} 2/); // the two hung-browser tests above
     expect(text).toMatch(/ficus_screen_pool\{adapter="billing-ui",figure="sign_ons"\} 1/);
   });

@@ -100,6 +100,8 @@ interface RunningBrowser {
   version: string;
   /** Set when the pool itself kills it (hung), so that its end is not counted as a crash. */
   killedAsHung?: boolean;
+  /** Settles when its end is heard (Playwright's `disconnected`). */
+  ended: Promise<void>;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
@@ -283,8 +285,12 @@ export class BrowserPool {
       if (answer === true) return true;
       if (c !== this.current) return false;
       if (answer === false) {
-        // A browser whose process has exited did not hang: it crashed or was killed, and its end
-        // (heard later with the browser server in a process of its own) counts it as such.
+        // A probe refused (not left unanswered) is a browser going away: killed or crashed, and its
+        // end counts it so. That end is heard a moment after the refusal (the connection closing),
+        // and its process may take as long to exit on a busy machine: both are given one window.
+        // A browser still connected and running after it refuses probes while alive: replaced.
+        if ((await withTimeout(c.ended, windowMs)) !== TIMED_OUT) return false;
+        if (c !== this.current) return false;
         if (c.pid !== undefined && !isRunning(c.pid)) return false;
         this.replace(c.generation, 'the probe failed');
         return false;
@@ -419,10 +425,15 @@ export class BrowserPool {
     const started = performance.now();
     const { browser, pid, server, niced } = this.opts.browserServer === 'inline' ? await this.launchInline(mark) : await this.launchServer(mark);
     const generation = ++this.generation;
-    const running: RunningBrowser = { browser, mark, pid, server, generation, version: browser.version() };
+    let heard!: () => void;
+    const ended = new Promise<void>((resolve) => (heard = resolve));
+    const running: RunningBrowser = { browser, mark, pid, server, generation, version: browser.version(), ended };
     this.started.push({ mark, pid: running.pid });
     this.counters.launches++;
-    browser.on('disconnected', () => this.onGone(running));
+    browser.on('disconnected', () => {
+      this.onGone(running);
+      heard();
+    });
     if (this.closed) {
       await withTimeout(this.closeBrowser(running), 5_000);
       throw new PoolClosed();
