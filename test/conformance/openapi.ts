@@ -27,7 +27,8 @@ import type { IncomingMessage } from 'node:http';
 import { FormData, request } from 'undici';
 import type { SecurityApi } from '../../src/security/security-feature.ts';
 import { CaseCredentials, type CaseRequest } from './case-credentials.ts';
-import { choices, sampleOf } from './samples.ts';
+import { pointerOf } from '../../src/contract/source-lines.ts';
+import { choices, discriminatorNames, sampleOf, type Choice } from './samples.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const VERBOSE = process.env.FICUS_CONFORMANCE_VERBOSE === '1';
@@ -184,12 +185,11 @@ function checkContractOf(contract: Contract): Contract {
   let c = checkContracts.get(contract);
   if (!c) {
     const doc = structuredClone(contract.document);
-    const esc = (t: string) => t.replace(/~/g, '~0').replace(/\//g, '~1');
-    const walk = (node: unknown, ptr: string): void => {
-      if (Array.isArray(node)) return node.forEach((x, i) => walk(x, `${ptr}/${i}`));
-      if (!node || typeof node !== 'object') return;
-      const obj = node as Record<string, unknown>;
-      for (const [k, v] of Object.entries(obj)) walk(v, `${ptr}/${esc(k)}`);
+    const walk = (node: unknown, at: readonly string[]): void => {
+      if (Array.isArray(node)) return node.forEach((x, i) => walk(x, [...at, String(i)]));
+      if (!isPlainObject(node)) return;
+      const obj = node;
+      for (const [k, v] of Object.entries(obj)) walk(v, [...at, k]);
       // A required readOnly property is required in responses only (OpenAPI 3's Schema Object).
       if (Array.isArray(obj.required) && obj.properties && typeof obj.properties === 'object') {
         const props = obj.properties as Record<string, unknown>;
@@ -202,16 +202,12 @@ function checkContractOf(contract: Contract): Contract {
         if (!Array.isArray(branches)) continue;
         obj[key] = branches.map((b: unknown, i: number) => {
           const ref = (b as { $ref?: unknown } | undefined)?.$ref;
-          const at = `#${ptr}/${key}/${i}`;
-          let names = Object.entries(disc.mapping ?? {})
-            .filter(([, target]) => target === ref || target === at)
-            .map(([name]) => name);
-          if (names.length === 0 && typeof ref === 'string') names = [ref.split('/').pop() ?? ref];
+          const names = discriminatorNames(disc, typeof ref === 'string' ? ref : undefined, `#${pointerOf([...at, key, String(i)])}`);
           return names.length === 0 ? b : { allOf: [b, { properties: { [disc.propertyName as string]: { enum: names } } }] };
         });
       }
     };
-    walk(doc, '');
+    walk(doc, []);
     c = new Contract(doc, contract.file, { version: contract.version });
     checkContracts.set(contract, c);
   }
@@ -248,15 +244,18 @@ function validValue(contract: Contract, schema: unknown, checkSchema: unknown, e
   let any = false;
   const candidates = function* () {
     yield* examples;
-    const all = choices(8);
-    for (const c of all) yield sampleOf(schema, deref, false, 0, undefined, c);
+    const full = new Map<Choice, unknown>();
+    for (const c of choices(8)) {
+      const v = sampleOf(schema, deref, false, 0, undefined, c);
+      if (c.optional) full.set(c, v);
+      yield v;
+    }
     // Then each branch's full sample cut down to its required properties and one optional one: an
     // optional property may be what tells the branch from the others, where two would match others too.
-    for (const c of all.filter((x) => x.optional)) {
-      const full = sampleOf(schema, deref, false, 0, undefined, c);
+    for (const [c, v] of full) {
       const bare = sampleOf(schema, deref, false, 0, undefined, { ...c, optional: false, bare: true });
-      if (!isPlainObject(full) || !isPlainObject(bare)) continue;
-      for (const key of Object.keys(full).filter((k) => !(k in bare))) yield { ...bare, [key]: full[key] };
+      if (!isPlainObject(v) || !isPlainObject(bare)) continue;
+      for (const key of Object.keys(v).filter((k) => !(k in bare))) yield { ...bare, [key]: v[key] };
     }
   };
   for (const v of candidates()) {
@@ -296,9 +295,9 @@ function serialised(p: ContractParameter, v: unknown): string[] {
     return [p.in === 'path' || p.in === 'header' ? text : `${name}=${text}`];
   }
   const items = Array.isArray(v) ? v.map(enc) : undefined;
-  const entries = v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([k, x]) => [encodeURIComponent(k), enc(x)] as const) : undefined;
+  const entries = isPlainObject(v) ? Object.entries(v).map(([k, x]) => [encodeURIComponent(k), enc(x)] as const) : undefined;
   const scalar = items === undefined && entries === undefined ? enc(v) : undefined;
-  const joined = (sep: string, kv: string) => items?.join(sep) ?? entries?.map(([k, x]) => (kv === '=' ? `${k}=${x}` : `${k}${kv}${x}`)).join(sep) ?? scalar ?? '';
+  const joined = (sep: string, kv: string) => items?.join(sep) ?? entries?.map(([k, x]) => `${k}${kv}${x}`).join(sep) ?? scalar ?? '';
   switch (style) {
     case 'matrix':
       if (items && explode) return [items.map((x) => `;${name}=${x}`).join('')];
@@ -333,11 +332,16 @@ interface Built {
   noValidValue?: string;
 }
 
+/** A media type the runner answers with JSON: JSON itself, a `+json` type, or a wildcard. */
+function takesJson(type: string): boolean {
+  return /^application\/(.+\+)?json/.test(type) || type === '*/*' || type === 'application/*';
+}
+
 /** The request body's media type the runner sends: JSON first, then forms, multipart, text, anything. */
 function bodyTypeOf(types: string[]): string | undefined {
   return (
     types.find((t) => /^application\/(.+\+)?json/.test(t)) ??
-    types.find((t) => t === '*/*' || t === 'application/*') ??
+    types.find(takesJson) ??
     types.find((t) => t === 'application/x-www-form-urlencoded') ??
     types.find((t) => t.startsWith('multipart/')) ??
     types.find((t) => t.startsWith('text/')) ??
@@ -385,7 +389,7 @@ function buildRequest(contract: Contract, op: ContractOperation, breakIt: boolea
   const bodyRef = contract.deref(op.raw.requestBody) as { content?: Record<string, { schema?: unknown; example?: unknown; examples?: Record<string, unknown> }>; required?: boolean } | undefined;
   const bodyType = bodyRef?.content ? bodyTypeOf(Object.keys(bodyRef.content)) : undefined;
   const media = bodyType ? bodyRef?.content?.[bodyType] : undefined;
-  const jsonType = bodyType && (/^application\/(.+\+)?json/.test(bodyType) || bodyType === '*/*' || bodyType === 'application/*') ? bodyType : undefined;
+  const jsonType = bodyType && takesJson(bodyType) ? bodyType : undefined;
   const bodySchema = media?.schema;
   let body: unknown;
   if (bodySchema !== undefined) {
@@ -454,8 +458,8 @@ function buildRequest(contract: Contract, op: ContractOperation, breakIt: boolea
     } else if (bodyType === 'application/x-www-form-urlencoded') {
       payload = new URLSearchParams(Object.entries(body as Record<string, unknown>).map(([k, v]) => [k, paramText(v)])).toString();
       headers['content-type'] = bodyType;
-    } else if (bodyType.startsWith('multipart/') && body && typeof body === 'object' && !Array.isArray(body)) {
-      payload = multipartOf(contract, bodySchema, body as Record<string, unknown>);
+    } else if (bodyType.startsWith('multipart/') && isPlainObject(body)) {
+      payload = multipartOf(contract, bodySchema, body);
     } else {
       payload = typeof body === 'string' ? body : JSON.stringify(body);
       headers['content-type'] = bodyType;

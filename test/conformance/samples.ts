@@ -17,7 +17,7 @@ const RandExp = createRequire(import.meta.url)('randexp') as typeof RandExpClass
 
 type Deref = (node: unknown) => unknown;
 
-/** Which of the ways to answer a schema: `variant` 0 is the plainest; others pick other branches and values. */
+/** Which of the ways to answer a schema (`PLAIN` is the plainest); others pick other branches and values. */
 export interface Choice {
   /** The branch of every `oneOf`/`anyOf` met (modulo its length). */
   branch: number;
@@ -67,10 +67,17 @@ function matching(pattern: string, seed: number): string | undefined {
   }
 }
 
-/** The name a discriminator gives the `oneOf` branch `ref`: its key in `mapping`, else the schema's name. */
-function discriminatorValue(disc: { mapping?: Record<string, string> }, ref: string): string {
-  const mapped = Object.entries(disc.mapping ?? {}).find(([, target]) => target === ref || target === ref.split('/').pop());
-  return mapped ? mapped[0] : (ref.split('/').pop() ?? ref);
+/**
+ * The names a discriminator gives a `oneOf` branch: the `mapping` keys naming it (by its `$ref`, by
+ * the schema's name, or by `at`, the branch's own pointer, where bundling put the schema inline),
+ * else the name of the schema its `$ref` points to; none for an inline branch no mapping names.
+ */
+export function discriminatorNames(disc: { mapping?: Record<string, string> }, ref: string | undefined, at?: string): string[] {
+  const schemaName = ref?.split('/').pop();
+  const mapped = Object.entries(disc.mapping ?? {})
+    .filter(([, target]) => (ref !== undefined && (target === ref || target === schemaName)) || (at !== undefined && target === at))
+    .map(([name]) => name);
+  return mapped.length > 0 || schemaName === undefined ? mapped : [schemaName];
 }
 
 const FORMATS: Record<string, string> = {
@@ -138,7 +145,7 @@ export function sampleOf(schema: unknown, deref: Deref, forResponse: boolean, de
       const disc = s.discriminator as { propertyName?: string; mapping?: Record<string, string> } | undefined;
       const ref = (chosen as { $ref?: unknown } | undefined)?.$ref;
       if (disc?.propertyName && typeof ref === 'string' && merged && typeof merged === 'object' && !Array.isArray(merged)) {
-        return { ...(merged as Record<string, unknown>), [disc.propertyName]: discriminatorValue(disc, ref) };
+        return { ...(merged as Record<string, unknown>), [disc.propertyName]: discriminatorNames(disc, ref)[0] };
       }
       return merged;
     }

@@ -425,15 +425,10 @@ export class BrowserPool {
     const started = performance.now();
     const { browser, pid, server, niced } = this.opts.browserServer === 'inline' ? await this.launchInline(mark) : await this.launchServer(mark);
     const generation = ++this.generation;
-    let heard!: () => void;
-    const ended = new Promise<void>((resolve) => (heard = resolve));
-    const running: RunningBrowser = { browser, mark, pid, server, generation, version: browser.version(), ended };
+    const running: RunningBrowser = { browser, mark, pid, server, generation, version: browser.version(), ended: new Promise<void>((resolve) => browser.once('disconnected', () => resolve())) };
     this.started.push({ mark, pid: running.pid });
     this.counters.launches++;
-    browser.on('disconnected', () => {
-      this.onGone(running);
-      heard();
-    });
+    browser.on('disconnected', () => this.onGone(running));
     if (this.closed) {
       await withTimeout(this.closeBrowser(running), 5_000);
       throw new PoolClosed();
