@@ -8,6 +8,7 @@ import type { RequestListener } from 'node:http';
 import { ConfigError, ConfigErrors } from './config/config-error.ts';
 import { loadConfig, loadConfigReport, placeErrors, type LoadOptions, type LoadedConfig } from './config/load-config.ts';
 import type { AdminRouter, FeatureHost } from './features/feature.ts';
+import { ResponseValidator } from './http/response-validator.ts';
 import { buildApp, clientErrorHandler, type FeatureReadiness, type OperationHooks, type ReadinessReport } from './http/app.ts';
 import type { Adapter, OperationHandler } from './kinds/kind.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -62,6 +63,8 @@ interface Installed {
   /** Features' parts of /readyz, by feature name. */
   readiness: Map<string, () => FeatureReadiness | undefined>;
   apis: Map<string, unknown>;
+  /** The checks of backends' answers against the contract: one for the app and the features (the cache checks what it stores). */
+  responses: ResponseValidator;
 }
 
 /** Every adapter's health check and the state store's, 3 s at most each; sets `ficus_adapter_up`. */
@@ -198,6 +201,7 @@ export class Gateway {
       logger,
       readiness: () => this.readiness(),
       hooks: installed.hooks,
+      responses: installed.responses,
     });
   }
 
@@ -210,7 +214,15 @@ export class Gateway {
     const metrics = new GatewayMetrics({ defaultMetrics: opts.processMetrics ?? true, exemplars: resolveTracing(config.gateway.tracing, config.env, config.file).settings !== undefined });
     const state = config.gateway.state;
     const store = await openStore(state.driver === 'sqlite' ? { ...state, file: state.file === ':memory:' || isAbsolute(state.file) ? state.file : join(config.root, state.file) } : state);
-    const installed: Installed = { hooks: [], adminRouters: [], closers: [], drains: [], readiness: new Map(), apis: new Map() };
+    const installed: Installed = {
+      hooks: [],
+      adminRouters: [],
+      closers: [],
+      drains: [],
+      readiness: new Map(),
+      apis: new Map(),
+      responses: new ResponseValidator(config.contract, config.gateway.server.writeOnly),
+    };
     const lease = opts.singletons?.lease === true;
     const singletons = new Singletons({ logger, metrics, store: lease ? store : undefined, label: opts.singletons?.label, renewMs: opts.singletons?.renewMs, ttlMs: opts.singletons?.ttlMs });
     let running: RunningAdapter[] = [];
@@ -250,6 +262,7 @@ export class Gateway {
         metrics,
         routes,
         store,
+        responses: installed.responses,
         readiness: async () => withFeatures(await adapterReadiness(running, metrics, store), installed.readiness),
         adminRouters: installed.adminRouters,
         featureApi: <T>(name: string) => installed.apis.get(name) as T | undefined,

@@ -17,7 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
 import type { Contract } from '../contract/contract.ts';
 import type { OperationHooks } from '../http/app.ts';
-import { ResponseValidator } from '../http/response-validator.ts';
+import type { ResponseValidator } from '../http/response-validator.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
@@ -89,6 +89,8 @@ export interface ChangeEventLike {
 export interface CacheOptions {
   config: CacheConfig;
   contract: Contract;
+  /** The app's checks of answers (server.writeOnly applied): an answer is stored only as the app would serve it. */
+  responses: ResponseValidator;
   routes: RouteTable;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -121,7 +123,7 @@ export class ResponseCache {
 
   constructor(private readonly opts: CacheOptions) {
     this.now = opts.now ?? Date.now;
-    this.validator = new ResponseValidator(opts.contract);
+    this.validator = opts.responses;
     for (const route of opts.routes.all()) this.configure(route.operationId, opts.config.routes[route.operationId]);
     const registers = [opts.metrics.registry];
     this.lookups = new Counter({

@@ -5,6 +5,7 @@
  * state store, metrics and the logger, and gives back its hooks, its admin routers and what must run
  * on close. It never reaches into the gateway, and the gateway knows no feature by name.
  */
+import type { ResponseValidator } from '../http/response-validator.ts';
 import type { Router } from 'express';
 import type { ConfigError } from '../config/config-error.ts';
 import type { Env } from '../config/env.ts';
@@ -34,6 +35,8 @@ export interface FeatureHost {
   readonly metrics: GatewayMetrics;
   readonly routes: RouteTable;
   readonly store: SqlStore;
+  /** The checks of backends' answers against the contract, the app's own (server.writeOnly applied). */
+  readonly responses: ResponseValidator;
   /** Every adapter's health, the state store's and the features' parts, as /readyz reports it. */
   readiness(): Promise<ReadinessReport>;
   /** The admin routers of every feature (filled in as features install; complete once the gateway is created). */

@@ -103,6 +103,8 @@ export interface AppDeps {
   readiness: () => Promise<ReadinessReport>;
   /** The features' hooks, in order (fixed: features install before the app is built). */
   hooks?: readonly OperationHooks[];
+  /** The checks of backends' answers, shared with the features (default: one of the app's own). */
+  responses?: ResponseValidator;
 }
 
 function isJsonType(value: unknown): boolean {
@@ -186,7 +188,7 @@ export function buildApp(deps: AppDeps): RequestListener {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  const responses = new ResponseValidator(contract, config.server.writeOnly);
+  const responses = deps.responses ?? new ResponseValidator(contract, config.server.writeOnly);
   const fail = answerError(logger);
 
   // Request id, timing, in-flight gauge, the log line and the request metrics.

@@ -2,11 +2,13 @@
  * Change feed benchmark (issue 19). Prints:
  *   1. throughput: 100,000 changed CUSTMAST rows from a legacy SQLite file and from PostgreSQL to a
  *      RabbitMQ consumer (feed start: beginning, publisher confirms), events a second end to end;
- *      and memory: the process's RSS, V8 heap (total, used), external and array buffers sampled every
- *      250 ms with the backlog (events queued by the feed, not yet consumed). The gateway runs in this
- *      process, the consumer in a child process (test/bench/support/amqp-consumer.ts), so the RSS is
- *      the gateway's. RSS at start (before the gateway, after a GC), peak, end (all consumed) and 3 s
- *      later, and the event loop's delay;
+ *      and memory: by default the gateway runs as `ficus start` in its own process and its RSS is
+ *      read from /proc every 250 ms: when it serves, the peak, the range from 1 s after start to the
+ *      end, at the end and 3 s later (BENCH_NODE_OPTIONS: the gateway's NODE_OPTIONS).
+ *      BENCH_GATEWAY=inline runs the gateway in this process instead, for a look inside: RSS, V8 heap
+ *      (total, used), external and array buffers with the backlog (events queued by the feed, not yet
+ *      consumed), the event loop's delay, and the heap tools below. The consumer runs in a child
+ *      process (test/bench/support/amqp-consumer.ts) either way;
  *   2. latency: single clerk edits, one at a time, from the UPDATE to the consumer, p50/p99, with the
  *      feed's poll interval (FEED_POLL, default 250 ms);
  *   3. reconciliation of the sample's 3,000 customers against modern with drift on every 100th:
@@ -14,16 +16,16 @@
  * Run: npm run bench -- test/bench/changes-feed.bench.ts [sqlite] [postgres] [reconcile]
  *      (RabbitMQ on 127.0.0.1:5672, PostgreSQL on 5432)
  * BENCH_ROWS (default 100000), BENCH_EDITS (default 100), FEED_BATCH and EVENTS_BATCH (default 2000),
- * FEED_MAX_BACKLOG, EVENTS_MAX_IN_FLIGHT (default: the config's); BENCH_GC_SAMPLES=1 (a full GC before
+ * FEED_MAX_BACKLOG, EVENTS_MAX_IN_FLIGHT (default: the config's); with BENCH_GATEWAY=inline: BENCH_GC_SAMPLES=1 (a full GC before
  * each sample: heapUsed is then the live heap), BENCH_GC_TRACE=1 (a mark where the gateway starts, for
  * node --trace-gc-nvp logs), BENCH_HEAP_PROFILE=1 or all (a sampling heap profile of the run: the objects
  * a major GC collected, or every allocation), BENCH_HEAP_SNAPSHOT=1 (a heap snapshot in the temp
  * folder once every row is queued).
  */
 import Database from 'better-sqlite3';
-import { fork } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +124,23 @@ interface Sample {
 }
 
 const mb = (x: number) => (x / 1e6).toFixed(0);
+
+/** Single clerk edits, one at a time, from the UPDATE to the consumer (the consumer already caught up). */
+async function editLatency(c: Awaited<ReturnType<typeof consumer>>, target: LegacyTarget) {
+  c.watch();
+  const latencies: number[] = [];
+  for (let i = 0; i < EDITS; i++) {
+    const key = 100_001 + ((i * 997) % ROWS);
+    const before = c.seen.get(String(key));
+    const t = performance.now();
+    await clerkEdit(target, key, { name: `Bench Edit ${i}` }, new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+    while (c.seen.get(String(key)) === before) await new Promise((r) => setTimeout(r, 2));
+    latencies.push(c.seen.get(String(key))! - t);
+  }
+  latencies.sort((a, b) => a - b);
+  const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(0);
+  console.log(`latency  edit → consumer, ${EDITS} edits one at a time, poll ${POLL}: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)!.toFixed(0)} ms`);
+}
 
 async function throughput(engine: 'sqlite' | 'postgres') {
   const db = await legacy(engine, manyRows(ROWS));
@@ -224,22 +243,78 @@ async function throughput(engine: 'sqlite' | 'postgres') {
     console.log(
       `  ${s.t.toFixed(1).padStart(6)} ${mb(s.rss).padStart(5)} ${mb(s.heapTotal).padStart(8)} ${mb(s.heapUsed).padStart(8)} ${mb(s.external).padStart(7)} ${mb(s.arrayBuffers).padStart(7)} ${String(s.queued).padStart(7)} ${String(s.consumed).padStart(8)}`,
     );
-  let latencies: number[] = [];
-  if (engine === 'sqlite') {
-    c.watch();
-    for (let i = 0; i < EDITS; i++) {
-      const key = 100_001 + ((i * 997) % ROWS);
-      const before = c.seen.get(String(key));
-      const t = performance.now();
-      await clerkEdit(db.target, key, { name: `Bench Edit ${i}` }, new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
-      while (c.seen.get(String(key)) === before) await new Promise((r) => setTimeout(r, 2));
-      latencies.push(c.seen.get(String(key))! - t);
-    }
-    latencies = latencies.sort((a, b) => a - b);
-    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(0);
-    console.log(`latency  edit → consumer, ${EDITS} edits one at a time, poll ${POLL}: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)!.toFixed(0)} ms`);
-  }
+  if (engine === 'sqlite') await editLatency(c, db.target);
   await gw.close();
+  await c.close();
+  await db.drop();
+  rmSync(state, { recursive: true, force: true });
+}
+
+/** RSS of a process from /proc (bytes), undefined once it has ended. */
+function rssOf(pid: number): number | undefined {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The gateway as an operator runs it (the default): `ficus start` in its own process, its RSS read
+ * from /proc every 250 ms (nothing of the bench's own seeding or samples in it), with
+ * BENCH_NODE_OPTIONS as its NODE_OPTIONS (e.g. --max-old-space-size=192).
+ */
+async function throughputProcess(engine: 'sqlite' | 'postgres') {
+  const db = await legacy(engine, manyRows(ROWS));
+  const state = mkdtempSync(join(tmpdir(), 'ficus-bench-state-'));
+  const exchange = `ficus.bench.${randomUUID().slice(0, 8)}`;
+  const c = await consumer(exchange);
+  const env = {
+    ...process.env,
+    ...db.env,
+    HOOK_SECRET,
+    FICUS_STATE_FILE: join(state, 's.sqlite'),
+    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    AMQP_EXCHANGE: exchange,
+    FEED_START: 'beginning',
+    EVENTS_BATCH: process.env.EVENTS_BATCH ?? '2000',
+    FEED_BATCH: process.env.FEED_BATCH ?? '2000',
+    FEED_OVERLAP: '0',
+    FEED_POLL: POLL,
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+  };
+  const bin = fileURLToPath(new URL('../../bin/ficus.js', import.meta.url));
+  const t0 = performance.now();
+  const gw: ChildProcess = spawn(process.execPath, [bin, 'start', '--root', CHANGES_FIXTURE, '--config', 'ficus-amqp.yaml', '--workers', '1'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    gw.once('exit', (code) => reject(new Error(`ficus start exited with ${code}: ${out}`)));
+    gw.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (/listening on/.test(out)) resolve();
+    });
+  });
+  const started = (performance.now() - t0) / 1000;
+  const samples: { t: number; rss: number; consumed: number }[] = [];
+  const sample = () => samples.push({ t: (performance.now() - t0) / 1000, rss: rssOf(gw.pid!) ?? 0, consumed: c.distinct });
+  const sampler = setInterval(sample, 250);
+  while (c.distinct < ROWS) await new Promise((r) => setTimeout(r, 50));
+  const secs = (performance.now() - t0) / 1000;
+  sample();
+  const drained = samples.length - 1;
+  await new Promise((r) => setTimeout(r, 3000));
+  clearInterval(sampler);
+  sample();
+  const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const afterStart = samples.filter((s) => s.t >= started + 1);
+  console.log(`${engine.padEnd(8)} ${ROWS} rows → RabbitMQ consumer through \`ficus start\` (NODE_OPTIONS ${JSON.stringify(env.NODE_OPTIONS)}) in ${secs.toFixed(1)} s: ${Math.round(ROWS / secs)} events/s`);
+  console.log(
+    `  gateway RSS MB: ${mb(samples[0].rss)} when serving (${started.toFixed(1)} s), peak ${mb(peak.rss)} at ${peak.t.toFixed(1)} s, range from 1 s after start to the end ${mb(Math.min(...afterStart.map((s) => s.rss)))}–${mb(Math.max(...afterStart.map((s) => s.rss)))}, end ${mb(samples[drained].rss)} (all consumed), ${mb(samples.at(-1)!.rss)} 3 s later`,
+  );
+  console.log('       s   rss consumed');
+  for (const s of samples.filter((_, i) => i % 4 === 0 || i === drained)) console.log(`  ${s.t.toFixed(1).padStart(6)} ${mb(s.rss).padStart(5)} ${String(s.consumed).padStart(8)}`);
+  if (engine === 'sqlite') await editLatency(c, db.target);
+  await new Promise<void>((resolve) => (gw.once('exit', () => resolve()), gw.kill('SIGTERM')));
   await c.close();
   await db.drop();
   rmSync(state, { recursive: true, force: true });
@@ -273,8 +348,9 @@ console.log(
     .join(' ')}`,
 );
 const which = process.argv.slice(2);
-if (which.length === 0 || which.includes('sqlite')) await throughput('sqlite');
-if (which.length === 0 || which.includes('postgres')) await throughput('postgres');
+const run = process.env.BENCH_GATEWAY === 'inline' ? throughput : throughputProcess;
+if (which.length === 0 || which.includes('sqlite')) await run('sqlite');
+if (which.length === 0 || which.includes('postgres')) await run('postgres');
 if (which.length === 0 || which.includes('reconcile')) await reconciliation();
 console.log(
   `load average ${loadavg()

@@ -9,7 +9,10 @@ import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { gatewayConfigSchema } from '../../src/config/gateway-config.ts';
 import { Contract } from '../../src/contract/contract.ts';
+import type { CacheConfig } from '../../src/cache/cache-config.ts';
+import { ResponseCache } from '../../src/cache/response-cache.ts';
 import { buildApp } from '../../src/http/app.ts';
+import { ResponseValidator } from '../../src/http/response-validator.ts';
 import type { OperationRequest, OperationResult } from '../../src/kinds/kind.ts';
 import { GatewayMetrics } from '../../src/observability/metrics.ts';
 import { BindingPolicy } from '../../src/resilience/binding-policy.ts';
@@ -27,9 +30,10 @@ export interface ContractApp {
   close(): Promise<void>;
 }
 
-export async function startContractApp(file: string, serve: Serve, server: Record<string, unknown> = {}): Promise<ContractApp> {
+/** `server`: the config's `server:` section; `cache`: its `cache:` section, the response cache's hook then in front of every operation. */
+export async function startContractApp(file: string, serve: Serve, server: Record<string, unknown> = {}, cache?: Record<string, unknown>): Promise<ContractApp> {
   const contract = new Contract(parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>, file);
-  const config = gatewayConfigSchema.parse({ server: { docs: false, ...server } });
+  const config = gatewayConfigSchema.parse({ server: { docs: false, ...server }, ...(cache ? { cache } : {}) });
   const metrics = new GatewayMetrics({ defaultMetrics: false });
   const routes = new RouteTable();
   const received: OperationRequest[] = [];
@@ -50,7 +54,10 @@ export async function startContractApp(file: string, serve: Serve, server: Recor
     );
     routes.add(new Route(op, binding, undefined, { mode: 'legacy', percent: 0 }));
   }
-  const app = buildApp({ contract, config, routes, metrics, logger: memoryLogger('silent').logger, readiness: async () => ({ ready: true, adapters: {} }) });
+  const logger = memoryLogger('silent').logger;
+  const responses = new ResponseValidator(contract, config.server.writeOnly);
+  const hooks = cache ? [new ResponseCache({ config: config.cache as CacheConfig, contract, responses, routes, metrics, logger }).hook()] : [];
+  const app = buildApp({ contract, config, routes, metrics, logger, readiness: async () => ({ ready: true, adapters: {} }), hooks, responses });
   const srv: Server = await new Promise((resolve) => {
     const s = createServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -52,6 +52,21 @@ describe('readOnly and writeOnly', () => {
     expect(r.status).toBe(201);
     expect(r.body).toEqual({ id: 'u1', name: 'ann', audit: { createdAt: 'now' } });
   });
+
+  it('with server.writeOnly: remove, a cached read whose backend sends a writeOnly property is cached, and served without it', async () => {
+    const cached = await startContractApp(contract, () => ({ status: 200, body: { id: 'u1', name: 'ann', password: 'secret-1' } }), { writeOnly: 'remove' }, { routes: { getUser: { ttl: '1h' } } });
+    try {
+      const get = async () => {
+        const res = await request(`${cached.url}/users/u1`);
+        return { status: res.statusCode, cache: res.headers['ficus-cache'], body: (await res.body.json()) as unknown };
+      };
+      expect(await get()).toEqual({ status: 200, cache: 'miss', body: { id: 'u1', name: 'ann' } });
+      expect(await get()).toEqual({ status: 200, cache: 'hit', body: { id: 'u1', name: 'ann' } });
+      expect(cached.received).toHaveLength(1);
+    } finally {
+      await cached.close();
+    }
+  });
 });
 
 describe('discriminator', () => {

@@ -14,23 +14,43 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts nginx and waits (50 tries at most) until `probePath` answers through it. */
-export async function startNginx(upstream: string, probePath: string, workers = 1): Promise<Child> {
+/** Starts nginx as a reverse proxy and waits (50 tries at most) until `probePath` answers through it. */
+export function startNginx(upstream: string, probePath: string, workers = 1): Promise<Child> {
+  const up = new URL(upstream);
+  return runNginx(
+    workers,
+    probePath,
+    `upstream service { server ${up.host}; keepalive 64; }`,
+    'location / { proxy_pass http://service; proxy_http_version 1.1; proxy_set_header Connection ""; }',
+  );
+}
+
+/**
+ * nginx answering `path` itself with `body` (application/json), one worker: the cheapest upstream
+ * this machine has (a tenth of a Node service's CPU a request), so that a gateway bench measures the
+ * gateway rather than the service it stands in front of.
+ */
+export function startNginxStatic(path: string, body: string): Promise<Child> {
+  const quoted = body.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  return runNginx(1, path, '', `location = ${path} { default_type application/json; return 200 '${quoted}'; }`);
+}
+
+async function runNginx(workers: number, probePath: string, httpExtra: string, location: string): Promise<Child> {
   const dir = mkdtempSync(join(tmpdir(), 'ficus-nginx-'));
   mkdirSync(join(dir, 'logs'));
   const port = await freePort();
-  const up = new URL(upstream);
   writeFileSync(
     join(dir, 'nginx.conf'),
     `daemon off; worker_processes ${workers}; pid ${dir}/nginx.pid; error_log stderr error;
 events { worker_connections 1024; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream service { server ${up.host}; keepalive 64; }
+  ${httpExtra}
   server {
     listen 127.0.0.1:${port};
-    location / { proxy_pass http://service; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    ${location}
   }
 }
 `,
