@@ -22,12 +22,12 @@ export interface Answer {
   end: number;
 }
 
-type Ask = { id: number; burst: string[] } | { id: number; probe: string[]; everyMs: number } | { id: number; stopProbe: true };
+type Ask = { id: number; burst: string[]; fresh?: boolean } | { id: number; probe: string[]; everyMs: number } | { id: number; stopProbe: true };
 type Reply = { id: number; answers: Answer[] } | { id: number; error: string };
 
 export interface Callers {
-  /** All `paths` at once; resolves when every one is answered. */
-  burst(paths: string[]): Promise<Answer[]>;
+  /** All `paths` at once; resolves when every one is answered. `fresh`: each on a new connection (as callers new to the gateway), closed after. */
+  burst(paths: string[], fresh?: boolean): Promise<Answer[]>;
   /** Asks each of `paths` every `everyMs` (each on its own clock; a slow answer delays only its path's next) until `stopProbe`. */
   probe(paths: string[], everyMs: number): Promise<void>;
   stopProbe(): Promise<Answer[]>;
@@ -60,7 +60,7 @@ export function startCallers(base: string, opts: { nice?: number; from?: string 
       child.send({ id, ...a });
     });
   return {
-    burst: (paths) => ask({ burst: paths }),
+    burst: (paths, fresh) => ask({ burst: paths, fresh }),
     probe: async (paths, everyMs) => void (await ask({ probe: paths, everyMs })),
     stopProbe: () => ask({ stopProbe: true }),
     stop: () => stopChild(child),
@@ -93,16 +93,20 @@ async function call(agent: Agent, base: string, path: string, since: number): Pr
 
 function runChild(base: string, nice: number, from: string): void {
   if (nice !== 0) setPriority(nice);
-  const agent = new Agent({ keepAliveTimeout: 60_000, connect: from ? { localAddress: from } : undefined });
+  const newAgent = () => new Agent({ keepAliveTimeout: 60_000, connect: from ? { localAddress: from } : undefined });
+  const agent = newAgent();
   let probing: { stop: boolean; answers: Answer[]; done: Promise<void> } | undefined;
   const reply = (m: Reply) => process.send?.(m);
   process.on('message', (m: Ask) => {
     if ('burst' in m) {
+      const own = m.fresh ? newAgent() : agent;
       const since = performance.now();
-      Promise.all(m.burst.map((p) => call(agent, base, p, since))).then(
-        (answers) => reply({ id: m.id, answers }),
-        (e: unknown) => reply({ id: m.id, error: String(e) }),
-      );
+      Promise.all(m.burst.map((p) => call(own, base, p, since)))
+        .finally(() => (own === agent ? undefined : own.close()))
+        .then(
+          (answers) => reply({ id: m.id, answers }),
+          (e: unknown) => reply({ id: m.id, error: String(e) }),
+        );
     } else if ('probe' in m) {
       const since = performance.now();
       const state: { stop: boolean; answers: Answer[]; done: Promise<void> } = { stop: false, answers: [], done: Promise.resolve() };
