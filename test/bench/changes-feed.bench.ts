@@ -4,7 +4,8 @@
  *      RabbitMQ consumer (feed start: beginning, publisher confirms), events a second end to end;
  *      and memory: by default the gateway runs as `ficus start` in its own process and its RSS is
  *      read from /proc every 250 ms: when it serves, the peak, the range from 1 s after start to the
- *      end, at the end and 3 s later (BENCH_NODE_OPTIONS: the gateway's NODE_OPTIONS).
+ *      end, at the end and 3 s later; its NODE_OPTIONS are ops/ficus.env's (its heap bound), or
+ *      BENCH_NODE_OPTIONS.
  *      BENCH_GATEWAY=inline runs the gateway in this process instead, for a look inside: RSS, V8 heap
  *      (total, used), external and array buffers with the backlog (events queued by the feed, not yet
  *      consumed), the event loop's delay, and the heap tools below. The consumer runs in a child
@@ -259,10 +260,17 @@ function rssOf(pid: number): number | undefined {
   }
 }
 
+/** NODE_OPTIONS as the shipped service's environment file sets it (ops/ficus.env), the gateway's heap bound. */
+function shippedNodeOptions(): string {
+  const env = readFileSync(fileURLToPath(new URL('../../ops/ficus.env', import.meta.url)), 'utf8');
+  return /^NODE_OPTIONS=(.*)$/m.exec(env)?.[1]?.trim() ?? '';
+}
+
 /**
  * The gateway as an operator runs it (the default): `ficus start` in its own process, its RSS read
- * from /proc every 250 ms (nothing of the bench's own seeding or samples in it), with
- * BENCH_NODE_OPTIONS as its NODE_OPTIONS (e.g. --max-old-space-size=192).
+ * from /proc every 250 ms (nothing of the bench's own seeding or samples in it), with the NODE_OPTIONS
+ * of the shipped service's environment file (ops/ficus.env: its heap bound), or BENCH_NODE_OPTIONS
+ * (BENCH_NODE_OPTIONS= for none: V8's own sizing).
  */
 async function throughputProcess(engine: 'sqlite' | 'postgres') {
   const db = await legacy(engine, manyRows(ROWS));
@@ -281,7 +289,7 @@ async function throughputProcess(engine: 'sqlite' | 'postgres') {
     FEED_BATCH: process.env.FEED_BATCH ?? '2000',
     FEED_OVERLAP: '0',
     FEED_POLL: POLL,
-    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? shippedNodeOptions(),
   };
   const bin = fileURLToPath(new URL('../../bin/ficus.js', import.meta.url));
   const t0 = performance.now();
