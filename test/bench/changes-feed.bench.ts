@@ -303,7 +303,9 @@ async function throughputProcess(engine: 'sqlite' | 'postgres') {
   sample();
   const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
   const afterStart = samples.filter((s) => s.t >= started + 1);
-  console.log(`${engine.padEnd(8)} ${ROWS} rows → RabbitMQ consumer through \`ficus start\` (NODE_OPTIONS ${JSON.stringify(env.NODE_OPTIONS)}) in ${secs.toFixed(1)} s: ${Math.round(ROWS / secs)} events/s (its ${started.toFixed(1)} s of start-up included; ${Math.round(ROWS / (secs - started))} events/s from when it served)`);
+  console.log(
+    `${engine.padEnd(8)} ${ROWS} rows → RabbitMQ consumer through \`ficus start\` (NODE_OPTIONS ${JSON.stringify(env.NODE_OPTIONS)}) in ${secs.toFixed(1)} s: ${Math.round(ROWS / secs)} events/s (its ${started.toFixed(1)} s of start-up included; ${Math.round(ROWS / (secs - started))} events/s from when it served)`,
+  );
   console.log(
     `  gateway RSS MB: ${mb(samples[0].rss)} when serving (${started.toFixed(1)} s), peak ${mb(peak.rss)} at ${peak.t.toFixed(1)} s, range from 1 s after start to the end ${mb(Math.min(...afterStart.map((s) => s.rss)))}–${mb(Math.max(...afterStart.map((s) => s.rss)))}, end ${mb(samples[drained].rss)} (all consumed), ${mb(samples.at(-1)!.rss)} 3 s later`,
   );

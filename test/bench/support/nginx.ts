@@ -17,12 +17,7 @@ export async function freePort(): Promise<number> {
 /** Starts nginx as a reverse proxy and waits (50 tries at most) until `probePath` answers through it. */
 export function startNginx(upstream: string, probePath: string, workers = 1): Promise<Child> {
   const up = new URL(upstream);
-  return runNginx(
-    workers,
-    probePath,
-    `upstream service { server ${up.host}; keepalive 64; }`,
-    'location / { proxy_pass http://service; proxy_http_version 1.1; proxy_set_header Connection ""; }',
-  );
+  return runNginx(workers, probePath, `upstream service { server ${up.host}; keepalive 64; }`, 'location / { proxy_pass http://service; proxy_http_version 1.1; proxy_set_header Connection ""; }');
 }
 
 /**
