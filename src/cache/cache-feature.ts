@@ -34,7 +34,7 @@ export const cacheFeature: Feature<ResponseCache> = {
   async install(host) {
     const config = host.config.gateway.cache as CacheConfig;
     const logger = host.logger.child({ component: 'cache' });
-    const cache = new ResponseCache({ config, contract: host.config.contract, responses: host.responses, routes: host.routes, metrics: host.metrics, logger });
+    const cache = new ResponseCache({ config, responses: host.responses, routes: host.routes, metrics: host.metrics, logger });
     const settings = new CacheSettings({
       store: host.store,
       pollMs: host.config.gateway.admin.pollMs ?? (host.store.pgPool ? 2_000 : 500),

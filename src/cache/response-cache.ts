@@ -15,7 +15,6 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
-import type { Contract } from '../contract/contract.ts';
 import type { OperationHooks } from '../http/app.ts';
 import type { ResponseValidator } from '../http/response-validator.ts';
 import type { OperationRequest } from '../kinds/kind.ts';
@@ -88,7 +87,6 @@ export interface ChangeEventLike {
 
 export interface CacheOptions {
   config: CacheConfig;
-  contract: Contract;
   /** The app's checks of answers (server.writeOnly applied): an answer is stored only as the app would serve it. */
   responses: ResponseValidator;
   routes: RouteTable;

@@ -56,7 +56,7 @@ export async function startContractApp(file: string, serve: Serve, server: Recor
   }
   const logger = memoryLogger('silent').logger;
   const responses = new ResponseValidator(contract, config.server.writeOnly);
-  const hooks = cache ? [new ResponseCache({ config: config.cache as CacheConfig, contract, responses, routes, metrics, logger }).hook()] : [];
+  const hooks = cache ? [new ResponseCache({ config: config.cache as CacheConfig, responses, routes, metrics, logger }).hook()] : [];
   const app = buildApp({ contract, config, routes, metrics, logger, readiness: async () => ({ ready: true, adapters: {} }), hooks, responses });
   const srv: Server = await new Promise((resolve) => {
     const s = createServer(app).listen(0, '127.0.0.1', () => resolve(s));
