@@ -3,8 +3,8 @@
  * configured niceness, with its arguments as given, from a path that may hold any character.
  * (test/screen/screen-pool.test.ts checks every process and thread of a real Chromium.)
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,28 @@ import { nicedBrowser } from '../../src/kinds/screen/browser-priority.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ficus-priority-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The kernel groups processes by session for scheduling (autogroup), as on this machine. */
+const autogroups = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' && existsSync('/proc/self/autogroup');
+  } catch {
+    return false;
+  }
+})();
+/** The niceness of a session's scheduling group, from a /proc/<pid>/autogroup line ("/autogroup-85 nice 0"). */
+const groupNice = (line: string) => Number(/nice (-?\d+)/.exec(line)?.[1]);
+
+/** Runs `file`, in a session of its own when `detached` (as Playwright starts the browser), and returns what it printed. */
+function run(file: string, detached: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [], { detached, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${file} exited with ${code}: ${out}`))));
+  });
+}
 
 /** The niceness field of /proc/<pid>/stat as the program printed it. */
 const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
@@ -35,5 +57,26 @@ describe.skipIf(process.platform === 'win32')('the browser launcher', () => {
       niced.remove();
     }
     expect(existsSync(niced.executablePath)).toBe(false);
+  });
+
+  // Playwright starts the browser in a session of its own: under autogroup, that session's group shares
+  // the CPUs equally with the gateway's whole group unless the group itself is niced.
+  it.skipIf(!autogroups)("sets its own session's scheduling group to the niceness asked, and never the gateway's", async () => {
+    const program = join(dir, 'group-browser');
+    writeFileSync(program, '#!/bin/sh\ncat /proc/$$/autogroup\n', { mode: 0o700 });
+    const niced = nicedBrowser(program, 10);
+    if (!niced.ok) throw new Error(niced.reason);
+    try {
+      const ours = readFileSync('/proc/self/autogroup', 'utf8');
+      const alone = await run(niced.executablePath, true);
+      expect(alone.split(' ')[0]).not.toBe(ours.split(' ')[0]);
+      expect(groupNice(alone)).toBe(10);
+      // In the caller's own session, the group is the caller's: left as it was.
+      const shared = await run(niced.executablePath, false);
+      expect(shared.split(' ')[0]).toBe(ours.split(' ')[0]);
+      expect(groupNice(readFileSync('/proc/self/autogroup', 'utf8'))).toBe(groupNice(ours));
+    } finally {
+      niced.remove();
+    }
   });
 });

@@ -70,6 +70,28 @@ describe('the browser pool', () => {
       }
     }
     expect([...nices]).toEqual([Math.min(19, getPriority() + 10)]);
+    // Where the kernel groups processes by session for scheduling (autogroup), the browser's session
+    // (Playwright starts it in one of its own) is a group at niceness 10 too: else that group would get
+    // as much CPU as the gateway's. (Crashpad's handlers, idle, start sessions of their own.)
+    const group = (pid: number | 'self') => readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim();
+    let ours: string | undefined;
+    try {
+      if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1') ours = group('self');
+    } catch {
+      // no autogroup in this kernel
+    }
+    if (ours !== undefined) {
+      const groups = new Set<string>();
+      for (const pid of processes) {
+        try {
+          if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'chromium') groups.add(group(pid));
+        } catch {
+          // gone meanwhile
+        }
+      }
+      expect(groups.size).toBe(1);
+      expect([...groups][0]).toMatch(/ nice 10$/);
+    }
   });
 
   it('a browser killed mid-request fails only the requests in flight; a new browser serves the next ones', async () => {

@@ -480,7 +480,7 @@ export class BrowserPool {
     let server: BrowserServerProcess;
     try {
       server = await startBrowserServer({
-        launch: { executablePath: this.opts.executablePath, args: this.opts.args, timeoutMs: this.opts.launchTimeoutMs },
+        launch: { executablePath: this.opts.executablePath, args: this.opts.args, timeoutMs: this.opts.launchTimeoutMs, groupNice: launcher ? this.opts.nice : undefined },
         env: { ...process.env, [BROWSER_MARK]: mark },
         execPath: launcher?.executablePath,
         // Node's own start-up (loading the sources through tsx) comes before the browser's launch.

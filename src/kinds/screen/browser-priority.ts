@@ -14,6 +14,15 @@
  * priority. `exec` keeps one pid throughout, so the browser's main process is still the launcher's
  * child. Not on Windows, and not where there is no `nice` (or, as root, no `setpriv`): then the
  * browser runs at the gateway's priority, and the caller is told why.
+ *
+ * Where the kernel groups processes by session for scheduling (autogroup, `kernel.sched_autogroup_enabled`,
+ * on by default in many distributions' kernels, for processes outside a CPU cgroup of their own), a
+ * process's niceness only orders it within its session's group, and the groups share the CPUs
+ * equally. Playwright starts the browser in a session of its own (`detached`), so the browser's group
+ * would get as much CPU as the gateway's whole group, whatever its threads' niceness (measured here:
+ * the gateway's event loop waited for a CPU 140-170 ms of the first 400 ms of a 400-read flood). The
+ * launcher, when it leads a session of its own, sets its group's niceness to N as well (writing
+ * /proc/self/autogroup); in the gateway's session it leaves the group alone, which is the gateway's.
  */
 import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,23 +52,16 @@ const isRoot = () => typeof process.getuid === 'function' && process.getuid() ==
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
- * An executable that runs `executablePath` with its arguments at niceness `nice` (1–19), in a
- * private folder of the system's temporary directory that `remove` deletes.
+ * Shell lines that set this script's session scheduling group to niceness `n`, when the script leads
+ * a session of its own (the 6th field of /proc/<pid>/stat, the 4th after the command's ") "; in a
+ * function, so that "$@" stays the browser's). In the gateway's own session they do nothing.
  */
-export function nicedBrowser(executablePath: string, nice: number): NicedBrowser {
-  if (process.platform === 'win32') return { ok: false, reason: 'Windows has no nice' };
-  const niceBin = findTool('nice');
-  if (niceBin === undefined) return { ok: false, reason: `no nice executable (looked in ${TOOL_DIRS.join(', ')})` };
-  // As root, Chromium would set its threads' niceness back (to 0 and -8): without CAP_SYS_NICE it cannot.
-  // (Where the capability cannot be dropped, a container without CAP_SETPCAP, the browser still starts, niced.)
-  const run = `${shellQuote(niceBin)} -n ${Math.trunc(nice)}`;
-  let script = `#!/bin/sh\nexec ${run} ${shellQuote(executablePath)} "$@"\n`;
-  if (isRoot()) {
-    const setpriv = findTool('setpriv');
-    if (setpriv === undefined) return { ok: false, reason: `running as root, Chromium would undo the niceness, and there is no setpriv (util-linux) to stop it (looked in ${TOOL_DIRS.join(', ')})` };
-    const drop = `${shellQuote(setpriv)} --bounding-set -sys_nice --inh-caps -sys_nice`;
-    script = `#!/bin/sh\nif ${drop} /bin/sh -c : 2>/dev/null; then exec ${run} ${drop} ${shellQuote(executablePath)} "$@"; fi\nexec ${run} ${shellQuote(executablePath)} "$@"\n`;
-  }
+const sessionGroupAt = (n: number) =>
+  `leads() { read -r s < /proc/$$/stat || return 1; s=\${s##*') '}; set -- $s; [ "$4" = "$$" ]; }\n` +
+  `if [ -w /proc/self/autogroup ] && leads; then echo ${n} > /proc/self/autogroup 2>/dev/null; fi\n`;
+
+/** `script` as an executable in a private folder of the system's temporary directory. */
+function writeLauncher(script: string): NicedBrowser {
   let dir: string | undefined;
   try {
     dir = mkdtempSync(join(tmpdir(), 'ficus-browser-'));
@@ -72,4 +74,37 @@ export function nicedBrowser(executablePath: string, nice: number): NicedBrowser
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     return { ok: false, reason: `cannot write a launcher in ${tmpdir()}: ${(err as Error).message}` };
   }
+}
+
+/**
+ * An executable that runs `executablePath` with its arguments at niceness `nice` (1–19), and its
+ * session's scheduling group at `nice` when it leads a session of its own; in a private folder of
+ * the system's temporary directory that `remove` deletes.
+ */
+export function nicedBrowser(executablePath: string, nice: number): NicedBrowser {
+  if (process.platform === 'win32') return { ok: false, reason: 'Windows has no nice' };
+  const niceBin = findTool('nice');
+  if (niceBin === undefined) return { ok: false, reason: `no nice executable (looked in ${TOOL_DIRS.join(', ')})` };
+  // As root, Chromium would set its threads' niceness back (to 0 and -8): without CAP_SYS_NICE it cannot.
+  // (Where the capability cannot be dropped, a container without CAP_SETPCAP, the browser still starts, niced.)
+  const n = Math.trunc(nice);
+  const run = `${shellQuote(niceBin)} -n ${n}`;
+  if (!isRoot()) return writeLauncher(`#!/bin/sh\n${sessionGroupAt(n)}exec ${run} ${shellQuote(executablePath)} "$@"\n`);
+  const setpriv = findTool('setpriv');
+  if (setpriv === undefined) return { ok: false, reason: `running as root, Chromium would undo the niceness, and there is no setpriv (util-linux) to stop it (looked in ${TOOL_DIRS.join(', ')})` };
+  const drop = `${shellQuote(setpriv)} --bounding-set -sys_nice --inh-caps -sys_nice`;
+  return writeLauncher(
+    `#!/bin/sh\n${sessionGroupAt(n)}if ${drop} /bin/sh -c : 2>/dev/null; then exec ${run} ${drop} ${shellQuote(executablePath)} "$@"; fi\nexec ${run} ${shellQuote(executablePath)} "$@"\n`,
+  );
+}
+
+/**
+ * An executable that runs `executablePath` as it is (at the niceness it inherits) and sets its
+ * session's scheduling group to `nice` when it leads a session of its own: for a browser started by
+ * a process already niced (the browser server, browser-server.ts), which Playwright starts in a
+ * session of its own.
+ */
+export function sessionGroupBrowser(executablePath: string, nice: number): NicedBrowser {
+  if (process.platform === 'win32') return { ok: false, reason: 'Windows has no session scheduling groups' };
+  return writeLauncher(`#!/bin/sh\n${sessionGroupAt(Math.trunc(nice))}exec ${shellQuote(executablePath)} "$@"\n`);
 }

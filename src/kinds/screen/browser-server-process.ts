@@ -20,6 +20,8 @@ export interface ServerLaunch {
   executablePath: string;
   args: string[];
   timeoutMs: number;
+  /** The browser's session scheduling group at this niceness (browser-priority.ts); the server itself is already niced. */
+  groupNice?: number;
 }
 
 /** What the child tells the gateway over IPC, once. */

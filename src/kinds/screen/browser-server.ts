@@ -10,6 +10,7 @@
  * inherits it, with this process's niceness.
  */
 import { chromium, type BrowserServer } from 'playwright-core';
+import { sessionGroupBrowser } from './browser-priority.ts';
 import type { ServerLaunch, ServerReport } from './browser-server-process.ts';
 
 /** Closing the browser gracefully may take this long; then this process exits regardless (and the browser with it). */
@@ -44,21 +45,26 @@ function parseLaunch(arg: string | undefined): ServerLaunch {
   const v: unknown = JSON.parse(arg ?? 'null');
   const l = v as Partial<ServerLaunch> | null;
   if (!l || typeof l.executablePath !== 'string' || !Array.isArray(l.args) || typeof l.timeoutMs !== 'number') throw new Error(`not a launch: ${arg}`);
-  return { executablePath: l.executablePath, args: l.args.map(String), timeoutMs: l.timeoutMs };
+  return { executablePath: l.executablePath, args: l.args.map(String), timeoutMs: l.timeoutMs, groupNice: typeof l.groupNice === 'number' ? l.groupNice : undefined };
 }
 
 try {
   const launch = parseLaunch(process.argv[2]);
-  server = await chromium.launchServer({
-    executablePath: launch.executablePath,
-    args: launch.args,
-    headless: true,
-    timeout: launch.timeoutMs,
-    host: '127.0.0.1',
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-  });
+  // This process is niced already, and the browser inherits it; but Playwright starts the browser in a
+  // session of its own, whose scheduling group (autogroup) must be niced too (browser-priority.ts).
+  const grouped = launch.groupNice ? sessionGroupBrowser(launch.executablePath, launch.groupNice) : undefined;
+  server = await chromium
+    .launchServer({
+      executablePath: grouped?.ok ? grouped.executablePath : launch.executablePath,
+      args: launch.args,
+      headless: true,
+      timeout: launch.timeoutMs,
+      host: '127.0.0.1',
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+    })
+    .finally(() => (grouped?.ok ? grouped.remove() : undefined));
   server.on('close', () => process.exit(0));
   if (ending) await server.close();
   else await report({ type: 'ready', wsEndpoint: server.wsEndpoint(), browserPid: server.process().pid });
