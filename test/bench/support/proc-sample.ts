@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-const TICK_MS = 10; // USER_HZ is 100 on Linux
+export const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 function statTicks(path: string): number {
   const stat = readFileSync(path, 'utf8');
@@ -108,4 +108,10 @@ export function connectionsByPid(port: number): Map<number, number> {
   if (r.status !== 0) return out;
   for (const line of r.stdout.split('\n')) for (const m of line.matchAll(/pid=(\d+)/g)) out.set(Number(m[1]), (out.get(Number(m[1])) ?? 0) + 1);
   return out;
+}
+
+/** A thread's time on a CPU and waiting for one (runnable, not running), from /proc/<pid>/task/<tid>/schedstat, in ms. */
+export function schedstat(pid: number, tid = pid): { cpuMs: number; waitMs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { cpuMs: run / 1e6, waitMs: wait / 1e6 };
 }
