@@ -54,11 +54,16 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 /**
  * Shell lines that set this script's session scheduling group to niceness `n`, when the script leads
  * a session of its own (the 6th field of /proc/<pid>/stat, the 4th after the command's ") "; in a
- * function, so that "$@" stays the browser's). In the gateway's own session they do nothing.
+ * function, so that "$@" stays the browser's). In the gateway's own session they do nothing. Without
+ * CAP_SYS_ADMIN the kernel takes one such change every 100 ms on the whole machine (EAGAIN
+ * otherwise): tried 3 times, 0.1 s apart, where there is a `sleep`.
  */
-const sessionGroupAt = (n: number) =>
-  `leads() { read -r s < /proc/$$/stat || return 1; s=\${s##*') '}; set -- $s; [ "$4" = "$$" ]; }\n` +
-  `if [ -w /proc/self/autogroup ] && leads; then echo ${n} > /proc/self/autogroup 2>/dev/null; fi\n`;
+function sessionGroupAt(n: number): string {
+  const sleep = findTool('sleep');
+  const set = `{ echo ${n} > /proc/self/autogroup; } 2>/dev/null`;
+  const tries = sleep === undefined ? set : `${set} || { ${shellQuote(sleep)} 0.1; ${set}; } || { ${shellQuote(sleep)} 0.1; ${set}; }`;
+  return `leads() { read -r s < /proc/$$/stat || return 1; s=\${s##*') '}; set -- $s; [ "$4" = "$$" ]; }\n` + `if [ -w /proc/self/autogroup ] && leads; then ${tries}; fi\n`;
+}
 
 /** `script` as an executable in a private folder of the system's temporary directory. */
 function writeLauncher(script: string): NicedBrowser {
