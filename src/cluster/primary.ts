@@ -18,6 +18,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
 import { ConnectionBalancer } from './connection-balancer.ts';
 import { isFicusMessage, type Collected, type MetricsJson, type ToPrimary, type ToWorker } from './messages.ts';
+import { tellWorker } from './worker-channel.ts';
 
 export interface PrimaryOptions {
   workers: number;
@@ -125,6 +126,8 @@ export class ClusterPrimary {
     Object.assign(slot, { worker, ready: false, startedAt: Date.now(), restart: undefined });
     this.slots.set(index, slot);
     worker.once('exit', (code: number | null, signal: string | null) => this.exited(slot, worker, code, signal));
+    // A channel error (a write to a worker that is ending) must not end the primary: its exit is handled above.
+    worker.on('error', (err: Error) => this.opts.logger.debug({ worker: index, pid: worker.process.pid, err: err.message }, "a worker's channel failed"));
     return worker;
   }
 
@@ -270,6 +273,8 @@ export class ClusterPrimary {
   }
 
   private tell(worker: Worker, m: ToWorker): void {
-    if (worker.isConnected()) worker.send(m);
+    tellWorker(worker, m, (error) =>
+      this.opts.logger.debug({ pid: worker.process.pid, message: m.ficus, err: error.message }, 'a message to a worker was not delivered (its channel closed: the worker is ending)'),
+    );
   }
 }

@@ -205,6 +205,7 @@ export class WorkerLink {
   }
 
   private send(m: ToPrimary): void {
-    if (process.connected) process.send?.(m);
+    // A failed write (the primary ending: EPIPE) is not thrown or emitted: the channel's end is handled on 'disconnect'.
+    if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   }
 }
