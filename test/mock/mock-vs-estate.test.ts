@@ -12,15 +12,7 @@ import { startMock, type RunningMock } from '../../src/mock/start-mock.ts';
 import type { ReplayRun } from '../../src/replay/replay-engine.ts';
 import { InProcessGatewayTarget } from '../../src/replay/replay-target.ts';
 import { runReplay } from '../../src/replay/run-replay.ts';
-import { memoryLogger, PROJECT_ROOT } from '../helpers/gateway.ts';
-
-/**
- * Replaying with 8 connections sends several screen reads at once; the browser runs below the
- * gateway's CPU priority (its whole session group, at niceness 10), so on a loaded machine a read may
- * wait longer for a page than the sample's 2 s before it is refused as overloaded. What is compared
- * here is the answers, not the overload bound (test/screen/screen-flood.test.ts has that).
- */
-const SCREEN_PATIENCE = { BILLING_UI_QUEUE_TIMEOUT_MS: '60000' };
+import { memoryLogger, PROJECT_ROOT, SCREEN_PATIENCE } from '../helpers/gateway.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'ficus-mock-estate-'));
 let estate: RunningEstate;

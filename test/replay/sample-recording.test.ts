@@ -14,15 +14,7 @@ import { Contract } from '../../src/contract/contract.ts';
 import { InProcessGatewayTarget } from '../../src/replay/replay-target.ts';
 import { runReplay } from '../../src/replay/run-replay.ts';
 import { ficus } from '../fixtures/ficus-cli.ts';
-import { FIXTURES, memoryLogger, PROJECT_ROOT } from '../helpers/gateway.ts';
-
-/**
- * Replaying with 8 connections sends several screen reads at once; the browser runs below the
- * gateway's CPU priority (its whole session group, at niceness 10), so on a loaded machine a read may
- * wait longer for a page than the sample's 2 s before it is refused as overloaded. What is compared
- * here is the answers, not the overload bound (test/screen/screen-flood.test.ts has that).
- */
-const SCREEN_PATIENCE = { BILLING_UI_QUEUE_TIMEOUT_MS: '60000' };
+import { FIXTURES, memoryLogger, PROJECT_ROOT, SCREEN_PATIENCE } from '../helpers/gateway.ts';
 
 const RECORDINGS = join(PROJECT_ROOT, 'recordings');
 const out = mkdtempSync(join(tmpdir(), 'ficus-sample-replay-'));

@@ -4,26 +4,16 @@
  * (test/screen/screen-pool.test.ts checks every process and thread of a real Chromium.)
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nicedBrowser } from '../../src/kinds/screen/browser-priority.ts';
+import { autogroupOf, autogroupsOn, groupNice } from '../helpers/autogroup.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ficus-priority-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The kernel groups processes by session for scheduling (autogroup), as on this machine. */
-const autogroups = (() => {
-  try {
-    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' && existsSync('/proc/self/autogroup');
-  } catch {
-    return false;
-  }
-})();
-/** The niceness of a session's scheduling group, from a /proc/<pid>/autogroup line ("/autogroup-85 nice 0"). */
-const groupNice = (line: string) => Number(/nice (-?\d+)/.exec(line)?.[1]);
 
 /** Runs `file`, in a session of its own when `detached` (as Playwright starts the browser), and returns what it printed; as user `uid` when given. */
 function run(file: string, detached: boolean, uid?: number): Promise<string> {
@@ -62,20 +52,20 @@ describe.skipIf(process.platform === 'win32')('the browser launcher', () => {
 
   // Playwright starts the browser in a session of its own: under autogroup, that session's group shares
   // the CPUs equally with the gateway's whole group unless the group itself is niced.
-  it.skipIf(!autogroups)("sets its own session's scheduling group to the niceness asked, and never the gateway's", async () => {
+  it.skipIf(!autogroupsOn)("sets its own session's scheduling group to the niceness asked, and never the gateway's", async () => {
     const program = join(dir, 'group-browser');
     writeFileSync(program, '#!/bin/sh\ncat /proc/$$/autogroup\n', { mode: 0o700 });
     const niced = nicedBrowser(program, 10);
     if (!niced.ok) throw new Error(niced.reason);
     try {
-      const ours = readFileSync('/proc/self/autogroup', 'utf8');
+      const ours = autogroupOf('self');
       const alone = await run(niced.executablePath, true);
       expect(alone.split(' ')[0]).not.toBe(ours.split(' ')[0]);
       expect(groupNice(alone)).toBe(10);
       // In the caller's own session, the group is the caller's: left as it was.
       const shared = await run(niced.executablePath, false);
       expect(shared.split(' ')[0]).toBe(ours.split(' ')[0]);
-      expect(groupNice(readFileSync('/proc/self/autogroup', 'utf8'))).toBe(groupNice(ours));
+      expect(groupNice(autogroupOf('self'))).toBe(groupNice(ours));
     } finally {
       niced.remove();
     }
@@ -83,7 +73,7 @@ describe.skipIf(process.platform === 'win32')('the browser launcher', () => {
 
   // A gateway that is not root: the kernel takes one group change every 100 ms on the whole machine
   // from a process without CAP_SYS_ADMIN, so a browser launched right after another is refused once.
-  it.skipIf(!autogroups || process.getuid?.() !== 0)('sets the group for a user that is not root, even for two browsers launched at once', async () => {
+  it.skipIf(!autogroupsOn || process.getuid?.() !== 0)('sets the group for a user that is not root, even for two browsers launched at once', async () => {
     const open = join(dir, 'for-the-user');
     mkdirSync(open, { mode: 0o755 });
     chmodSync(dir, 0o755);

@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { screenEstate, type ScreenEstate } from '../fixtures/screen-project.ts';
+import { autogroupOf, autogroupsOn, groupNice } from '../helpers/autogroup.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { eventually } from '../helpers/wait.ts';
 import type { ScreenAdapter } from '../../src/kinds/screen/screen-adapter.ts';
@@ -73,24 +74,17 @@ describe('the browser pool', () => {
     // Where the kernel groups processes by session for scheduling (autogroup), the browser's session
     // (Playwright starts it in one of its own) is a group at niceness 10 too: else that group would get
     // as much CPU as the gateway's. (Crashpad's handlers, idle, start sessions of their own.)
-    const group = (pid: number | 'self') => readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim();
-    let ours: string | undefined;
-    try {
-      if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1') ours = group('self');
-    } catch {
-      // no autogroup in this kernel
-    }
-    if (ours !== undefined) {
+    if (autogroupsOn) {
       const groups = new Set<string>();
       for (const pid of processes) {
         try {
-          if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'chromium') groups.add(group(pid));
+          if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'chromium') groups.add(autogroupOf(pid));
         } catch {
           // gone meanwhile
         }
       }
       expect(groups.size).toBe(1);
-      expect([...groups][0]).toMatch(/ nice 10$/);
+      expect(groupNice([...groups][0])).toBe(10);
     }
   });
 

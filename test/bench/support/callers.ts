@@ -81,6 +81,13 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 // ---- the child ----
 
+/** An answer as the bench reads it, from its status, its headers and its body. */
+function answerOf(path: string, status: number, header: (name: string) => string | null, body: string, ms: number, end: number): Answer {
+  let type: string | undefined;
+  if (status >= 400 && body.startsWith('{')) type = (JSON.parse(body) as { type?: string }).type?.replace('https://ficus.dev/problems/', '');
+  return { path, status, cache: header('ficus-cache'), type, retryAfter: header('retry-after'), ms, end };
+}
+
 async function call(agent: Agent, base: string, path: string, since: number): Promise<Answer> {
   const t = performance.now();
   const r = await request(base + path, { dispatcher: agent });
@@ -90,9 +97,7 @@ async function call(agent: Agent, base: string, path: string, since: number): Pr
     const v = r.headers[n];
     return v === undefined ? null : String(v);
   };
-  let type: string | undefined;
-  if (r.statusCode >= 400 && text.startsWith('{')) type = (JSON.parse(text) as { type?: string }).type?.replace('https://ficus.dev/problems/', '');
-  return { path, status: r.statusCode, cache: header('ficus-cache'), type, retryAfter: header('retry-after'), ms: end - t, end: end - since };
+  return answerOf(path, r.statusCode, header, text, end - t, end - since);
 }
 
 /**
@@ -112,11 +117,8 @@ function callFresh(base: string, from: string, path: string, since: number): Pro
     const finish = (end: number) => {
       socket.destroy();
       if (!head) return reject(new Error(`${path}: the connection closed before an answer`));
-      const body = Buffer.concat(chunks).subarray(head.bodyAt).toString('utf8');
-      const header = (n: string) => head!.headers.get(n) ?? null;
-      let type: string | undefined;
-      if (head.status >= 400 && body.startsWith('{')) type = (JSON.parse(body) as { type?: string }).type?.replace('https://ficus.dev/problems/', '');
-      resolve({ path, status: head.status, cache: header('ficus-cache'), type, retryAfter: header('retry-after'), ms: end - t, end: end - since });
+      const { headers } = head;
+      resolve(answerOf(path, head.status, (n) => headers.get(n) ?? null, Buffer.concat(chunks).subarray(head.bodyAt).toString('utf8'), end - t, end - since));
     };
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
